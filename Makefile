@@ -1,0 +1,68 @@
+# promscale: a PostgreSQL extension (SQL + PL/Python) and its connector.
+#   make run    install what is missing, build and install the extension, start the
+#               embedded PostgreSQL cluster and the connector on 127.0.0.1:9201
+#   make test   the same set-up, then the whole test suite
+#   make install         build and install the extension into the local PostgreSQL (PGXS)
+#   make bench-ingest    remote_write throughput, ours and Prometheus's
+EXTENSION = promscale
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
+PG_CONFIG ?= pg_config
+HOST_PYTHON ?= python3
+VENV ?= .venv
+VENV_PY = $(VENV)/bin/python
+
+UPGRADE_FROM := $(shell grep -v '^\#' sql/released-versions 2>/dev/null)
+DATA_built = build/promscale--$(EXTVERSION).sql \
+	$(foreach v,$(UPGRADE_FROM),build/promscale--$(v)--$(EXTVERSION).sql)
+EXTENSION_SOURCES := sql/bootstrap.sql $(wildcard sql/migrations/*.sql sql/idempotent/*.sql) \
+	$(shell find extension/promscale -name '*.py' -not -path '*/__pycache__/*') tools/build_extension.py promscale.control
+
+# PGXS exists only once postgresql-server-dev is installed (make deps does that)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+endif
+
+$(DATA_built) &: $(EXTENSION_SOURCES)
+	$(HOST_PYTHON) tools/build_extension.py --out build
+
+# the PL/Python modules need the server's Python packages
+install: server-deps
+.PHONY: server-deps
+server-deps:
+	@tools/install-deps.sh --server-only
+
+.PHONY: deps
+deps:
+	@tools/install-deps.sh
+
+# A private copy of the server whose share directory holds this checkout's build:
+# test clusters run from it, so parallel checkouts never see each other's extension.
+PGROOT := $(shell $(HOST_PYTHON) tools/pgcluster.py pgroot-dir 2>/dev/null)
+.PHONY: install-pgroot
+install-pgroot: deps
+	$(HOST_PYTHON) tools/pgcluster.py overlay $(PGROOT) >/dev/null
+	$(MAKE) --no-print-directory install DESTDIR=$(PGROOT) >/dev/null
+
+.PHONY: run
+run: deps
+	$(MAKE) --no-print-directory install
+	$(HOST_PYTHON) tools/pgcluster.py embedded-start
+	exec $(VENV)/bin/promscale-connector --listen 127.0.0.1:9201
+
+.PHONY: stop
+stop:
+	$(HOST_PYTHON) tools/pgcluster.py embedded-stop
+
+PYTEST_ARGS ?=
+.PHONY: test
+test: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: bench-ingest
+bench-ingest: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/ingest.py $(BENCH_ARGS)
+
+.PHONY: proto
+proto:
+	cd pyconnector/proto && ../../$(VENV_PY) -m grpc_tools.protoc -I. --python_out=. *.proto

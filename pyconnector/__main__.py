@@ -1,0 +1,7 @@
+"""`python -m pyconnector` is the same as `promscale-connector`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,172 @@
+"""The connector's WSGI application: route table, handlers, error mapping.
+
+Handlers are named on_<endpoint>; request parsing lives in the protocol modules
+(remote_write.py), database access in db.py, the work itself in the extension.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from typing import Any, Callable
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from . import remote_write
+from .config import Config
+from .db import Database, DatabaseUnavailable, InvalidData
+from .ingest import Ingestor
+from .series_cache import SeriesCache
+from .telemetry import Telemetry
+
+log = logging.getLogger("pyconnector")
+
+URLS = Map([
+    Rule("/write", endpoint="write", methods=["POST"]),
+    Rule("/api/v1/write", endpoint="write", methods=["POST"]),
+    Rule("/healthz", endpoint="healthz", methods=["GET", "HEAD"]),
+    Rule("/metrics", endpoint="metrics", methods=["GET"]),
+])
+
+PROTOBUF = "application/x-protobuf"
+
+
+class ClientError(Exception):
+    """An error the client caused: HTTP status, telemetry kind, message."""
+
+    def __init__(self, status: int, kind: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+
+
+def text_response(status: int, message: str) -> Response:
+    # Prometheus logs only the first line of an error body
+    return Response(message.replace("\n", " ") + "\n", status=status, mimetype="text/plain")
+
+
+class Connector:
+    def __init__(self, config: Config):
+        self.config = config
+        self.db = Database(config.db_uri, config.db_connect_timeout)
+        self.cache = SeriesCache(config.series_cache_size)
+        self.ingestor = Ingestor(self.db, self.cache)
+        self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))
+        self.handlers: dict[str, Callable[[Request], Response]] = {
+            "write": self.on_write,
+            "healthz": self.on_healthz,
+            "metrics": self.on_metrics,
+        }
+
+    # --- WSGI ---
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        request = Request(environ)
+        request.max_content_length = self.config.max_body_bytes
+        started = time.perf_counter()
+        endpoint = "other"
+        try:
+            endpoint, _args = URLS.bind_to_environ(environ).match()
+            response = self.handlers[endpoint](request)
+        except ClientError as exc:
+            self.telemetry.error(exc.kind)
+            log.info("%s %s: %d %s", request.method, request.path, exc.status, exc)
+            response = text_response(exc.status, str(exc))
+        except MethodNotAllowed as exc:
+            self.telemetry.error("method_not_allowed")
+            response = exc.get_response(environ)
+        except NotFound as exc:
+            response = exc.get_response(environ)
+        except HTTPException as exc:
+            response = exc.get_response(environ)
+        except DatabaseUnavailable as exc:
+            self.telemetry.error("db_unavailable")
+            log.warning("%s %s: 503 %s", request.method, request.path, exc)
+            response = text_response(503, str(exc))
+            response.headers["Retry-After"] = "1"
+        except Exception:
+            self.telemetry.error("internal")
+            log.exception("%s %s failed", request.method, request.path)
+            response = text_response(500, "internal error; see the connector log")
+        self.telemetry.observe_duration(endpoint if endpoint in ("write", "healthz", "metrics") else "other",
+                                        time.perf_counter() - started)
+        return response(environ, start_response)
+
+    # --- handlers ---
+
+    def on_write(self, request: Request) -> Response:
+        body = self._remote_write_body(request)
+        try:
+            decoded = remote_write.split_request(
+                remote_write.parse_write_request(remote_write.decompress(body, self.config.max_decoded_bytes)))
+            result = self.ingestor.ingest(decoded)
+        except remote_write.BadRequest as exc:
+            raise ClientError(400, "bad_request", str(exc)) from exc
+        except remote_write.TooLarge as exc:
+            raise ClientError(413, "too_large", str(exc)) from exc
+        except InvalidData as exc:
+            raise ClientError(400, "bad_request", f"the database rejected the data: {exc}") from exc
+        t = self.telemetry
+        t.inc("promscale_ingest_requests_total")
+        t.inc("promscale_ingest_samples_total", result.samples)
+        t.inc("promscale_ingest_series_total", result.series)
+        t.inc("promscale_ingest_exemplars_total", result.exemplars)
+        t.inc("promscale_ingest_metadata_total", result.metadata)
+        t.inc("promscale_series_cache_hits_total", result.cache_hits)
+        t.inc("promscale_series_cache_misses_total", result.cache_misses)
+        if result.histograms_dropped:
+            t.inc("promscale_ingest_histograms_dropped_total", result.histograms_dropped)
+            log.warning("dropped %d native histogram samples: native histograms are not supported",
+                        result.histograms_dropped)
+        t.set("promscale_series_cache_entries", len(self.cache))
+        return Response(status=204)
+
+    def _remote_write_body(self, request: Request) -> bytes:
+        mimetype = request.mimetype
+        if mimetype and mimetype != PROTOBUF:
+            raise ClientError(415, "unsupported_media_type",
+                              f"unsupported Content-Type {request.content_type!r}: remote_write needs {PROTOBUF}")
+        proto = request.mimetype_params.get("proto")
+        if proto not in (None, "prometheus.WriteRequest"):
+            raise ClientError(415, "unsupported_media_type",
+                              f"unsupported remote_write message {proto!r}: only prometheus.WriteRequest (1.0)")
+        encoding = request.headers.get("Content-Encoding", "snappy").strip().lower()
+        if encoding != "snappy":
+            raise ClientError(415, "unsupported_media_type",
+                              f"unsupported Content-Encoding {encoding!r}: remote_write bodies are snappy")
+        limit = self.config.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise ClientError(413, "too_large", f"request body of {request.content_length} bytes is over the limit of {limit}")
+        body = request.stream.read(limit + 1)
+        if len(body) > limit:
+            raise ClientError(413, "too_large", f"request body is over the limit of {limit} bytes")
+        return body
+
+    def on_healthz(self, request: Request) -> Response:
+        from . import COMPATIBLE_EXTENSION, __version__
+
+        version = self.db.extension_version()
+        body = {"connector_version": __version__, "extension_version": version}
+        if version is None:
+            body["status"] = "the promscale extension is not installed in this database"
+            status = 503
+        elif version != COMPATIBLE_EXTENSION and not version.startswith(COMPATIBLE_EXTENSION + "."):
+            body["status"] = f"extension version {version} does not match this connector (needs {COMPATIBLE_EXTENSION}.x)"
+            status = 503
+        else:
+            body["status"] = "ok"
+            status = 200
+        return Response(json.dumps(body) + "\n", status=status, mimetype="application/json")
+
+    def on_metrics(self, request: Request) -> Response:
+        self.telemetry.set("promscale_series_cache_entries", len(self.cache))
+        return Response(self.telemetry.render(), mimetype="text/plain", content_type="text/plain; version=0.0.4")
+
+
+def create_app(config: Config | None = None) -> Connector:
+    """The WSGI application for ``config`` (defaults when None)."""
+    return Connector(config or Config())

@@ -1,0 +1,62 @@
+"""`promscale-connector`: serve the connector under gunicorn with threaded workers."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import tempfile
+from dataclasses import replace
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from . import config as config_module
+from .app import create_app
+from .config import Config
+
+
+class ConnectorServer(BaseApplication):
+    """gunicorn running ``create_app(config)`` in each worker (nothing is preloaded,
+    so every worker opens its own database connections after the fork)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = {
+            "bind": self.config.listen,
+            "workers": self.config.workers,
+            "threads": self.config.threads,
+            "worker_class": "gthread",
+            # a remote_write request waits for its commit; keep slow databases from killing workers
+            "timeout": 120,
+            "graceful_timeout": 30,
+            "keepalive": 75,
+            "loglevel": self.config.log_level,
+            "accesslog": None,
+            "errorlog": "-",
+            "proc_name": "promscale-connector",
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_app(self.config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = config_module.load(argv)
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    own_telemetry_dir = not config.telemetry_dir
+    if own_telemetry_dir:
+        config = replace(config, telemetry_dir=tempfile.mkdtemp(prefix="promscale-telemetry-"))
+    try:
+        ConnectorServer(config).run()
+    finally:
+        if own_telemetry_dir:
+            shutil.rmtree(config.telemetry_dir, ignore_errors=True)
+    return 0

@@ -1,0 +1,110 @@
+"""Connector settings: one table of options, read from flags and PROMSCALE_* variables.
+
+Every option is a command-line flag and an environment variable (``--db-uri`` is
+``PROMSCALE_DB_URI``); a flag wins over the variable, the variable over the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
+
+# The embedded cluster that `make run` starts (tools/pgcluster.py).
+EMBEDDED_DB_URI = "postgresql://promscale@127.0.0.1:54320/promscale"
+
+
+def _size(text: str) -> int:
+    """Bytes from '1048576', '512KiB', '32MiB' or '1GiB'."""
+    units = {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "b": 1}
+    lowered = text.strip().lower()
+    for suffix, factor in units.items():
+        if lowered.endswith(suffix):
+            return int(float(lowered[: -len(suffix)]) * factor)
+    return int(lowered)
+
+
+def _host_port(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+@dataclass(frozen=True)
+class Config:
+    db_uri: str = field(default=EMBEDDED_DB_URI, metadata={"option": Option(
+        "PostgreSQL connection URI (default: the embedded cluster of `make run`)")})
+    listen: str = field(default="127.0.0.1:9201", metadata={"option": Option(
+        "HOST:PORT for the HTTP API (remote_write, health, metrics)", _host_port)})
+    workers: int = field(default=2, metadata={"option": Option(
+        "gunicorn worker processes (each holds its own series cache)", int)})
+    threads: int = field(default=8, metadata={"option": Option(
+        "threads per worker; each thread holds one database connection", int)})
+    max_body_bytes: int = field(default=16 << 20, metadata={"option": Option(
+        "largest accepted compressed request body (e.g. 16MiB); larger answers 413", _size)})
+    max_decoded_bytes: int = field(default=64 << 20, metadata={"option": Option(
+        "largest accepted decompressed remote_write body; larger answers 413", _size)})
+    series_cache_size: int = field(default=1_000_000, metadata={"option": Option(
+        "series ids cached per worker (keyed on raw label bytes)", int)})
+    db_connect_timeout: int = field(default=10, metadata={"option": Option(
+        "seconds to wait for a database connection", int)})
+    log_level: str = field(default="info", metadata={"option": Option(
+        "debug, info, warning or error")})
+    telemetry_dir: str = field(default="", metadata={"option": Option(
+        "directory where workers share their /metrics counters (default: a temporary one)")})
+
+    @classmethod
+    def options(cls) -> list[tuple[str, Option, Any]]:
+        return [(f.name, f.metadata["option"], f.default) for f in fields(cls)]
+
+
+def env_name(name: str) -> str:
+    return "PROMSCALE_" + name.upper()
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="promscale-connector",
+        description="Serve Prometheus remote_write into the promscale PostgreSQL extension.",
+        epilog="Every flag can also be set as an environment variable: --db-uri is PROMSCALE_DB_URI, and so on.",
+    )
+    for name, option, default in Config.options():
+        parser.add_argument(
+            flag_name(name),
+            dest=name,
+            type=option.parse,
+            default=None,
+            metavar=name.upper(),
+            help=f"{option.help} [env {env_name(name)}; default {default!r}]",
+        )
+    return parser
+
+
+def load(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Config from flags, then PROMSCALE_* variables, then defaults."""
+    environ = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    values: dict[str, Any] = {}
+    for name, option, _default in Config.options():
+        flag_value = getattr(args, name)
+        if flag_value is not None:
+            values[name] = flag_value
+        elif env_name(name) in environ:
+            raw = environ[env_name(name)]
+            try:
+                values[name] = option.parse(raw)
+            except (ValueError, argparse.ArgumentTypeError) as exc:
+                raise SystemExit(f"invalid {env_name(name)}={raw!r}: {exc}") from exc
+    return Config(**values)

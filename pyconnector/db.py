@@ -1,0 +1,182 @@
+"""The one module that talks to PostgreSQL.
+
+Each worker thread keeps one connection (gunicorn's threads are long-lived, so
+a thread-local connection is the pool). Failures are sorted into what the
+client should do about them: retry later (DatabaseUnavailable → 503) or fix
+the request (InvalidData → 400); anything else is a bug (500).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import psycopg
+from psycopg import errors
+
+from . import pgbinary
+from .pgbinary import Float8Array, Int8Array, TimestamptzArray
+
+log = logging.getLogger(__name__)
+
+# SQLSTATE classes meaning "the database cannot do this now; try again":
+# 08 connection, 40 transaction rollback (deadlock, serialization), 53 resources,
+# 57 operator intervention (shutdown, cancel), 58 system error; 55P03 lock timeout.
+RETRYABLE_CLASSES = ("08", "40", "53", "57", "58")
+RETRYABLE_STATES = ("55P03", "55006")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot serve the request now; the client should retry."""
+
+
+class InvalidData(Exception):
+    """The database rejected the data itself; retrying cannot help."""
+
+
+@dataclass
+class SampleBatch:
+    series_ids: Int8Array
+    times: TimestamptzArray
+    values: Float8Array
+
+
+@dataclass
+class ExemplarBatch:
+    series_ids: Int8Array
+    times: TimestamptzArray
+    values: Float8Array
+    labels: list[str]  # JSON objects
+
+
+@dataclass
+class MetadataBatch:
+    families: list[str]
+    types: list[str]
+    units: list[str]
+    helps: list[str]
+
+
+def classify(exc: BaseException) -> Exception:
+    """The DatabaseUnavailable / InvalidData / original error for a psycopg error."""
+    if isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None:
+        return DatabaseUnavailable(f"database unavailable: {first_line(exc)}")
+    state = getattr(exc, "sqlstate", None) or ""
+    if state[:2] in RETRYABLE_CLASSES or state in RETRYABLE_STATES or isinstance(exc, psycopg.InterfaceError):
+        return DatabaseUnavailable(f"database unavailable: {first_line(exc)}")
+    if state[:2] in ("22", "23"):
+        return InvalidData(first_line(exc))
+    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Database:
+    def __init__(self, uri: str, connect_timeout: int = 10, application_name: str = "promscale-connector"):
+        self.uri = uri
+        self.connect_timeout = connect_timeout
+        self.application_name = application_name
+        self._local = threading.local()
+
+    # --- connections ---
+
+    def _connect(self) -> psycopg.Connection:
+        conn = psycopg.connect(
+            self.uri, connect_timeout=self.connect_timeout, application_name=self.application_name, autocommit=True
+        )
+        pgbinary.register(conn)
+        return conn
+
+    def connection(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            try:
+                conn = self._connect()
+            except psycopg.Error as exc:
+                raise classify(exc) from exc
+            self._local.conn = conn
+        return conn
+
+    def discard(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
+
+    def _run(self, work: Any) -> Any:
+        """Run ``work(conn)``; on failure drop a broken connection and classify the error."""
+        conn = self.connection()
+        try:
+            return work(conn)
+        except psycopg.Error as exc:
+            if conn.broken or isinstance(exc, psycopg.OperationalError):
+                self.discard()
+            raise classify(exc) from exc
+
+    # --- queries ---
+
+    def extension_version(self) -> str | None:
+        def work(conn: psycopg.Connection) -> str | None:
+            row = conn.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'promscale'").fetchone()
+            return row[0] if row else None
+
+        return self._run(work)
+
+    def resolve_series(self, ords: Sequence[int], keys: Sequence[str], values: Sequence[str]) -> dict[int, int]:
+        """Series id for each input ordinal, creating series as needed (own transaction)."""
+
+        def work(conn: psycopg.Connection) -> dict[int, int]:
+            rows = conn.execute(
+                "SELECT ord, series_id FROM prom_api.get_or_create_series_ids(%s::int[], %s::text[], %s::text[])",
+                (list(ords), list(keys), list(values)),
+            ).fetchall()
+            return dict(rows)
+
+        return self._run(work)
+
+    def write(
+        self,
+        samples: SampleBatch | None,
+        exemplars: ExemplarBatch | None = None,
+        metadata: MetadataBatch | None = None,
+    ) -> None:
+        """Write one request's data in one transaction; returns after COMMIT."""
+
+        def work(conn: psycopg.Connection) -> None:
+            with conn.transaction():
+                if samples is not None and len(samples.series_ids):
+                    conn.execute(
+                        "SELECT prom_api.put_samples(%b, %b, %b)",
+                        (samples.series_ids, samples.times, samples.values),
+                    )
+                if exemplars is not None and len(exemplars.series_ids):
+                    conn.execute(
+                        "SELECT prom_api.put_exemplars(%b, %b, %b, %s::jsonb[])",
+                        (exemplars.series_ids, exemplars.times, exemplars.values, exemplars.labels),
+                    )
+                if metadata is not None and metadata.families:
+                    conn.execute(
+                        "SELECT prom_api.put_metadata(%s::text[], %s::text[], %s::text[], %s::text[])",
+                        (metadata.families, metadata.types, metadata.units, metadata.helps),
+                    )
+
+        self._run(work)
+
+
+__all__ = [
+    "Database",
+    "DatabaseUnavailable",
+    "InvalidData",
+    "SampleBatch",
+    "ExemplarBatch",
+    "MetadataBatch",
+    "errors",
+]

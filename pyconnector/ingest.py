@@ -1,0 +1,86 @@
+"""From a decoded remote_write request to committed rows.
+
+Order of work: decode everything and validate every new series before touching
+the database (a bad request writes nothing), resolve the series ids the cache
+lacks in one call, then write samples, exemplars and metadata in one
+transaction. The caller answers 2xx only after this returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .db import Database, ExemplarBatch, MetadataBatch, SampleBatch
+from .pgbinary import Float8Array, Int8Array, TimestamptzArray
+from .remote_write import DecodedWrite, decode_labels
+from .series_cache import SeriesCache
+
+
+@dataclass
+class IngestResult:
+    samples: int
+    series: int
+    exemplars: int
+    metadata: int
+    histograms_dropped: int
+    cache_hits: int
+    cache_misses: int
+
+
+class Ingestor:
+    def __init__(self, db: Database, cache: SeriesCache):
+        self.db = db
+        self.cache = cache
+
+    def series_ids(self, keys: list) -> tuple[list[int], int]:
+        """Series id per key, and how many of the lookups missed the cache."""
+        ids = self.cache.lookup(keys)
+        missed = ids.count(None)
+        if not missed:
+            return ids, 0  # type: ignore[return-value]
+        missing = list(dict.fromkeys(key for key, sid in zip(keys, ids) if sid is None))
+        ords: list[int] = []
+        names: list[str] = []
+        values: list[str] = []
+        for ordinal, key in enumerate(missing):
+            for name, value in decode_labels(key):  # raises BadRequest before any write
+                ords.append(ordinal)
+                names.append(name)
+                values.append(value)
+        resolved = self.db.resolve_series(ords, names, values)
+        found = {key: resolved[ordinal] for ordinal, key in enumerate(missing)}
+        self.cache.store(found)
+        return [sid if sid is not None else found[key] for key, sid in zip(keys, ids)], missed
+
+    def ingest(self, write: DecodedWrite) -> IngestResult:
+        ids, misses = self.series_ids(write.keys)
+        series_of_ts = np.array(ids, dtype=np.int64)
+        samples = None
+        if len(write.times_ms):
+            samples = SampleBatch(
+                Int8Array.of(np.repeat(series_of_ts, write.sample_counts)),
+                TimestamptzArray.from_unix_ms(write.times_ms),
+                Float8Array.of(write.values),
+            )
+        exemplars = None
+        if write.exemplars.ts_index:
+            exemplars = ExemplarBatch(
+                Int8Array.of(series_of_ts[write.exemplars.ts_index]),
+                TimestamptzArray.from_unix_ms(np.array(write.exemplars.times_ms, dtype=np.int64)),
+                Float8Array.of(np.array(write.exemplars.values, dtype=np.float64)),
+                write.exemplars.labels,
+            )
+        metadata = MetadataBatch(*write.metadata) if write.metadata[0] else None
+        if samples or exemplars or metadata:
+            self.db.write(samples, exemplars, metadata)
+        return IngestResult(
+            samples=len(write.times_ms),
+            series=len(write.keys),
+            exemplars=len(write.exemplars.ts_index),
+            metadata=len(write.metadata[0]),
+            histograms_dropped=write.histograms_dropped,
+            cache_hits=len(write.keys) - misses,
+            cache_misses=misses,
+        )

@@ -1,0 +1,1 @@
+"""Generated protobuf modules; the .proto sources sit beside them (regenerate with `make proto`)."""

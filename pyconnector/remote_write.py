@@ -1,0 +1,240 @@
+"""Decoding Prometheus remote_write 1.0 requests (snappy block + protobuf WriteRequest).
+
+The hot path never turns a label into a Python string for a series it has seen:
+requests are parsed with ``RawWriteRequest`` (same wire format, labels and
+samples left as bytes), a series is recognised by the tuple of its raw label
+messages, and samples are decoded for the whole request at once with NumPy.
+Only labels of series missing from the cache are decoded and validated.
+
+Everything here is pure (no I/O): errors are ``BadRequest`` / ``TooLarge`` with
+a message naming what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import snappy
+from google.protobuf.message import DecodeError
+
+from .pgbinary import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
+from .proto import prometheus_remote_pb2 as pb
+
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+METRIC_TYPES = {value: name.lower() for name, value in pb.MetricMetadata.MetricType.items()}
+
+SeriesKey = tuple  # tuple[bytes, ...]: the raw Label messages of a series, in request order
+
+
+class BadRequest(Exception):
+    """The request is malformed; answered 400 (Prometheus drops it, never retries)."""
+
+
+class TooLarge(Exception):
+    """The request exceeds a size limit; answered 413."""
+
+
+# --- transport ---
+
+def uvarint(data: bytes, pos: int = 0) -> tuple[int, int]:
+    """(value, next position) of the unsigned varint at ``pos``."""
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise BadRequest("malformed snappy data: truncated length header")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def decompress(body: bytes, max_decoded_bytes: int) -> bytes:
+    """Snappy block format (not framed), with the decoded size checked before decoding."""
+    if not body:
+        raise BadRequest("empty request body: expected a snappy-compressed WriteRequest")
+    decoded_size, _ = uvarint(body)
+    if decoded_size > max_decoded_bytes:
+        raise TooLarge(f"decompressed body would be {decoded_size} bytes, over the limit of {max_decoded_bytes}")
+    try:
+        return snappy.uncompress(body)
+    except Exception as exc:  # python-snappy raises its own error types
+        raise BadRequest(f"malformed snappy data (remote_write needs the snappy block format): {exc}") from exc
+
+
+def parse_write_request(data: bytes) -> pb.RawWriteRequest:
+    try:
+        return pb.RawWriteRequest.FromString(data)
+    except DecodeError as exc:
+        raise BadRequest(f"malformed protobuf WriteRequest: {exc}") from exc
+
+
+# --- samples ---
+
+def decode_samples(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps in ms as int64, values as float64) of raw Sample messages.
+
+    Vectorised for the layout every encoder writes (value field 1, then timestamp
+    field 2, either omitted when zero); any other layout falls back to protobuf.
+    Values keep their exact bits, so stale markers survive.
+    """
+    n = len(blobs)
+    times = np.zeros(n, dtype=np.int64)
+    values = np.zeros(n, dtype=np.float64)
+    if n == 0:
+        return times, values
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=n)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    # padding lets the gathers below read past the end without bounds checks
+    buf = np.frombuffer(b"".join(blobs) + bytes(16), dtype=np.uint8)
+
+    has_value = (lengths >= 9) & (buf[starts] == 0x09)
+    value_rows = np.flatnonzero(has_value)
+    if value_rows.size:
+        offsets = starts[value_rows, None] + 1 + np.arange(8)
+        values[value_rows] = buf[offsets].copy().view("<f8").ravel()
+
+    ts_tag = starts + np.where(has_value, 9, 0)
+    has_ts = (ts_tag < ends) & (buf[ts_tag] == 0x10)
+    varint_len = np.where(has_ts, ends - ts_tag - 1, 0)
+    # a sample must end exactly after its fields; anything else goes to the slow path
+    ok = np.where(has_ts, (varint_len >= 1) & (varint_len <= 10), ts_tag == ends)
+    acc = np.zeros(n, dtype=np.uint64)
+    longest = int(varint_len.max()) if n else 0
+    for k in range(min(longest, 10)):
+        byte = buf[ts_tag + 1 + k].astype(np.uint64)
+        inside = k < varint_len
+        last = k == varint_len - 1
+        # continuation bit set on every byte but the last
+        ok &= ~inside | (last & (byte < 0x80)) | (~last & (byte >= 0x80))
+        acc |= np.where(inside, (byte & np.uint64(0x7F)) << np.uint64(7 * k), np.uint64(0))
+    times[:] = acc.view(np.int64)
+
+    for row in np.flatnonzero(~ok):
+        try:
+            sample = pb.Sample.FromString(blobs[row])
+        except DecodeError as exc:
+            raise BadRequest(f"malformed protobuf Sample: {exc}") from exc
+        times[row], values[row] = sample.timestamp, sample.value
+
+    out_of_range = (times < MIN_TIMESTAMP_MS) | (times > MAX_TIMESTAMP_MS)
+    if out_of_range.any():
+        bad = int(times[np.flatnonzero(out_of_range)[0]])
+        raise BadRequest(f"sample timestamp {bad} ms is outside the storable range "
+                         f"({MIN_TIMESTAMP_MS} to {MAX_TIMESTAMP_MS})")
+    return times, values
+
+
+# --- labels ---
+
+def decode_labels(key: SeriesKey) -> list[tuple[str, str]]:
+    """Validated (name, value) pairs of a series, sorted by name; empty values dropped
+    (an empty label is the same as no label in Prometheus)."""
+    pairs = []
+    for raw in key:
+        try:
+            label = pb.Label.FromString(raw)
+        except DecodeError as exc:
+            raise BadRequest(f"malformed label (labels must be valid UTF-8 protobuf strings): {exc}") from exc
+        pairs.append((label.name, label.value))
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        duplicate = next(name for name in names if names.count(name) > 1)
+        raise BadRequest(f"duplicate label name {duplicate!r} in series {format_labels(pairs)}")
+    for name, _ in pairs:
+        if not LABEL_NAME.fullmatch(name):
+            raise BadRequest(f"invalid label name {name!r} in series {format_labels(pairs)}: "
+                             "names must match [a-zA-Z_][a-zA-Z0-9_]*")
+    metric = dict(pairs).get("__name__", "")
+    if not metric:
+        raise BadRequest(f"series {format_labels(pairs)} has no __name__ label")
+    if not METRIC_NAME.fullmatch(metric):
+        raise BadRequest(f"invalid metric name {metric!r}: names must match [a-zA-Z_:][a-zA-Z0-9_:]*")
+    return sorted((name, value) for name, value in pairs if value != "")
+
+
+def format_labels(pairs: list[tuple[str, str]]) -> str:
+    return "{" + ", ".join(f"{name}={value!r}" for name, value in pairs) + "}"
+
+
+# --- exemplars, metadata ---
+
+@dataclass
+class Exemplars:
+    ts_index: list[int] = field(default_factory=list)
+    times_ms: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # JSON objects
+
+    def add(self, ts_index: int, raw: bytes) -> None:
+        try:
+            exemplar = pb.Exemplar.FromString(raw)
+        except DecodeError as exc:
+            raise BadRequest(f"malformed protobuf Exemplar: {exc}") from exc
+        labels = {}
+        for label in exemplar.labels:
+            if not LABEL_NAME.fullmatch(label.name):
+                raise BadRequest(f"invalid exemplar label name {label.name!r}")
+            labels[label.name] = label.value
+        if not MIN_TIMESTAMP_MS <= exemplar.timestamp <= MAX_TIMESTAMP_MS:
+            raise BadRequest(f"exemplar timestamp {exemplar.timestamp} ms is outside the storable range")
+        self.ts_index.append(ts_index)
+        self.times_ms.append(exemplar.timestamp)
+        self.values.append(exemplar.value)
+        self.labels.append(json.dumps(labels, ensure_ascii=False, sort_keys=True))
+
+
+def decode_metadata(entries) -> tuple[list[str], list[str], list[str], list[str]]:  # type: ignore[no-untyped-def]
+    families, types, units, helps = [], [], [], []
+    for entry in entries:
+        if not entry.metric_family_name:
+            raise BadRequest("metadata entry without metric_family_name")
+        families.append(entry.metric_family_name)
+        types.append(METRIC_TYPES.get(entry.type, "unknown"))
+        units.append(entry.unit)
+        helps.append(entry.help)
+    return families, types, units, helps
+
+
+# --- one request, split up ---
+
+@dataclass
+class DecodedWrite:
+    """A WriteRequest as the ingest path needs it."""
+
+    keys: list[SeriesKey]          # one per TimeSeries that carries samples or exemplars
+    sample_counts: list[int]       # samples of each of those
+    times_ms: np.ndarray
+    values: np.ndarray
+    exemplars: Exemplars
+    metadata: tuple[list[str], list[str], list[str], list[str]]
+    histograms_dropped: int
+
+
+def split_request(request: pb.RawWriteRequest) -> DecodedWrite:
+    keys: list[SeriesKey] = []
+    counts: list[int] = []
+    blobs: list[bytes] = []
+    exemplars = Exemplars()
+    histograms = 0
+    add_key, add_count, add_blobs = keys.append, counts.append, blobs.extend
+    for ts in request.timeseries:
+        samples = ts.samples
+        if ts.histograms:
+            histograms += len(ts.histograms)
+        if ts.exemplars:
+            for raw in ts.exemplars:
+                exemplars.add(len(keys), raw)
+        elif not samples:
+            continue
+        add_key(tuple(ts.labels))
+        add_count(len(samples))
+        add_blobs(samples)
+    times, values = decode_samples(blobs)
+    return DecodedWrite(keys, counts, times, values, exemplars, decode_metadata(request.metadata), histograms)

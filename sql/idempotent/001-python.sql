@@ -1,0 +1,32 @@
+-- PL/Python runtime: imports this version's modules from _ps_catalog.python_module.
+
+-- Install the module finder in this session (extension/promscale/_loader.py).
+CREATE OR REPLACE FUNCTION _ps_catalog.python_bootstrap()
+RETURNS text
+LANGUAGE plpython3u
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+rows = plpy.execute("SELECT source FROM _ps_catalog.python_module WHERE name = 'promscale._loader'")
+if not rows:
+    plpy.error("promscale: module promscale._loader is missing; reinstall the extension")
+namespace = {"__name__": "promscale_bootstrap"}
+exec(compile(rows[0]["source"], "<promscale>/promscale/_loader.py", "exec"), namespace)
+return namespace["install"](plpy, GD).loaded_version
+$python$;
+COMMENT ON FUNCTION _ps_catalog.python_bootstrap() IS
+    'Loads the promscale PL/Python modules of the installed version into this session; returns their version';
+
+-- The version of the PL/Python modules this session runs (loading them if needed).
+CREATE OR REPLACE FUNCTION prom_api.python_version()
+RETURNS text
+LANGUAGE plpython3u
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+return GD["promscale"].module(plpy, "promscale").__version__
+$python$;
+COMMENT ON FUNCTION prom_api.python_version() IS
+    'Version of the promscale PL/Python modules running in this session; equals the extension version';

@@ -1,0 +1,166 @@
+-- Per-metric views for analysts: prom_series.<metric> and prom_metric.<metric>.
+
+-- Identifier for a name, kept within PostgreSQL's 63 bytes by a digest suffix.
+CREATE OR REPLACE FUNCTION _prom_catalog.identifier_for(name text)
+RETURNS name
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN octet_length(name) <= 63 THEN name::name
+                ELSE (left(name, 50) || '_' || substr(md5(name), 1, 12))::name END
+$$;
+COMMENT ON FUNCTION _prom_catalog.identifier_for(text) IS
+    'A SQL identifier for a metric or label name: the name itself, or a prefix plus digest when too long';
+
+-- View column for a label key; keys that clash with the fixed columns get a suffix.
+CREATE OR REPLACE FUNCTION _prom_catalog.column_name_for(label_key text)
+RETURNS name
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.identifier_for(
+        CASE WHEN label_key IN ('time', 'value', 'series_id', 'labels', 'label_ids')
+             THEN label_key || '_label' ELSE label_key END)
+$$;
+COMMENT ON FUNCTION _prom_catalog.column_name_for(text) IS 'Column name used for a label key in the per-metric views';
+
+-- SELECT list of the label columns of one metric, in position order.
+CREATE OR REPLACE FUNCTION _prom_catalog.metric_label_columns(metric_id int, series_alias text)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(string_agg(
+        format(', (SELECT l.value FROM _prom_catalog.label l WHERE l.id = %s.labels[%s]) AS %I',
+               series_alias, p.pos, p.column_name),
+        '' ORDER BY p.pos), '')
+    FROM _prom_catalog.label_key_position p
+    WHERE p.metric_id = metric_label_columns.metric_id AND p.key <> '__name__'
+$$;
+COMMENT ON FUNCTION _prom_catalog.metric_label_columns(int, text) IS 'Label columns of a metric''s views, as SQL';
+
+-- (Re)create both views of a metric. Columns are only ever appended (new label keys),
+-- so CREATE OR REPLACE keeps views that users built on top of them valid.
+CREATE OR REPLACE FUNCTION _prom_catalog.create_metric_views(metric_id int)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m _prom_catalog.metric;
+    columns text;
+BEGIN
+    SELECT * INTO m FROM _prom_catalog.metric WHERE id = metric_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no metric with id %', metric_id USING ERRCODE = 'undefined_object';
+    END IF;
+    columns := _prom_catalog.metric_label_columns(m.id, 's');
+    EXECUTE format($view$
+        CREATE OR REPLACE VIEW prom_series.%I AS
+        SELECT s.id AS series_id,
+               (SELECT jsonb_object_agg(l.key, l.value) FROM _prom_catalog.label l WHERE l.id = ANY (s.labels)) AS labels,
+               s.labels AS label_ids
+               %s
+        FROM _prom_catalog.series s
+        WHERE s.metric_id = %s AND s.delete_epoch IS NULL
+        $view$, m.view_name, columns, m.id);
+    EXECUTE format('COMMENT ON VIEW prom_series.%I IS %L', m.view_name,
+                   format('Series of metric %s, one column per label key', m.metric_name));
+    EXECUTE format($view$
+        CREATE OR REPLACE VIEW prom_metric.%I AS
+        SELECT d.time, d.value, d.series_id, s.labels, s.label_ids %s
+        FROM (%s) d
+        JOIN prom_series.%I s ON s.series_id = d.series_id
+        $view$, m.view_name, _prom_catalog.metric_view_passthrough(m.id),
+        _prom_catalog.metric_samples_sql(m.id), m.view_name);
+    EXECUTE format('COMMENT ON VIEW prom_metric.%I IS %L', m.view_name,
+                   format('Samples of metric %s with their labels, one column per label key', m.metric_name));
+    EXECUTE format('GRANT SELECT ON prom_series.%I, prom_metric.%I TO prom_reader', m.view_name, m.view_name);
+    UPDATE _prom_catalog.metric SET views_stale = false WHERE id = m.id AND views_stale;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.create_metric_views(int) IS 'Creates or extends prom_series.<metric> and prom_metric.<metric>';
+
+-- The samples of one metric, deduplicated on (series_id, time), as a subquery.
+-- Written into the view itself (not called as a function) so that the planner pushes
+-- time and series_id predicates down into the scan.
+CREATE OR REPLACE FUNCTION _prom_catalog.metric_samples_sql(metric_id int)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format($q$
+        SELECT DISTINCT ON (h.series_id, h.time) h.series_id, h.time, h.value
+        FROM prom_data.sample h
+        WHERE h.series_id IN (SELECT ms.id FROM _prom_catalog.series ms WHERE ms.metric_id = %s)
+        ORDER BY h.series_id, h.time, h.value
+    $q$, metric_id)
+$$;
+COMMENT ON FUNCTION _prom_catalog.metric_samples_sql(int) IS
+    'SQL of the deduplicated samples of a metric, used in the body of prom_metric views';
+
+-- ", s.<col>, ..." for every label column, to pass them through prom_metric views.
+CREATE OR REPLACE FUNCTION _prom_catalog.metric_view_passthrough(metric_id int)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(string_agg(format(', s.%I', p.column_name), '' ORDER BY p.pos), '')
+    FROM _prom_catalog.label_key_position p
+    WHERE p.metric_id = metric_view_passthrough.metric_id AND p.key <> '__name__'
+$$;
+COMMENT ON FUNCTION _prom_catalog.metric_view_passthrough(int) IS 'Label columns of prom_series.<metric> as a SELECT list';
+
+-- Extend the views of a metric without waiting behind long readers: if a view is
+-- locked, mark it stale and let maintenance (or refresh_metric_views) finish it.
+CREATE OR REPLACE FUNCTION _prom_catalog.try_create_metric_views(metric_id int)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '500ms'
+AS $$
+BEGIN
+    BEGIN
+        PERFORM _prom_catalog.create_metric_views(metric_id);
+        RETURN true;
+    EXCEPTION WHEN lock_not_available THEN
+        UPDATE _prom_catalog.metric SET views_stale = true WHERE id = metric_id;
+        RETURN false;
+    END;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.try_create_metric_views(int) IS
+    'Creates or extends a metric''s views unless they are locked; then marks them stale';
+
+-- Recreate the views of every metric whose views are stale (or of all metrics).
+CREATE OR REPLACE FUNCTION prom_api.refresh_metric_views(all_metrics boolean DEFAULT false)
+RETURNS int
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m record;
+    n int := 0;
+BEGIN
+    FOR m IN SELECT id FROM _prom_catalog.metric WHERE views_stale OR all_metrics ORDER BY id LOOP
+        PERFORM _prom_catalog.create_metric_views(m.id);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION prom_api.refresh_metric_views(boolean) IS
+    'Recreates the prom_metric/prom_series views that lag behind their label keys (or all of them); returns how many';

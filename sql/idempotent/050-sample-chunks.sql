@@ -1,0 +1,94 @@
+-- Partitions (chunks) of prom_data.sample, created on demand for any timestamp.
+
+-- Aligned start of the chunk that would hold `t` under the current chunk interval.
+CREATE OR REPLACE FUNCTION _prom_catalog.aligned_chunk_start(t timestamptz, chunk_interval interval)
+RETURNS timestamptz
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- whole seconds stay exact in float8 across the timestamptz range (1970 and the far future)
+    SELECT to_timestamp(floor(extract(epoch FROM t)::float8 / extract(epoch FROM chunk_interval)::float8)
+                        * extract(epoch FROM chunk_interval)::float8)
+$$;
+COMMENT ON FUNCTION _prom_catalog.aligned_chunk_start(timestamptz, interval) IS
+    'Start of the interval-aligned chunk that contains a time';
+
+-- Creates the chunk holding `t`: aligned to the chunk interval, clipped to its neighbours
+-- (which may have another interval). Caller holds the chunk-creation lock.
+CREATE OR REPLACE FUNCTION _prom_catalog.create_sample_chunk(t timestamptz)
+RETURNS name
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    chunk_interval interval := prom_api.get_default_chunk_interval();
+    chunk_start timestamptz := _prom_catalog.aligned_chunk_start(t, chunk_interval);
+    chunk_end timestamptz := chunk_start + chunk_interval;
+    chunk_id bigint;
+    chunk_table name;
+BEGIN
+    chunk_start := greatest(chunk_start,
+        (SELECT max(c.end_time) FROM _prom_catalog.sample_chunk c WHERE c.end_time <= t));
+    chunk_end := least(chunk_end,
+        (SELECT min(c.start_time) FROM _prom_catalog.sample_chunk c WHERE c.start_time > t));
+    INSERT INTO _prom_catalog.sample_chunk (table_name, start_time, end_time)
+    VALUES ('pending', chunk_start, chunk_end)
+    RETURNING id INTO chunk_id;
+    chunk_table := format('sample_%s', chunk_id);
+    UPDATE _prom_catalog.sample_chunk c SET table_name = chunk_table WHERE c.id = chunk_id;
+
+    -- Create standalone, then attach: ATTACH needs only SHARE UPDATE EXCLUSIVE on the
+    -- parent, so running ingest and queries are not blocked.
+    EXECUTE format('CREATE TABLE prom_data.%I (LIKE prom_data.sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', chunk_table);
+    EXECUTE format('ALTER TABLE prom_data.%I ADD CONSTRAINT %I CHECK (time >= %L AND time < %L)',
+                   chunk_table, chunk_table || '_time_range', chunk_start, chunk_end);
+    -- instant queries read the last minutes of a chunk: a BRIN index skips the rest cheaply
+    EXECUTE format('CREATE INDEX %I ON prom_data.%I USING brin (time) WITH (pages_per_range = 16)',
+                   chunk_table || '_time_brin', chunk_table);
+    EXECUTE format('ALTER TABLE prom_data.sample ATTACH PARTITION prom_data.%I FOR VALUES FROM (%L) TO (%L)',
+                   chunk_table, chunk_start, chunk_end);
+    RETURN chunk_table;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.create_sample_chunk(timestamptz) IS 'Creates the partition of prom_data.sample holding a time';
+
+-- Makes sure a partition exists for every given time; returns how many were created.
+-- Writers call it after an insert failed for want of a partition.
+CREATE OR REPLACE FUNCTION _prom_catalog.ensure_sample_chunks(times timestamptz[])
+RETURNS int
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing timestamptz;
+    created int := 0;
+    locked boolean := false;
+BEGIN
+    LOOP
+        SELECT x INTO missing
+        FROM unnest(times) AS x
+        WHERE x IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM _prom_catalog.sample_chunk c
+            WHERE tstzrange(c.start_time, c.end_time) @> x)
+        LIMIT 1;
+        EXIT WHEN NOT FOUND;
+        IF NOT locked THEN
+            -- one creator at a time; re-check what others made while we waited
+            PERFORM pg_advisory_xact_lock(1886547822);   -- 1886547822: 'prom' sample chunks
+            locked := true;
+            CONTINUE;
+        END IF;
+        PERFORM _prom_catalog.create_sample_chunk(missing);
+        created := created + 1;
+    END LOOP;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.ensure_sample_chunks(timestamptz[]) IS
+    'Creates the missing partitions of prom_data.sample for a set of times; returns how many were created';

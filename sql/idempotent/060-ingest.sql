@@ -1,0 +1,82 @@
+-- Ingest: samples, exemplars and metadata, each a batch in one call.
+
+-- Appends samples (parallel arrays). Partitions are created on demand, for any time.
+-- Duplicates of (series_id, time) are harmless: every reader deduplicates, so a retried
+-- remote_write batch never shows twice.
+CREATE OR REPLACE FUNCTION prom_api.put_samples(series_ids bigint[], times timestamptz[], vals double precision[])
+RETURNS bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written bigint;
+BEGIN
+    IF cardinality(series_ids) IS DISTINCT FROM cardinality(times)
+       OR cardinality(series_ids) IS DISTINCT FROM cardinality(vals) THEN
+        RAISE EXCEPTION 'series_ids, times and vals must have the same length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+        INSERT INTO prom_data.sample (series_id, time, value)
+        SELECT * FROM unnest(series_ids, times, vals);
+    EXCEPTION WHEN check_violation THEN
+        -- "no partition of relation sample found for row": make them, then retry once
+        PERFORM _prom_catalog.ensure_sample_chunks(times);
+        INSERT INTO prom_data.sample (series_id, time, value)
+        SELECT * FROM unnest(series_ids, times, vals);
+    END;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION prom_api.put_samples(bigint[], timestamptz[], double precision[]) IS
+    'Writes samples given as parallel arrays (series id, time, value); returns how many were written';
+
+-- Stores exemplars; an exemplar already stored for (series_id, time) is kept.
+CREATE OR REPLACE FUNCTION prom_api.put_exemplars(
+    series_ids bigint[], times timestamptz[], vals double precision[], label_sets jsonb[])
+RETURNS bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written bigint;
+BEGIN
+    INSERT INTO prom_data.exemplar (series_id, time, value, labels)
+    SELECT * FROM unnest(series_ids, times, vals, label_sets)
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION prom_api.put_exemplars(bigint[], timestamptz[], double precision[], jsonb[]) IS
+    'Writes exemplars (series id, time, value, labels as jsonb); duplicates of (series_id, time) are ignored';
+
+-- Records metric metadata; a known (family, type, unit, help) only has last_seen bumped.
+CREATE OR REPLACE FUNCTION prom_api.put_metadata(
+    metric_families text[], types text[], units text[], helps text[])
+RETURNS bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written bigint;
+BEGIN
+    INSERT INTO _prom_catalog.metadata AS md (metric_family, type, unit, help, last_seen)
+    SELECT DISTINCT ON (f, t, u, md5(h)) f, t, u, h, now()
+    FROM unnest(metric_families, types, units, helps) AS i(f, t, u, h)
+    ORDER BY f, t, u, md5(h)
+    ON CONFLICT (metric_family, type, unit, md5(help)) DO UPDATE SET last_seen = excluded.last_seen;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION prom_api.put_metadata(text[], text[], text[], text[]) IS
+    'Records metric metadata (family name, type, unit, help) as sent by Prometheus';

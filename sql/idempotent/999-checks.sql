@@ -1,0 +1,28 @@
+-- Install-time checks: refuse to finish an install that breaks the project's own rules.
+DO $$
+DECLARE
+    offender text;
+BEGIN
+    -- Every function runs with a fixed search_path, except the operator bodies that must
+    -- be inlined to use indexes (they qualify every name; see 020-labels.sql).
+    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO offender
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_depend d ON d.objid = p.oid AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
+    JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'promscale'
+    WHERE NOT coalesce(p.proconfig::text[] && ARRAY['search_path=pg_catalog, pg_temp'], false)
+      AND p.proname NOT IN ('label_ids_match', 'labels_match');
+    IF offender IS NOT NULL THEN
+        RAISE EXCEPTION 'promscale functions without SET search_path = pg_catalog, pg_temp: %', offender;
+    END IF;
+
+    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO offender
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_depend d ON d.objid = p.oid AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
+    JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'promscale'
+    WHERE p.pronamespace IN ('prom_api'::regnamespace)
+      AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL;
+    IF offender IS NOT NULL THEN
+        RAISE EXCEPTION 'public promscale functions without COMMENT ON: %', offender;
+    END IF;
+END
+$$;

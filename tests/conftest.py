@@ -1,0 +1,64 @@
+"""Fixtures for tests that need PostgreSQL: one cluster per run, one database per test.
+
+A database test that cannot reach its database fails; nothing here skips.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from support.postgres import remove_cluster, start_cluster
+
+TEMPLATE_DB = "promscale_template"
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    cluster = start_cluster()
+    yield cluster
+    remove_cluster(cluster)
+
+
+def create_extension(host: str, port: int, user: str, dbname: str, password: str | None = None, **_: object) -> None:
+    with psycopg.connect(host=host, port=port, user=user, dbname=dbname, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION promscale CASCADE")
+        conn.execute("CREATE ROLE promscale_writer LOGIN IN ROLE prom_writer")
+        conn.execute("CREATE ROLE promscale_reader LOGIN IN ROLE prom_reader")
+
+
+@pytest.fixture(scope="session")
+def promscale_template(pg_cluster) -> Iterator[str]:
+    janitor = DatabaseJanitor(user="postgres", host=pg_cluster.host, port=pg_cluster.port,
+                              dbname=TEMPLATE_DB, as_template=True)
+    with janitor:
+        janitor.load(create_extension)
+        yield TEMPLATE_DB
+
+
+@pytest.fixture
+def db_name(pg_cluster, promscale_template) -> Iterator[str]:
+    """A fresh database with the extension installed, dropped after the test."""
+    name = f"promscale_test_{next(_db_numbers)}"
+    janitor = DatabaseJanitor(user="postgres", host=pg_cluster.host, port=pg_cluster.port,
+                              dbname=name, template_dbname=promscale_template)
+    with janitor:
+        yield name
+
+
+@pytest.fixture
+def db_uri(pg_cluster, db_name) -> str:
+    """Superuser URI of the test database."""
+    return pg_cluster.uri(db_name)
+
+
+@pytest.fixture
+def db(db_uri) -> Iterator[psycopg.Connection]:
+    """Autocommit superuser connection to a fresh promscale database."""
+    with psycopg.connect(db_uri, autocommit=True) as conn:
+        yield conn

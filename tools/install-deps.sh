@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what the project needs and is missing: Debian packages (PostgreSQL 15 with
+# PL/Python and PGXS, the server-side Python packages, Prometheus for tests), then the
+# project's virtualenv. Safe to re-run; does nothing when everything is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 postgresql-server-dev-15 python3-numpy)
+TEST_PACKAGES=(prometheus prometheus-node-exporter)
+VENV=${VENV:-.venv}
+PYTHON=${HOST_PYTHON:-python3}
+
+want=("${SERVER_PACKAGES[@]}")
+[ "${1:-}" = "--server-only" ] || want+=("${TEST_PACKAGES[@]}")
+
+missing=()
+for pkg in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # the Debian packages would start their own clusters and services; we run our own
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "${1:-}" = "--server-only" ] && exit 0
+
+stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+fi
