@@ -48,6 +48,15 @@ def db_name(pg_cluster, promscale_template) -> Iterator[str]:
     janitor = DatabaseJanitor(user="postgres", host=pg_cluster.host, port=pg_cluster.port,
                               dbname=name, template_dbname=promscale_template)
     with janitor:
+        # CREATE DATABASE ... TEMPLATE does not copy per-database settings; give the clone
+        # the search_path that CREATE EXTENSION set on the template
+        with psycopg.connect(pg_cluster.uri(name), autocommit=True) as conn:
+            setting = conn.execute(
+                "SELECT unnest(setconfig) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+                "WHERE d.datname = %s AND s.setrole = 0", (promscale_template,)).fetchone()
+            if setting:
+                key, value = setting[0].split("=", 1)
+                conn.execute(f'ALTER DATABASE "{name}" SET {key} = {value}')
         yield name
 
 

@@ -26,11 +26,22 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     chunk_interval interval := prom_api.get_default_chunk_interval();
-    chunk_start timestamptz := _prom_catalog.aligned_chunk_start(t, chunk_interval);
-    chunk_end timestamptz := chunk_start + chunk_interval;
+    chunk_start timestamptz;
+    chunk_end timestamptz;
     chunk_id bigint;
     chunk_table name;
 BEGIN
+    -- the first and last chunks of the timestamptz range are open-ended
+    BEGIN
+        chunk_start := _prom_catalog.aligned_chunk_start(t, chunk_interval);
+    EXCEPTION WHEN datetime_field_overflow THEN
+        chunk_start := '-infinity';
+    END;
+    BEGIN
+        chunk_end := chunk_start + chunk_interval;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        chunk_end := 'infinity';
+    END;
     chunk_start := greatest(chunk_start,
         (SELECT max(c.end_time) FROM _prom_catalog.sample_chunk c WHERE c.end_time <= t));
     chunk_end := least(chunk_end,

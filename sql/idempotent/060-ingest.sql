@@ -46,6 +46,12 @@ AS $$
 DECLARE
     written bigint;
 BEGIN
+    IF cardinality(series_ids) IS DISTINCT FROM cardinality(times)
+       OR cardinality(series_ids) IS DISTINCT FROM cardinality(vals)
+       OR cardinality(series_ids) IS DISTINCT FROM cardinality(label_sets) THEN
+        RAISE EXCEPTION 'series_ids, times, vals and label_sets must have the same length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     INSERT INTO prom_data.exemplar (series_id, time, value, labels)
     SELECT * FROM unnest(series_ids, times, vals, label_sets)
     ORDER BY 1, 2
@@ -69,6 +75,12 @@ AS $$
 DECLARE
     written bigint;
 BEGIN
+    IF cardinality(metric_families) IS DISTINCT FROM cardinality(types)
+       OR cardinality(metric_families) IS DISTINCT FROM cardinality(units)
+       OR cardinality(metric_families) IS DISTINCT FROM cardinality(helps) THEN
+        RAISE EXCEPTION 'metric_families, types, units and helps must have the same length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     INSERT INTO _prom_catalog.metadata AS md (metric_family, type, unit, help, last_seen)
     SELECT DISTINCT ON (f, t, u, md5(h)) f, t, u, h, now()
     FROM unnest(metric_families, types, units, helps) AS i(f, t, u, h)
