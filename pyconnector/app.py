@@ -101,8 +101,7 @@ class Connector:
     def on_write(self, request: Request) -> Response:
         body = self._remote_write_body(request)
         try:
-            decoded = remote_write.split_request(
-                remote_write.parse_write_request(remote_write.decompress(body, self.config.max_decoded_bytes)))
+            decoded = remote_write.decode_request(remote_write.decompress(body, self.config.max_decoded_bytes))
             result = self.ingestor.ingest(decoded)
         except remote_write.BadRequest as exc:
             raise ClientError(400, "bad_request", str(exc)) from exc
