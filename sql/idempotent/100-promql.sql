@@ -58,8 +58,8 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT r.labels::jsonb, pg_catalog.to_timestamp(r.t), r.value
-    FROM _prom_catalog.promql_rows(query, pg_catalog.extract(epoch FROM "time")::float8,
-                                   pg_catalog.extract(epoch FROM "time")::float8, 0, false) r
+    FROM _prom_catalog.promql_rows(query, extract(epoch FROM "time")::float8,
+                                   extract(epoch FROM "time")::float8, 0, false) r
 $$;
 COMMENT ON FUNCTION prom_api.query(text, timestamptz) IS
     'Evaluates a PromQL instant query at the given time; one row per result sample (errors are Prometheus''s messages)';
@@ -71,9 +71,9 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT r.labels::jsonb, pg_catalog.to_timestamp(r.t), r.value
-    FROM _prom_catalog.promql_rows(query, pg_catalog.extract(epoch FROM start)::float8,
-                                   pg_catalog.extract(epoch FROM "end")::float8,
-                                   pg_catalog.extract(epoch FROM step)::float8, true) r
+    FROM _prom_catalog.promql_rows(query, extract(epoch FROM start)::float8,
+                                   extract(epoch FROM "end")::float8,
+                                   extract(epoch FROM step)::float8, true) r
 $$;
 COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) IS
     'Evaluates a PromQL range query from start to end every step; one row per result sample, series in label order';

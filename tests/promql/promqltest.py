@@ -17,7 +17,7 @@ from pathlib import Path
 
 from promscale.promql import ast as A
 from promscale.promql.functions import AT_MODIFIER_UNSAFE
-from promscale.promql.lexer import parse_duration
+from promscale.promql.lexer import lex, parse_duration, unquote
 from promscale.promql.parser import parse
 
 STALE_NAN = struct.unpack("<d", (0x7FF0000000000002).to_bytes(8, "little"))[0]
@@ -104,8 +104,23 @@ def split_series_line(line: str) -> tuple[str, str]:
 
 
 def parse_labels(selector: str) -> dict:
-    node = parse(selector)
-    return {m.name: m.value for m in node.matchers}
+    """Labels of a series description: name{l="v", ...}; {} is the empty set."""
+    toks = lex(selector)
+    labels = {}
+    i = 0
+    if toks[0].typ in ("IDENTIFIER", "METRIC_IDENTIFIER") or toks[0].typ not in ("LEFT_BRACE", "EOF"):
+        labels["__name__"] = toks[0].val
+        i = 1
+    if toks[i].typ == "LEFT_BRACE":
+        i += 1
+        while toks[i].typ != "RIGHT_BRACE":
+            name = toks[i].val
+            assert toks[i + 1].typ == "EQL", selector
+            labels[name] = unquote(toks[i + 2].val)
+            i += 3
+            if toks[i].typ == "COMMA":
+                i += 1
+    return labels
 
 
 @dataclass
@@ -268,7 +283,8 @@ class Backend:
         self.conn.execute("TRUNCATE prom_data.sample")
 
     def load(self, cmd: Load, modern: bool):
-        ids, times, vals = [], [], []
+        # a later value for the same series and time replaces the earlier one, as in Prometheus's test storage
+        samples: dict = {}
         for labels, seq in cmd.series:
             if "{{" in seq:
                 continue
@@ -276,11 +292,11 @@ class Backend:
             sid = self.conn.execute("SELECT prom_api.get_or_create_series_id(%s::jsonb)",
                                     (json.dumps(labels),)).fetchone()[0]
             for k, v in enumerate(values):
-                if v is None:
-                    continue
-                ids.append(sid)
-                times.append(k * cmd.interval / 1000.0)
-                vals.append(v)
+                if v is not None:
+                    samples[(sid, k * cmd.interval)] = v
+        ids = [sid for sid, _ in samples]
+        times = [t / 1000.0 for _, t in samples]
+        vals = list(samples.values())
         if ids:
             self.conn.execute(
                 "SELECT prom_api.put_samples(%b::bigint[], "

@@ -94,7 +94,7 @@ def _avg(V, M):
             first = m & (count == 1)
             mean_inf = np.isinf(mean) & ~first
             skip = mean_inf & ((np.isinf(v) & ((mean > 0) == (v > 0))) | (~np.isinf(v) & ~np.isnan(v)))
-            upd = mean + v / np.where(count == 0, 1, count) - mean / np.where(count == 0, 1, count)
+            upd = mean + (v / np.where(count == 0, 1, count) - mean / np.where(count == 0, 1, count))
             mean = np.where(first, v, np.where(m & ~skip, upd, mean))
     return mean
 

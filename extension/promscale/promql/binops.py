@@ -108,7 +108,7 @@ def set_and(lhs: Vector, rhs: Vector, matching) -> Vector:
     pres = _sig_presence(rhs, sigf)
     n = lhs.vals.shape[1]
     none = np.zeros(n, dtype=bool)
-    mask = np.array([lhs.mask[i] & pres.get(sigf(l), none) for i, l in enumerate(lhs.labels)]).reshape(lhs.mask.shape)
+    mask = np.array([lhs.mask[i] & pres.get(sigf(l), none) for i, l in enumerate(lhs.labels)], dtype=bool).reshape(lhs.mask.shape)
     return Vector(lhs.labels, lhs.vals, mask).nonempty()
 
 
@@ -117,7 +117,7 @@ def set_unless(lhs: Vector, rhs: Vector, matching) -> Vector:
     pres = _sig_presence(rhs, sigf)
     n = lhs.vals.shape[1]
     none = np.zeros(n, dtype=bool)
-    mask = np.array([lhs.mask[i] & ~pres.get(sigf(l), none) for i, l in enumerate(lhs.labels)]).reshape(lhs.mask.shape)
+    mask = np.array([lhs.mask[i] & ~pres.get(sigf(l), none) for i, l in enumerate(lhs.labels)], dtype=bool).reshape(lhs.mask.shape)
     return Vector(lhs.labels, lhs.vals, mask).nonempty()
 
 
@@ -126,7 +126,7 @@ def set_or(lhs: Vector, rhs: Vector, matching) -> Vector:
     pres = _sig_presence(lhs, sigf)
     n = lhs.vals.shape[1]
     none = np.zeros(n, dtype=bool)
-    rmask = np.array([rhs.mask[i] & ~pres.get(sigf(l), none) for i, l in enumerate(rhs.labels)]).reshape(rhs.mask.shape)
+    rmask = np.array([rhs.mask[i] & ~pres.get(sigf(l), none) for i, l in enumerate(rhs.labels)], dtype=bool).reshape(rhs.mask.shape)
     labels = list(lhs.labels) + list(rhs.labels)
     vals = np.concatenate([lhs.vals, rhs.vals])
     mask = np.concatenate([lhs.mask, rmask])

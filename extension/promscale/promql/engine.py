@@ -15,7 +15,7 @@ import numpy as np
 from . import ast as A
 from . import aggregations, binops, funcs
 from .functions import AT_MODIFIER_UNSAFE
-from .values import (Matrix, PromQLError, PromQLTimeout, RangeSeries, Scalar, String, Vector,
+from .values import (merge_rows, Matrix, PromQLError, PromQLTimeout, RangeSeries, Scalar, String, Vector,
                      drop_name, is_stale)
 
 DEFAULT_LOOKBACK_MS = 5 * 60 * 1000
@@ -109,7 +109,7 @@ class Evaluator:
                 return v
             if isinstance(v, Scalar):
                 return Scalar(-v.vals)
-            return Vector([drop_name(l) for l in v.labels], -v.vals, v.mask)
+            return merge_rows([drop_name(l) for l in v.labels], -v.vals, v.mask)
         if isinstance(node, A.VectorSelector):
             return self.eval_vector_selector(node, ts)
         if isinstance(node, (A.MatrixSelector, A.SubqueryExpr)):

@@ -454,7 +454,7 @@ def range_call(ev, node: A.Call, ts):
         mask.append(ok)
     if not labels:
         return Vector.empty(n)
-    return Vector(labels, np.array(vals, dtype=float), np.array(mask))
+    return merge_rows(labels, np.array(vals, dtype=float), np.array(mask))
 
 
 def _gofloat(v):
@@ -469,13 +469,15 @@ def _absent_labels(arg) -> tuple:
     if not isinstance(arg, A.VectorSelector):
         return ()
     d = {}
-    dup = set()
+    empty = set()
     for m in arg.matchers:
-        if m.type == "=" and m.name != "__name__":
-            if m.name in d:
-                dup.add(m.name)
+        if m.name == "__name__":
+            continue
+        if m.type == "=" and m.name not in d:
             d[m.name] = m.value
-    for k in dup:
+        else:
+            empty.add(m.name)
+    for k in empty:
         d.pop(k, None)
     return tuple(sorted(d.items()))
 
@@ -591,6 +593,8 @@ def label_join(ev, node, ts):
 
 
 def _bucket_quantile(q, bounds, counts):
+    if q != q:
+        return math.nan
     if q < 0:
         return -math.inf
     if q > 1:
@@ -651,7 +655,8 @@ def histogram_quantile(ev, node, ts):
             bound = _parse_go_float(le)
         except ValueError:
             continue
-        key = tuple(p for p in l if p[0] not in ("le", "__name__"))
+        # the metric name keeps histograms of different metrics apart (it is dropped from the result)
+        key = (tuple(p for p in l if p[0] not in ("le", "__name__")), labels_get(l, "__name__"))
         groups.setdefault(key, []).append((bound, i))
     labels, vals, mask = [], [], []
     for key, items in groups.items():
@@ -665,12 +670,12 @@ def histogram_quantile(ev, node, ts):
         for j in np.nonzero(present)[0]:
             sel = M[:, j]
             res[j] = _bucket_quantile(q[j], bounds[sel].tolist(), V[sel, j].tolist())
-        labels.append(key)
+        labels.append(key[0])
         vals.append(res)
         mask.append(present)
     if not labels:
         return Vector.empty(n)
-    return Vector(labels, np.array(vals), np.array(mask))
+    return merge_rows(labels, np.array(vals), np.array(mask))
 
 
 def _parse_go_float(s: str) -> float:

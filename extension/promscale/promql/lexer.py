@@ -261,7 +261,7 @@ def _lex_string(query: str, i: int, toks: list[Token]) -> int:
 def _lex_number_or_duration(query: str, i: int, toks: list[Token]) -> int:
     import re
     n = len(query)
-    m = re.compile(r"0[xX][0-9a-fA-F]+|(?:[0-9]*\.?[0-9]+|[0-9]+\.)(?:[eE][+-]?[0-9]+)?").match(query, i)
+    m = re.compile(r"0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?").match(query, i)
     # a duration like 5m or 1h30m (only digits followed by a unit)
     dm = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+").match(query, i)
     if dm and (not m or dm.end() > m.end()):

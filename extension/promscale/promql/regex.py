@@ -26,6 +26,9 @@ def _translate(p: str) -> str:
     out = []
     i, n = 0, len(p)
     in_class = False
+    # per open group: how many scoped-flag groups "(?i:" we opened inside it (RE2's "(?i)" applies to
+    # the rest of the enclosing group; Python only takes global flags at the very start)
+    opened = [0]
     while i < n:
         c = p[i]
         if c == "\\":
@@ -93,6 +96,18 @@ def _translate(p: str) -> str:
             rest = p[i + 2:i + 4]
             if rest.startswith(("=", "!", "<=", "<!", ">", "#")) or rest.startswith("P="):
                 raise RegexError(f"invalid or unsupported Perl syntax: `{p[i:i + 3]}`")
+            fm = re.match(r"\(\?([imsU]*)(?:-([imsU]*))?\)", p[i:])
+            if fm:
+                if "U" in fm.group(0):
+                    raise RegexError(f"invalid or unsupported Perl syntax: `{fm.group(0)}`")
+                out.append(fm.group(0)[:-1] + ":")
+                opened[-1] += 1
+                i += len(fm.group(0))
+                continue
+        if c == "(":
+            opened.append(0)
+        if c == ")" and len(opened) > 1:
+            out.append(")" * opened.pop())
         if c == "$":
             out.append("(?!(?s:.))")
             i += 1
@@ -101,6 +116,7 @@ def _translate(p: str) -> str:
         i += 1
     if in_class:
         raise RegexError(f"missing closing ]: `{p[p.rfind('['):]}`")
+    out.append(")" * opened[0])
     return "".join(out)
 
 

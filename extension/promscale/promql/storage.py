@@ -12,7 +12,7 @@ from .regex import compile_anchored
 
 _SAMPLES_SQL = """
 SELECT g.series_id,
-       ARRAY(SELECT (pg_catalog.extract(epoch FROM x) OPERATOR(pg_catalog.*) 1000)::int8
+       ARRAY(SELECT (extract(epoch FROM x) OPERATOR(pg_catalog.*) 1000)::int8
              FROM pg_catalog.unnest(g.times) x) AS t,
        g.vals
 FROM prom_api.get_samples($1, pg_catalog.to_timestamp($2), pg_catalog.to_timestamp($3)) g
