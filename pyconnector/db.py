@@ -66,7 +66,7 @@ def classify(exc: BaseException) -> Exception:
     state = getattr(exc, "sqlstate", None) or ""
     if state[:2] in RETRYABLE_CLASSES or state in RETRYABLE_STATES or isinstance(exc, psycopg.InterfaceError):
         return DatabaseUnavailable(f"database unavailable: {first_line(exc)}")
-    if state[:2] in ("22", "23"):
+    if state[:2] in ("22", "23") or isinstance(exc, psycopg.DataError):  # DataError: e.g. NUL in text
         return InvalidData(first_line(exc))
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
