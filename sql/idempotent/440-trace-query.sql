@@ -35,13 +35,13 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.attributes ->> tag_key = tag_value
-        OR resource_attributes ->> tag_key = tag_value
+    SELECT coalesce(s.attributes ->> tag_key = tag_value, false)
+        OR coalesce(resource_attributes ->> tag_key = tag_value, false)
         OR (tag_key = 'error' AND tag_value = 'true' AND s.status_code = 2)
         OR (tag_key = 'span.kind' AND ps_trace.span_kind_name(span_kind) = tag_value)
         OR (tag_key = 'otel.status_code' AND upper(ps_trace.status_code_name(s.status_code)) = tag_value)
-        OR (tag_key = 'otel.status_description' AND s.status_message = tag_value)
-        OR (tag_key = 'w3c.tracestate' AND s.trace_state = tag_value)
+        OR (tag_key = 'otel.status_description' AND s.status_message IS NOT DISTINCT FROM tag_value)
+        OR (tag_key = 'w3c.tracestate' AND s.trace_state IS NOT DISTINCT FROM tag_value)
         OR EXISTS (SELECT 1 FROM _ps_trace.event e
                    WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id AND e.span_start_time = s.start_time
                      AND (e.attributes ->> tag_key = tag_value OR (tag_key = 'event' AND e.name = tag_value)))
@@ -69,7 +69,7 @@ AS $$
       AND (_max_duration IS NULL OR s.end_time - s.start_time <= _max_duration)
       AND (_tags IS NULL OR NOT EXISTS (
           SELECT 1 FROM jsonb_each_text(_tags) t(k, v)
-          WHERE NOT _ps_trace.span_matches_tag(s, r.attributes, o.span_kind, t.k, t.v)))
+          WHERE NOT coalesce(_ps_trace.span_matches_tag(s, r.attributes, o.span_kind, t.k, t.v), false)))
     GROUP BY s.trace_id
     ORDER BY 2 DESC
     LIMIT _limit
