@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import remote_write
+from . import config as config_module, remote_write
 from .config import Config
 from .db import Database, DatabaseUnavailable, InvalidData
 from .ingest import Ingestor
@@ -183,5 +183,6 @@ class Connector:
 
 
 def create_app(config: Config | None = None) -> Connector:
-    """The WSGI application for ``config`` (defaults when None)."""
-    return Connector(config or Config())
+    """The WSGI application for ``config``; without one, the PROMSCALE_* environment variables
+    configure it (so ``gunicorn 'pyconnector:create_app()'`` works)."""
+    return Connector(config or config_module.load([]))

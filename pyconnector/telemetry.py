@@ -14,6 +14,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,8 @@ class Telemetry:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._pid = -1
+        # gthread workers update counters from several threads; += on the mmap is not atomic
+        self._lock = threading.Lock()
         self._values: np.ndarray = np.zeros(len(SLOTS))
         self._open_for_this_process()
 
@@ -114,24 +117,27 @@ class Telemetry:
         return self._values
 
     def inc(self, name: str, amount: float = 1.0, label: str = "") -> None:
-        self._slots()[SLOTS[(name, label)]] += amount
+        with self._lock:
+            self._slots()[SLOTS[(name, label)]] += amount
 
     def set(self, name: str, value: float) -> None:
-        self._slots()[SLOTS[(name, "")]] = value
+        with self._lock:
+            self._slots()[SLOTS[(name, "")]] = value
 
     def error(self, kind: str) -> None:
         self.inc("promscale_errors_total", 1, f'kind="{kind}"')
 
     def observe_duration(self, handler: str, seconds: float) -> None:
-        values = self._slots()
         family = "promscale_http_request_duration_seconds"
         combo = f'handler="{handler}"'
-        for bound in DURATION_BUCKETS:
-            if seconds <= bound:
-                values[SLOTS[(f"{family}_bucket", f'{combo},le="{bound!r}"')]] += 1
-        values[SLOTS[(f"{family}_bucket", f'{combo},le="+Inf"')]] += 1
-        values[SLOTS[(f"{family}_sum", combo)]] += seconds
-        values[SLOTS[(f"{family}_count", combo)]] += 1
+        with self._lock:
+            values = self._slots()
+            for bound in DURATION_BUCKETS:
+                if seconds <= bound:
+                    values[SLOTS[(f"{family}_bucket", f'{combo},le="{bound!r}"')]] += 1
+            values[SLOTS[(f"{family}_bucket", f'{combo},le="+Inf"')]] += 1
+            values[SLOTS[(f"{family}_sum", combo)]] += seconds
+            values[SLOTS[(f"{family}_count", combo)]] += 1
 
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
         """Sums over all worker files: (everything, live workers only)."""
