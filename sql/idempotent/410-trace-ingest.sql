@@ -14,6 +14,10 @@ AS $$
 $$;
 COMMENT ON FUNCTION _ps_trace.digest(text[]) IS 'Interning key of a resource or scope';
 
+-- Interning is two statements on purpose: in a VOLATILE SQL function each statement takes a
+-- fresh snapshot, so the lookup sees rows that a concurrent request committed while our
+-- INSERT ... ON CONFLICT waited for it (one statement would see NULL ids).
+
 -- Interns resources; returns their ids in input order.
 CREATE OR REPLACE FUNCTION _ps_trace.get_or_create_resource_ids(
     service_names text[], attributes jsonb[], dropped_counts bigint[], schema_urls text[])
@@ -23,19 +27,16 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH input AS (
-        SELECT o, s, a, d, u, _ps_trace.digest(s, a::text, d::text, u) AS digest
-        FROM unnest(service_names, attributes, dropped_counts, schema_urls) WITH ORDINALITY AS i(s, a, d, u, o)
-    ), created AS (
-        INSERT INTO _ps_trace.resource (service_name, attributes, dropped_attributes_count, schema_url, digest)
-        SELECT DISTINCT ON (digest) s, a, d, u, digest FROM input ORDER BY digest
-        ON CONFLICT (digest) DO NOTHING
-        RETURNING id, digest
-    )
-    SELECT array_agg(coalesce(c.id, r.id) ORDER BY i.o)
-    FROM input i
-    LEFT JOIN created c ON c.digest = i.digest
-    LEFT JOIN _ps_trace.resource r ON r.digest = i.digest
+    INSERT INTO _ps_trace.resource (service_name, attributes, dropped_attributes_count, schema_url, digest)
+    SELECT DISTINCT ON (digest) s, a, d, u, digest
+    FROM (SELECT s, a, d, u, _ps_trace.digest(s, a::text, d::text, u) AS digest
+          FROM unnest(service_names, attributes, dropped_counts, schema_urls) AS i(s, a, d, u)) x
+    ORDER BY digest
+    ON CONFLICT (digest) DO NOTHING;
+
+    SELECT array_agg(r.id ORDER BY i.o)
+    FROM unnest(service_names, attributes, dropped_counts, schema_urls) WITH ORDINALITY AS i(s, a, d, u, o)
+    JOIN _ps_trace.resource r ON r.digest = _ps_trace.digest(i.s, i.a::text, i.d::text, i.u);
 $$;
 COMMENT ON FUNCTION _ps_trace.get_or_create_resource_ids(text[], jsonb[], bigint[], text[]) IS
     'Interns OTLP resources; returns their ids in input order';
@@ -48,19 +49,16 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH input AS (
-        SELECT o, n, v, a, d, u, _ps_trace.digest(n, v, a::text, d::text, u) AS digest
-        FROM unnest(names, versions, attributes, dropped_counts, schema_urls) WITH ORDINALITY AS i(n, v, a, d, u, o)
-    ), created AS (
-        INSERT INTO _ps_trace.scope (name, version, attributes, dropped_attributes_count, schema_url, digest)
-        SELECT DISTINCT ON (digest) n, v, a, d, u, digest FROM input ORDER BY digest
-        ON CONFLICT (digest) DO NOTHING
-        RETURNING id, digest
-    )
-    SELECT array_agg(coalesce(c.id, s.id) ORDER BY i.o)
-    FROM input i
-    LEFT JOIN created c ON c.digest = i.digest
-    LEFT JOIN _ps_trace.scope s ON s.digest = i.digest
+    INSERT INTO _ps_trace.scope (name, version, attributes, dropped_attributes_count, schema_url, digest)
+    SELECT DISTINCT ON (digest) n, v, a, d, u, digest
+    FROM (SELECT n, v, a, d, u, _ps_trace.digest(n, v, a::text, d::text, u) AS digest
+          FROM unnest(names, versions, attributes, dropped_counts, schema_urls) AS i(n, v, a, d, u)) x
+    ORDER BY digest
+    ON CONFLICT (digest) DO NOTHING;
+
+    SELECT array_agg(sc.id ORDER BY i.o)
+    FROM unnest(names, versions, attributes, dropped_counts, schema_urls) WITH ORDINALITY AS i(n, v, a, d, u, o)
+    JOIN _ps_trace.scope sc ON sc.digest = _ps_trace.digest(i.n, i.v, i.a::text, i.d::text, i.u);
 $$;
 COMMENT ON FUNCTION _ps_trace.get_or_create_scope_ids(text[], text[], jsonb[], bigint[], text[]) IS
     'Interns OTLP instrumentation scopes; returns their ids in input order';
@@ -74,19 +72,14 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH input AS (
-        SELECT o, s, n, k::smallint AS k
-        FROM unnest(service_names, span_names, span_kinds) WITH ORDINALITY AS i(s, n, k, o)
-    ), created AS (
-        INSERT INTO _ps_trace.operation (service_name, span_name, span_kind)
-        SELECT DISTINCT s, n, k FROM input ORDER BY 1, 2, 3
-        ON CONFLICT (service_name, span_name, span_kind) DO NOTHING
-        RETURNING id, service_name, span_name, span_kind
-    )
-    SELECT array_agg(coalesce(c.id, op.id) ORDER BY i.o)
-    FROM input i
-    LEFT JOIN created c ON (c.service_name, c.span_name, c.span_kind) = (i.s, i.n, i.k)
-    LEFT JOIN _ps_trace.operation op ON (op.service_name, op.span_name, op.span_kind) = (i.s, i.n, i.k)
+    INSERT INTO _ps_trace.operation (service_name, span_name, span_kind)
+    SELECT DISTINCT s, n, k::smallint FROM unnest(service_names, span_names, span_kinds) AS i(s, n, k)
+    ORDER BY 1, 2, 3
+    ON CONFLICT (service_name, span_name, span_kind) DO NOTHING;
+
+    SELECT array_agg(op.id ORDER BY i.o)
+    FROM unnest(service_names, span_names, span_kinds) WITH ORDINALITY AS i(s, n, k, o)
+    JOIN _ps_trace.operation op ON (op.service_name, op.span_name, op.span_kind) = (i.s, i.n, i.k::smallint);
 $$;
 COMMENT ON FUNCTION _ps_trace.get_or_create_operation_ids(text[], text[], bigint[]) IS
     'Interns (service, span name, span kind) operations; returns their ids in input order';
