@@ -22,7 +22,7 @@ import numpy as np
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from .otlp import BadRequest
-from .pgbinary import Int8Array, TimestamptzArray, UuidArray
+from .pgbinary import Int8Array, JsonbArray, TextArray, TimestamptzArray, UuidArray
 
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"  # what Jaeger shows for a resource without attributes
 _ZERO_TRACE = bytes(16)
@@ -120,42 +120,43 @@ class SpanBatch:
         start_ns = np.array(self.start_ns, dtype=np.uint64)
         end_ns = np.array(self.end_ns, dtype=np.uint64)
         event_ns = np.array(self.event_ns, dtype=np.uint64)
+        r, c = self.resources, self.scopes
         return (
-            *self.resources,
-            *self.scopes,
+            TextArray.of(r[0]), JsonbArray.of(r[1]), Int8Array.of(r[2]), TextArray.of(r[3]),
+            TextArray.of(c[0]), TextArray.of(c[1]), JsonbArray.of(c[2]), Int8Array.of(c[3]), TextArray.of(c[4]),
             Int8Array.of(self.span_resource),
             Int8Array.of(self.span_scope),
             UuidArray.of(self.trace_ids),
             Int8Array.of(self.span_ids),
             Int8Array.of(self.parent_span_ids),
-            self.trace_states,
+            TextArray.of(self.trace_states),
             Int8Array.of(self.flags),
-            self.names,
+            TextArray.of(self.names),
             Int8Array.of(self.kinds),
             TimestamptzArray.from_unix_us((start_ns // 1000).astype(np.int64)),
             Int8Array.of((start_ns % 1000).astype(np.int64)),
             TimestamptzArray.from_unix_us((end_ns // 1000).astype(np.int64)),
             Int8Array.of((end_ns % 1000).astype(np.int64)),
-            self.attributes,
+            JsonbArray.of(self.attributes),
             Int8Array.of(self.dropped_attributes),
             Int8Array.of(self.dropped_events),
             Int8Array.of(self.dropped_links),
             Int8Array.of(self.status_codes),
-            self.status_messages,
+            TextArray.of(self.status_messages),
             Int8Array.of(self.event_span),
             Int8Array.of(self.event_nbr),
             TimestamptzArray.from_unix_us((event_ns // 1000).astype(np.int64)),
             Int8Array.of((event_ns % 1000).astype(np.int64)),
-            self.event_names,
-            self.event_attributes,
+            TextArray.of(self.event_names),
+            JsonbArray.of(self.event_attributes),
             Int8Array.of(self.event_dropped),
             Int8Array.of(self.link_span),
             Int8Array.of(self.link_nbr),
             UuidArray.of(self.link_trace_ids),
             Int8Array.of(self.link_span_ids),
-            self.link_trace_states,
+            TextArray.of(self.link_trace_states),
             Int8Array.of(self.link_flags),
-            self.link_attributes,
+            JsonbArray.of(self.link_attributes),
             Int8Array.of(self.link_dropped),
         )
 
