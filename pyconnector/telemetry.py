@@ -23,7 +23,8 @@ import numpy as np
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ERROR_KINDS = ("bad_request", "too_large", "unsupported_media_type", "method_not_allowed",
                "db_unavailable", "internal")
-HANDLERS = ("write", "healthz", "metrics", "other")
+HANDLERS = ("write", "healthz", "metrics", "otlp_traces", "jaeger", "other")
+TRACE_TRANSPORTS = ("http", "grpc")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,14 @@ FAMILIES = (
     Family("promscale_series_cache_hits_total", "counter", "series id lookups answered by the cache"),
     Family("promscale_series_cache_misses_total", "counter", "series id lookups resolved in the database"),
     Family("promscale_series_cache_entries", "gauge", "series ids held in the caches of live workers"),
+    Family("promscale_trace_requests_total", "counter", "OTLP trace export requests committed, by transport",
+           "transport", TRACE_TRANSPORTS),
+    Family("promscale_trace_spans_received_total", "counter", "spans in committed OTLP requests, by transport",
+           "transport", TRACE_TRANSPORTS),
+    Family("promscale_trace_spans_written_total", "counter",
+           "spans newly stored (spans of retried exports already stored are not counted)"),
+    Family("promscale_trace_events_received_total", "counter", "span events in committed OTLP requests"),
+    Family("promscale_trace_links_received_total", "counter", "span links in committed OTLP requests"),
     Family("promscale_errors_total", "counter", "requests answered with an error, by kind", "kind", ERROR_KINDS),
     Family("promscale_http_request_duration_seconds", "histogram", "HTTP request latency by handler",
            "handler", HANDLERS),
