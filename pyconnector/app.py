@@ -46,6 +46,7 @@ URLS = Map([
     Rule("/api/v1/status/runtimeinfo", endpoint="runtimeinfo", methods=["GET"]),
     Rule("/api/v1/rules", endpoint="rules", methods=["GET"]),
     Rule("/api/v1/alerts", endpoint="alerts", methods=["GET"]),
+    Rule("/api/v1/<path:path>", endpoint="options", methods=["OPTIONS"]),
 ])
 
 PROTOBUF = "application/x-protobuf"

@@ -107,6 +107,8 @@ class QueryAPI:
                     response = handler(request, **args)
                 except ApiError as exc:
                     response = error_response(exc)
+                except ParamError as exc:
+                    response = error_response(ApiError("bad_data", str(exc)))
             if "Origin" in request.headers:
                 response.headers.update(CORS_HEADERS)
                 response.headers["Access-Control-Allow-Origin"] = "*"
@@ -221,6 +223,9 @@ class QueryAPI:
         return success_response(
             '{"startTime":"' + started + '","CWD":"/","reloadConfigSuccess":true,"lastConfigTime":"' + started +
             '","corruptionCount":0,"goroutineCount":0,"GOMAXPROCS":0,"GOGC":"","GODEBUG":"","storageRetention":""}')
+
+    def on_options(self, request: Request, path: str = "") -> Response:
+        return Response(status=204)
 
     def on_rules(self, request: Request) -> Response:
         return success_response('{"groups":[]}')
