@@ -28,25 +28,24 @@ log = logging.getLogger("pyconnector")
 
 URLS = Map([
     Rule("/write", endpoint="write", methods=["POST"]),
-    Rule("/api/v1/write", endpoint="write", methods=["POST"]),
+    Rule("/api/v1/write", endpoint="write", methods=["POST", "OPTIONS"]),
     Rule("/healthz", endpoint="healthz", methods=["GET", "HEAD"]),
     Rule("/metrics", endpoint="metrics", methods=["GET"]),
     Rule("/read", endpoint="read", methods=["GET", "POST"]),
     Rule("/api/v1/read", endpoint="read", methods=["POST"]),
-    # the Prometheus HTTP API (query_api.py); methods as Prometheus 2.42 registers them
-    Rule("/api/v1/query", endpoint="query", methods=["GET", "POST"]),
-    Rule("/api/v1/query_range", endpoint="query_range", methods=["GET", "POST"]),
-    Rule("/api/v1/query_exemplars", endpoint="query_exemplars", methods=["GET", "POST"]),
-    Rule("/api/v1/format_query", endpoint="format_query", methods=["GET", "POST"]),
-    Rule("/api/v1/series", endpoint="series", methods=["GET", "POST"]),
-    Rule("/api/v1/labels", endpoint="labels", methods=["GET", "POST"]),
-    Rule("/api/v1/label/<name>/values", endpoint="label_values", methods=["GET"]),
-    Rule("/api/v1/metadata", endpoint="metadata", methods=["GET"]),
-    Rule("/api/v1/status/buildinfo", endpoint="buildinfo", methods=["GET"]),
-    Rule("/api/v1/status/runtimeinfo", endpoint="runtimeinfo", methods=["GET"]),
-    Rule("/api/v1/rules", endpoint="rules", methods=["GET"]),
-    Rule("/api/v1/alerts", endpoint="alerts", methods=["GET"]),
-    Rule("/api/v1/<path:path>", endpoint="options", methods=["OPTIONS"]),
+    # the Prometheus HTTP API (query_api.py); methods as Prometheus 2.42 registers them (OPTIONS: CORS preflight)
+    Rule("/api/v1/query", endpoint="query", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/query_range", endpoint="query_range", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/query_exemplars", endpoint="query_exemplars", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/format_query", endpoint="format_query", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/series", endpoint="series", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/labels", endpoint="labels", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/label/<name>/values", endpoint="label_values", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/metadata", endpoint="metadata", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/status/buildinfo", endpoint="buildinfo", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/status/runtimeinfo", endpoint="runtimeinfo", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/rules", endpoint="rules", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/alerts", endpoint="alerts", methods=["GET", "OPTIONS"]),
 ])
 
 PROTOBUF = "application/x-protobuf"

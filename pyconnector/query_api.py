@@ -224,9 +224,6 @@ class QueryAPI:
             '{"startTime":"' + started + '","CWD":"/","reloadConfigSuccess":true,"lastConfigTime":"' + started +
             '","corruptionCount":0,"goroutineCount":0,"GOMAXPROCS":0,"GOGC":"","GODEBUG":"","storageRetention":""}')
 
-    def on_options(self, request: Request, path: str = "") -> Response:
-        return Response(status=204)
-
     def on_rules(self, request: Request) -> Response:
         return success_response('{"groups":[]}')
 
