@@ -28,7 +28,7 @@ log = logging.getLogger("pyconnector")
 
 URLS = Map([
     Rule("/write", endpoint="write", methods=["POST"]),
-    Rule("/api/v1/write", endpoint="write", methods=["POST", "OPTIONS"]),
+    Rule("/api/v1/write", endpoint="write", methods=["POST"]),
     Rule("/healthz", endpoint="healthz", methods=["GET", "HEAD"]),
     Rule("/metrics", endpoint="metrics", methods=["GET"]),
     Rule("/read", endpoint="read", methods=["GET", "POST"]),
