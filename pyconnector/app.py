@@ -174,7 +174,6 @@ class Connector:
             results = [self._read_query(query) for query in read.queries]
         except remote_read.BadReadRequest as exc:
             raise ClientError(400, "bad_request", str(exc)) from exc
-        self.telemetry.inc("promscale_read_requests_total")
         if kind == remote_read.pb.ReadRequest.SAMPLES:
             response = Response(remote_read.samples_response(results), content_type=remote_read.SAMPLES_CONTENT_TYPE)
             response.headers["Content-Encoding"] = "snappy"
