@@ -7,16 +7,20 @@ which this module forwards. Handlers are on_<endpoint> as in app.py.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable
 
+import psycopg
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from . import params
 from .api_response import CORS_HEADERS, ApiError, error_response, forward, json_string, success_response
-from .db import Database, DatabaseUnavailable, QueryFailed, QueryTimeout
+from .db import Database, DatabaseUnavailable, QueryFailed, QueryTimeout, first_line
 from .params import MAX_TIME_MS, MIN_TIME_MS, ParamError, go_quote, invalid
+
+log = logging.getLogger(__name__)
 
 MAX_POINTS = 11_000
 TIMEOUT_MESSAGE = "query timed out in expression evaluation"
@@ -57,6 +61,10 @@ class QueryAPI:
             raise ApiError("timeout", TIMEOUT_MESSAGE) from None
         except DatabaseUnavailable as exc:
             raise ApiError("unavailable", str(exc), status=503) from None
+        except psycopg.Error as exc:
+            # a bug or a broken installation: Prometheus's storage errors are internal/500
+            log.exception("API call failed: %s", sql)
+            raise ApiError("internal", first_line(exc)) from None
 
     def _timeout_ns(self, values: MultiDict) -> int:
         text = values.get("timeout", "")

@@ -82,9 +82,33 @@ def _interim_parse(text: str) -> list[Matcher]:
     return matchers
 
 
+def _engine_parser() -> Any:
+    """The PromQL engine's parser module (promscale.promql.parser), or None before it exists."""
+    try:
+        from ..promql import ast, parser
+    except ImportError:
+        return None
+    return parser, ast
+
+
+def _matchers_of(selector: Any) -> list[Matcher]:
+    return [(m.name, m.type, m.value) for m in selector.matchers]
+
+
 def parse_metric_selector(text: str) -> list[Matcher]:
-    """The matchers of one series selector such as ``up{job="node"}``."""
-    return _interim_parse(text)
+    """The matchers of one series selector such as ``up{job="node"}`` (parser.ParseMetricSelector)."""
+    engine = _engine_parser()
+    if engine is None:
+        return _interim_parse(text)
+    parser, ast = engine
+    try:
+        node = parser.parse(text)
+    except Exception as exc:  # the parser's ParseError carries Prometheus's message
+        raise SelectorError(str(exc)) from None
+    if not isinstance(node, ast.VectorSelector) or node.original_offset or node.timestamp is not None \
+            or node.start_or_end is not None:
+        raise SelectorError(f"1:1: parse error: expected a series selector, got {text!r}")
+    return _matchers_of(node)
 
 
 def matches_empty(matcher: Matcher) -> bool:
@@ -93,7 +117,10 @@ def matches_empty(matcher: Matcher) -> bool:
         return value == ""
     if op == "!=":
         return value != ""
-    found = re.fullmatch(value, "") is not None
+    try:
+        found = re.fullmatch(value, "") is not None
+    except re.error:  # RE2 syntax Python lacks; such patterns do not match "" in practice
+        found = False
     return found if op == "=~" else not found
 
 
@@ -136,4 +163,12 @@ def series_in_range(plpy: Any, match_sets: list[list[Matcher]] | None, start: fl
 
 def extract_selectors(query: str) -> list[list[Matcher]]:
     """The matchers of every vector selector in a PromQL expression (parser.ExtractSelectors)."""
-    return [parse_metric_selector(query)]
+    engine = _engine_parser()
+    if engine is None:
+        return [parse_metric_selector(query)]
+    parser, ast = engine
+    try:
+        node = parser.parse(query)
+    except Exception as exc:
+        raise SelectorError(str(exc)) from None
+    return [_matchers_of(n) for n in ast.walk(node) if isinstance(n, ast.VectorSelector)]
