@@ -134,7 +134,7 @@ class QueryAPI:
             raise ApiError("bad_data", str(exc)) from None
         timeout_ns = self._timeout_ns(values)
         lookback = self._lookback_seconds(values)
-        body = self._call("SELECT prom_api.query_json(%s, %s, %s, %s)",
+        body = self._call("SELECT prom_api.query_json(%s::text, %s::float8, %s::text, %s::float8)",
                           (values.get("query", ""), _seconds(at), values.get("timeout") or None, lookback), timeout_ns)
         return forward(body)
 
@@ -167,7 +167,7 @@ class QueryAPI:
             # Prometheus 2.42 divides by the millisecond step and fails the same way
             raise ApiError("execution", "unexpected error: runtime error: integer divide by zero")
         lookback = self._lookback_seconds(values)
-        body = self._call("SELECT prom_api.query_range_json(%s, %s, %s, %s, %s, %s)",
+        body = self._call("SELECT prom_api.query_range_json(%s::text, %s::float8, %s::float8, %s::float8, %s::text, %s::float8)",
                           (values.get("query", ""), _seconds(start), _seconds(end), step_ms / 1000.0,
                            values.get("timeout") or None, lookback), timeout_ns)
         return forward(body)
@@ -175,7 +175,7 @@ class QueryAPI:
     def on_format_query(self, request: Request) -> Response:
         values = params.form(request)
         try:
-            text = self._call("SELECT prom_api.format_query(%s)", (values.get("query", ""),))
+            text = self._call("SELECT prom_api.format_query(%s::text)", (values.get("query", ""),))
         except QueryFailed as exc:
             raise ApiError("bad_data", str(invalid("query", str(exc)))) from None
         return success_response(json_string(text))
