@@ -167,7 +167,8 @@ class QueryAPI:
             # Prometheus 2.42 divides by the millisecond step and fails the same way
             raise ApiError("execution", "unexpected error: runtime error: integer divide by zero")
         lookback = self._lookback_seconds(values)
-        body = self._call("SELECT prom_api.query_range_json(%s::text, %s::float8, %s::float8, %s::float8, %s::text, %s::float8)",
+        body = self._call("SELECT prom_api.query_range_json(%s::text, %s::float8, %s::float8, %s::float8, "
+                          "%s::text, %s::float8)",
                           (values.get("query", ""), _seconds(start), _seconds(end), step_ms / 1000.0,
                            values.get("timeout") or None, lookback), timeout_ns)
         return forward(body)
