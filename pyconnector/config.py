@@ -25,6 +25,19 @@ def _size(text: str) -> int:
     return int(lowered)
 
 
+def _duration_ns(text: str) -> int:
+    """Nanoseconds from a Prometheus duration ('2m', '1h30m') or float seconds."""
+    from .params import ParamError, parse_duration_ns
+
+    try:
+        value = parse_duration_ns(text)
+    except ParamError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
+    return value
+
+
 def _host_port(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -61,6 +74,13 @@ class Config:
         "seconds to wait for a database connection", int)})
     log_level: str = field(default="info", metadata={"option": Option(
         "debug, info, warning or error")})
+    query_timeout: int = field(default=120_000_000_000, metadata={"option": Option(
+        "longest a PromQL query (or other API call) may run, e.g. 2m; a request's timeout= can only lower it",
+        _duration_ns)})
+    read_sample_limit: int = field(default=50_000_000, metadata={"option": Option(
+        "most samples one remote_read query may return (0 = no limit); more answers 400", int)})
+    read_max_bytes_in_frame: int = field(default=1 << 20, metadata={"option": Option(
+        "chunk bytes per frame in streamed remote_read responses (e.g. 1MiB)", _size)})
     telemetry_dir: str = field(default="", metadata={"option": Option(
         "directory where workers share their /metrics counters (default: a temporary one)")})
 
