@@ -1,0 +1,33 @@
+-- Grants of the lifecycle functions (compression, retention, maintenance).
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA _prom_catalog, prom_api FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA _prom_catalog, prom_data, prom_info FROM PUBLIC;
+
+-- Readers: decoding compressed rows is part of every read.
+GRANT SELECT ON ALL TABLES IN SCHEMA _prom_catalog, prom_data, prom_info TO prom_reader;
+GRANT EXECUTE ON FUNCTION
+    _prom_catalog.decode_times(bytea),
+    _prom_catalog.decode_values(bytea),
+    _prom_catalog.compressed_samples(bigint[], timestamptz, timestamptz, bigint, bigint),
+    _prom_catalog.timestamptz_to_us(timestamptz),
+    _prom_catalog.get_interval_setting(text, interval),
+    _prom_catalog.get_compressed_row_span_max(),
+    _prom_catalog.get_metric_id(text),
+    prom_api.get_default_retention_period(),
+    prom_api.get_metric_retention_period(text),
+    prom_api.get_compression_delay(),
+    prom_api.get_compressed_chunk_interval()
+TO prom_reader;
+
+-- Maintenance: the steps run as SECURITY DEFINER functions; the role may only call them.
+GRANT EXECUTE ON FUNCTION
+    prom_api.compress_due_chunks()
+TO prom_maintenance, prom_admin;
+
+-- Admins: retention and compression configuration.
+GRANT EXECUTE ON FUNCTION
+    prom_api.set_default_retention_period(interval),
+    prom_api.set_metric_retention_period(text, interval),
+    prom_api.reset_metric_retention_period(text),
+    prom_api.set_compression_delay(interval),
+    prom_api.set_compressed_chunk_interval(interval)
+TO prom_admin;
