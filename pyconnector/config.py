@@ -25,6 +25,22 @@ def _size(text: str) -> int:
     return int(lowered)
 
 
+def _duration(text: str) -> float:
+    """Seconds from '900', '90s', '30m', '1h' or '1d'; 0 means off."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    lowered = text.strip().lower()
+    try:
+        if lowered and lowered[-1] in units:
+            value = float(lowered[:-1]) * units[lowered[-1]]
+        else:
+            value = float(lowered)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 30m, 1h or 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"duration must not be negative, got {text!r}")
+    return value
+
+
 def _host_port(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -56,6 +72,9 @@ class Config:
         "series ids cached per worker (keyed on raw label bytes)", int)})
     db_connect_timeout: int = field(default=10, metadata={"option": Option(
         "seconds to wait for a database connection", int)})
+    maintenance_interval: float = field(default=1800.0, metadata={"option": Option(
+        "run prom_api.execute_maintenance() (compression, retention) this often, e.g. 30m; 0 = never "
+        "(when pg_cron schedules it)", _duration)})
     log_level: str = field(default="info", metadata={"option": Option(
         "debug, info, warning or error")})
     telemetry_dir: str = field(default="", metadata={"option": Option(

@@ -31,3 +31,31 @@ GRANT EXECUTE ON FUNCTION
     prom_api.set_compression_delay(interval),
     prom_api.set_compressed_chunk_interval(interval)
 TO prom_admin;
+
+-- Everyone who reads may look at the lifecycle views.
+GRANT EXECUTE ON FUNCTION
+    _prom_catalog.retention_periods_in_force(),
+    _prom_catalog.retention_work(),
+    _prom_catalog.chunks_to_compress(),
+    _prom_catalog.chunk_has_rows(name),
+    _prom_catalog.storage_summary(),
+    _prom_catalog.count_rows(name)
+TO prom_reader;
+
+-- Maintenance (the procedure runs as its caller; every step is SECURITY DEFINER).
+GRANT EXECUTE ON PROCEDURE prom_api.execute_maintenance(interval, boolean) TO prom_maintenance, prom_admin;
+GRANT EXECUTE ON FUNCTION
+    prom_api.refresh_metric_views(boolean),
+    _prom_catalog.record_maintenance(text, text),
+    _prom_catalog.apply_retention(text, bigint, interval),
+    _prom_catalog.purge_exemplars(),
+    _prom_catalog.compress_chunk(bigint),
+    _prom_catalog.delete_marked_series()
+TO prom_maintenance, prom_admin;
+GRANT EXECUTE ON FUNCTION
+    prom_api.schedule_maintenance(text),
+    prom_api.unschedule_maintenance()
+TO prom_admin;
+
+-- Writers: the stale-series check of put_samples.
+GRANT EXECUTE ON FUNCTION _prom_catalog.stale_series_ids(bigint[]) TO prom_writer;

@@ -55,7 +55,9 @@ COMMENT ON TABLE _prom_catalog.metric_retention IS 'Retention periods of metrics
 -- once no transaction that could still write it is running (see 350-series-gc.sql).
 CREATE TABLE _prom_catalog.gc_epoch (
     epoch bigint PRIMARY KEY,
-    started_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    started_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- when a later transaction first saw this epoch committed: an upper bound of its commit time
+    confirmed_at timestamptz
 );
 COMMENT ON TABLE _prom_catalog.gc_epoch IS 'Series garbage-collection epochs (series.delete_epoch refers to them)';
 CREATE INDEX series_marked_deleted ON _prom_catalog.series (delete_epoch) WHERE delete_epoch IS NOT NULL;
