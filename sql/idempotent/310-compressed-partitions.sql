@@ -74,6 +74,11 @@ DECLARE
     locked boolean := false;
 BEGIN
     LOOP
+        -- lock the catalog rows of the partitions we will write: retention deletes the row
+        -- before dropping the table, so it waits for us (or we see the row gone, and recreate)
+        PERFORM 1 FROM _prom_catalog.compressed_partition p
+        WHERE EXISTS (SELECT 1 FROM unnest(chunk_starts) AS x WHERE tstzrange(p.start_time, p.end_time) @> x)
+        FOR KEY SHARE OF p;
         SELECT x INTO missing
         FROM unnest(chunk_starts) AS x
         WHERE x IS NOT NULL AND NOT EXISTS (

@@ -89,7 +89,9 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(1886547826, (chunk_id % 2147483647)::int) THEN  -- 1886547826: compress chunk
         RETURN NULL;
     END IF;
-    SELECT * INTO c FROM _prom_catalog.sample_chunk sc WHERE sc.id = chunk_id;
+    -- the row lock keeps retention from dropping the partition under us (retention deletes
+    -- the catalog row before it drops the table)
+    SELECT * INTO c FROM _prom_catalog.sample_chunk sc WHERE sc.id = chunk_id FOR KEY SHARE;
     IF NOT FOUND THEN
         RETURN NULL;  -- dropped by retention meanwhile
     END IF;

@@ -75,16 +75,21 @@ BEGIN
         RETURN NULL;
     END IF;
     BEGIN
+        IF kind IN ('drop_compressed', 'purge_compressed') THEN
+            -- compressions read and rewrite rows; wait until none is running
+            PERFORM pg_advisory_xact_lock(1886547827, -1);
+        END IF;
         IF kind IN ('drop_head', 'drop_compressed') THEN
-            EXECUTE format('SELECT array(SELECT DISTINCT series_id FROM prom_data.%I)', tbl) INTO touched;
-            EXECUTE format('SELECT count(*) FROM prom_data.%I', tbl) INTO removed;
-            EXECUTE format('DROP TABLE prom_data.%I', tbl);
+            -- catalog row first: a compression holding it locked finishes before we drop
             IF kind = 'drop_head' THEN
                 DELETE FROM _prom_catalog.sample_chunk c WHERE c.id = item_id;
                 DELETE FROM _prom_catalog.sample_chunk_state s WHERE s.chunk_id = item_id;
             ELSE
                 DELETE FROM _prom_catalog.compressed_partition c WHERE c.id = item_id;
             END IF;
+            EXECUTE format('SELECT array(SELECT DISTINCT series_id FROM prom_data.%I)', tbl) INTO touched;
+            EXECUTE format('SELECT count(*) FROM prom_data.%I', tbl) INTO removed;
+            EXECUTE format('DROP TABLE prom_data.%I', tbl);
         ELSE
             EXECUTE format($q$
                 WITH gone AS (

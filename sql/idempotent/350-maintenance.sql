@@ -28,6 +28,7 @@ DECLARE
     item record;
     result bigint;
     steps int := 0;
+    pass int;
 BEGIN
     -- Transaction-local: a procedure that commits cannot have a SET clause.
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -37,17 +38,36 @@ BEGIN
         COMMIT;
     END IF;
 
-    FOR item IN SELECT * FROM _prom_catalog.retention_work() ORDER BY kind, item_id LOOP
-        EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
-        result := _prom_catalog.apply_retention(item.kind, item.item_id, item.purge_period);
-        IF result IS NOT NULL THEN
-            PERFORM _prom_catalog.record_maintenance(item.kind, item.table_name);
-            steps := steps + 1;
-            IF log_steps THEN
-                RAISE NOTICE 'promscale maintenance: % %: % rows removed', item.kind, item.table_name, result;
+    -- Retention first (no point compressing expired data), and again after compression:
+    -- partitions that compression created may hold rows some metric keeps for less long.
+    FOR pass IN 1..2 LOOP
+        FOR item IN SELECT * FROM _prom_catalog.retention_work() ORDER BY kind, item_id LOOP
+            EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
+            result := _prom_catalog.apply_retention(item.kind, item.item_id, item.purge_period);
+            IF result IS NOT NULL THEN
+                PERFORM _prom_catalog.record_maintenance(item.kind, item.table_name);
+                steps := steps + 1;
+                IF log_steps THEN
+                    RAISE NOTICE 'promscale maintenance: % %: % rows removed', item.kind, item.table_name, result;
+                END IF;
             END IF;
-        END IF;
-        COMMIT;
+            COMMIT;
+        END LOOP;
+        EXIT WHEN pass = 2;
+        FOR item IN SELECT * FROM _prom_catalog.chunks_to_compress() LOOP
+            EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
+            result := _prom_catalog.compress_chunk(item.chunk_id);
+            IF result IS NOT NULL THEN
+                PERFORM _prom_catalog.record_maintenance('compress', item.table_name);
+                steps := steps + 1;
+                IF log_steps THEN
+                    RAISE NOTICE 'promscale maintenance: compressed % (% to %)%: % samples',
+                        item.table_name, item.start_time, item.end_time,
+                        CASE WHEN item.late THEN ' late samples' ELSE '' END, result;
+                END IF;
+            END IF;
+            COMMIT;
+        END LOOP;
     END LOOP;
 
     result := _prom_catalog.purge_exemplars();
@@ -55,21 +75,6 @@ BEGIN
         PERFORM _prom_catalog.record_maintenance('purge_exemplars', result || ' exemplars');
     END IF;
     COMMIT;
-
-    FOR item IN SELECT * FROM _prom_catalog.chunks_to_compress() LOOP
-        EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
-        result := _prom_catalog.compress_chunk(item.chunk_id);
-        IF result IS NOT NULL THEN
-            PERFORM _prom_catalog.record_maintenance('compress', item.table_name);
-            steps := steps + 1;
-            IF log_steps THEN
-                RAISE NOTICE 'promscale maintenance: compressed % (% to %)%: % samples',
-                    item.table_name, item.start_time, item.end_time,
-                    CASE WHEN item.late THEN ' late samples' ELSE '' END, result;
-            END IF;
-        END IF;
-        COMMIT;
-    END LOOP;
 
     result := _prom_catalog.delete_marked_series();
     IF result > 0 THEN
