@@ -2,8 +2,11 @@
 -- settings, series garbage-collection epochs and maintenance statistics.
 
 -- One row per series per bucket (a span of `compressed_chunk_interval`, default 4 hours):
--- times and values encoded by extension/promscale/codec. The primary key makes every
--- per-series read an index scan. Partitioned by bucket start so retention drops whole days.
+-- times and values encoded by extension/promscale/codec. Partitioned by bucket start so
+-- retention drops whole days. Each partition has the primary key (series_id, chunk_start),
+-- which makes every per-series read an index scan; the parent has none on purpose: it is
+-- an extension member that exists before pg_restore attaches the dumped partitions, and
+-- an index on it would make ATTACH build one that collides with the dumped primary key.
 CREATE TABLE prom_data.compressed_sample (
     series_id bigint NOT NULL,
     chunk_start timestamptz NOT NULL,
@@ -11,8 +14,7 @@ CREATE TABLE prom_data.compressed_sample (
     max_time timestamptz NOT NULL,
     count int NOT NULL,
     times bytea NOT NULL,
-    vals bytea NOT NULL,
-    PRIMARY KEY (series_id, chunk_start)
+    vals bytea NOT NULL
 ) PARTITION BY RANGE (chunk_start);
 -- already compressed: TOAST must not try pglz on them again
 ALTER TABLE prom_data.compressed_sample ALTER COLUMN times SET STORAGE EXTERNAL;

@@ -9,7 +9,8 @@ Called by ``_prom_catalog.compress_chunk`` inside one transaction:
 2. For each series, group the moved samples by bucket; read the compressed rows
    already stored for those (series, bucket) pairs (late data, or a neighbouring
    head partition sharing the bucket), merge, deduplicate like the read path,
-   encode, and upsert.
+   encode, and write
+   (replacing the stored rows).
 
 The caller holds advisory locks on every bucket the partition spans, so two
 sessions never rewrite the same compressed row from different snapshots.
@@ -43,14 +44,19 @@ _EXISTING_SQL = """
     WHERE c.series_id = ANY ($1) AND c.chunk_start = ANY (ARRAY(SELECT {ts} FROM unnest($2::int8[]) AS b))
 """.format(ts=_TS.format("b"))
 
-_UPSERT_SQL = """
-    INSERT INTO prom_data.compressed_sample AS c (series_id, chunk_start, min_time, max_time, count, times, vals)
+# Replace rows: the caller's bucket locks keep anyone else from writing them meanwhile
+# (the partitioned parent has no unique index for ON CONFLICT; see 300-cold-tier.sql).
+_DELETE_SQL = """
+    DELETE FROM prom_data.compressed_sample c
+    USING unnest($1::int8[], $2::int8[]) AS k(s, b)
+    WHERE c.series_id = k.s AND c.chunk_start = {b}
+""".format(b=_TS.format("k.b"))
+
+_INSERT_SQL = """
+    INSERT INTO prom_data.compressed_sample (series_id, chunk_start, min_time, max_time, count, times, vals)
     SELECT u.s, {b}, {lo}, {hi}, u.n, u.t, u.v
     FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int4[], $6::bytea[], $7::bytea[])
          AS u(s, b, lo, hi, n, t, v)
-    ON CONFLICT (series_id, chunk_start) DO UPDATE
-    SET min_time = excluded.min_time, max_time = excluded.max_time, count = excluded.count,
-        times = excluded.times, vals = excluded.vals
 """.format(b=_TS.format("u.b"), lo=_TS.format("u.lo"), hi=_TS.format("u.hi"))
 
 
@@ -59,7 +65,8 @@ def _plans(plpy: Any) -> dict[str, Any]:
         "existing": plpy.prepare(_EXISTING_SQL, ["int8[]", "int8[]"]),
         "ensure": plpy.prepare("SELECT _prom_catalog.ensure_compressed_partitions(ARRAY(SELECT {} FROM unnest($1::int8[]) AS b))"
                                .format(_TS.format("b")), ["int8[]"]),
-        "upsert": plpy.prepare(_UPSERT_SQL, ["int8[]", "int8[]", "int8[]", "int8[]", "int4[]", "bytea[]", "bytea[]"]),
+        "delete": plpy.prepare(_DELETE_SQL, ["int8[]", "int8[]"]),
+        "insert": plpy.prepare(_INSERT_SQL, ["int8[]", "int8[]", "int8[]", "int8[]", "int4[]", "bytea[]", "bytea[]"]),
     }
 
 
@@ -106,4 +113,7 @@ def _compress_batch(plpy: Any, plans: dict[str, Any], batch: Any, bucket_interva
             column.append(value)
         stats["rows"] += 1
         stats["stored"] += len(merged)
-    plpy.execute(plans["upsert"], list(columns))
+    stored_keys = list(stored)
+    if stored_keys:
+        plpy.execute(plans["delete"], [[k[0] for k in stored_keys], [k[1] for k in stored_keys]])
+    plpy.execute(plans["insert"], list(columns))
