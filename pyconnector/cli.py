@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import shutil
 import sys
 import tempfile
@@ -60,9 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     own_telemetry_dir = not config.telemetry_dir
     if own_telemetry_dir:
         config = replace(config, telemetry_dir=tempfile.mkdtemp(prefix="promscale-telemetry-"))
+    grpc_process = None
+    if config.otlp_grpc_listen:
+        # its own process, started before gunicorn forks anything (gRPC threads and fork do not mix)
+        from .otlp_grpc import serve
+
+        grpc_process = multiprocessing.get_context("spawn").Process(
+            target=serve, args=(config,), name="promscale-otlp-grpc", daemon=True)
+        grpc_process.start()
     try:
         ConnectorServer(config).run()
     finally:
+        if grpc_process is not None:
+            grpc_process.terminate()
+            grpc_process.join(10)
         if own_telemetry_dir:
             shutil.rmtree(config.telemetry_dir, ignore_errors=True)
     return 0

@@ -74,7 +74,7 @@ def classify(exc: BaseException) -> Exception:
         return StaleSeries(first_line(exc))
     if state[:2] in RETRYABLE_CLASSES or state in RETRYABLE_STATES or isinstance(exc, psycopg.InterfaceError):
         return DatabaseUnavailable(f"database unavailable: {first_line(exc)}")
-    if state[:2] in ("22", "23"):
+    if state[:2] in ("22", "23") or isinstance(exc, psycopg.DataError):  # DataError: e.g. NUL in text
         return InvalidData(first_line(exc))
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
@@ -177,6 +177,26 @@ class Database:
                     )
 
         self._run(work)
+
+    def put_spans(self, args: tuple, types: Sequence[str]) -> int:
+        """Write one OTLP request's spans (ps_trace.put_spans arguments and their SQL types)
+        in one transaction; returns the number of spans written."""
+        placeholders = ", ".join(f"%s::{t}" for t in types)
+
+        def work(conn: psycopg.Connection) -> int:
+            with conn.transaction():
+                row = conn.execute(f"SELECT ps_trace.put_spans({placeholders})", args).fetchone()
+            return int(row[0])
+
+        return self._run(work)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions)."""
+
+        def work(conn: psycopg.Connection) -> list[tuple]:
+            return conn.execute(sql, params).fetchall()
+
+        return self._run(work)
 
 
 __all__ = [
