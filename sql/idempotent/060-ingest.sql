@@ -19,11 +19,22 @@ DECLARE
     first_time timestamptz;
     last_time timestamptz;
     chunk_table name;
+    stale bigint[];
 BEGIN
     IF cardinality(series_ids) IS DISTINCT FROM cardinality(times)
        OR cardinality(series_ids) IS DISTINCT FROM cardinality(vals) THEN
         RAISE EXCEPTION 'series_ids, times and vals must have the same length'
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Once garbage collection has run, a cached id may belong to a deleted series: refuse
+    -- it (PS001) so the connector resolves the labels again (sql/idempotent/340-series-gc.sql).
+    IF EXISTS (SELECT 1 FROM _prom_catalog.gc_epoch) THEN
+        stale := _prom_catalog.stale_series_ids(series_ids);
+        IF cardinality(stale) > 0 THEN
+            RAISE EXCEPTION 'series ids % were deleted by retention: resolve their label sets again', stale[1:10]
+                USING ERRCODE = 'PS001', DETAIL = format('%s stale series ids', cardinality(stale)),
+                      HINT = 'prom_api.get_or_create_series_ids returns the current ids';
+        END IF;
     END IF;
     SELECT min(t), max(t) INTO first_time, last_time FROM unnest(times) AS t;
     SELECT c.table_name INTO chunk_table
