@@ -149,6 +149,11 @@ def lex(query: str) -> list[Token]:
                 while j < n and (_is_alnum(query[j])):
                     j += 1
                 word = query[i:j]
+                if word.isdigit():
+                    # Prometheus 2.55+: a plain number in brackets is seconds
+                    toks.append(Token("DURATION", word + "s", i))
+                    i = j
+                    continue
                 if not _is_duration(word):
                     raise LexError(i, f'bad duration syntax: "{word}"'
                                    if not word.isdigit() else f'bad duration syntax: "{word}"')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from . import ast as A
 from .functions import FUNCTIONS
@@ -172,9 +173,10 @@ class Parser:
                 elif self.peek().typ == "ADD":
                     self.next()
                 d = self.peek()
-                if d.typ != "DURATION":
-                    if d.typ == "NUMBER":
-                        self.unexpected(d, "offset", "duration")
+                if d.typ == "NUMBER" and re.fullmatch(r"[0-9]+", d.val):
+                    # Prometheus 2.55+: an offset may be a number of seconds
+                    d = Token("DURATION", d.val + "s", d.pos)
+                elif d.typ != "DURATION":
                     self.unexpected(d, "offset", "duration")
                 self.next()
                 dur = self.duration(d)
@@ -257,10 +259,14 @@ class Parser:
                 self.next()
                 sign = -1.0 if t.typ == "SUB" else 1.0
             num = self.peek()
-            if num.typ != "NUMBER":
+            if num.typ == "DURATION":
+                # Prometheus 2.55+ accepts a duration as a number of seconds
+                v = sign * parse_duration(num.val) / 1000.0
+            elif num.typ != "NUMBER":
                 self.unexpected(num, "@", "timestamp")
+            else:
+                v = sign * parse_number(num.val)
             self.next()
-            v = sign * parse_number(num.val)
             if math.isinf(v) or math.isnan(v) or v >= 9.223372036854776e18 or v <= -9.223372036854776e18:
                 self.err(getattr(node, "start", 0), "timestamp out of bounds for @ modifier: %f" % v)
             ts = int(_go_round(v * 1000))
@@ -281,7 +287,11 @@ class Parser:
             n.start = t.pos
             return n
         if t.typ == "DURATION":
-            self.unexpected(t)
+            # Prometheus 2.55+ reads a bare duration as a number of seconds
+            self.next()
+            n = A.NumberLiteral(parse_duration(t.val) / 1000.0)
+            n.start = t.pos
+            return n
         if t.typ == "STRING":
             self.next()
             try:
