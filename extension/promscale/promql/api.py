@@ -153,12 +153,13 @@ def json_metric(labels: tuple) -> str:
 
 def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
     if isinstance(val, String):
-        return "string", f"[{json_ts(int(ts[0]))},{json_string(val.val)}]"
+        return "string", f"[{format_float_f(int(ts[0]) / 1000)},{json_string(val.val)}]"
     if isinstance(val, Scalar):
         if range_query:
             pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]" for t, v in zip(ts, val.vals))
             return "matrix", f'[{{"metric":{{}},"values":[{pts}]}}]'
-        return "scalar", f"[{json_ts(int(ts[0]))},\"{format_float_f(float(val.vals[0]))}\"]"
+        # a scalar's time is a float64 in JSON, unlike sample times (jsonutil.MarshalTimestamp)
+        return "scalar", f"[{format_float_f(int(ts[0]) / 1000)},\"{format_float_f(float(val.vals[0]))}\"]"
     if isinstance(val, Vector):
         if range_query:
             order = sorted(range(len(val.labels)), key=lambda i: val.labels[i])
@@ -231,8 +232,12 @@ def query_range_json(plpy, session, query, start, end, step, timeout=None, lookb
     return _guard(go)
 
 
-def _raise(plpy, e):
-    plpy.error(str(e))
+def format_query_or_error(query: str) -> list:
+    """[formatted, error message, SQLSTATE] for the SQL wrapper."""
+    try:
+        return [format_query(query), None, None]
+    except ParseError as e:
+        return [None, str(e), "22023"]
 
 
 def rows(expr, val, ts, range_query):
@@ -269,8 +274,10 @@ def query_rows(plpy, session, query, start_ms, end_ms, step_ms, range_query):
     except (BadData, PromQLError) as e:
         msg = str(e)
         prefix = 'invalid parameter "query": '
-        plpy.error(msg[len(prefix):] if msg.startswith(prefix) else msg)
-    return [(json.dumps(l, ensure_ascii=False), t / 1000.0, v) for l, t, v in rows(expr, val, ts, range_query)]
+        state = "22023" if isinstance(e, BadData) else ("57014" if isinstance(e, PromQLTimeout) else "P0001")
+        # the SQL wrapper raises it: PL/Python's own errors would carry a "plpy.Error: " prefix
+        return [(None, None, None, msg[len(prefix):] if msg.startswith(prefix) else msg, state)]
+    return [(json.dumps(l, ensure_ascii=False), t / 1000.0, v, None, None) for l, t, v in rows(expr, val, ts, range_query)]
 
 
 def format_query(query: str) -> str:
