@@ -77,8 +77,17 @@ DURATION_UNITS = ("ms", "s", "m", "h", "d", "w", "y")
 
 
 def lex(query: str) -> list[Token]:
-    """All tokens of the query, ending with EOF. Raises LexError."""
+    """All tokens of the query, ending with EOF, or with an ERROR token where lexing failed
+    (the parser reports it only when it gets there, as Prometheus's lazy lexer does)."""
     toks: list[Token] = []
+    try:
+        _lex(query, toks)
+    except LexError as e:
+        toks.append(Token("ERROR", e.msg, e.pos))
+    return toks
+
+
+def _lex(query: str, toks: list) -> list[Token]:
     i, n = 0, len(query)
     brace_open = False
     bracket_open = False
@@ -98,7 +107,7 @@ def lex(query: str) -> list[Token]:
             if brace_open:
                 raise LexError(i, "unexpected end of input inside braces")
             if bracket_open:
-                raise LexError(i, "unexpected end of input inside brackets")
+                raise LexError(i, "unclosed left bracket")
             if paren_depth:
                 raise LexError(i, "unclosed left parenthesis")
             toks.append(Token("EOF", "", i))

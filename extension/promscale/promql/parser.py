@@ -68,18 +68,18 @@ def parse_number(s: str) -> float:
 class Parser:
     def __init__(self, query: str):
         self.query = query
-        try:
-            self.toks = lex(query)
-        except LexError as e:
-            raise ParseError(query, e.pos, e.msg) from None
+        self.toks = lex(query)
         self.i = 0
 
     # --- token helpers
     def peek(self, k: int = 0) -> Token:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
+        t = self.toks[min(self.i + k, len(self.toks) - 1)]
+        if t.typ == "ERROR":
+            self.err(t.pos, t.val)
+        return t
 
     def next(self) -> Token:
-        t = self.toks[self.i]
+        t = self.peek()
         if self.i < len(self.toks) - 1:
             self.i += 1
         return t
@@ -217,11 +217,11 @@ class Parser:
             self.unexpected(rb, "subquery or range selector", '":" or "]"')
         self.next()
         if not isinstance(node, A.VectorSelector):
-            self.err(getattr(node, "start", lb.pos), "ranges only allowed for vector selectors")
+            self.err(lb.pos, "ranges only allowed for vector selectors")
         if node.original_offset != 0:
-            self.err(getattr(node, "start", lb.pos), "no offset modifiers allowed before range")
+            self.err(lb.pos, "no offset modifiers allowed before range")
         if node.timestamp is not None or node.start_or_end:
-            self.err(getattr(node, "start", lb.pos), "no @ modifiers allowed before range")
+            self.err(lb.pos, "no @ modifiers allowed before range")
         ms = A.MatrixSelector(node, rng)
         ms.start = getattr(node, "start", lb.pos)
         return ms
@@ -268,7 +268,8 @@ class Parser:
                 v = sign * parse_number(num.val)
             self.next()
             if math.isinf(v) or math.isnan(v) or v >= 9.223372036854776e18 or v <= -9.223372036854776e18:
-                self.err(getattr(node, "start", 0), "timestamp out of bounds for @ modifier: %f" % v)
+                shown = ("+Inf" if v > 0 else "-Inf") if math.isinf(v) else ("NaN" if v != v else "%f" % v)
+                self.err(getattr(node, "start", 0), "timestamp out of bounds for @ modifier: " + shown)
             ts = int(_go_round(v * 1000))
         target = self._modifier_target(node)
         if target is None:
