@@ -16,10 +16,13 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import remote_write
+from . import config as config_module, remote_read, remote_write
+from .query_api import QueryAPI
 from .config import Config
-from .db import Database, DatabaseUnavailable, InvalidData
+from .db import Database, DatabaseUnavailable, InvalidData, QueryFailed, QueryTimeout
 from .ingest import Ingestor
+from .jaeger import JaegerApi
+from .otlp_http import OtlpHttp
 from .series_cache import SeriesCache
 from .telemetry import Telemetry
 
@@ -30,6 +33,30 @@ URLS = Map([
     Rule("/api/v1/write", endpoint="write", methods=["POST"]),
     Rule("/healthz", endpoint="healthz", methods=["GET", "HEAD"]),
     Rule("/metrics", endpoint="metrics", methods=["GET"]),
+    # OTLP/HTTP traces and the Jaeger query API (pyconnector/otlp_http.py, jaeger.py)
+    Rule("/v1/traces", endpoint="otlp_traces", methods=["POST"]),
+    Rule("/api/services", endpoint="jaeger_services", methods=["GET"]),
+    Rule("/api/services/<path:service>/operations", endpoint="jaeger_service_operations", methods=["GET"]),
+    Rule("/api/operations", endpoint="jaeger_operations", methods=["GET"]),
+    Rule("/api/traces", endpoint="jaeger_traces", methods=["GET"]),
+    Rule("/api/traces/<trace_id>", endpoint="jaeger_trace", methods=["GET"]),
+    Rule("/api/dependencies", endpoint="jaeger_dependencies", methods=["GET"]),
+    Rule("/api/archive/<trace_id>", endpoint="jaeger_archive", methods=["POST"]),
+    Rule("/read", endpoint="read", methods=["GET", "POST"]),
+    Rule("/api/v1/read", endpoint="read", methods=["POST"]),
+    # the Prometheus HTTP API (query_api.py); methods as Prometheus 2.42 registers them (OPTIONS: CORS preflight)
+    Rule("/api/v1/query", endpoint="query", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/query_range", endpoint="query_range", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/query_exemplars", endpoint="query_exemplars", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/format_query", endpoint="format_query", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/series", endpoint="series", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/labels", endpoint="labels", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/label/<name>/values", endpoint="label_values", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/metadata", endpoint="metadata", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/status/buildinfo", endpoint="buildinfo", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/status/runtimeinfo", endpoint="runtimeinfo", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/rules", endpoint="rules", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/alerts", endpoint="alerts", methods=["GET", "OPTIONS"]),
 ])
 
 PROTOBUF = "application/x-protobuf"
@@ -56,11 +83,17 @@ class Connector:
         self.cache = SeriesCache(config.series_cache_size)
         self.ingestor = Ingestor(self.db, self.cache)
         self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))
-        self.handlers: dict[str, Callable[[Request], Response]] = {
+        self.handlers: dict[str, Callable[..., Response]] = {
             "write": self.on_write,
             "healthz": self.on_healthz,
             "metrics": self.on_metrics,
+            "read": self.on_read,
         }
+        self.handlers.update(OtlpHttp(config, self.db, self.telemetry).handlers())
+        self.handlers.update(JaegerApi(self.db).handlers())
+        self.query_api = QueryAPI(self.db, config.query_timeout)
+        for endpoint in self.query_api.handlers():
+            self.handlers[endpoint] = self.query_api.bind(endpoint)
 
     # --- WSGI ---
 
@@ -70,8 +103,8 @@ class Connector:
         started = time.perf_counter()
         endpoint = "other"
         try:
-            endpoint, _args = URLS.bind_to_environ(environ).match()
-            response = self.handlers[endpoint](request)
+            endpoint, args = URLS.bind_to_environ(environ).match()
+            response = self.handlers[endpoint](request, **args)
         except ClientError as exc:
             self.telemetry.error(exc.kind)
             log.info("%s %s: %d %s", request.method, request.path, exc.status, exc)
@@ -92,8 +125,10 @@ class Connector:
             self.telemetry.error("internal")
             log.exception("%s %s failed", request.method, request.path)
             response = text_response(500, "internal error; see the connector log")
-        self.telemetry.observe_duration(endpoint if endpoint in ("write", "healthz", "metrics") else "other",
-                                        time.perf_counter() - started)
+        handler = "jaeger" if endpoint.startswith("jaeger_") else endpoint
+        self.telemetry.observe_duration(
+            handler if handler in ("write", "healthz", "metrics", "otlp_traces", "jaeger") else "other",
+            time.perf_counter() - started)
         return response(environ, start_response)
 
     # --- handlers ---
@@ -101,8 +136,7 @@ class Connector:
     def on_write(self, request: Request) -> Response:
         body = self._remote_write_body(request)
         try:
-            decoded = remote_write.split_request(
-                remote_write.parse_write_request(remote_write.decompress(body, self.config.max_decoded_bytes)))
+            decoded = remote_write.decode_request(remote_write.decompress(body, self.config.max_decoded_bytes))
             result = self.ingestor.ingest(decoded)
         except remote_write.BadRequest as exc:
             raise ClientError(400, "bad_request", str(exc)) from exc
@@ -146,6 +180,36 @@ class Connector:
             raise ClientError(413, "too_large", f"request body is over the limit of {limit} bytes")
         return body
 
+    def on_read(self, request: Request) -> Response:
+        body = self._remote_write_body(request)
+        try:
+            read = remote_read.parse_request(body, self.config.max_decoded_bytes)
+            kind = remote_read.response_type(read)
+            results = [self._read_query(query) for query in read.queries]
+        except remote_read.BadReadRequest as exc:
+            raise ClientError(400, "bad_request", str(exc)) from exc
+        if kind == remote_read.pb.ReadRequest.SAMPLES:
+            response = Response(remote_read.samples_response(results), content_type=remote_read.SAMPLES_CONTENT_TYPE)
+            response.headers["Content-Encoding"] = "snappy"
+            return response
+        frames = [f for index, series in enumerate(results)
+                  for f in remote_read.streamed_frames(index, series, self.config.read_max_bytes_in_frame)]
+        return Response(frames, content_type=remote_read.STREAMED_CONTENT_TYPE)
+
+    def _read_query(self, query: "remote_read.pb.Query") -> list[remote_read.SeriesData]:
+        names, ops, values = remote_read.matchers_of(query)
+        try:
+            rows = self.db.read_samples(names, ops, values, query.start_timestamp_ms, query.end_timestamp_ms,
+                                        self.config.query_timeout // 1_000_000)
+        except (QueryFailed, QueryTimeout) as exc:
+            raise remote_read.BadReadRequest(str(exc)) from exc
+        series = sorted((remote_read.SeriesData(keys, vals, times, samples) for keys, vals, times, samples in rows),
+                        key=lambda s: list(zip(s.keys, s.values)))
+        limit = self.config.read_sample_limit
+        if limit and sum(len(s.times_ms) for s in series) > limit:
+            raise remote_read.BadReadRequest(f"exceeded sample limit ({limit})")
+        return series
+
     def on_healthz(self, request: Request) -> Response:
         from . import COMPATIBLE_EXTENSION, __version__
 
@@ -168,5 +232,6 @@ class Connector:
 
 
 def create_app(config: Config | None = None) -> Connector:
-    """The WSGI application for ``config`` (defaults when None)."""
-    return Connector(config or Config())
+    """The WSGI application for ``config``; without one, the PROMSCALE_* environment variables
+    configure it (so ``gunicorn 'pyconnector:create_app()'`` works)."""
+    return Connector(config or config_module.load([]))
