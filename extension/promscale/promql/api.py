@@ -39,8 +39,8 @@ def seconds_to_ms(t: float) -> int:
     if math.isnan(t) or math.isinf(t):
         raise BadData(f"cannot parse {t!r} to a valid timestamp")
     sec = math.trunc(t)
-    frac = t - sec
-    ms = round(frac * 1000)  # math.Round(ns*1000)/1000 then ns -> ms
+    frac = (t - sec) * 1000  # math.Round(ns*1000)/1000, then nanoseconds -> milliseconds
+    ms = math.floor(frac + 0.5) if frac >= 0 else -math.floor(-frac + 0.5)
     return int(sec) * 1000 + int(ms)
 
 
@@ -101,7 +101,8 @@ def check_range(start: float, end: float, step: float) -> tuple[int, int, int]:
     if step is None or math.isnan(step) or step <= 0:
         raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
                       'Try a positive integer')
-    if (end - start) / step > MAX_POINTS:
+    # time.Duration arithmetic: integer nanoseconds, integer division
+    if ((e - s) * 1000000) // int(step * 1e9) > MAX_POINTS:
         raise BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                       "resolution (?step=XX)")
     return s, e, int(step * 1e9) // 1000000
