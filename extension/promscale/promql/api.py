@@ -82,7 +82,8 @@ def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, tim
     try:
         expr = parse_cached(query)
     except ParseError as e:
-        raise BadData(f'invalid parameter "query": {e}') from None
+        # Prometheus's query handler names the parameter, its query_range handler does not
+        raise BadData(str(e) if range_query else f'invalid parameter "query": {e}') from None
     if range_query and expr.type() not in (A.VECTOR, A.SCALAR):
         raise BadData(f'invalid expression type "{expr.type()}" for range query, must be Scalar or instant Vector')
     max_samples, st = _settings(plpy, session)
@@ -102,10 +103,14 @@ def check_range(start: float, end: float, step: float) -> tuple[int, int, int]:
         raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
                       'Try a positive integer')
     # time.Duration arithmetic: integer nanoseconds, integer division
-    if ((e - s) * 1000000) // int(step * 1e9) > MAX_POINTS:
+    step_ms = int(round(step * 1000))
+    if step_ms <= 0:
+        raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
+                      'Try a positive integer')
+    if (e - s) // step_ms > MAX_POINTS:
         raise BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                       "resolution (?step=XX)")
-    return s, e, int(step * 1e9) // 1000000
+    return s, e, step_ms
 
 
 # --- JSON
