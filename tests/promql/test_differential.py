@@ -111,7 +111,6 @@ def _same(ours: str, theirs: str, instant: bool) -> str | None:
     return None
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("query", QUERIES)
 def test_same_results_as_prometheus(setup, query):
     db, url, t0 = setup
