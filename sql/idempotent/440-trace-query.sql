@@ -50,29 +50,59 @@ COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, 
     'Whether a span matches one Jaeger search tag';
 
 -- Traces with a span that matches everything given (NULL = no filter), most recent first.
+-- Walks the partitions from the newest down and stops once `_limit` traces are found, so a
+-- search over a long window costs what the newest partitions cost.
 CREATE OR REPLACE FUNCTION ps_trace.find_trace_ids(
     _service_name text, _operation text, _tags jsonb, _start_time timestamptz, _end_time timestamptz,
     _min_duration interval, _max_duration interval, _limit int)
 RETURNS TABLE (trace_id uuid, start_time timestamptz)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.trace_id, max(s.start_time)
+DECLARE
+    operation_ids bigint[];
+    chunk record;
+    found_ids uuid[] := '{}';
+    r record;
+BEGIN
+    SELECT array_agg(o.id) INTO operation_ids
     FROM _ps_trace.operation o
-    JOIN _ps_trace.span s ON s.operation_id = o.id
-    JOIN _ps_trace.resource r ON r.id = s.resource_id
-    WHERE o.service_name = _service_name
-      AND (_operation IS NULL OR o.span_name = _operation)
-      AND s.start_time >= _start_time AND s.start_time <= _end_time
-      AND (_min_duration IS NULL OR s.end_time - s.start_time >= _min_duration)
-      AND (_max_duration IS NULL OR s.end_time - s.start_time <= _max_duration)
-      AND (_tags IS NULL OR NOT EXISTS (
-          SELECT 1 FROM jsonb_each_text(_tags) t(k, v)
-          WHERE NOT coalesce(_ps_trace.span_matches_tag(s, r.attributes, o.span_kind, t.k, t.v), false)))
-    GROUP BY s.trace_id
-    ORDER BY 2 DESC
-    LIMIT _limit
+    WHERE o.service_name = _service_name AND (_operation IS NULL OR o.span_name = _operation);
+    IF operation_ids IS NULL OR coalesce(_limit, 0) <= 0 THEN
+        RETURN;
+    END IF;
+    FOR chunk IN
+        SELECT greatest(c.start_time, _start_time) AS lo, least(c.end_time, _end_time + interval '1 microsecond') AS hi
+        FROM _ps_trace.chunk c
+        WHERE c.start_time <= _end_time AND c.end_time > _start_time
+        ORDER BY c.start_time DESC
+    LOOP
+        FOR r IN
+            SELECT s.trace_id AS tid, max(s.start_time) AS latest
+            FROM _ps_trace.span s
+            JOIN _ps_trace.resource res ON res.id = s.resource_id
+            JOIN _ps_trace.operation o ON o.id = s.operation_id
+            WHERE s.operation_id = ANY (operation_ids)
+              AND s.start_time >= chunk.lo AND s.start_time < chunk.hi
+              AND (_min_duration IS NULL OR s.end_time - s.start_time >= _min_duration)
+              AND (_max_duration IS NULL OR s.end_time - s.start_time <= _max_duration)
+              AND (_tags IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM jsonb_each_text(_tags) t(k, v)
+                  WHERE NOT coalesce(_ps_trace.span_matches_tag(s, res.attributes, o.span_kind, t.k, t.v), false)))
+              AND s.trace_id <> ALL (found_ids)
+            GROUP BY s.trace_id
+            ORDER BY 2 DESC
+            LIMIT _limit - cardinality(found_ids)
+        LOOP
+            found_ids := found_ids || r.tid;
+            trace_id := r.tid;
+            start_time := r.latest;
+            RETURN NEXT;
+        END LOOP;
+        EXIT WHEN cardinality(found_ids) >= _limit;
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION ps_trace.find_trace_ids(text, text, jsonb, timestamptz, timestamptz, interval, interval, int) IS
     'Ids of the traces with a span matching service, operation, tags, time window and duration (Jaeger search)';
