@@ -50,8 +50,10 @@ COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, 
     'Whether a span matches one Jaeger search tag';
 
 -- Traces with a span that matches everything given (NULL = no filter), most recent first.
--- Walks the partitions from the newest down and stops once `_limit` traces are found, so a
--- search over a long window costs what the newest partitions cost.
+-- Reads the service's spans newest first and stops at `_limit` distinct traces: partitions
+-- from the newest down, and inside one a merge of (operation_id, start_time) index scans
+-- (one per operation of the service), so a search costs about what its answer costs,
+-- however many spans the window holds.
 CREATE OR REPLACE FUNCTION ps_trace.find_trace_ids(
     _service_name text, _operation text, _tags jsonb, _start_time timestamptz, _end_time timestamptz,
     _min_duration interval, _max_duration interval, _limit int)
@@ -61,44 +63,51 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    operation_ids bigint[];
+    newest_first text;
     chunk record;
     found_ids uuid[] := '{}';
     r record;
+    tag record;
+    matches boolean;
+    resource_attributes jsonb;
 BEGIN
-    SELECT array_agg(o.id) INTO operation_ids
+    SELECT string_agg(format(
+        '(SELECT s, %s::smallint AS kind, s.start_time AS t FROM _ps_trace.span s WHERE s.operation_id = %s'
+        ' AND s.start_time >= $1 AND s.start_time < $2 ORDER BY s.start_time DESC)', o.span_kind, o.id),
+        ' UNION ALL ')
+    INTO newest_first
     FROM _ps_trace.operation o
     WHERE o.service_name = _service_name AND (_operation IS NULL OR o.span_name = _operation);
-    IF operation_ids IS NULL OR coalesce(_limit, 0) <= 0 THEN
+    IF newest_first IS NULL OR coalesce(_limit, 0) <= 0 THEN
         RETURN;
     END IF;
+    newest_first := 'SELECT * FROM (' || newest_first || ') u ORDER BY t DESC';
     FOR chunk IN
         SELECT greatest(c.start_time, _start_time) AS lo, least(c.end_time, _end_time + interval '1 microsecond') AS hi
         FROM _ps_trace.chunk c
         WHERE c.start_time <= _end_time AND c.end_time > _start_time
         ORDER BY c.start_time DESC
     LOOP
-        FOR r IN
-            SELECT s.trace_id AS tid, max(s.start_time) AS latest
-            FROM _ps_trace.span s
-            JOIN _ps_trace.resource res ON res.id = s.resource_id
-            JOIN _ps_trace.operation o ON o.id = s.operation_id
-            WHERE s.operation_id = ANY (operation_ids)
-              AND s.start_time >= chunk.lo AND s.start_time < chunk.hi
-              AND (_min_duration IS NULL OR s.end_time - s.start_time >= _min_duration)
-              AND (_max_duration IS NULL OR s.end_time - s.start_time <= _max_duration)
-              AND (_tags IS NULL OR NOT EXISTS (
-                  SELECT 1 FROM jsonb_each_text(_tags) t(k, v)
-                  WHERE NOT coalesce(_ps_trace.span_matches_tag(s, res.attributes, o.span_kind, t.k, t.v), false)))
-              AND s.trace_id <> ALL (found_ids)
-            GROUP BY s.trace_id
-            ORDER BY 2 DESC
-            LIMIT _limit - cardinality(found_ids)
-        LOOP
-            found_ids := found_ids || r.tid;
-            trace_id := r.tid;
-            start_time := r.latest;
+        FOR r IN EXECUTE newest_first USING chunk.lo, chunk.hi LOOP
+            CONTINUE WHEN (r.s).trace_id = ANY (found_ids);
+            CONTINUE WHEN _min_duration IS NOT NULL AND (r.s).end_time - (r.s).start_time < _min_duration;
+            CONTINUE WHEN _max_duration IS NOT NULL AND (r.s).end_time - (r.s).start_time > _max_duration;
+            IF _tags IS NOT NULL THEN
+                SELECT res.attributes INTO resource_attributes FROM _ps_trace.resource res WHERE res.id = (r.s).resource_id;
+                matches := true;
+                FOR tag IN SELECT * FROM jsonb_each_text(_tags) LOOP
+                    IF NOT coalesce(_ps_trace.span_matches_tag(r.s, resource_attributes, r.kind, tag.key, tag.value), false) THEN
+                        matches := false;
+                        EXIT;
+                    END IF;
+                END LOOP;
+                CONTINUE WHEN NOT matches;
+            END IF;
+            found_ids := found_ids || (r.s).trace_id;
+            trace_id := (r.s).trace_id;
+            start_time := (r.s).start_time;
             RETURN NEXT;
+            EXIT WHEN cardinality(found_ids) >= _limit;
         END LOOP;
         EXIT WHEN cardinality(found_ids) >= _limit;
     END LOOP;
