@@ -7,6 +7,7 @@ functions of the extension. Shapes follow Jaeger 1.38 (docs/traces.md lists them
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -157,7 +158,7 @@ def key_value(key: str, value: Any) -> dict:
     if isinstance(value, dict) and "double" in value:
         text = value["double"]
         number = float(text)
-        if number == number and abs(number) != float("inf"):
+        if math.isfinite(number):
             return {"key": key, "type": "float64", "value": number}
         return {"key": key, "type": "string", "value": text}
     if value is None:
@@ -226,7 +227,8 @@ def render_trace(trace_hex: str, rows: list[tuple]) -> dict:
         if parent_id is not None:
             references.append({"refType": "CHILD_OF", "traceID": trace_id, "spanID": span_id_hex(parent_id)})
             if parent_id not in span_ids:
-                span_warnings.append(f"invalid parent span IDs={span_id_hex(parent_id)}; skipping clock skew adjustment")
+                span_warnings.append(
+                    f"invalid parent span IDs={span_id_hex(parent_id)}; skipping clock skew adjustment")
         for link in links or []:
             link_trace = jaeger_trace_id(link["trace_id"])
             link_span = int(link["span_id"], 16)
