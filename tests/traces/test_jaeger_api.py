@@ -197,3 +197,10 @@ def test_go_durations():
     for bad in ("", "1", "1d", "ms", "1.2.3s"):
         with pytest.raises(ValueError):
             parse_go_duration(bad)
+
+
+def test_trace_by_id_with_grafana_time_params(client):
+    inside = f"start={START_US - 10**6}&end={START_US + 10**6}"
+    assert len(get(client, f"/api/traces/a?{inside}")["data"][0]["spans"]) == 5
+    outside = f"start={START_US + 10**9}&end={START_US + 2 * 10**9}"
+    assert get(client, f"/api/traces/a?{outside}", status=404)["errors"][0]["msg"] == "trace not found"
