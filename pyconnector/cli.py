@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from . import config as config_module
 from .app import create_app
 from .config import Config
+from .maintenance import MaintenanceScheduler
 
 
 class ConnectorServer(BaseApplication):
@@ -44,7 +45,12 @@ class ConnectorServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return create_app(self.config)
+        app = create_app(self.config)
+        if self.config.maintenance_interval > 0:
+            # one thread per worker; an advisory lock lets only one of them run at a time
+            MaintenanceScheduler(self.config.db_uri, self.config.maintenance_interval,
+                                 self.config.db_connect_timeout).start()
+        return app
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,24 @@ def _size(text: str) -> int:
     return int(lowered)
 
 
+def _duration_ns(text: str) -> int:
+    """Nanoseconds from a Prometheus duration ('2m', '1h30m') or float seconds."""
+    from .params import ParamError, parse_duration_ns
+
+    try:
+        value = parse_duration_ns(text)
+    except ParamError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
+    return value
+
+
+def _duration(text: str) -> float:
+    """Seconds from a Prometheus duration ('30m', '1h') or float seconds; 0 means off."""
+    return 0.0 if text.strip() in ("0", "0s") else _duration_ns(text) / 1e9
+
+
 def _host_port(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -59,8 +77,18 @@ class Config:
         "series ids cached per worker (keyed on raw label bytes)", int)})
     db_connect_timeout: int = field(default=10, metadata={"option": Option(
         "seconds to wait for a database connection", int)})
+    maintenance_interval: float = field(default=1800.0, metadata={"option": Option(
+        "run prom_api.execute_maintenance() (compression, retention) this often, e.g. 30m; 0 = never "
+        "(when pg_cron schedules it)", _duration)})
     log_level: str = field(default="info", metadata={"option": Option(
         "debug, info, warning or error")})
+    query_timeout: int = field(default=120_000_000_000, metadata={"option": Option(
+        "longest a PromQL query (or other API call) may run, e.g. 2m; a request's timeout= can only lower it",
+        _duration_ns)})
+    read_sample_limit: int = field(default=50_000_000, metadata={"option": Option(
+        "most samples one remote_read query may return (0 = no limit); more answers 400", int)})
+    read_max_bytes_in_frame: int = field(default=1 << 20, metadata={"option": Option(
+        "chunk bytes per frame in streamed remote_read responses (e.g. 1MiB)", _size)})
     telemetry_dir: str = field(default="", metadata={"option": Option(
         "directory where workers share their /metrics counters (default: a temporary one)")})
 

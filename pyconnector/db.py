@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # 57 operator intervention (shutdown, cancel), 58 system error; 55P03 lock timeout.
 RETRYABLE_CLASSES = ("08", "40", "53", "57", "58")
 RETRYABLE_STATES = ("55P03", "55006")
+# prom_api.put_samples refuses series ids that retention deleted (sql/idempotent/340-series-gc.sql)
+STALE_SERIES_STATE = "PS001"
 
 
 class DatabaseUnavailable(Exception):
@@ -34,6 +36,18 @@ class DatabaseUnavailable(Exception):
 
 class InvalidData(Exception):
     """The database rejected the data itself; retrying cannot help."""
+
+
+class QueryTimeout(Exception):
+    """A query ran into its statement_timeout (or was cancelled)."""
+
+
+class QueryFailed(Exception):
+    """A query function raised an error (e.g. a parse error); the message is the database's."""
+
+
+class StaleSeries(Exception):
+    """Some cached series ids were deleted by retention: resolve the labels again."""
 
 
 @dataclass
@@ -64,6 +78,8 @@ def classify(exc: BaseException) -> Exception:
     if isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None:
         return DatabaseUnavailable(f"database unavailable: {first_line(exc)}")
     state = getattr(exc, "sqlstate", None) or ""
+    if state == STALE_SERIES_STATE:
+        return StaleSeries(first_line(exc))
     if state[:2] in RETRYABLE_CLASSES or state in RETRYABLE_STATES or isinstance(exc, psycopg.InterfaceError):
         return DatabaseUnavailable(f"database unavailable: {first_line(exc)}")
     if state[:2] in ("22", "23") or isinstance(exc, psycopg.DataError):  # DataError: e.g. NUL in text
@@ -127,6 +143,49 @@ class Database:
         def work(conn: psycopg.Connection) -> str | None:
             row = conn.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'promscale'").fetchone()
             return row[0] if row else None
+
+        return self._run(work)
+
+    def call(self, sql: str, params: Sequence[Any], timeout_ms: int | None = None) -> Any:
+        """The first column of the one row ``sql`` returns, under statement_timeout
+        ``timeout_ms`` (this transaction only). A cancelled statement raises QueryTimeout;
+        an error raised by the function itself raises QueryFailed with its message."""
+
+        def work(conn: psycopg.Connection) -> Any:
+            try:
+                with conn.transaction():
+                    if timeout_ms is not None:
+                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+                    row = conn.execute(sql, params).fetchone()
+                    return row[0] if row else None
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
+            except (errors.RaiseException, errors.ExternalRoutineException, errors.InvalidParameterValue,
+                    errors.InvalidRegularExpression, errors.DataException) as exc:
+                diag = getattr(exc, "diag", None)
+                raise QueryFailed((diag.message_primary if diag else None) or first_line(exc)) from exc
+
+        return self._run(work)
+
+    def read_samples(self, names: list[str], ops: list[str], values: list[str], start_ms: int, end_ms: int,
+                     timeout_ms: int | None = None) -> list[tuple[list[str], list[str], list[int], list[float]]]:
+        """(label names, label values, times in ms, values) of each matching series; binary
+        results so that NaN payloads (stale markers) arrive bit-exact."""
+
+        def work(conn: psycopg.Connection) -> list:
+            try:
+                with conn.transaction():
+                    if timeout_ms is not None:
+                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+                    with conn.cursor(binary=True) as cur:
+                        cur.execute("SELECT keys, vals, times_ms, samples FROM prom_api.get_matching_samples("
+                                    "%s::text[], %s::text[], %s::text[], %s::bigint, %s::bigint)",
+                                    (names, ops, values, start_ms, end_ms))
+                        return cur.fetchall()
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
+            except (errors.InvalidRegularExpression, errors.InvalidParameterValue) as exc:
+                raise QueryFailed(first_line(exc)) from exc
 
         return self._run(work)
 
@@ -195,6 +254,9 @@ __all__ = [
     "Database",
     "DatabaseUnavailable",
     "InvalidData",
+    "QueryTimeout",
+    "QueryFailed",
+    "StaleSeries",
     "SampleBatch",
     "ExemplarBatch",
     "MetadataBatch",

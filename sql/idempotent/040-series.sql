@@ -121,7 +121,12 @@ BEGIN
         PERFORM _prom_catalog.try_create_metric_views(mid);
     END LOOP;
 
-    -- 4. series
+    -- 4. series; those marked deleted by garbage collection come back when written again
+    IF EXISTS (SELECT 1 FROM _prom_catalog.series s WHERE s.delete_epoch IS NOT NULL) THEN
+        UPDATE _prom_catalog.series s SET delete_epoch = NULL
+        FROM _prom_catalog.series_labels_of(series_ord, label_keys, label_values) b
+        WHERE s.labels = b.labels AND s.delete_epoch IS NOT NULL;
+    END IF;
     INSERT INTO _prom_catalog.series (metric_id, labels)
     SELECT DISTINCT b.metric_id, b.labels
     FROM _prom_catalog.series_labels_of(series_ord, label_keys, label_values) b

@@ -65,3 +65,57 @@ def test_malformed_samples_are_bad_requests(blob):
 def test_timestamps_outside_postgres_range_are_rejected_by_value():
     with pytest.raises(BadRequest, match=r"sample timestamp -9223372036854775808 ms is outside the storable range"):
         decode_samples([encoded(-(1 << 63), 1.0)])
+
+
+# --- whole requests: the NumPy walk and protobuf's parse agree ---
+
+from pyconnector.remote_write import decode_request, split_request, parse_write_request, walk_series  # noqa: E402
+from pyconnector.proto import remote_write_blobs_pb2 as blobs_pb  # noqa: E402
+
+
+def random_request(rng: random.Random) -> pb.WriteRequest:
+    req = pb.WriteRequest()
+    for s in range(rng.randrange(0, 40)):
+        ts = req.timeseries.add()
+        ts.labels.add(name="__name__", value=rng.choice(["up", "node_load1", "x" * 300]))
+        for k in range(rng.randrange(0, 6)):
+            ts.labels.add(name=f"l{k}", value=rng.choice(["", "a", "é" * rng.randrange(1, 100)]))
+        for _ in range(rng.randrange(0, 4)):
+            ts.samples.add(timestamp=rng.randrange(0, 1 << 42), value=rng.choice(SPECIAL_VALUES + [rng.random()]))
+    if rng.random() < 0.3:
+        req.metadata.add(metric_family_name="up", type=pb.MetricMetadata.GAUGE, help="h", unit="")
+    return req
+
+
+def assert_same(a, b):
+    assert a.keys == b.keys and a.sample_counts == b.sample_counts
+    assert a.times_ms.tolist() == b.times_ms.tolist()
+    assert bits(a.values) == bits(b.values)
+    assert a.metadata == b.metadata
+
+
+def test_walk_agrees_with_protobuf_on_random_requests():
+    rng = random.Random(7)
+    walked = 0
+    for _ in range(300):
+        data = random_request(rng).SerializeToString()
+        walked += walk_series(list(blobs_pb.WriteRequestBlobs.FromString(data).timeseries)) is not None
+        assert_same(decode_request(data), split_request(parse_write_request(data)))
+    assert walked == 300  # every encoder-standard request takes the fast path
+
+
+def test_labels_after_samples_take_the_protobuf_path_with_the_same_keys():
+    label = pb.Label(name="__name__", value="up").SerializeToString()
+    sample = encoded(1000, 1.0)
+    series = b"\x12" + bytes([len(sample)]) + sample + b"\x0a" + bytes([len(label)]) + label
+    data = b"\x0a" + bytes([len(series)]) + series
+    assert walk_series([series]) is None
+    standard = pb.WriteRequest()
+    standard.timeseries.add(labels=[pb.Label(name="__name__", value="up")], samples=[pb.Sample(timestamp=1000, value=1.0)])
+    assert_same(decode_request(data), decode_request(standard.SerializeToString()))
+
+
+@pytest.mark.parametrize("data", [b"\x0a\x05\x0a\x09", b"\x0a\x03\x0a\x80\x80", b"\xff\xff"])
+def test_malformed_requests_are_bad_requests(data):
+    with pytest.raises(BadRequest, match="malformed"):
+        decode_request(data)
