@@ -140,3 +140,13 @@ def test_find_trace_ids_walks_partitions_newest_first(connector, db):
     assert [int(r[0], 16) for r in found] == [0x101, 0x100]
     assert db.execute("SELECT count(*) FROM ps_trace.find_trace_ids('nobody', NULL, NULL, '-infinity', 'infinity', "
                       "NULL, NULL, 10)").fetchone()[0] == 0
+
+
+def test_retention_in_bounded_steps(connector, db):
+    client = Client(connector)
+    for n in range(3):
+        export(client, [S(0x300 + n, 1, None, "old", "svc")], base_ns=n * 86_400 * 10**9)  # 1970-01-01, 02, 03
+    assert db.execute("SELECT ps_trace.drop_expired_trace_partitions(max_chunks => 1)").fetchone()[0] == 1
+    assert db.execute("SELECT min(start_time)::date::text FROM ps_trace.span").fetchone()[0] == "1970-01-02"
+    assert db.execute("SELECT ps_trace.drop_expired_trace_partitions(NULL, 5)").fetchone()[0] == 2
+    assert db.execute("SELECT ps_trace.drop_expired_trace_partitions(NULL, 5)").fetchone()[0] == 0
