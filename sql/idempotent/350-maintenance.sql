@@ -70,6 +70,15 @@ BEGIN
         END LOOP;
     END LOOP;
 
+    result := ps_trace.drop_expired_trace_partitions();
+    IF result > 0 THEN
+        PERFORM _prom_catalog.record_maintenance('drop_trace_chunks', result || ' trace chunks');
+        IF log_steps THEN
+            RAISE NOTICE 'promscale maintenance: dropped % expired trace chunks', result;
+        END IF;
+    END IF;
+    COMMIT;
+
     result := _prom_catalog.purge_exemplars();
     IF result > 0 THEN
         PERFORM _prom_catalog.record_maintenance('purge_exemplars', result || ' exemplars');
