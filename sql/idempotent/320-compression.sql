@@ -19,9 +19,9 @@ return decode(times).tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_times(bytea) IS 'Decodes the times column of a compressed row (microseconds since 2000-01-01)';
 
--- Values of one compressed row, bit-exact.
-CREATE OR REPLACE FUNCTION _prom_catalog.decode_values(vals bytea)
-RETURNS double precision[]
+-- Values of one compressed row as their IEEE 754 bits (see _prom_catalog.float8_from_bits).
+CREATE OR REPLACE FUNCTION _prom_catalog.decode_value_bits(vals bytea)
+RETURNS bigint[]
 LANGUAGE plpython3u
 IMMUTABLE
 STRICT
@@ -33,15 +33,16 @@ if decode is None:
     if "promscale" not in GD:
         plpy.execute("SELECT _ps_catalog.python_bootstrap()")
     decode = SD["decode"] = GD["promscale"].module(plpy, "promscale.codec").decode_values
-return decode(vals).tolist()
+return decode(vals).view("<i8").tolist()
 $python$;
-COMMENT ON FUNCTION _prom_catalog.decode_values(bytea) IS 'Decodes the vals column of a compressed row';
+COMMENT ON FUNCTION _prom_catalog.decode_value_bits(bytea) IS 'Decodes the vals column of a compressed row, as float8 bit patterns';
 
 -- Compressed samples of some series within [start_time, end_time], per series, time-ordered,
--- deduplicated; times as microseconds since 2000-01-01 (the caller converts them).
+-- deduplicated; times as microseconds since 2000-01-01 and values as float8 bits (the caller
+-- converts both with the bit-exact functions above).
 CREATE OR REPLACE FUNCTION _prom_catalog.compressed_samples(
     series_ids bigint[], start_time timestamptz, end_time timestamptz, start_us bigint, end_us bigint)
-RETURNS TABLE (series_id bigint, times_us bigint[], vals double precision[])
+RETURNS TABLE (series_id bigint, times_us bigint[], value_bits bigint[])
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
@@ -137,8 +138,10 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.chunk_has_rows(name) IS 'Whether a head partition holds any row';
 
--- Head partitions due for compression: closed for longer than the compression delay and
--- either never compressed or holding late samples.
+-- Head partitions due for compression: the compressed row interval (bucket) holding their end
+-- has closed more than the compression delay ago, and they were never compressed or hold late
+-- samples. Waiting for the whole bucket writes each compressed row once instead of rewriting
+-- it for every head partition (less work, no dead row versions).
 CREATE OR REPLACE FUNCTION _prom_catalog.chunks_to_compress()
 RETURNS TABLE (chunk_id bigint, table_name name, start_time timestamptz, end_time timestamptz, late boolean)
 LANGUAGE sql
@@ -149,7 +152,9 @@ AS $$
     SELECT c.id, c.table_name, c.start_time, c.end_time, s.compressed_at IS NOT NULL
     FROM _prom_catalog.sample_chunk c
     LEFT JOIN _prom_catalog.sample_chunk_state s ON s.chunk_id = c.id
-    WHERE c.end_time <= now() - prom_api.get_compression_delay()
+    WHERE isfinite(c.end_time)
+      AND _prom_catalog.aligned_chunk_start(c.end_time - interval '1 microsecond', prom_api.get_compressed_chunk_interval())
+          + prom_api.get_compressed_chunk_interval() <= now() - prom_api.get_compression_delay()
       AND (s.compressed_at IS NULL OR _prom_catalog.chunk_has_rows(c.table_name))
     ORDER BY c.start_time
 $$;

@@ -6,7 +6,9 @@ REVOKE ALL ON ALL TABLES IN SCHEMA _prom_catalog, prom_data, prom_info FROM PUBL
 GRANT SELECT ON ALL TABLES IN SCHEMA _prom_catalog, prom_data, prom_info TO prom_reader;
 GRANT EXECUTE ON FUNCTION
     _prom_catalog.decode_times(bytea),
-    _prom_catalog.decode_values(bytea),
+    _prom_catalog.decode_value_bits(bytea),
+    _prom_catalog.float8_from_bits(bigint),
+    _prom_catalog.timestamptz_from_us(bigint),
     _prom_catalog.compressed_samples(bigint[], timestamptz, timestamptz, bigint, bigint),
     _prom_catalog.timestamptz_to_us(timestamptz),
     _prom_catalog.get_interval_setting(text, interval),

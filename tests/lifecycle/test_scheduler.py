@@ -25,7 +25,7 @@ def test_run_once_maintains_and_yields_to_a_running_peer(db, pg_cluster, db_name
     scheduler = MaintenanceScheduler(pg_cluster.uri(db_name, "promscale_maint"), 60)
     db.execute("SELECT prom_api.set_compression_delay('0')")
     db.execute("SELECT prom_api.put_samples(ARRAY[prom_api.get_or_create_series_id('{\"__name__\": \"x\"}')], "
-               "ARRAY[now() - interval '3 hours'], ARRAY[1.0])")
+               "ARRAY[now() - interval '1 day'], ARRAY[1.0])")
     assert scheduler.run_once() is True
     assert db.execute("SELECT done FROM prom_info.maintenance WHERE task = 'compress'").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0] == 0
@@ -38,7 +38,7 @@ def test_run_once_maintains_and_yields_to_a_running_peer(db, pg_cluster, db_name
 def test_background_thread_runs_maintenance(db, pg_cluster, db_name):
     db.execute("SELECT prom_api.set_compression_delay('0')")
     db.execute("SELECT prom_api.put_samples(ARRAY[prom_api.get_or_create_series_id('{\"__name__\": \"y\"}')], "
-               "ARRAY[now() - interval '3 hours'], ARRAY[1.0])")
+               "ARRAY[now() - interval '1 day'], ARRAY[1.0])")
     scheduler = MaintenanceScheduler(pg_cluster.uri(db_name), 0.2, first_delay_seconds=0.05)
     scheduler.start()
     try:

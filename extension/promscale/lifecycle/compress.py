@@ -27,8 +27,8 @@ from .buckets import big_endian_times, big_endian_values, bucket_starts
 
 FETCH_SERIES = 500  # series per batch: bounds memory on large partitions
 
-# microseconds since 2000 → timestamptz, inline (a function call per value would cost more)
-_TS = "(timestamptz '2000-01-01 00:00:00+00' + ({}) * interval '1 microsecond')"
+# microseconds since 2000 → timestamptz, exactly
+_TS = "_prom_catalog.timestamptz_from_us({})"
 
 _MOVE_SQL = """
     WITH moved AS (DELETE FROM prom_data.{table} RETURNING series_id, time, value)
