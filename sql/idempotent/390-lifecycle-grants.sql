@@ -39,6 +39,7 @@ GRANT EXECUTE ON FUNCTION
     _prom_catalog.retention_periods_in_force(),
     _prom_catalog.retention_work(),
     _prom_catalog.chunks_to_compress(),
+    _prom_catalog.chunk_groups_to_compress(),
     _prom_catalog.chunk_has_rows(name),
     _prom_catalog.storage_summary(),
     _prom_catalog.count_rows(name)
@@ -51,7 +52,7 @@ GRANT EXECUTE ON FUNCTION
     _prom_catalog.record_maintenance(text, text),
     _prom_catalog.apply_retention(text, bigint, interval),
     _prom_catalog.purge_exemplars(),
-    _prom_catalog.compress_chunk(bigint),
+    _prom_catalog.compress_chunks(bigint[]),
     _prom_catalog.delete_marked_series()
 TO prom_maintenance, prom_admin;
 GRANT EXECUTE ON FUNCTION
