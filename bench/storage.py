@@ -156,14 +156,15 @@ def prometheus(data: list[Series], workdir: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--series", type=int, default=1000, help="at least this many series (54 per target)")
+    parser.add_argument("--series", type=int, default=1000, help="at least this many series (94 per target)")
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument("--reps", type=int, default=5, help="repetitions per query (median reported)")
+    parser.add_argument("--jitter-ms", type=float, default=2.0, help="standard deviation of scrape timestamp jitter")
     args = parser.parse_args()
     per_series = args.hours * HOUR_MS // SCRAPE_MS
     # whole hours that ended at least two hours ago: every head partition is closed
     start_ms = (int(time.time() * 1000) // HOUR_MS - args.hours - 2) * HOUR_MS
-    data = dataset(args.series, start_ms, per_series)
+    data = dataset(args.series, start_ms, per_series, jitter_ms=args.jitter_ms)
     samples = sum(len(s.times_ms) for s in data)
     end_ms = start_ms + args.hours * HOUR_MS
     rng = np.random.default_rng(9)
@@ -177,7 +178,8 @@ def main() -> int:
             f"all {len(ids)} series x 1 h": (ids, end_ms - HOUR_MS * 3, end_ms - HOUR_MS * 2),
         }
 
-    print(f"dataset: {len(data)} series x {per_series} samples ({args.hours} h at 15 s) = {samples:,} samples",
+    print(f"dataset: {len(data)} series x {per_series} samples ({args.hours} h at 15 s, jitter sd {args.jitter_ms} ms)"
+          f" = {samples:,} samples",
           flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="promscale-bench-storage-"))
     try:
