@@ -79,7 +79,7 @@ def query_latency(conn: psycopg.Connection, queries: dict[str, tuple], reps: int
     return out
 
 
-def ours(data: list[Series], queries_for, reps: int) -> dict:
+def ours(data: list[Series], queries_for, reps: int, row_interval: str) -> dict:
     cluster = start_cluster({"shared_buffers": "1GB", "autovacuum": "off"})
     try:
         cluster.psql("CREATE DATABASE bench")
@@ -96,6 +96,7 @@ def ours(data: list[Series], queries_for, reps: int) -> dict:
             query_latency(conn, queries, 1)  # warm the cache
             head_latency = query_latency(conn, queries, reps)
             conn.execute("SELECT prom_api.set_compression_delay('0')")
+            conn.execute("SELECT prom_api.set_compressed_chunk_interval(%s)", (row_interval,))
             began = time.perf_counter()
             conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
             compress_s = time.perf_counter() - began
@@ -159,6 +160,8 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=1000, help="at least this many series (94 per target)")
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument("--reps", type=int, default=5, help="repetitions per query (median reported)")
+    parser.add_argument("--row-interval", default="4 hours",
+                        help="prom_api.set_compressed_chunk_interval() for the run (default: the default, 4 hours)")
     parser.add_argument("--jitter-ms", type=float, default=2.0, help="standard deviation of scrape timestamp jitter")
     args = parser.parse_args()
     per_series = args.hours * HOUR_MS // SCRAPE_MS
@@ -184,7 +187,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="promscale-bench-storage-"))
     try:
         prom = prometheus(data, workdir)
-        mine = ours(data, queries_for, args.reps)
+        mine = ours(data, queries_for, args.reps, args.row_interval)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -205,7 +208,7 @@ def main() -> int:
         print(f"{label:<58}{value:>12.3f}")
     print(f"{'ratio promscale compressed / Prometheus (on disk)':<58}{mine['cold_bytes'] / prom['total']:>12.3f}")
     print()
-    print(f"compressed rows: {mine['rows']:,} ({n / mine['rows']:.0f} samples per row)")
+    print(f"compressed rows: {mine['rows']:,} ({n / mine['rows']:.0f} samples per row; rows of {args.row_interval})")
     print(f"compression (CALL prom_api.execute_maintenance()): {mine['compress_s']:.1f} s = "
           f"{n / mine['compress_s']:,.0f} samples/s")
     print(f"load through put_samples: {mine['load_s']:.1f} s; promtool backfill: {prom['backfill_s']:.1f} s")
