@@ -5,6 +5,7 @@
 #   make install         build and install the extension into the local PostgreSQL (PGXS)
 #   make bench-traces    OTLP trace ingest (HTTP, gRPC), bytes/span, Jaeger query latency
 #   make bench-ingest    remote_write throughput, ours and Prometheus's
+#   make bench-query     query_range latency, ours and Prometheus's
 #   make bench-storage   bytes/sample compressed vs Prometheus's TSDB, compression rate, read latency
 EXTENSION = promscale
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
@@ -76,3 +77,7 @@ bench-traces: install-pgroot
 .PHONY: proto
 proto:
 	cd pyconnector/proto && ../../$(VENV_PY) -m grpc_tools.protoc -I. --python_out=. *.proto
+
+.PHONY: bench-query
+bench-query: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/query.py $(BENCH_ARGS)

@@ -165,8 +165,10 @@ def main() -> int:
     parser.add_argument("--jitter-ms", type=float, default=2.0, help="standard deviation of scrape timestamp jitter")
     args = parser.parse_args()
     per_series = args.hours * HOUR_MS // SCRAPE_MS
-    # whole hours that ended at least two hours ago: every head partition is closed
-    start_ms = (int(time.time() * 1000) // HOUR_MS - args.hours - 2) * HOUR_MS
+    # the data ends at the last midnight (UTC) at least an hour ago: every head partition and
+    # every compressed row interval (they divide a day) is closed
+    day_ms = 24 * HOUR_MS
+    start_ms = (int(time.time() * 1000) - HOUR_MS) // day_ms * day_ms - args.hours * HOUR_MS
     data = dataset(args.series, start_ms, per_series, jitter_ms=args.jitter_ms)
     samples = sum(len(s.times_ms) for s in data)
     end_ms = start_ms + args.hours * HOUR_MS

@@ -16,9 +16,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import config as config_module, remote_write
+from . import config as config_module, remote_read, remote_write
+from .query_api import QueryAPI
 from .config import Config
-from .db import Database, DatabaseUnavailable, InvalidData
+from .db import Database, DatabaseUnavailable, InvalidData, QueryFailed, QueryTimeout
 from .ingest import Ingestor
 from .jaeger import JaegerApi
 from .otlp_http import OtlpHttp
@@ -41,6 +42,21 @@ URLS = Map([
     Rule("/api/traces/<trace_id>", endpoint="jaeger_trace", methods=["GET"]),
     Rule("/api/dependencies", endpoint="jaeger_dependencies", methods=["GET"]),
     Rule("/api/archive/<trace_id>", endpoint="jaeger_archive", methods=["POST"]),
+    Rule("/read", endpoint="read", methods=["GET", "POST"]),
+    Rule("/api/v1/read", endpoint="read", methods=["POST"]),
+    # the Prometheus HTTP API (query_api.py); methods as Prometheus 2.42 registers them (OPTIONS: CORS preflight)
+    Rule("/api/v1/query", endpoint="query", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/query_range", endpoint="query_range", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/query_exemplars", endpoint="query_exemplars", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/format_query", endpoint="format_query", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/series", endpoint="series", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/labels", endpoint="labels", methods=["GET", "POST", "OPTIONS"]),
+    Rule("/api/v1/label/<name>/values", endpoint="label_values", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/metadata", endpoint="metadata", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/status/buildinfo", endpoint="buildinfo", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/status/runtimeinfo", endpoint="runtimeinfo", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/rules", endpoint="rules", methods=["GET", "OPTIONS"]),
+    Rule("/api/v1/alerts", endpoint="alerts", methods=["GET", "OPTIONS"]),
 ])
 
 PROTOBUF = "application/x-protobuf"
@@ -71,9 +87,13 @@ class Connector:
             "write": self.on_write,
             "healthz": self.on_healthz,
             "metrics": self.on_metrics,
+            "read": self.on_read,
         }
         self.handlers.update(OtlpHttp(config, self.db, self.telemetry).handlers())
         self.handlers.update(JaegerApi(self.db).handlers())
+        self.query_api = QueryAPI(self.db, config.query_timeout)
+        for endpoint in self.query_api.handlers():
+            self.handlers[endpoint] = self.query_api.bind(endpoint)
 
     # --- WSGI ---
 
@@ -159,6 +179,36 @@ class Connector:
         if len(body) > limit:
             raise ClientError(413, "too_large", f"request body is over the limit of {limit} bytes")
         return body
+
+    def on_read(self, request: Request) -> Response:
+        body = self._remote_write_body(request)
+        try:
+            read = remote_read.parse_request(body, self.config.max_decoded_bytes)
+            kind = remote_read.response_type(read)
+            results = [self._read_query(query) for query in read.queries]
+        except remote_read.BadReadRequest as exc:
+            raise ClientError(400, "bad_request", str(exc)) from exc
+        if kind == remote_read.pb.ReadRequest.SAMPLES:
+            response = Response(remote_read.samples_response(results), content_type=remote_read.SAMPLES_CONTENT_TYPE)
+            response.headers["Content-Encoding"] = "snappy"
+            return response
+        frames = [f for index, series in enumerate(results)
+                  for f in remote_read.streamed_frames(index, series, self.config.read_max_bytes_in_frame)]
+        return Response(frames, content_type=remote_read.STREAMED_CONTENT_TYPE)
+
+    def _read_query(self, query: "remote_read.pb.Query") -> list[remote_read.SeriesData]:
+        names, ops, values = remote_read.matchers_of(query)
+        try:
+            rows = self.db.read_samples(names, ops, values, query.start_timestamp_ms, query.end_timestamp_ms,
+                                        self.config.query_timeout // 1_000_000)
+        except (QueryFailed, QueryTimeout) as exc:
+            raise remote_read.BadReadRequest(str(exc)) from exc
+        series = sorted((remote_read.SeriesData(keys, vals, times, samples) for keys, vals, times, samples in rows),
+                        key=lambda s: list(zip(s.keys, s.values)))
+        limit = self.config.read_sample_limit
+        if limit and sum(len(s.times_ms) for s in series) > limit:
+            raise remote_read.BadReadRequest(f"exceeded sample limit ({limit})")
+        return series
 
     def on_healthz(self, request: Request) -> Response:
         from . import COMPATIBLE_EXTENSION, __version__

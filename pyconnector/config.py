@@ -25,20 +25,22 @@ def _size(text: str) -> int:
     return int(lowered)
 
 
-def _duration(text: str) -> float:
-    """Seconds from '900', '90s', '30m', '1h' or '1d'; 0 means off."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    lowered = text.strip().lower()
+def _duration_ns(text: str) -> int:
+    """Nanoseconds from a Prometheus duration ('2m', '1h30m') or float seconds."""
+    from .params import ParamError, parse_duration_ns
+
     try:
-        if lowered and lowered[-1] in units:
-            value = float(lowered[:-1]) * units[lowered[-1]]
-        else:
-            value = float(lowered)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration such as 30m, 1h or 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"duration must not be negative, got {text!r}")
+        value = parse_duration_ns(text)
+    except ParamError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
     return value
+
+
+def _duration(text: str) -> float:
+    """Seconds from a Prometheus duration ('30m', '1h') or float seconds; 0 means off."""
+    return 0.0 if text.strip() in ("0", "0s") else _duration_ns(text) / 1e9
 
 
 def _host_port(text: str) -> str:
@@ -80,6 +82,13 @@ class Config:
         "(when pg_cron schedules it)", _duration)})
     log_level: str = field(default="info", metadata={"option": Option(
         "debug, info, warning or error")})
+    query_timeout: int = field(default=120_000_000_000, metadata={"option": Option(
+        "longest a PromQL query (or other API call) may run, e.g. 2m; a request's timeout= can only lower it",
+        _duration_ns)})
+    read_sample_limit: int = field(default=50_000_000, metadata={"option": Option(
+        "most samples one remote_read query may return (0 = no limit); more answers 400", int)})
+    read_max_bytes_in_frame: int = field(default=1 << 20, metadata={"option": Option(
+        "chunk bytes per frame in streamed remote_read responses (e.g. 1MiB)", _size)})
     telemetry_dir: str = field(default="", metadata={"option": Option(
         "directory where workers share their /metrics counters (default: a temporary one)")})
 

@@ -38,6 +38,14 @@ class InvalidData(Exception):
     """The database rejected the data itself; retrying cannot help."""
 
 
+class QueryTimeout(Exception):
+    """A query ran into its statement_timeout (or was cancelled)."""
+
+
+class QueryFailed(Exception):
+    """A query function raised an error (e.g. a parse error); the message is the database's."""
+
+
 class StaleSeries(Exception):
     """Some cached series ids were deleted by retention: resolve the labels again."""
 
@@ -138,6 +146,49 @@ class Database:
 
         return self._run(work)
 
+    def call(self, sql: str, params: Sequence[Any], timeout_ms: int | None = None) -> Any:
+        """The first column of the one row ``sql`` returns, under statement_timeout
+        ``timeout_ms`` (this transaction only). A cancelled statement raises QueryTimeout;
+        an error raised by the function itself raises QueryFailed with its message."""
+
+        def work(conn: psycopg.Connection) -> Any:
+            try:
+                with conn.transaction():
+                    if timeout_ms is not None:
+                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+                    row = conn.execute(sql, params).fetchone()
+                    return row[0] if row else None
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
+            except (errors.RaiseException, errors.ExternalRoutineException, errors.InvalidParameterValue,
+                    errors.InvalidRegularExpression, errors.DataException) as exc:
+                diag = getattr(exc, "diag", None)
+                raise QueryFailed((diag.message_primary if diag else None) or first_line(exc)) from exc
+
+        return self._run(work)
+
+    def read_samples(self, names: list[str], ops: list[str], values: list[str], start_ms: int, end_ms: int,
+                     timeout_ms: int | None = None) -> list[tuple[list[str], list[str], list[int], list[float]]]:
+        """(label names, label values, times in ms, values) of each matching series; binary
+        results so that NaN payloads (stale markers) arrive bit-exact."""
+
+        def work(conn: psycopg.Connection) -> list:
+            try:
+                with conn.transaction():
+                    if timeout_ms is not None:
+                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+                    with conn.cursor(binary=True) as cur:
+                        cur.execute("SELECT keys, vals, times_ms, samples FROM prom_api.get_matching_samples("
+                                    "%s::text[], %s::text[], %s::text[], %s::bigint, %s::bigint)",
+                                    (names, ops, values, start_ms, end_ms))
+                        return cur.fetchall()
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
+            except (errors.InvalidRegularExpression, errors.InvalidParameterValue) as exc:
+                raise QueryFailed(first_line(exc)) from exc
+
+        return self._run(work)
+
     def resolve_series(self, ords: Sequence[int], keys: Sequence[str], values: Sequence[str]) -> dict[int, int]:
         """Series id for each input ordinal, creating series as needed (own transaction)."""
 
@@ -203,6 +254,8 @@ __all__ = [
     "Database",
     "DatabaseUnavailable",
     "InvalidData",
+    "QueryTimeout",
+    "QueryFailed",
     "StaleSeries",
     "SampleBatch",
     "ExemplarBatch",

@@ -1,15 +1,7 @@
 -- Lifecycle settings: retention (default and per metric) and compression timing.
--- Defaults live here, not in _ps_catalog.setting, so only values a user set are
--- stored (and dumped): a restore never collides with rows the install script made.
-
--- pg_restore copies the dumped _ps_catalog.setting rows into a database whose install
--- script has just run: a default row made by a migration would collide with its dumped
--- copy and fail the restore. Every getter has its default built in, so rows that merely
--- repeat a default are removed here (this file runs after every migration, at install and
--- upgrade). Keep this list in step with the migrations that insert defaults.
-DELETE FROM _ps_catalog.setting s
-WHERE (s.key, s.value) IN (('chunk_interval', '1 hour'), ('trace_retention_period', '30 days'),
-                           ('trace_chunk_interval', '6 hours'));
+-- Defaults live in the getters, not in _ps_catalog.setting, so only values a user set are
+-- stored (and dumped): a restore never collides with rows the install script made
+-- (see sql/migrations/301-settings-defaults-in-getters.sql).
 
 -- Interval setting with a default, validated on the way in.
 CREATE OR REPLACE FUNCTION _prom_catalog.get_interval_setting(setting_key text, default_value interval)

@@ -7,10 +7,9 @@ COMMENT ON SCHEMA _ps_trace IS 'Trace storage: spans, events, links and their in
 CREATE SCHEMA ps_trace;
 COMMENT ON SCHEMA ps_trace IS 'Public trace views and functions (trace_tree, operation_calls, retention...)';
 
-INSERT INTO _ps_catalog.setting (key, value) VALUES
-    ('trace_retention_period', '30 days'),
-    ('trace_chunk_interval', '6 hours')
-ON CONFLICT (key) DO NOTHING;
+-- Trace settings have no rows until a user sets them: the getters carry the defaults
+-- (30 days retention, 6 hour chunks), so pg_restore's copy of _ps_catalog.setting never
+-- collides with rows a fresh install made (see 301-settings-defaults-in-getters.sql).
 
 -- A resource: the attributes (service.name among them) of the process that made spans.
 CREATE TABLE _ps_trace.resource (

@@ -1,0 +1,65 @@
+"""Prometheus API response envelopes and the HTTP status of each error type
+(web/api/v1/api.go respondError in 2.42)."""
+
+from __future__ import annotations
+
+import json
+
+from werkzeug.wrappers import Response
+
+STATUS_OF_ERROR_TYPE = {
+    "bad_data": 400,
+    "execution": 422,
+    "timeout": 503,
+    "canceled": 503,
+    "internal": 500,
+    "not_found": 404,
+    "unavailable": 500,
+}
+JSON = "application/json"
+CORS_HEADERS = {
+    "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, Origin",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Expose-Headers": "Date",
+    "Vary": "Origin",
+}
+
+
+class ApiError(Exception):
+    """An API error answered with Prometheus's error envelope."""
+
+    def __init__(self, error_type: str, message: str, status: int | None = None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.status = status or STATUS_OF_ERROR_TYPE.get(error_type, 500)
+
+
+def json_string(text: str) -> str:
+    encoded = json.dumps(text, ensure_ascii=False)
+    return encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def error_body(error_type: str, message: str) -> str:
+    return '{"status":"error","errorType":' + json_string(error_type) + ',"error":' + json_string(message) + "}"
+
+
+def error_response(exc: ApiError) -> Response:
+    return Response(error_body(exc.error_type, str(exc)), status=exc.status, content_type=JSON)
+
+
+def success_response(data_json: str) -> Response:
+    return Response('{"status":"success","data":' + data_json + "}", status=200, content_type=JSON)
+
+
+def forward(body: str | None) -> Response:
+    """A response body made by the extension: 200 on success, the error type's status
+    otherwise, 204 when the extension had nothing to say (None)."""
+    if body is None:
+        return Response(status=204)
+    if body.startswith('{"status":"success"'):
+        return Response(body, status=200, content_type=JSON)
+    try:
+        error_type = json.loads(body).get("errorType", "internal")
+    except ValueError:
+        error_type = "internal"
+    return Response(body, status=STATUS_OF_ERROR_TYPE.get(error_type, 500), content_type=JSON)

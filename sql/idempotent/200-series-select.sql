@@ -1,0 +1,133 @@
+-- Series selection for the HTTP API and remote_read: label matchers → series ids,
+-- and which of those series have samples in a time range.
+
+-- A time in Unix seconds as timestamptz, clamped to what timestamptz can hold: HTTP
+-- clients send open bounds such as Prometheus's minTime (year -292 million) and
+-- Grafana sends milliseconds where seconds belong (year ~55,000).
+CREATE OR REPLACE FUNCTION _prom_catalog.clamped_timestamptz(unix_seconds double precision)
+RETURNS timestamptz
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN unix_seconds IS NULL OR unix_seconds <> unix_seconds THEN NULL
+        WHEN unix_seconds <= -210866803200 THEN '-infinity'::timestamptz
+        WHEN unix_seconds >= 9224318015999 THEN 'infinity'::timestamptz
+        ELSE pg_catalog.to_timestamp(unix_seconds)
+    END
+$$;
+COMMENT ON FUNCTION _prom_catalog.clamped_timestamptz(double precision) IS
+    'Unix seconds as timestamptz, clamped to ±infinity outside the timestamptz range';
+
+-- Ids of the series matching every matcher (PromQL semantics: a missing label is the
+-- empty string; regexes are fully anchored). ops are '=', '!=', '=~', '!~'.
+-- Each matcher becomes one array-overlap test on the series' label ids, so the GIN
+-- index on _prom_catalog.series(labels) answers it: a matcher that does not match ""
+-- needs one of the label ids it matches; one that matches "" needs none of the
+-- label ids of that key it rejects.
+CREATE OR REPLACE FUNCTION _prom_catalog.get_matching_series_ids(names text[], ops text[], patterns text[])
+RETURNS bigint[]
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    query text := 'SELECT coalesce(array_agg(s.id), ''{}'') FROM _prom_catalog.series s WHERE s.delete_epoch IS NULL';
+    matches_empty boolean;
+    ids int[];
+    result bigint[];
+    anchored text;
+BEGIN
+    IF cardinality(names) IS DISTINCT FROM cardinality(ops) OR cardinality(names) IS DISTINCT FROM cardinality(patterns) THEN
+        RAISE EXCEPTION 'names, ops and patterns must have the same length' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
+        anchored := '^(?:' || patterns[i] || ')$';
+        matches_empty := CASE ops[i]
+            WHEN '=' THEN patterns[i] = ''
+            WHEN '!=' THEN patterns[i] <> ''
+            WHEN '=~' THEN '' ~ anchored
+            WHEN '!~' THEN NOT ('' ~ anchored)
+        END;
+        IF matches_empty IS NULL THEN
+            RAISE EXCEPTION 'unknown matcher operator %', ops[i] USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- label ids of this key whose value the matcher accepts (matches_empty = false)
+        -- or rejects (matches_empty = true)
+        SELECT coalesce(array_agg(l.id), '{}') INTO ids
+        FROM _prom_catalog.label l
+        WHERE l.key = names[i]
+          AND matches_empty <> CASE ops[i]
+                WHEN '=' THEN l.value = patterns[i]
+                WHEN '!=' THEN l.value <> patterns[i]
+                WHEN '=~' THEN l.value ~ anchored
+                ELSE l.value !~ anchored
+              END;
+        IF NOT matches_empty THEN
+            IF cardinality(ids) = 0 THEN
+                RETURN '{}';
+            END IF;
+            query := query || format(' AND s.labels OPERATOR(pg_catalog.&&) %L::int[]', ids);
+        ELSIF cardinality(ids) > 0 THEN
+            query := query || format(' AND NOT (s.labels OPERATOR(pg_catalog.&&) %L::int[])', ids);
+        END IF;
+    END LOOP;
+    EXECUTE query INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) IS
+    'Ids of the live series matching all label matchers (name, op in = != =~ !~, value or regex)';
+
+-- The subset of series_ids with at least one sample in [start_time, end_time].
+-- A range that covers every sample chunk answers without reading samples (every
+-- live series has samples somewhere); otherwise the samples in the range are
+-- scanned once, all series together.
+CREATE OR REPLACE FUNCTION prom_api.get_series_with_samples(series_ids bigint[], start_time timestamptz, end_time timestamptz)
+RETURNS bigint[]
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result bigint[];
+BEGIN
+    IF cardinality(series_ids) IS NULL OR cardinality(series_ids) = 0 OR get_series_with_samples.start_time > get_series_with_samples.end_time THEN
+        RETURN '{}';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM _prom_catalog.sample_chunk c
+                   WHERE c.start_time < get_series_with_samples.start_time
+                      OR c.end_time > get_series_with_samples.end_time) THEN
+        RETURN series_ids;
+    END IF;
+    SELECT coalesce(array_agg(d.series_id), '{}') INTO result
+    FROM (SELECT DISTINCT h.series_id FROM prom_data.sample h
+          WHERE h.series_id = ANY (series_ids) AND h.time >= get_series_with_samples.start_time
+            AND h.time <= get_series_with_samples.end_time) d;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION prom_api.get_series_with_samples(bigint[], timestamptz, timestamptz) IS
+    'The given series that have samples within [start_time, end_time] (inclusive); a range covering all chunks returns all';
+
+-- Labels of series as (series_id, keys, values), keys in byte order, for building
+-- label sets outside SQL (JSON and protobuf encoders).
+CREATE OR REPLACE FUNCTION prom_api.get_series_labels(series_ids bigint[])
+RETURNS TABLE (series_id bigint, keys text[], vals text[])
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.id,
+           array_agg(l.key ORDER BY l.key COLLATE "C"),
+           array_agg(l.value ORDER BY l.key COLLATE "C")
+    FROM _prom_catalog.series s
+    CROSS JOIN LATERAL unnest(s.labels) AS u(label_id)
+    JOIN _prom_catalog.label l ON l.id = u.label_id
+    WHERE s.id = ANY (series_ids)
+    GROUP BY s.id
+$$;
+COMMENT ON FUNCTION prom_api.get_series_labels(bigint[]) IS
+    'Label names and values of each series, names sorted bytewise';

@@ -1,0 +1,68 @@
+"""Differential tests: the same samples pushed to a real Prometheus 2.42 (remote-write
+receiver) and to the connector, then a broad generated set of PromQL queries (support/promdiff.py)
+compared as instant queries and range queries at several times and steps."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from conftest import push
+from support.processes import prometheus
+from support.promdiff import STEP_MS, dataset, difference, queries
+from support.remote_write import HEADERS, encode, write_request
+
+POINTS = 480  # two hours at 15s: inside the head window a fresh Prometheus accepts
+PROMETHEUS_CONFIG = """
+global:
+  scrape_interval: 1h
+storage:
+  tsdb:
+    out_of_order_time_window: 1d
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(api):
+    start_ms = (int(time.time()) // 60 * 60 - POINTS * STEP_MS // 1000) * 1000
+    series = dataset(start_ms, POINTS)
+    with prometheus(PROMETHEUS_CONFIG, "--web.enable-remote-write-receiver") as prom:
+        # time slices, so that both sides append in time order
+        slice_ms = 10 * 60_000
+        for lo in range(start_ms, start_ms + POINTS * STEP_MS + slice_ms, slice_ms):
+            part = [(labels, [(t, v) for t, v in samples if lo <= t < lo + slice_ms]) for labels, samples in series]
+            part = [(labels, samples) for labels, samples in part if samples]
+            if not part:
+                continue
+            r = requests.post(prom + "/api/v1/write", data=encode(write_request(part)), headers=HEADERS, timeout=30)
+            assert r.status_code == 204, r.text
+            push(api, part)
+        yield prom, start_ms / 1000
+
+
+def evaluations(start: float):
+    """(endpoint, params) pairs: instant queries at three times, range queries with three steps."""
+    end = start + POINTS * STEP_MS / 1000
+    for at in (start + 3600, start + 3600 + 7.5, end - 60):
+        yield "query", {"time": str(at)}
+    for step in ("15", "60", "37"):
+        yield "query_range", {"start": str(start + 1800), "end": str(start + 5400), "step": step}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", queries())
+def test_same_result_as_prometheus(setup, api, query):
+    prom, start = setup
+    failures = []
+    for endpoint, params in evaluations(start):
+        params = {"query": query, **params}
+        expected = requests.get(f"{prom}/api/v1/{endpoint}", params=params, timeout=60).json()
+        response = api.get(f"/api/v1/{endpoint}", query_string=params)
+        got = response.get_json(silent=True) or {"status": f"HTTP {response.status_code}",
+                                                 "error": response.get_data(as_text=True)[:200]}
+        why = difference(expected, got, ordered=query.startswith("sort"))
+        if why:
+            failures.append(f"{endpoint} {params}: {why}")
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,82 @@
+"""Parameter parsing as Prometheus 2.42 (values observed from the real binary), and the
+Go-compatible JSON the extension writes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from promscale.httpapi import gojson
+from pyconnector.params import (MAX_TIME_MS, MIN_TIME_MS, ParamError, form, go_quote, parse_duration_ns,
+                                parse_time)
+
+
+@pytest.mark.parametrize("text, millis", [
+    ("1", 1000), ("1.5", 1500), ("-1.5", -1500), ("1.0015", 1002), ("1.0005", 1000), ("0", 0),
+    ("1e3", 1_000_000), ("1700000000000", 1_700_000_000_000_000),  # Grafana's ms read as seconds
+    ("1e20", 0), ("nan", MIN_TIME_MS), ("+Inf", MIN_TIME_MS),  # Go's int64 conversions
+    ("2020-01-01T00:00:00.123456789Z", 1_577_836_800_123), ("2020-01-01T01:00:00+01:00", 1_577_836_800_000),
+    ("1969-12-31T23:59:59.5Z", -500),
+    ("-292273086-05-16T16:47:06Z", MIN_TIME_MS), ("292277025-08-18T07:12:54.999999999Z", MAX_TIME_MS),
+])
+def test_parse_time(text, millis):
+    assert parse_time(text) == millis
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1_000", " 1", "2020-01-01", "2020-13-01T00:00:00Z", "1h"])
+def test_parse_time_errors(text):
+    with pytest.raises(ParamError, match="to a valid timestamp"):
+        parse_time(text)
+
+
+@pytest.mark.parametrize("text, nanos", [
+    ("15", 15 * 10**9), ("0.5", 5 * 10**8), ("1h30m", 5400 * 10**9), ("1d2h", 93600 * 10**9), ("5m", 300 * 10**9),
+    ("1y", 365 * 86400 * 10**9), ("10ms", 10**7), ("1e3", 10**12), ("0", 0), ("-1", -10**9),
+])
+def test_parse_duration(text, nanos):
+    assert parse_duration_ns(text) == nanos
+
+
+@pytest.mark.parametrize("text", ["", "x", "1.5ms", "1ns", "1m1h", "5 m", "1e300"])
+def test_parse_duration_errors(text):
+    with pytest.raises(ParamError, match="to a valid duration"):
+        parse_duration_ns(text)
+
+
+def test_go_quote():
+    assert go_quote('a"b\\c\n\x01é') == '"a\\"b\\\\c\\n\\x01é"'
+
+
+def test_form_merges_body_before_url():
+    request = Request(EnvironBuilder(method="POST", query_string="query=2&match[]=u&time=5",
+                                     data={"query": "1", "match[]": "b"}).get_environ())
+    merged = form(request)
+    assert merged.get("query") == "1" and merged.get("time") == "5"
+    assert merged.getlist("match[]") == ["b", "u"]
+
+
+@pytest.mark.parametrize("value, text", [
+    (1.0, "1"), (0.1, "0.1"), (1e-7, "1e-07"), (1e21, "1e+21"), (123456789012345678901.0, "123456789012345680000"),
+    (-0.0, "-0"), (math.nan, "NaN"), (math.inf, "+Inf"), (-math.inf, "-Inf"), (1e-6, "0.000001"),
+    (0.30000000000000004, "0.30000000000000004"), (1.5e300, "1.5e+300"), (2.5e-300, "2.5e-300"),
+])
+def test_go_float_format(value, text):
+    assert gojson.format_value(value) == text
+
+
+def test_scalar_format_never_uses_exponent():
+    assert gojson.format_scalar(1e-7) == "0.0000001"
+    assert gojson.format_scalar(1e21) == "1000000000000000000000"
+
+
+@pytest.mark.parametrize("millis, text", [(1500, "1.500"), (1_435_781_451_781, "1435781451.781"),
+                                          (1000, "1"), (-1500, "-1.500"), (5, "0.005")])
+def test_timestamp_format(millis, text):
+    assert gojson.format_timestamp_ms(millis) == text
+
+
+def test_go_json_escaping():
+    assert gojson.dumps({"a": "<&>\u2028\b\x01é"}) == '{"a":"\\u003c\\u0026\\u003e\\u2028\\u0008\\u0001é"}'
