@@ -1,0 +1,285 @@
+"""Entry points behind the SQL functions: query, query_range, their Prometheus-JSON variants,
+format_query. JSON bodies match Prometheus 2.42's /api/v1/query(_range) byte for byte."""
+
+from __future__ import annotations
+
+import math
+import time as _time
+
+import numpy as np
+
+from . import ast as A
+from .engine import DEFAULT_LOOKBACK_MS, DEFAULT_MAX_SAMPLES, evaluate
+from .gofmt import format_float_f
+from .lexer import parse_duration
+from .parser import ParseError, parse
+from .storage import SqlStorage
+from .values import PromQLError, PromQLTimeout, Scalar, String, Vector
+
+MAX_POINTS = 11000
+_PARSE_CACHE: dict = {}
+
+
+class BadData(Exception):
+    pass
+
+
+def parse_cached(query: str) -> A.Node:
+    node = _PARSE_CACHE.get(query)
+    if node is None:
+        node = parse(query)
+        if len(_PARSE_CACHE) > 256:
+            _PARSE_CACHE.clear()
+        _PARSE_CACHE[query] = node
+    return node
+
+
+def seconds_to_ms(t: float) -> int:
+    """Prometheus's parseTime for float seconds, then timestamp.FromTime."""
+    if math.isnan(t) or math.isinf(t):
+        raise BadData(f"cannot parse {t!r} to a valid timestamp")
+    sec = math.trunc(t)
+    frac = t - sec
+    ms = round(frac * 1000)  # math.Round(ns*1000)/1000 then ns -> ms
+    return int(sec) * 1000 + int(ms)
+
+
+def _settings(plpy, session) -> tuple[int, float | None]:
+    rows = plpy.execute("SELECT _ps_catalog.get_setting('promql_max_samples') AS m, "
+                        "pg_catalog.current_setting('statement_timeout') AS st")
+    max_samples = int(rows[0]["m"]) if rows[0]["m"] else DEFAULT_MAX_SAMPLES
+    st = rows[0]["st"]
+    timeout = None
+    if st and st != "0":
+        timeout = _pg_interval_seconds(st)
+    return max_samples, timeout
+
+
+def _pg_interval_seconds(s: str) -> float:
+    s = s.strip()
+    units = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400}
+    for u in ("ms", "min", "s", "h", "d"):
+        if s.endswith(u):
+            return float(s[:-len(u)]) * units[u]
+    return float(s) / 1000.0
+
+
+def parse_timeout(s: str | None) -> float | None:
+    if s is None or s == "":
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(s) / 1000.0
+    except ValueError:
+        raise BadData(f'invalid parameter "timeout": cannot parse "{s}" to a valid duration') from None
+
+
+def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, timeout: float | None = None,
+        lookback_ms: int | None = None, range_query: bool = False):
+    try:
+        expr = parse_cached(query)
+    except ParseError as e:
+        raise BadData(f'invalid parameter "query": {e}') from None
+    if range_query and expr.type() not in (A.VECTOR, A.SCALAR):
+        raise BadData(f'invalid parameter "query": invalid expression type "{expr.type()}" for range query, '
+                      "must be Scalar or instant Vector")
+    max_samples, st = _settings(plpy, session)
+    limits = [x for x in (timeout, st) if x]
+    deadline = _time.monotonic() + min(limits) if limits else None
+    storage = SqlStorage(plpy, session)
+    val, ts = evaluate(storage, expr, start_ms, end_ms, step_ms,
+                       lookback=lookback_ms or DEFAULT_LOOKBACK_MS, max_samples=max_samples, deadline=deadline)
+    return expr, val, ts
+
+
+def check_range(start: float, end: float, step: float) -> tuple[int, int, int]:
+    s, e = seconds_to_ms(start), seconds_to_ms(end)
+    if e < s:
+        raise BadData('invalid parameter "end": end timestamp must not be before start time')
+    if step is None or math.isnan(step) or step <= 0:
+        raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
+                      'Try a positive integer')
+    if (end - start) / step > MAX_POINTS:
+        raise BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
+                      "resolution (?step=XX)")
+    return s, e, int(step * 1e9) // 1000000
+
+
+# --- JSON
+
+def json_string(s: str) -> str:
+    """A JSON string as Go's encoding/json writes it (HTML-safe escapes)."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif o < 0x20 or ch in "<>&" or o in (0x2028, 0x2029):
+            out.append("\\u%04x" % o)
+        elif 0xD800 <= o <= 0xDFFF:
+            out.append("\\ufffd")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def json_ts(t: int) -> str:
+    sign = ""
+    if t < 0:
+        sign = "-"
+        t = -t
+    s = f"{sign}{t // 1000}"
+    frac = t % 1000
+    if frac:
+        s += "." + f"{frac:03d}"
+    return s
+
+
+def json_metric(labels: tuple) -> str:
+    return "{" + ",".join(f"{json_string(k)}:{json_string(v)}" for k, v in labels) + "}"
+
+
+def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
+    if isinstance(val, String):
+        return "string", f"[{format_float_f(int(ts[0]) / 1000)},{json_string(val.val)}]"
+    if isinstance(val, Scalar):
+        if range_query:
+            pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]" for t, v in zip(ts, val.vals))
+            return "matrix", f'[{{"metric":{{}},"values":[{pts}]}}]'
+        # a scalar's time is a float64 in JSON, unlike sample times (jsonutil.MarshalTimestamp)
+        return "scalar", f"[{format_float_f(int(ts[0]) / 1000)},\"{format_float_f(float(val.vals[0]))}\"]"
+    if isinstance(val, Vector):
+        if range_query:
+            order = sorted(range(len(val.labels)), key=lambda i: val.labels[i])
+            parts = []
+            for i in order:
+                m = val.mask[i]
+                if not m.any():
+                    continue
+                pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]"
+                               for t, v in zip(ts[m], val.vals[i][m]))
+                parts.append(f'{{"metric":{json_metric(val.labels[i])},"values":[{pts}]}}')
+            return "matrix", "[" + ",".join(parts) + "]"
+        parts = []
+        t = json_ts(int(ts[0]))
+        for i, l in enumerate(val.labels):
+            if val.mask[i, 0]:
+                parts.append(f'{{"metric":{json_metric(l)},"value":[{t},"{format_float_f(float(val.vals[i, 0]))}"]}}')
+        return "vector", "[" + ",".join(parts) + "]"
+    # a range vector from an instant query
+    parts = []
+    for s in sorted(instant_matrix(val), key=lambda s: s[0]):
+        pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]" for t, v in zip(s[1], s[2]))
+        parts.append(f'{{"metric":{json_metric(s[0])},"values":[{pts}]}}')
+    return "matrix", "[" + ",".join(parts) + "]"
+
+
+def instant_matrix(mat):
+    """Series of a range vector at the (single) evaluation step: (labels, times, values)."""
+    out = []
+    for s in mat.series:
+        lo, hi = mat.windows(s)
+        lo, hi = int(lo[0]), int(hi[0])
+        if hi > lo:
+            out.append((s.labels, s.t[lo:hi], s.v[lo:hi]))
+    return out
+
+
+def error_json(error_type: str, msg: str) -> str:
+    return f'{{"status":"error","errorType":"{error_type}","error":{json_string(msg)}}}'
+
+
+def _guard(fn):
+    try:
+        return fn()
+    except BadData as e:
+        return error_json("bad_data", str(e))
+    except PromQLTimeout as e:
+        return error_json("timeout", str(e))
+    except PromQLError as e:
+        return error_json(e.error_type, str(e))
+
+
+def query_json(plpy, session, query, t, timeout=None, lookback=None) -> str:
+    def go():
+        ms = seconds_to_ms(t)
+        expr, val, ts = run(plpy, session, query, ms, ms, 0, parse_timeout(timeout),
+                            None if lookback is None else int(lookback * 1000))
+        typ, res = result_json(expr, val, ts, False)
+        return f'{{"status":"success","data":{{"resultType":"{typ}","result":{res}}}}}'
+    return _guard(go)
+
+
+def query_range_json(plpy, session, query, start, end, step, timeout=None, lookback=None) -> str:
+    def go():
+        s, e, st = check_range(start, end, step)
+        expr, val, ts = run(plpy, session, query, s, e, st, parse_timeout(timeout),
+                            None if lookback is None else int(lookback * 1000), range_query=True)
+        typ, res = result_json(expr, val, ts, True)
+        return f'{{"status":"success","data":{{"resultType":"{typ}","result":{res}}}}}'
+    return _guard(go)
+
+
+def format_query_or_error(query: str) -> list:
+    """[formatted, error message, SQLSTATE] for the SQL wrapper."""
+    try:
+        return [format_query(query), None, None]
+    except ParseError as e:
+        return [None, str(e), "22023"]
+
+
+def rows(expr, val, ts, range_query):
+    """(labels dict, time ms, value) rows."""
+    if isinstance(val, String):
+        return [({}, int(ts[0]), float("nan"))]
+    if isinstance(val, Scalar):
+        return [({}, int(t), float(v)) for t, v in zip(ts, val.vals)]
+    if isinstance(val, Vector):
+        out = []
+        order = sorted(range(len(val.labels)), key=lambda i: val.labels[i]) if range_query else range(len(val.labels))
+        for i in order:
+            m = val.mask[i]
+            for t, v in zip(ts[m], val.vals[i][m]):
+                out.append((dict(val.labels[i]), int(t), float(v)))
+        return out
+    out = []
+    for labels, times, vals in instant_matrix(val):
+        for t, v in zip(times, vals):
+            out.append((dict(labels), int(t), float(v)))
+    return out
+
+
+def query_rows(plpy, session, query, start_ms, end_ms, step_ms, range_query):
+    import json
+    try:
+        if range_query:
+            if end_ms < start_ms:
+                raise BadData('invalid parameter "end": end timestamp must not be before start time')
+            if step_ms <= 0:
+                raise BadData('invalid parameter "step": zero or negative query resolution step widths are not '
+                              'accepted. Try a positive integer')
+        expr, val, ts = run(plpy, session, query, start_ms, end_ms, step_ms, range_query=range_query)
+    except (BadData, PromQLError) as e:
+        msg = str(e)
+        prefix = 'invalid parameter "query": '
+        state = "22023" if isinstance(e, BadData) else ("57014" if isinstance(e, PromQLTimeout) else "P0001")
+        # the SQL wrapper raises it: PL/Python's own errors would carry a "plpy.Error: " prefix
+        return [(None, None, None, msg[len(prefix):] if msg.startswith(prefix) else msg, state)]
+    return [(json.dumps(l, ensure_ascii=False), t / 1000.0, v, None, None) for l, t, v in rows(expr, val, ts, range_query)]
+
+
+def format_query(query: str) -> str:
+    from .printer import prettify
+    return prettify(parse(query))

@@ -1,0 +1,152 @@
+"""Values the engine passes around, all evaluated over every step of a query at once.
+
+A label set is a tuple of (name, value) pairs sorted by name, which orders like
+Prometheus's labels.Compare.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STALE_NAN_BITS = 0x7FF0000000000002
+
+
+class PromQLError(Exception):
+    """An evaluation error; ``error_type`` is the HTTP API errorType."""
+
+    error_type = "execution"
+
+
+class PromQLTimeout(PromQLError):
+    error_type = "timeout"
+
+
+def is_stale(vals: np.ndarray) -> np.ndarray:
+    return vals.view(np.int64) == STALE_NAN_BITS
+
+
+def drop_name(labels: tuple) -> tuple:
+    if labels and labels[0][0] == "__name__":
+        return labels[1:]
+    return tuple(p for p in labels if p[0] != "__name__")
+
+
+def labels_get(labels: tuple, name: str) -> str:
+    for k, v in labels:
+        if k == name:
+            return v
+    return ""
+
+
+def labels_from_dict(d: dict) -> tuple:
+    return tuple(sorted((k, v) for k, v in d.items() if v != ""))
+
+
+def labels_str(labels: tuple) -> str:
+    from .gofmt import go_quote
+    return "{" + ", ".join(f"{k}={go_quote(v)}" for k, v in labels) + "}"
+
+
+class Vector:
+    """An instant vector at every step: S series x N steps, with a presence mask."""
+
+    __slots__ = ("labels", "vals", "mask", "times")
+
+    def __init__(self, labels: list, vals: np.ndarray, mask: np.ndarray, times=None):
+        self.labels = labels
+        self.vals = vals
+        self.mask = mask
+        # per-sample timestamps (ms) for vector selector results, used by timestamp()
+        self.times = times
+
+    @staticmethod
+    def empty(n: int) -> "Vector":
+        return Vector([], np.zeros((0, n)), np.zeros((0, n), dtype=bool))
+
+    def __len__(self):
+        return len(self.labels)
+
+    def nonempty(self) -> "Vector":
+        keep = self.mask.any(axis=1)
+        if keep.all():
+            return self
+        idx = np.nonzero(keep)[0]
+        return Vector([self.labels[i] for i in idx], self.vals[idx], self.mask[idx],
+                      None if self.times is None else self.times[idx])
+
+
+class Scalar:
+    __slots__ = ("vals",)
+
+    def __init__(self, vals: np.ndarray):
+        self.vals = vals
+
+
+class String:
+    __slots__ = ("val",)
+
+    def __init__(self, val: str):
+        self.val = val
+
+
+class RangeSeries:
+    """Samples of one series for a range vector: times (ms) and values, stale markers removed."""
+
+    __slots__ = ("labels", "t", "v")
+
+    def __init__(self, labels, t, v):
+        self.labels = labels
+        self.t = t
+        self.v = v
+
+
+class Matrix:
+    """A range vector argument: series, and for each step its window [ref - range, ref]."""
+
+    def __init__(self, series: list, ref: np.ndarray, rng: int):
+        self.series = series
+        self.ref = ref  # window end per step (ms)
+        self.range = rng
+
+    def windows(self, s: RangeSeries):
+        lo = np.searchsorted(s.t, self.ref - self.range, "left")
+        hi = np.searchsorted(s.t, self.ref, "right")
+        return lo, hi
+
+
+def merge_rows(labels: list, vals: np.ndarray, mask: np.ndarray, check: bool = True) -> Vector:
+    """Merge rows with equal label sets (present at different steps) into one series.
+
+    Two rows present at the same step is Prometheus's duplicate-labelset error.
+    """
+    index: dict = {}
+    dup = False
+    for i, l in enumerate(labels):
+        if l in index:
+            dup = True
+            index[l].append(i)
+        else:
+            index[l] = [i]
+    if not dup:
+        return Vector(labels, vals, mask)
+    out_labels, out_vals, out_mask = [], [], []
+    for l, rows in index.items():
+        if len(rows) == 1:
+            out_labels.append(l)
+            out_vals.append(vals[rows[0]])
+            out_mask.append(mask[rows[0]])
+            continue
+        m = mask[rows]
+        if check and (m.sum(axis=0) > 1).any():
+            raise PromQLError("vector cannot contain metrics with the same labelset")
+        v = np.zeros(vals.shape[1])
+        mm = np.zeros(vals.shape[1], dtype=bool)
+        for r in rows:
+            v = np.where(mask[r], vals[r], v)
+            mm |= mask[r]
+        out_labels.append(l)
+        out_vals.append(v)
+        out_mask.append(mm)
+    n = vals.shape[1]
+    return Vector(out_labels, np.array(out_vals).reshape(len(out_labels), n),
+                  np.array(out_mask, dtype=bool).reshape(len(out_labels), n))

@@ -1,0 +1,178 @@
+-- PromQL: the engine lives in extension/promscale/promql/ (lexer, parser, printer, engine).
+-- Times cross the SQL/Python boundary as Unix seconds (float8); the engine works in ms.
+
+-- Maximum samples a query may hold in memory (Prometheus's --query.max-samples).
+CREATE OR REPLACE FUNCTION prom_api.get_promql_max_samples()
+RETURNS bigint
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(_ps_catalog.get_setting('promql_max_samples')::bigint, 50000000)
+$$;
+COMMENT ON FUNCTION prom_api.get_promql_max_samples() IS
+    'Maximum number of samples a PromQL query may load (default 50,000,000 as in Prometheus)';
+
+CREATE OR REPLACE FUNCTION prom_api.set_promql_max_samples(max_samples bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF max_samples IS NULL OR max_samples < 1 THEN
+        RAISE EXCEPTION 'invalid max samples %: it must be a positive number', coalesce(max_samples::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _ps_catalog.setting (key, value) VALUES ('promql_max_samples', max_samples::text)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_promql_max_samples(bigint) IS
+    'Sets the maximum number of samples a PromQL query may load; larger queries fail as in Prometheus';
+
+-- Rows of an instant (step 0) or range query; Python does the work. An error comes back as
+-- a single row with error/sqlstate set, for the plpgsql wrappers to raise with Prometheus's
+-- exact text (PL/Python's own errors carry a "plpy.Error: " prefix).
+CREATE OR REPLACE FUNCTION _prom_catalog.promql_rows(query text, start_s float8, end_s float8, step_s float8,
+                                                     range_query boolean)
+RETURNS TABLE (labels text, t float8, value float8, error text, sqlstate text)
+LANGUAGE plpython3u
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+api = GD["promscale"].module(plpy, "promscale.promql.api")
+start_ms = api.seconds_to_ms(start_s)
+end_ms = api.seconds_to_ms(end_s)
+step_ms = int(round(step_s * 1000)) if step_s else 0
+return api.query_rows(plpy, GD, query, start_ms, end_ms, step_ms, range_query)
+$python$;
+COMMENT ON FUNCTION _prom_catalog.promql_rows(text, float8, float8, float8, boolean) IS
+    'PromQL evaluation as (labels JSON text, Unix seconds, value) rows, or one row carrying the error';
+
+CREATE OR REPLACE FUNCTION _prom_catalog.promql_query(query text, start_s float8, end_s float8, step_s float8,
+                                                      range_query boolean)
+RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM _prom_catalog.promql_rows(query, start_s, end_s, step_s, range_query) LOOP
+        IF r.error IS NOT NULL THEN
+            RAISE EXCEPTION USING MESSAGE = r.error, ERRCODE = r.sqlstate;
+        END IF;
+        labels := r.labels::jsonb;
+        "time" := to_timestamp(r.t);
+        value := r.value;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.promql_query(text, float8, float8, float8, boolean) IS
+    'PromQL evaluation as rows; errors raised with Prometheus''s message';
+
+CREATE OR REPLACE FUNCTION prom_api.query(query text, "time" timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM "time")::float8,
+                                             extract(epoch FROM "time")::float8, 0, false)
+$$;
+COMMENT ON FUNCTION prom_api.query(text, timestamptz) IS
+    'Evaluates a PromQL instant query at the given time; one row per result sample (errors are Prometheus''s messages)';
+
+CREATE OR REPLACE FUNCTION prom_api.query_range(query text, start timestamptz, "end" timestamptz, step interval)
+RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM start)::float8,
+                                             extract(epoch FROM "end")::float8,
+                                             extract(epoch FROM step)::float8, true)
+$$;
+COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) IS
+    'Evaluates a PromQL range query from start to end every step; one row per result sample, series in label order';
+
+CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeout text DEFAULT NULL,
+                                               lookback_delta float8 DEFAULT NULL)
+RETURNS text
+LANGUAGE plpython3u
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+api = GD["promscale"].module(plpy, "promscale.promql.api")
+return api.query_json(plpy, GD, query, time, timeout, lookback_delta)
+$python$;
+COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8) IS
+    'PromQL instant query at Unix time (seconds); returns the complete Prometheus /api/v1/query response body, errors included';
+
+CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
+                                                     timeout text DEFAULT NULL, lookback_delta float8 DEFAULT NULL)
+RETURNS text
+LANGUAGE plpython3u
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+api = GD["promscale"].module(plpy, "promscale.promql.api")
+return api.query_range_json(plpy, GD, query, start, end, step, timeout, lookback_delta)
+$python$;
+COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8) IS
+    'PromQL range query (Unix seconds, step in seconds); returns the complete Prometheus /api/v1/query_range response body';
+
+CREATE OR REPLACE FUNCTION _prom_catalog.promql_format(query text)
+RETURNS text[]
+LANGUAGE plpython3u
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+return GD["promscale"].module(plpy, "promscale.promql.api").format_query_or_error(query)
+$python$;
+COMMENT ON FUNCTION _prom_catalog.promql_format(text) IS
+    'Formatted query, or NULL with the parse error and its SQLSTATE';
+
+CREATE OR REPLACE FUNCTION prom_api.format_query(query text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text[];
+BEGIN
+    r := _prom_catalog.promql_format(query);
+    IF r[2] IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = r[2], ERRCODE = r[3];
+    END IF;
+    RETURN r[1];
+END
+$$;
+COMMENT ON FUNCTION prom_api.format_query(text) IS
+    'The query formatted as Prometheus 2.42''s /api/v1/format_query does; a parse error raises Prometheus''s message';
+
+GRANT EXECUTE ON FUNCTION
+    prom_api.get_promql_max_samples(),
+    _prom_catalog.promql_rows(text, float8, float8, float8, boolean),
+    _prom_catalog.promql_query(text, float8, float8, float8, boolean),
+    _prom_catalog.promql_format(text),
+    prom_api.query(text, timestamptz),
+    prom_api.query_range(text, timestamptz, timestamptz, interval),
+    prom_api.query_json(text, float8, text, float8),
+    prom_api.query_range_json(text, float8, float8, float8, text, float8),
+    prom_api.format_query(text)
+TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.set_promql_max_samples(bigint) TO prom_admin;
