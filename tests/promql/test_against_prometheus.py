@@ -92,3 +92,41 @@ def test_format_query_error_is_raised_with_prometheus_message(prometheus, db):
     with pytest.raises(psycopg.errors.InvalidParameterValue) as err:
         db.execute("SELECT prom_api.format_query('sum(')")
     assert expected["error"].endswith(err.value.diag.message_primary)
+
+
+# Queries needing no data: our JSON body must equal Prometheus's byte for byte.
+NO_DATA = [
+    ("vector(1)", 1000), ("time()", 1000.5), ("time()", -3.25), ('"str"', 12), ("1/0", 5), ("-1/0", 5),
+    ("0/0", 5), ("vector(0.1) + 0.2", 7.001), ('label_replace(vector(1), "a", "<&>", "", "")', 100),
+    ("vector(1)[5m:1m]", 600), ("vector(time())[2m:30s]", 599.999), ("sum(vector(1)) by (x)", 1),
+    ('count_values("v", vector(1e21))', 1), ("vector(-0.0000001)", 1), ("vector(123456789012)", 1),
+    ('label_replace(vector(1), "1a", "", "", "")', 1), ("absent(nosuch)", 10), ("scalar(vector(2))", 3),
+]
+
+
+def prom_raw(url: str, path: str, **params) -> bytes:
+    try:
+        with urllib.request.urlopen(f"{url}{path}?{urllib.parse.urlencode(params)}", timeout=10) as r:
+            return r.read()
+    except urllib.error.HTTPError as e:
+        return e.read()
+
+
+@pytest.mark.parametrize("query,t", NO_DATA)
+def test_query_json_is_byte_identical(prometheus, db, query, t):
+    expected = prom_raw(prometheus, "/api/v1/query", query=query, time=repr(t)).decode()
+    ours = db.execute("SELECT prom_api.query_json(%s, %s)", (query, t)).fetchone()[0]
+    assert ours == expected
+
+
+@pytest.mark.parametrize("query,start,end,step", [
+    ("vector(time())", 0, 300, 60), ("time()", -120, 120, 30), ("vector(1) > 2", 0, 100, 10),
+    ("vector(time()) > 50", 0, 100, 10.5), ("label_replace(vector(time()), \"t\", \"x\", \"\", \"\")", 1.5, 4.5, 1),
+    ('"str"', 0, 10, 1), ("vector(1)[5m:]", 0, 10, 1), ("vector(1)", 10, 0, 1), ("vector(1)", 0, 10, 0),
+    ("vector(1)", 0, 100000, 1),
+])
+def test_query_range_json_is_byte_identical(prometheus, db, query, start, end, step):
+    expected = prom_raw(prometheus, "/api/v1/query_range", query=query, start=repr(start), end=repr(end),
+                        step=repr(step)).decode()
+    ours = db.execute("SELECT prom_api.query_range_json(%s, %s, %s, %s)", (query, start, end, step)).fetchone()[0]
+    assert ours == expected

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import ast as A
 from .engine import DEFAULT_LOOKBACK_MS, DEFAULT_MAX_SAMPLES, evaluate
-from .gofmt import format_float_f
+from .gofmt import format_float_f, format_sample_value
 from .lexer import parse_duration
 from .parser import ParseError, parse
 from .storage import SqlStorage
@@ -84,8 +84,7 @@ def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, tim
     except ParseError as e:
         raise BadData(f'invalid parameter "query": {e}') from None
     if range_query and expr.type() not in (A.VECTOR, A.SCALAR):
-        raise BadData(f'invalid parameter "query": invalid expression type "{expr.type()}" for range query, '
-                      "must be Scalar or instant Vector")
+        raise BadData(f'invalid expression type "{expr.type()}" for range query, must be Scalar or instant Vector')
     max_samples, st = _settings(plpy, session)
     limits = [x for x in (timeout, st) if x]
     deadline = _time.monotonic() + min(limits) if limits else None
@@ -156,7 +155,7 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
         return "string", f"[{format_float_f(int(ts[0]) / 1000)},{json_string(val.val)}]"
     if isinstance(val, Scalar):
         if range_query:
-            pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]" for t, v in zip(ts, val.vals))
+            pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]" for t, v in zip(ts, val.vals))
             return "matrix", f'[{{"metric":{{}},"values":[{pts}]}}]'
         # a scalar's time is a float64 in JSON, unlike sample times (jsonutil.MarshalTimestamp)
         return "scalar", f"[{format_float_f(int(ts[0]) / 1000)},\"{format_float_f(float(val.vals[0]))}\"]"
@@ -168,7 +167,7 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
                 m = val.mask[i]
                 if not m.any():
                     continue
-                pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]"
+                pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]"
                                for t, v in zip(ts[m], val.vals[i][m]))
                 parts.append(f'{{"metric":{json_metric(val.labels[i])},"values":[{pts}]}}')
             return "matrix", "[" + ",".join(parts) + "]"
@@ -176,12 +175,12 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
         t = json_ts(int(ts[0]))
         for i, l in enumerate(val.labels):
             if val.mask[i, 0]:
-                parts.append(f'{{"metric":{json_metric(l)},"value":[{t},"{format_float_f(float(val.vals[i, 0]))}"]}}')
+                parts.append(f'{{"metric":{json_metric(l)},"value":[{t},"{format_sample_value(float(val.vals[i, 0]))}"]}}')
         return "vector", "[" + ",".join(parts) + "]"
     # a range vector from an instant query
     parts = []
     for s in sorted(instant_matrix(val), key=lambda s: s[0]):
-        pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]" for t, v in zip(s[1], s[2]))
+        pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]" for t, v in zip(s[1], s[2]))
         parts.append(f'{{"metric":{json_metric(s[0])},"values":[{pts}]}}')
     return "matrix", "[" + ",".join(parts) + "]"
 
