@@ -79,6 +79,20 @@ BEGIN
     END IF;
     COMMIT;
 
+    -- pack closed trace partitions, one per transaction (late spans make a packed one due again)
+    FOR pass IN 1..100000 LOOP  -- ends when nothing is due
+        EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
+        result := ps_trace.pack_trace_partitions(max_chunks => 1);
+        EXIT WHEN result = 0;
+        PERFORM _prom_catalog.record_maintenance('pack_trace_chunks', result || ' trace chunk');
+        steps := steps + 1;
+        IF log_steps THEN
+            RAISE NOTICE 'promscale maintenance: packed % trace chunk', result;
+        END IF;
+        COMMIT;
+    END LOOP;
+    COMMIT;
+
     result := _prom_catalog.purge_exemplars();
     IF result > 0 THEN
         PERFORM _prom_catalog.record_maintenance('purge_exemplars', result || ' exemplars');

@@ -117,6 +117,14 @@ AS $$
             operation_id, resource_id, scope_id, nullif(trace_state, ''), flags, status_code,
             nullif(status_message, ''), attributes, dropped_attributes, dropped_events, dropped_links
         FROM s
+        -- a retried span may already be packed (docs: 455-trace-packing.sql); only spans older
+        -- than the newest packed chunk's end need the look
+        WHERE NOT coalesce(s.start_time < (SELECT max(c.end_time) FROM _ps_trace.chunk c WHERE c.packed_at IS NOT NULL)
+            AND EXISTS (
+                SELECT 1 FROM _ps_trace.span_packed p
+                WHERE p.trace_id = s.trace_id AND p.start_time <= s.start_time AND p.max_start_time >= s.start_time
+                  AND EXISTS (SELECT 1 FROM _ps_trace.unpack_spans(p) u
+                              WHERE u.span_id = s.span_id AND u.start_time = s.start_time)), false)
         ON CONFLICT DO NOTHING
         RETURNING trace_id, span_id, start_time
     ), new_span AS (
@@ -193,6 +201,14 @@ BEGIN
            _ps_trace.get_or_create_operation_ids(array_agg(resource_service_names[r] ORDER BY o), names, kinds)
     INTO span_resource_ids, span_scope_ids, operation_ids
     FROM unnest(span_resource, span_scope) WITH ORDINALITY AS x(r, c, o);
+    -- closed chunks may be packed concurrently: wait for a packer at work on them, keep the
+    -- next one out until we commit (455-trace-packing.sql)
+    PERFORM 1 FROM _ps_trace.chunk c
+    WHERE (c.end_time <= clock_timestamp() OR c.packed_at IS NOT NULL)
+      AND c.end_time > (SELECT min(t) FROM unnest(start_times) t)
+      AND c.start_time <= (SELECT max(t) FROM unnest(start_times) t)
+    ORDER BY c.start_time
+    FOR KEY SHARE;
     BEGIN
         written := _ps_trace.insert_spans(span_resource_ids, span_scope_ids, operation_ids,
             trace_ids, span_ids, parent_span_ids, trace_states, flags, start_times, start_ns, end_times, end_ns,

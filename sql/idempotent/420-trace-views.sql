@@ -123,7 +123,7 @@ SELECT
     r.dropped_attributes_count AS resource_dropped_tags_count,
     r.schema_url AS resource_schema_url,
     s.operation_id
-FROM _ps_trace.span s
+FROM _ps_trace.span_all s
 JOIN _ps_trace.operation o ON o.id = s.operation_id
 JOIN _ps_trace.resource r ON r.id = s.resource_id
 JOIN _ps_trace.scope sc ON sc.id = s.scope_id;
@@ -140,7 +140,7 @@ SELECT
     e.name,
     e.attributes AS tags,
     e.dropped_attributes_count AS dropped_tags_count
-FROM _ps_trace.event e;
+FROM _ps_trace.event_all e;
 COMMENT ON VIEW ps_trace.event IS 'Span events (join to ps_trace.span on trace_id, span_id)';
 
 CREATE OR REPLACE VIEW ps_trace.link AS
@@ -155,5 +155,5 @@ SELECT
     l.flags,
     l.attributes AS link_tags,
     l.dropped_attributes_count AS dropped_tags_count
-FROM _ps_trace.link l;
+FROM _ps_trace.link_all l;
 COMMENT ON VIEW ps_trace.link IS 'Span links: the span (trace_id, span_id) points at (linked_trace_id, linked_span_id)';

@@ -5,17 +5,19 @@ CREATE OR REPLACE FUNCTION ps_trace.trace_tree(_trace_id uuid)
 RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, lvl int, path bigint[])
 LANGUAGE sql
 STABLE
-PARALLEL SAFE
+PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE x(trace_id, parent_span_id, span_id, lvl, path) AS (
+    WITH RECURSIVE t AS MATERIALIZED (  -- the trace's spans, read once (packed rows unpack once)
+        SELECT s.trace_id, s.parent_span_id, s.span_id FROM _ps_trace.span_all s WHERE s.trace_id = _trace_id
+    ), x(trace_id, parent_span_id, span_id, lvl, path) AS (
         SELECT s.trace_id, s.parent_span_id, s.span_id, 1, ARRAY[s.span_id]
-        FROM _ps_trace.span s
-        WHERE s.trace_id = _trace_id AND s.parent_span_id IS NULL
+        FROM t s
+        WHERE s.parent_span_id IS NULL
         UNION ALL
         SELECT s.trace_id, s.parent_span_id, s.span_id, x.lvl + 1, x.path || s.span_id
         FROM x
-        JOIN _ps_trace.span s ON s.trace_id = x.trace_id AND s.parent_span_id = x.span_id
+        JOIN t s ON s.parent_span_id = x.span_id
         WHERE s.span_id <> ALL (x.path)  -- a cycle in bad data must not recurse forever
     )
     SELECT * FROM x
@@ -28,17 +30,19 @@ CREATE OR REPLACE FUNCTION ps_trace.upstream_spans(_trace_id uuid, _span_id bigi
 RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int, path bigint[])
 LANGUAGE sql
 STABLE
-PARALLEL SAFE
+PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE x(trace_id, parent_span_id, span_id, dist, path) AS (
+    WITH RECURSIVE t AS MATERIALIZED (
+        SELECT s.trace_id, s.parent_span_id, s.span_id FROM _ps_trace.span_all s WHERE s.trace_id = _trace_id
+    ), x(trace_id, parent_span_id, span_id, dist, path) AS (
         SELECT s.trace_id, s.parent_span_id, s.span_id, 0, ARRAY[s.span_id]
-        FROM _ps_trace.span s
-        WHERE s.trace_id = _trace_id AND s.span_id = _span_id
+        FROM t s
+        WHERE s.span_id = _span_id
         UNION ALL
         SELECT s.trace_id, s.parent_span_id, s.span_id, x.dist + 1, s.span_id || x.path
         FROM x
-        JOIN _ps_trace.span s ON s.trace_id = x.trace_id AND s.span_id = x.parent_span_id
+        JOIN t s ON s.span_id = x.parent_span_id
         WHERE (_max_dist IS NULL OR x.dist < _max_dist) AND s.span_id <> ALL (x.path)
     )
     SELECT * FROM x
@@ -51,17 +55,19 @@ CREATE OR REPLACE FUNCTION ps_trace.downstream_spans(_trace_id uuid, _span_id bi
 RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int, path bigint[])
 LANGUAGE sql
 STABLE
-PARALLEL SAFE
+PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE x(trace_id, parent_span_id, span_id, dist, path) AS (
+    WITH RECURSIVE t AS MATERIALIZED (
+        SELECT s.trace_id, s.parent_span_id, s.span_id FROM _ps_trace.span_all s WHERE s.trace_id = _trace_id
+    ), x(trace_id, parent_span_id, span_id, dist, path) AS (
         SELECT s.trace_id, s.parent_span_id, s.span_id, 0, ARRAY[s.span_id]
-        FROM _ps_trace.span s
-        WHERE s.trace_id = _trace_id AND s.span_id = _span_id
+        FROM t s
+        WHERE s.span_id = _span_id
         UNION ALL
         SELECT s.trace_id, s.parent_span_id, s.span_id, x.dist + 1, x.path || s.span_id
         FROM x
-        JOIN _ps_trace.span s ON s.trace_id = x.trace_id AND s.parent_span_id = x.span_id
+        JOIN t s ON s.parent_span_id = x.span_id
         WHERE (_max_dist IS NULL OR x.dist < _max_dist) AND s.span_id <> ALL (x.path)
     )
     SELECT * FROM x
@@ -75,7 +81,7 @@ RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int,
                is_upstream boolean, is_downstream boolean, path bigint[])
 LANGUAGE sql
 STABLE
-PARALLEL SAFE
+PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT u.trace_id, u.parent_span_id, u.span_id, u.dist, true, u.dist = 0, u.path
@@ -94,17 +100,30 @@ CREATE OR REPLACE FUNCTION ps_trace.operation_calls(_start_time timestamptz, _en
 RETURNS TABLE (parent_operation_id bigint, child_operation_id bigint, cnt bigint)
 LANGUAGE sql
 STABLE
-PARALLEL SAFE
+PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- children from the row partitions and the packed rows overlapping the window; their
+    -- parents start before them, at most a day earlier (keeps the read to few partitions)
+    WITH c AS MATERIALIZED (
+        SELECT s.trace_id, s.parent_span_id, s.operation_id, s.start_time
+        FROM _ps_trace.spans_between(_start_time, _end_time) s
+        WHERE s.parent_span_id IS NOT NULL
+    ), p AS (
+        SELECT s.trace_id, s.span_id, s.operation_id, s.start_time
+        FROM c JOIN _ps_trace.span s ON s.trace_id = c.trace_id AND s.span_id = c.parent_span_id
+            AND s.start_time <= c.start_time + interval '1 hour'
+            AND s.start_time >= _start_time - interval '1 day' AND s.start_time < _end_time
+        UNION  -- several children share a parent
+        SELECT pk.trace_id, u.span_id, u.operation_id, u.start_time
+        FROM _ps_trace.span_packed pk CROSS JOIN LATERAL _ps_trace.unpack_spans(pk) u
+        WHERE pk.trace_id IN (SELECT c.trace_id FROM c)
+          AND pk.start_time < _end_time AND pk.max_start_time >= _start_time - interval '1 day'
+    )
     SELECT p.operation_id, c.operation_id, count(*)
-    FROM _ps_trace.span c
-    JOIN _ps_trace.span p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-        -- a parent starts before its child, at most a day earlier: keeps the join to few partitions
+    FROM c JOIN p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
         AND p.start_time <= c.start_time + interval '1 hour'
-        AND p.start_time >= _start_time - interval '1 day'
-        AND p.start_time < _end_time
-    WHERE c.start_time >= _start_time AND c.start_time < _end_time AND c.parent_span_id IS NOT NULL
+        AND p.start_time >= _start_time - interval '1 day' AND p.start_time < _end_time
     GROUP BY 1, 2
 $$;
 COMMENT ON FUNCTION ps_trace.operation_calls(timestamptz, timestamptz) IS

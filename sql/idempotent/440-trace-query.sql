@@ -42,7 +42,7 @@ AS $$
         OR (tag_key = 'otel.status_code' AND upper(ps_trace.status_code_name(s.status_code)) = tag_value)
         OR (tag_key = 'otel.status_description' AND s.status_message IS NOT DISTINCT FROM tag_value)
         OR (tag_key = 'w3c.tracestate' AND s.trace_state IS NOT DISTINCT FROM tag_value)
-        OR EXISTS (SELECT 1 FROM _ps_trace.event e
+        OR EXISTS (SELECT 1 FROM _ps_trace.event_all e
                    WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id AND e.span_start_time = s.start_time
                      AND (e.attributes ->> tag_key = tag_value OR (tag_key = 'event' AND e.name = tag_value)))
 $$;
@@ -53,7 +53,10 @@ COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, 
 -- Reads the service's spans newest first and stops at `_limit` distinct traces: partitions
 -- from the newest down, and inside one a merge of (operation_id, start_time) index scans
 -- (one per operation of the service), so a search costs about what its answer costs,
--- however many spans the window holds.
+-- however many spans the window holds. A packed chunk is read in time slices from its end
+-- down (1 minute, then doubling): a slice [x, hi) unpacks only the packed rows of the
+-- service's operations whose latest span starts at or after x, which hold every packed span
+-- of the slice.
 CREATE OR REPLACE FUNCTION ps_trace.find_trace_ids(
     _service_name text, _operation text, _tags jsonb, _start_time timestamptz, _end_time timestamptz,
     _min_duration interval, _max_duration interval, _limit int)
@@ -64,50 +67,80 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     newest_first text;
+    packed_newest_first text;
+    ops bigint[];
     chunk record;
     found_ids uuid[] := '{}';
     r record;
     tag record;
     matches boolean;
     resource_attributes jsonb;
+    slice_lo timestamptz;
+    slice_hi timestamptz;
+    width interval;
 BEGIN
     SELECT string_agg(format(
         '(SELECT s, %s::smallint AS kind, s.start_time AS t FROM _ps_trace.span s WHERE s.operation_id = %s'
         ' AND s.start_time >= $1 AND s.start_time < $2 ORDER BY s.start_time DESC)', o.span_kind, o.id),
-        ' UNION ALL ')
-    INTO newest_first
+        ' UNION ALL '), array_agg(o.id)
+    INTO newest_first, ops
     FROM _ps_trace.operation o
     WHERE o.service_name = _service_name AND (_operation IS NULL OR o.span_name = _operation);
     IF newest_first IS NULL OR coalesce(_limit, 0) <= 0 THEN
         RETURN;
     END IF;
+    packed_newest_first := 'SELECT * FROM (' || newest_first || ' UNION ALL '
+        '(SELECT u AS s, o.span_kind AS kind, u.start_time AS t'
+        ' FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_spans(p) u'
+        ' JOIN _ps_trace.operation o ON o.id = u.operation_id'
+        ' WHERE p.start_time < $2 AND p.max_start_time >= $1 AND p.operation_ids && $3'
+        '   AND u.operation_id = ANY ($3) AND u.start_time >= $1 AND u.start_time < $2)) u ORDER BY t DESC';
     newest_first := 'SELECT * FROM (' || newest_first || ') u ORDER BY t DESC';
     FOR chunk IN
-        SELECT greatest(c.start_time, _start_time) AS lo, least(c.end_time, _end_time + interval '1 microsecond') AS hi
+        SELECT greatest(c.start_time, _start_time) AS lo, least(c.end_time, _end_time + interval '1 microsecond') AS hi,
+               c.packed_at IS NOT NULL AS packed
         FROM _ps_trace.chunk c
         WHERE c.start_time <= _end_time AND c.end_time > _start_time
         ORDER BY c.start_time DESC
     LOOP
-        FOR r IN EXECUTE newest_first USING chunk.lo, chunk.hi LOOP
-            CONTINUE WHEN (r.s).trace_id = ANY (found_ids);
-            CONTINUE WHEN _min_duration IS NOT NULL AND (r.s).end_time - (r.s).start_time < _min_duration;
-            CONTINUE WHEN _max_duration IS NOT NULL AND (r.s).end_time - (r.s).start_time > _max_duration;
-            IF _tags IS NOT NULL THEN
-                SELECT res.attributes INTO resource_attributes FROM _ps_trace.resource res WHERE res.id = (r.s).resource_id;
-                matches := true;
-                FOR tag IN SELECT * FROM jsonb_each_text(_tags) LOOP
-                    IF NOT coalesce(_ps_trace.span_matches_tag(r.s, resource_attributes, r.kind, tag.key, tag.value), false) THEN
-                        matches := false;
-                        EXIT;
-                    END IF;
-                END LOOP;
-                CONTINUE WHEN NOT matches;
+        slice_hi := chunk.hi;
+        width := interval '1 minute';
+        WHILE slice_hi > chunk.lo LOOP
+            IF chunk.packed THEN
+                BEGIN
+                    slice_lo := greatest(chunk.lo, slice_hi - width);
+                EXCEPTION WHEN datetime_field_overflow THEN
+                    slice_lo := chunk.lo;
+                END;
+            ELSE
+                slice_lo := chunk.lo;
             END IF;
-            found_ids := found_ids || (r.s).trace_id;
-            trace_id := (r.s).trace_id;
-            start_time := (r.s).start_time;
-            RETURN NEXT;
+            FOR r IN EXECUTE CASE WHEN chunk.packed THEN packed_newest_first ELSE newest_first END
+                USING slice_lo, slice_hi, ops
+            LOOP
+                CONTINUE WHEN (r.s).trace_id = ANY (found_ids);
+                CONTINUE WHEN _min_duration IS NOT NULL AND (r.s).end_time - (r.s).start_time < _min_duration;
+                CONTINUE WHEN _max_duration IS NOT NULL AND (r.s).end_time - (r.s).start_time > _max_duration;
+                IF _tags IS NOT NULL THEN
+                    SELECT res.attributes INTO resource_attributes FROM _ps_trace.resource res WHERE res.id = (r.s).resource_id;
+                    matches := true;
+                    FOR tag IN SELECT * FROM jsonb_each_text(_tags) LOOP
+                        IF NOT coalesce(_ps_trace.span_matches_tag(r.s, resource_attributes, r.kind, tag.key, tag.value), false) THEN
+                            matches := false;
+                            EXIT;
+                        END IF;
+                    END LOOP;
+                    CONTINUE WHEN NOT matches;
+                END IF;
+                found_ids := found_ids || (r.s).trace_id;
+                trace_id := (r.s).trace_id;
+                start_time := (r.s).start_time;
+                RETURN NEXT;
+                EXIT WHEN cardinality(found_ids) >= _limit;
+            END LOOP;
             EXIT WHEN cardinality(found_ids) >= _limit;
+            slice_hi := slice_lo;
+            width := width * 2;
         END LOOP;
         EXIT WHEN cardinality(found_ids) >= _limit;
     END LOOP;
@@ -128,22 +161,35 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- each packed trace row is unpacked once for its spans, events and links
+    WITH s AS MATERIALIZED (
+        SELECT * FROM _ps_trace.span_all s
+        WHERE s.trace_id = ANY (_trace_ids) AND s.start_time >= _start_time AND s.start_time <= _end_time
+    ), ev AS (
+        SELECT e.trace_id, e.span_id, e.span_start_time,
+               jsonb_agg(jsonb_build_object('time_unix_nano', _ps_trace.unix_nano(e.time, e.time_ns),
+                                            'name', e.name, 'attributes', e.attributes) ORDER BY e.event_nbr) AS events
+        FROM _ps_trace.event_all e
+        WHERE e.trace_id = ANY (_trace_ids) AND e.span_start_time >= _start_time AND e.span_start_time <= _end_time
+        GROUP BY 1, 2, 3
+    ), ln AS (
+        SELECT l.trace_id, l.span_id, l.span_start_time,
+               jsonb_agg(jsonb_build_object('trace_id', ps_trace.trace_id_hex(l.linked_trace_id),
+                                            'span_id', ps_trace.span_id_hex(l.linked_span_id)) ORDER BY l.link_nbr) AS links
+        FROM _ps_trace.link_all l
+        WHERE l.trace_id = ANY (_trace_ids) AND l.span_start_time >= _start_time AND l.span_start_time <= _end_time
+        GROUP BY 1, 2, 3
+    )
     SELECT s.trace_id, s.span_id, s.parent_span_id, o.service_name, s.resource_id, r.attributes, o.span_name,
         o.span_kind, _ps_trace.unix_nano(s.start_time, s.start_ns), _ps_trace.unix_nano(s.end_time, s.end_ns),
         s.flags, s.trace_state, s.attributes, s.status_code, s.status_message, sc.name, sc.version,
-        (SELECT jsonb_agg(jsonb_build_object('time_unix_nano', _ps_trace.unix_nano(e.time, e.time_ns),
-                                             'name', e.name, 'attributes', e.attributes) ORDER BY e.event_nbr)
-         FROM _ps_trace.event e
-         WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id AND e.span_start_time = s.start_time),
-        (SELECT jsonb_agg(jsonb_build_object('trace_id', ps_trace.trace_id_hex(l.linked_trace_id),
-                                             'span_id', ps_trace.span_id_hex(l.linked_span_id)) ORDER BY l.link_nbr)
-         FROM _ps_trace.link l
-         WHERE l.trace_id = s.trace_id AND l.span_id = s.span_id AND l.span_start_time = s.start_time)
-    FROM _ps_trace.span s
+        ev.events, ln.links
+    FROM s
     JOIN _ps_trace.operation o ON o.id = s.operation_id
     JOIN _ps_trace.resource r ON r.id = s.resource_id
     JOIN _ps_trace.scope sc ON sc.id = s.scope_id
-    WHERE s.trace_id = ANY (_trace_ids) AND s.start_time >= _start_time AND s.start_time <= _end_time
+    LEFT JOIN ev ON ev.trace_id = s.trace_id AND ev.span_id = s.span_id AND ev.span_start_time = s.start_time
+    LEFT JOIN ln ON ln.trace_id = s.trace_id AND ln.span_id = s.span_id AND ln.span_start_time = s.start_time
     ORDER BY s.trace_id, s.start_time, s.span_id
 $$;
 COMMENT ON FUNCTION ps_trace.get_trace_spans(uuid[], timestamptz, timestamptz) IS

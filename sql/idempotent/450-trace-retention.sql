@@ -1,4 +1,4 @@
--- Trace retention: whole chunks (span, event and link partitions together) are dropped once
+-- Trace retention: whole chunks (span, event, link and packed partitions together) are dropped once
 -- they end before now() - retention period. prom_api.execute_maintenance() calls
 -- ps_trace.drop_expired_trace_partitions().
 
@@ -55,7 +55,7 @@ BEGIN
     FOR chunk IN
         SELECT c.id FROM _ps_trace.chunk c WHERE c.end_time <= boundary ORDER BY c.start_time LIMIT max_chunks
     LOOP
-        FOREACH tbl IN ARRAY ARRAY['span', 'event', 'link'] LOOP
+        FOREACH tbl IN ARRAY ARRAY['span', 'event', 'link', 'span_packed'] LOOP
             EXECUTE format('DROP TABLE IF EXISTS _ps_trace.%I', tbl || '_' || chunk.id);
         END LOOP;
         DELETE FROM _ps_trace.chunk c WHERE c.id = chunk.id;

@@ -26,7 +26,12 @@ GRANT EXECUTE ON FUNCTION
     _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text),
     ps_trace.find_trace_ids(text, text, jsonb, timestamptz, timestamptz, interval, interval, int),
     ps_trace.get_trace_spans(uuid[], timestamptz, timestamptz),
-    ps_trace.get_dependencies(timestamptz, timestamptz)
+    ps_trace.get_dependencies(timestamptz, timestamptz),
+    ps_trace.get_trace_pack_delay(),
+    _ps_trace.unpack_spans(_ps_trace.span_packed),
+    _ps_trace.unpack_events(_ps_trace.span_packed),
+    _ps_trace.unpack_links(_ps_trace.span_packed),
+    _ps_trace.spans_between(timestamptz, timestamptz, bigint[])
 TO prom_reader;
 
 GRANT EXECUTE ON FUNCTION
@@ -40,7 +45,9 @@ TO prom_writer;
 GRANT EXECUTE ON FUNCTION
     ps_trace.set_trace_retention_period(interval),
     ps_trace.set_trace_chunk_interval(interval),
-    ps_trace.delete_all_traces()
+    ps_trace.delete_all_traces(),
+    ps_trace.set_trace_pack_delay(interval)
 TO prom_admin;
 
 GRANT EXECUTE ON FUNCTION ps_trace.drop_expired_trace_partitions(timestamptz, int) TO prom_maintenance, prom_admin;
+GRANT EXECUTE ON FUNCTION ps_trace.pack_trace_partitions(timestamptz, int) TO prom_maintenance, prom_admin;

@@ -1,0 +1,1 @@
+"""Trace storage helpers that run inside PostgreSQL (PL/Python)."""

@@ -1,0 +1,112 @@
+-- Reading the packed tier: unpack functions give packed rows back as rows of _ps_trace.span,
+-- event and link; _ps_trace.span_all, event_all and link_all are the row partitions plus the
+-- unpacked rows, and every reader (views, trees, Jaeger functions) reads those. Their packed
+-- branch takes trace_id from the packed row itself, so `trace_id = ...` reaches the packed
+-- rows' (trace_id) index before anything is unpacked.
+
+CREATE OR REPLACE FUNCTION _ps_trace.unpack_spans(p _ps_trace.span_packed)
+RETURNS SETOF _ps_trace.span
+LANGUAGE plpython3u
+STABLE
+STRICT
+PARALLEL RESTRICTED  -- PL/Python (unpacking) cannot run in parallel workers
+ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $python$
+unpack = SD.get("unpack")
+if unpack is None:
+    if "promscale" not in GD:
+        plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+    unpack = SD["unpack"] = GD["promscale"].module(plpy, "promscale.traces.packing").unpack_spans
+return list(unpack(plpy, p))
+$python$;
+COMMENT ON FUNCTION _ps_trace.unpack_spans(_ps_trace.span_packed) IS 'The spans of a packed trace row';
+
+CREATE OR REPLACE FUNCTION _ps_trace.unpack_events(p _ps_trace.span_packed)
+RETURNS SETOF _ps_trace.event
+LANGUAGE plpython3u
+STABLE
+STRICT
+PARALLEL RESTRICTED  -- PL/Python (unpacking) cannot run in parallel workers
+ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $python$
+unpack = SD.get("unpack")
+if unpack is None:
+    if "promscale" not in GD:
+        plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+    unpack = SD["unpack"] = GD["promscale"].module(plpy, "promscale.traces.packing").unpack_events
+return list(unpack(plpy, p))
+$python$;
+COMMENT ON FUNCTION _ps_trace.unpack_events(_ps_trace.span_packed) IS 'The span events of a packed trace row';
+
+CREATE OR REPLACE FUNCTION _ps_trace.unpack_links(p _ps_trace.span_packed)
+RETURNS SETOF _ps_trace.link
+LANGUAGE plpython3u
+STABLE
+STRICT
+PARALLEL RESTRICTED  -- PL/Python (unpacking) cannot run in parallel workers
+ROWS 2
+SET search_path = pg_catalog, pg_temp
+AS $python$
+unpack = SD.get("unpack")
+if unpack is None:
+    if "promscale" not in GD:
+        plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+    unpack = SD["unpack"] = GD["promscale"].module(plpy, "promscale.traces.packing").unpack_links
+return list(unpack(plpy, p))
+$python$;
+COMMENT ON FUNCTION _ps_trace.unpack_links(_ps_trace.span_packed) IS 'The span links of a packed trace row';
+
+CREATE OR REPLACE VIEW _ps_trace.span_all AS
+SELECT s.trace_id, s.span_id, s.parent_span_id, s.start_time, s.end_time, s.start_ns, s.end_ns, s.operation_id,
+       s.resource_id, s.scope_id, s.trace_state, s.flags, s.status_code, s.status_message, s.attributes,
+       s.dropped_attributes_count, s.dropped_events_count, s.dropped_links_count
+FROM _ps_trace.span s
+UNION ALL
+SELECT p.trace_id, u.span_id, u.parent_span_id, u.start_time, u.end_time, u.start_ns, u.end_ns, u.operation_id,
+       u.resource_id, u.scope_id, u.trace_state, u.flags, u.status_code, u.status_message, u.attributes,
+       u.dropped_attributes_count, u.dropped_events_count, u.dropped_links_count
+FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_spans(p) u;
+COMMENT ON VIEW _ps_trace.span_all IS 'Every stored span: row partitions and packed rows';
+
+CREATE OR REPLACE VIEW _ps_trace.event_all AS
+SELECT e.trace_id, e.span_id, e.span_start_time, e.event_nbr, e.time, e.time_ns, e.name, e.attributes,
+       e.dropped_attributes_count
+FROM _ps_trace.event e
+UNION ALL
+SELECT p.trace_id, u.span_id, u.span_start_time, u.event_nbr, u.time, u.time_ns, u.name, u.attributes,
+       u.dropped_attributes_count
+FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_events(p) u;
+COMMENT ON VIEW _ps_trace.event_all IS 'Every stored span event: row partitions and packed rows';
+
+CREATE OR REPLACE VIEW _ps_trace.link_all AS
+SELECT l.trace_id, l.span_id, l.span_start_time, l.link_nbr, l.linked_trace_id, l.linked_span_id, l.trace_state,
+       l.flags, l.attributes, l.dropped_attributes_count
+FROM _ps_trace.link l
+UNION ALL
+SELECT p.trace_id, u.span_id, u.span_start_time, u.link_nbr, u.linked_trace_id, u.linked_span_id, u.trace_state,
+       u.flags, u.attributes, u.dropped_attributes_count
+FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_links(p) u;
+COMMENT ON VIEW _ps_trace.link_all IS 'Every stored span link: row partitions and packed rows';
+
+-- Spans (row partitions and packed) starting in [lo, hi): packed rows are chosen by their
+-- start range before anything is unpacked. `operation_ids` NULL means every operation.
+CREATE OR REPLACE FUNCTION _ps_trace.spans_between(lo timestamptz, hi timestamptz, operation_ids bigint[] DEFAULT NULL)
+RETURNS SETOF _ps_trace.span
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.* FROM _ps_trace.span s
+    WHERE s.start_time >= lo AND s.start_time < hi
+      AND (operation_ids IS NULL OR s.operation_id = ANY (operation_ids))
+    UNION ALL
+    SELECT u.* FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_spans(p) u
+    WHERE p.start_time < hi AND p.max_start_time >= lo
+      AND (operation_ids IS NULL OR p.operation_ids && operation_ids)
+      AND u.start_time >= lo AND u.start_time < hi
+      AND (operation_ids IS NULL OR u.operation_id = ANY (operation_ids))
+$$;
+COMMENT ON FUNCTION _ps_trace.spans_between(timestamptz, timestamptz, bigint[]) IS
+    'Stored spans starting in [lo, hi), packed or not, optionally of some operations only';
