@@ -230,6 +230,45 @@ def timed_get(url: str, repeats: int) -> tuple[float, float]:
     return statistics.median(times), times[int(len(times) * 0.9) - 1]
 
 
+def report_storage(conn: psycopg.Connection, stored: int, label: str) -> None:
+    """Bytes per span of everything the spans occupy, after VACUUM."""
+    conn.execute("VACUUM ANALYZE")
+    sizes = dict(conn.execute(
+        "SELECT p.relname, sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relnamespace = '_ps_trace'::regnamespace "
+        "GROUP BY 1").fetchall())
+    interned = conn.execute(
+        "SELECT pg_total_relation_size('_ps_trace.resource') + pg_total_relation_size('_ps_trace.scope')"
+        " + pg_total_relation_size('_ps_trace.operation') + pg_total_relation_size('_ps_trace.chunk')").fetchone()[0]
+    events = conn.execute("SELECT count(*) FROM ps_trace.event").fetchone()[0]
+    total = sum(sizes.values()) + interned
+    print(f"storage {label}: {total / stored:.0f} bytes/span in total ({stored} spans, {events} events): "
+          f"span rows+indexes {sizes.get('span', 0) / stored:.0f}, events {sizes.get('event', 0) / stored:.0f}, "
+          f"links {sizes.get('link', 0) / stored:.0f}, packed rows+indexes {sizes.get('span_packed', 0) / stored:.0f}, "
+          f"interned resources/scopes/operations/chunks (with dictionaries) {interned / stored:.1f}")
+
+
+def query_latencies(url: str, start_ns: int, sample: list[str], label: str) -> None:
+    end_us = (start_ns + 3 * 10**12) // 1000
+    start_us = start_ns // 1000 - 10**6
+    search = f"{url}/api/traces?service=frontend&limit=20&start={start_us}&end={end_us}"
+    med, p90 = timed_get(search, 20)
+    print(f"[{label}] Jaeger search (service, limit 20): median {med:.1f} ms, p90 {p90:.1f} ms")
+    tags = quote(json.dumps({"http.status_code": "500"}))
+    med, p90 = timed_get(f"{search}&operation={quote('GET /cart/checkout')}&tags={tags}", 20)
+    print(f"[{label}] Jaeger search (service, operation, tag, limit 20): median {med:.1f} ms, p90 {p90:.1f} ms")
+    rng = random.Random(4)
+    fetch_times = []
+    for _ in range(50):
+        started = time.perf_counter()
+        response = requests.get(f"{url}/api/traces/{rng.choice(sample)}", timeout=60)
+        fetch_times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200 and len(response.json()["data"][0]["spans"]) >= 1
+    fetch_times.sort()
+    print(f"[{label}] Jaeger trace fetch (10 spans): median {statistics.median(fetch_times):.1f} ms, "
+          f"p90 {fetch_times[44]:.1f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=60, help="requests per transport (512 spans each)")
@@ -238,7 +277,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
 
-    start_ns = (int(time.time()) - 3600) * 10**9
+    # two days ago: the spans fall in closed partitions that maintenance packs (pack delay 1 hour)
+    start_ns = (int(time.time()) - 2 * 86400) * 10**9
     print(f"building {2 * args.requests + 4} requests of {SPANS_PER_REQUEST} spans ...", flush=True)
     warmup = build_requests(4, 1, start_ns)
     http_bodies = build_requests(args.requests, 2, start_ns + 10**12)
@@ -267,47 +307,24 @@ def main() -> int:
                       f"connector CPU {cpu:.2f}s = {spans / cpu:,.0f} spans per connector CPU-second")
 
             with psycopg.connect(cluster.uri("promscale"), autocommit=True) as conn:
-                stored = conn.execute("SELECT count(*) FROM _ps_trace.span").fetchone()[0]
                 expected = (2 * args.requests + 4) * SPANS_PER_REQUEST
+                stored = conn.execute("SELECT count(*) FROM _ps_trace.span").fetchone()[0]
                 assert stored == expected, f"stored {stored} spans, sent {expected}"
-                conn.execute("VACUUM ANALYZE")
-                sizes = dict(conn.execute(
-                    "SELECT p.relname, sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i "
-                    "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relnamespace = '_ps_trace'::regnamespace "
-                    "GROUP BY 1").fetchall())
-                span_heap = conn.execute(
-                    "SELECT sum(pg_relation_size(i.inhrelid)) FROM pg_inherits i "
-                    "WHERE i.inhparent = '_ps_trace.span'::regclass").fetchone()[0]
-                interned = conn.execute(
-                    "SELECT pg_total_relation_size('_ps_trace.resource') + pg_total_relation_size('_ps_trace.scope')"
-                    " + pg_total_relation_size('_ps_trace.operation')").fetchone()[0]
-                events = conn.execute("SELECT count(*) FROM _ps_trace.event").fetchone()[0]
                 sample = [row[0].hex for row in conn.execute(
                     "SELECT DISTINCT trace_id FROM _ps_trace.span LIMIT 200").fetchall()]
-            total = sum(sizes.values()) + interned
-            print(f"storage   : {total / stored:.0f} bytes/span in total ({stored} spans, {events} events): "
-                  f"span heap {span_heap / stored:.0f}, span heap+indexes {sizes.get('span', 0) / stored:.0f}, "
-                  f"events {sizes.get('event', 0) / stored:.0f}, links {sizes.get('link', 0) / stored:.0f}, "
-                  f"interned resources/scopes/operations {interned / stored:.1f}")
+                report_storage(conn, stored, "rows   ")
+                query_latencies(connector.url, start_ns, sample, "rows")
 
-            end_us = (start_ns + 3 * 10**12) // 1000
-            start_us = start_ns // 1000 - 10**6
-            search = f"{connector.url}/api/traces?service=frontend&limit=20&start={start_us}&end={end_us}"
-            med, p90 = timed_get(search, 20)
-            print(f"Jaeger search (service, limit 20): median {med:.1f} ms, p90 {p90:.1f} ms")
-            tags = quote(json.dumps({"http.status_code": "500"}))
-            med, p90 = timed_get(f"{search}&operation={quote('GET /cart/checkout')}&tags={tags}", 20)
-            print(f"Jaeger search (service, operation, tag, limit 20): median {med:.1f} ms, p90 {p90:.1f} ms")
-            rng = random.Random(4)
-            fetch_times = []
-            for _ in range(50):
                 started = time.perf_counter()
-                response = requests.get(f"{connector.url}/api/traces/{rng.choice(sample)}", timeout=60)
-                fetch_times.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200 and len(response.json()["data"][0]["spans"]) >= 1
-            fetch_times.sort()
-            print(f"Jaeger trace fetch (10 spans): median {statistics.median(fetch_times):.1f} ms, "
-                  f"p90 {fetch_times[44]:.1f} ms")
+                conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
+                packing = time.perf_counter() - started
+                packed = conn.execute("SELECT count(*), sum(span_count) FROM _ps_trace.span_packed").fetchone()
+                assert packed[1] == expected, f"packed {packed[1]} spans of {expected}"
+                assert conn.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == expected
+                print(f"packing   : maintenance packed {expected} spans into {packed[0]} rows in {packing:.1f}s "
+                      f"= {expected / packing:,.0f} spans/s")
+                report_storage(conn, stored, "packed ")
+                query_latencies(connector.url, start_ns, sample, "packed")
     finally:
         remove_cluster(cluster)
     print("reference (original Promscale, published): ~20-25k spans/s per connector core, ~250 bytes/span")

@@ -53,10 +53,10 @@ COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, 
 -- Reads the service's spans newest first and stops at `_limit` distinct traces: partitions
 -- from the newest down, and inside one a merge of (operation_id, start_time) index scans
 -- (one per operation of the service), so a search costs about what its answer costs,
--- however many spans the window holds. A packed chunk is read in time slices from its end
--- down (1 minute, then doubling): a slice [x, hi) unpacks only the packed rows of the
--- service's operations whose latest span starts at or after x, which hold every packed span
--- of the slice.
+-- however many spans the window holds. A packed chunk is read in slices from its end down:
+-- a slice [x, hi) ends at the latest span start x of the next few packed rows (of the
+-- service's operations, by the (max_start_time) index), and unpacks the rows whose latest span
+-- starts at or after x, which hold every packed span of the slice.
 CREATE OR REPLACE FUNCTION ps_trace.find_trace_ids(
     _service_name text, _operation text, _tags jsonb, _start_time timestamptz, _end_time timestamptz,
     _min_duration interval, _max_duration interval, _limit int)
@@ -77,7 +77,7 @@ DECLARE
     resource_attributes jsonb;
     slice_lo timestamptz;
     slice_hi timestamptz;
-    width interval;
+    rows_per_slice int := greatest(_limit, 16);
 BEGIN
     SELECT string_agg(format(
         '(SELECT s, %s::smallint AS kind, s.start_time AS t FROM _ps_trace.span s WHERE s.operation_id = %s'
@@ -104,17 +104,16 @@ BEGIN
         ORDER BY c.start_time DESC
     LOOP
         slice_hi := chunk.hi;
-        width := interval '1 minute';
         WHILE slice_hi > chunk.lo LOOP
+            slice_lo := NULL;
             IF chunk.packed THEN
-                BEGIN
-                    slice_lo := greatest(chunk.lo, slice_hi - width);
-                EXCEPTION WHEN datetime_field_overflow THEN
-                    slice_lo := chunk.lo;
-                END;
-            ELSE
-                slice_lo := chunk.lo;
+                SELECT p.max_start_time INTO slice_lo
+                FROM _ps_trace.span_packed p
+                WHERE p.max_start_time < slice_hi AND p.max_start_time >= chunk.lo AND p.start_time < slice_hi
+                  AND p.operation_ids && ops
+                ORDER BY p.max_start_time DESC OFFSET rows_per_slice - 1 LIMIT 1;
             END IF;
+            slice_lo := coalesce(slice_lo, chunk.lo);
             FOR r IN EXECUTE CASE WHEN chunk.packed THEN packed_newest_first ELSE newest_first END
                 USING slice_lo, slice_hi, ops
             LOOP
@@ -140,7 +139,6 @@ BEGIN
             END LOOP;
             EXIT WHEN cardinality(found_ids) >= _limit;
             slice_hi := slice_lo;
-            width := width * 2;
         END LOOP;
         EXIT WHEN cardinality(found_ids) >= _limit;
     END LOOP;

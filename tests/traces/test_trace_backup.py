@@ -33,11 +33,15 @@ def contents(conn: psycopg.Connection) -> dict:
     }
 
 
-def test_dump_and_restore_round_trip(connector, db, db_uri, second_cluster, tmp_path):
+@pytest.mark.parametrize("packed", [False, True], ids=["rows", "packed"])
+def test_dump_and_restore_round_trip(connector, db, db_uri, second_cluster, tmp_path, packed):
     client = Client(connector)
     export(client, SHOP)
     export(client, [S(0xB, 1, None, "old", "batch", links=[(0xA, 1)])], base_ns=0)
     db.execute("SELECT ps_trace.set_trace_retention_period('400 days')")
+    if packed:  # the packed tier (and the chunks' dictionaries) come back too
+        assert db.execute("SELECT ps_trace.pack_trace_partitions()").fetchone()[0] == 2
+        assert db.execute("SELECT count(*) FROM _ps_trace.span").fetchone()[0] == 0
     before = contents(db)
     assert len(before["spans"]) == 6 and len(before["events"]) == 1 and len(before["links"]) == 1
 
@@ -53,6 +57,12 @@ def test_dump_and_restore_round_trip(connector, db, db_uri, second_cluster, tmp_
 
     with psycopg.connect(second_cluster.uri("restored"), autocommit=True) as restored:
         assert contents(restored) == before
+        if packed:
+            assert restored.execute("SELECT count(*) FROM _ps_trace.span_packed").fetchone()[0] == 2
+            # a retry of a packed span is still recognised after the restore
+            export(Client(create_app(Config(db_uri=second_cluster.uri("restored", "promscale_writer"),
+                                            telemetry_dir=str(tmp_path / "r")))), SHOP)
+            assert contents(restored) == before
         # ingest goes on: new spans in existing and new partitions, existing and new services
         app = create_app(Config(db_uri=second_cluster.uri("restored", "promscale_writer"),
                                 telemetry_dir=str(tmp_path / "t")))

@@ -147,6 +147,7 @@ def test_late_and_retried_spans(connector, db):
 
 
 def test_maintenance_packs_closed_chunks_only(connector, db):
+    db.execute("SELECT ps_trace.set_trace_retention_period('100 years')")
     client = Client(connector)
     export(client, SHOP)  # 2023: closed long ago
     export(client, [S(0xC, 1, None, "now", "svc")], base_ns=time.time_ns())
@@ -220,3 +221,29 @@ def test_packing_while_spans_arrive(connector, db, db_uri):
     assert db.execute("SELECT count(*) FROM ps_trace.trace_tree(ps_trace.trace_id(%s))",
                       (TRACE_A,)).fetchone()[0] == len(SHOP) + writers * per_writer
     assert BASE_NS  # the workload's times: a chunk closed long ago
+
+
+def test_search_reads_packed_chunks_newest_first_in_slices(connector, db, pg_cluster, db_name):
+    client = Client(connector)
+    # 60 traces of two spans each, 1 s apart, in one chunk; half of them have a slow root
+    export(client, [s for n in range(60) for s in (
+        S(0x500 + n, 1, None, "root", "svc", n * 1000, 900 if n % 2 else 5, kind=2, attributes={"n": n}),
+        S(0x500 + n, 2, 1, "child", "svc", n * 1000 + 1, 3, status=2 if n % 3 == 0 else 0))])
+
+    def searches(conn) -> list:
+        return [conn.execute("SELECT * FROM ps_trace.find_trace_ids('svc', %s, %s, %s, %s, %s, NULL, %s)", args
+                             ).fetchall() for args in (
+            (None, None, "-infinity", "infinity", None, 3),
+            (None, None, "-infinity", "infinity", None, 25),
+            ("root", None, "-infinity", "infinity", "100 ms", 40),
+            ("child", '{"error": "true"}', "-infinity", "infinity", None, 100),
+            (None, None, "2023-11-14 22:13:40+00", "2023-11-14 22:13:50+00", None, 100),
+        )]
+
+    before = searches(db)
+    assert [len(r) for r in before] == [3, 25, 30, 20, 11]
+    assert pack(db) == 1 and row_counts(db)[2] == 60
+    assert searches(db) == before
+    with psycopg.connect(pg_cluster.uri(db_name, "promscale_reader"), autocommit=True) as reader:
+        assert searches(reader) == before
+        assert reader.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == 120
