@@ -22,6 +22,26 @@ return list(unpack(plpy, p))
 $python$;
 COMMENT ON FUNCTION _ps_trace.unpack_spans(_ps_trace.span_packed) IS 'The spans of a packed trace row';
 
+-- The spans of a packed row (of some operations, NULL: all) with their events (jsonb array of {"name", "attributes"}, NULL
+-- when none): a Jaeger tag search matches event attributes without a second unpack per span.
+CREATE OR REPLACE FUNCTION _ps_trace.unpack_spans_with_events(p _ps_trace.span_packed, operation_ids bigint[])
+RETURNS TABLE (s _ps_trace.span, events jsonb)
+LANGUAGE plpython3u
+STABLE
+PARALLEL RESTRICTED  -- PL/Python (unpacking) cannot run in parallel workers
+ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $python$
+unpack = SD.get("unpack")
+if unpack is None:
+    if "promscale" not in GD:
+        plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+    unpack = SD["unpack"] = GD["promscale"].module(plpy, "promscale.traces.packing").unpack_spans_with_events
+return list(unpack(plpy, p, operation_ids)) if p is not None else []
+$python$;
+COMMENT ON FUNCTION _ps_trace.unpack_spans_with_events(_ps_trace.span_packed, bigint[]) IS
+    'The spans of some operations (NULL: all) of a packed trace row, each with its events (name and attributes)';
+
 CREATE OR REPLACE FUNCTION _ps_trace.unpack_events(p _ps_trace.span_packed)
 RETURNS SETOF _ps_trace.event
 LANGUAGE plpython3u

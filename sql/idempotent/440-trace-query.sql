@@ -28,8 +28,11 @@ COMMENT ON FUNCTION ps_trace.get_operations(text, text) IS 'Operations (span nam
 
 -- Does a span match a Jaeger tag filter? Tags match span attributes, resource (process)
 -- attributes, event attributes, and the tags Jaeger derives from OTLP fields.
+-- `events`: the span's events as a jsonb array of {"name", "attributes"} when the caller has
+-- them at hand (a packed span), NULL to read them from storage.
 CREATE OR REPLACE FUNCTION _ps_trace.span_matches_tag(
-    s _ps_trace.span, resource_attributes jsonb, span_kind smallint, tag_key text, tag_value text)
+    s _ps_trace.span, resource_attributes jsonb, span_kind smallint, tag_key text, tag_value text,
+    events jsonb)
 RETURNS boolean
 LANGUAGE sql
 STABLE
@@ -42,12 +45,29 @@ AS $$
         OR (tag_key = 'otel.status_code' AND upper(ps_trace.status_code_name(s.status_code)) = tag_value)
         OR (tag_key = 'otel.status_description' AND s.status_message IS NOT DISTINCT FROM tag_value)
         OR (tag_key = 'w3c.tracestate' AND s.trace_state IS NOT DISTINCT FROM tag_value)
-        OR EXISTS (SELECT 1 FROM _ps_trace.event_all e
-                   WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id AND e.span_start_time = s.start_time
-                     AND (e.attributes ->> tag_key = tag_value OR (tag_key = 'event' AND e.name = tag_value)))
+        OR CASE WHEN events IS NOT NULL THEN
+            EXISTS (SELECT 1 FROM jsonb_array_elements(events) e
+                    WHERE e -> 'attributes' ->> tag_key = tag_value OR (tag_key = 'event' AND e ->> 'name' = tag_value))
+        ELSE
+            EXISTS (SELECT 1 FROM _ps_trace.event_all e
+                    WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id AND e.span_start_time = s.start_time
+                      AND (e.attributes ->> tag_key = tag_value OR (tag_key = 'event' AND e.name = tag_value)))
+        END
+$$;
+COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text, jsonb) IS
+    'Whether a span matches one Jaeger search tag';
+
+CREATE OR REPLACE FUNCTION _ps_trace.span_matches_tag(
+    s _ps_trace.span, resource_attributes jsonb, span_kind smallint, tag_key text, tag_value text)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _ps_trace.span_matches_tag(s, resource_attributes, span_kind, tag_key, tag_value, NULL)
 $$;
 COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text) IS
-    'Whether a span matches one Jaeger search tag';
+    'Whether a span matches one Jaeger search tag (its events read from storage)';
 
 -- Traces with a span that matches everything given (NULL = no filter), most recent first.
 -- Reads the service's spans newest first and stops at `_limit` distinct traces: partitions
@@ -80,7 +100,7 @@ DECLARE
     rows_per_slice int := greatest(_limit, 16);
 BEGIN
     SELECT string_agg(format(
-        '(SELECT s, %s::smallint AS kind, s.start_time AS t FROM _ps_trace.span s WHERE s.operation_id = %s'
+        '(SELECT s, %s::smallint AS kind, s.start_time AS t, NULL::jsonb AS events FROM _ps_trace.span s WHERE s.operation_id = %s'
         ' AND s.start_time >= $1 AND s.start_time < $2 ORDER BY s.start_time DESC)', o.span_kind, o.id),
         ' UNION ALL '), array_agg(o.id)
     INTO newest_first, ops
@@ -90,11 +110,11 @@ BEGIN
         RETURN;
     END IF;
     packed_newest_first := 'SELECT * FROM (' || newest_first || ' UNION ALL '
-        '(SELECT u AS s, o.span_kind AS kind, u.start_time AS t'
-        ' FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_spans(p) u'
-        ' JOIN _ps_trace.operation o ON o.id = u.operation_id'
+        '(SELECT u.s, o.span_kind AS kind, (u.s).start_time AS t, coalesce(u.events, ''[]'') AS events'
+        ' FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_spans_with_events(p, $3) u'
+        ' JOIN _ps_trace.operation o ON o.id = (u.s).operation_id'
         ' WHERE p.start_time < $2 AND p.max_start_time >= $1 AND p.operation_ids && $3'
-        '   AND u.operation_id = ANY ($3) AND u.start_time >= $1 AND u.start_time < $2)) u ORDER BY t DESC';
+        '   AND (u.s).operation_id = ANY ($3) AND (u.s).start_time >= $1 AND (u.s).start_time < $2)) u ORDER BY t DESC';
     newest_first := 'SELECT * FROM (' || newest_first || ') u ORDER BY t DESC';
     FOR chunk IN
         SELECT greatest(c.start_time, _start_time) AS lo, least(c.end_time, _end_time + interval '1 microsecond') AS hi,
@@ -124,7 +144,7 @@ BEGIN
                     SELECT res.attributes INTO resource_attributes FROM _ps_trace.resource res WHERE res.id = (r.s).resource_id;
                     matches := true;
                     FOR tag IN SELECT * FROM jsonb_each_text(_tags) LOOP
-                        IF NOT coalesce(_ps_trace.span_matches_tag(r.s, resource_attributes, r.kind, tag.key, tag.value), false) THEN
+                        IF NOT coalesce(_ps_trace.span_matches_tag(r.s, resource_attributes, r.kind, tag.key, tag.value, r.events), false) THEN
                             matches := false;
                             EXIT;
                         END IF;
@@ -163,14 +183,14 @@ AS $$
     WITH s AS MATERIALIZED (
         SELECT * FROM _ps_trace.span_all s
         WHERE s.trace_id = ANY (_trace_ids) AND s.start_time >= _start_time AND s.start_time <= _end_time
-    ), ev AS (
+    ), ev AS MATERIALIZED (  -- aggregated once (the planner cannot estimate unpacked rows)
         SELECT e.trace_id, e.span_id, e.span_start_time,
                jsonb_agg(jsonb_build_object('time_unix_nano', _ps_trace.unix_nano(e.time, e.time_ns),
                                             'name', e.name, 'attributes', e.attributes) ORDER BY e.event_nbr) AS events
         FROM _ps_trace.event_all e
         WHERE e.trace_id = ANY (_trace_ids) AND e.span_start_time >= _start_time AND e.span_start_time <= _end_time
         GROUP BY 1, 2, 3
-    ), ln AS (
+    ), ln AS MATERIALIZED (
         SELECT l.trace_id, l.span_id, l.span_start_time,
                jsonb_agg(jsonb_build_object('trace_id', ps_trace.trace_id_hex(l.linked_trace_id),
                                             'span_id', ps_trace.span_id_hex(l.linked_span_id)) ORDER BY l.link_nbr) AS links

@@ -24,6 +24,8 @@ GRANT EXECUTE ON FUNCTION
     ps_trace.get_services(),
     ps_trace.get_operations(text, text),
     _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text),
+    _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text, jsonb),
+    _ps_trace.unpack_spans_with_events(_ps_trace.span_packed, bigint[]),
     ps_trace.find_trace_ids(text, text, jsonb, timestamptz, timestamptz, interval, interval, int),
     ps_trace.get_trace_spans(uuid[], timestamptz, timestamptz),
     ps_trace.get_dependencies(timestamptz, timestamptz),

@@ -114,6 +114,25 @@ def unpack_spans(plpy: Any, row: dict) -> Iterator[tuple]:
                s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15], s[16])
 
 
+def unpack_spans_with_events(plpy: Any, row: dict, operation_ids: list | None) -> Iterator[tuple]:
+    """(span row, its events as a jsonb array of {"name", "attributes"} or None) of the spans of
+    some operations (None: all) in a packed row: what a Jaeger search needs of a span, in one
+    call, without building rows for the spans of other operations."""
+    base, doc = _document(plpy, row)
+    wanted = None if operation_ids is None else set(operation_ids)
+    trace_id = row["trace_id"]
+    for s in doc:
+        if wanted is not None and s[6] not in wanted:
+            continue
+        start_us = base + s[2]
+        span = (trace_id, s[0], s[1], timestamp_text(start_us), timestamp_text(start_us + s[4]), s[3], s[5],
+                s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15], s[16])
+        events = None
+        if s[17]:
+            events = "[" + ",".join('{"name":%s,"attributes":%s}' % (json.dumps(e[3]), e[4]) for e in s[17]) + "]"
+        yield span, events
+
+
 def unpack_events(plpy: Any, row: dict) -> Iterator[tuple]:
     """Rows of _ps_trace.event (column order) from a packed row."""
     base, doc = _document(plpy, row)
