@@ -1,6 +1,7 @@
 """Trace ingest and query, end to end: OTLP/HTTP and OTLP/gRPC → connector → PostgreSQL, then
 the Jaeger API. Prints spans/s per transport, connector CPU per span, bytes per stored span, and
-the latency of a Jaeger trace search and a trace fetch.
+the latency of a Jaeger trace search and a trace fetch; then packs the (closed) partitions with
+``CALL prom_api.execute_maintenance()`` and prints bytes per span and the query latencies again.
 
 Load: traces of 10 spans over 4 services (frontend → cart → db, payment), each span with 10-20
 attributes of realistic shape (http.*, db.*, net.*, ids that vary per span) and 0-3 events;
