@@ -67,18 +67,19 @@ DECLARE
     boundary timestamptz := coalesce(older_than, now() - ps_trace.get_trace_pack_delay());
     chunk record;
     has_rows boolean;
+    was_packed_at timestamptz;
     done int := 0;
 BEGIN
     FOR chunk IN
-        SELECT c.id, c.start_time, c.end_time, c.packed_at FROM _ps_trace.chunk c
+        SELECT c.id, c.start_time, c.end_time FROM _ps_trace.chunk c
         WHERE c.end_time <= boundary ORDER BY c.start_time
     LOOP
         EXIT WHEN done >= max_chunks;
-        -- wait for the writers of this chunk, keep new ones out until commit
-        PERFORM 1 FROM _ps_trace.chunk c WHERE c.id = chunk.id FOR UPDATE;
+        -- wait for the writers of this chunk (and another packer), keep new ones out until commit
+        SELECT c.packed_at INTO was_packed_at FROM _ps_trace.chunk c WHERE c.id = chunk.id FOR UPDATE;
         CONTINUE WHEN NOT FOUND;  -- dropped meanwhile
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM _ps_trace.%I)', 'span_' || chunk.id) INTO has_rows;
-        CONTINUE WHEN chunk.packed_at IS NOT NULL AND NOT has_rows;
+        CONTINUE WHEN was_packed_at IS NOT NULL AND NOT has_rows;
         IF to_regclass(format('_ps_trace.%I', 'span_packed_' || chunk.id)) IS NULL THEN
             EXECUTE format('CREATE TABLE _ps_trace.%I (LIKE _ps_trace.span_packed INCLUDING DEFAULTS)',
                            'span_packed_' || chunk.id);
