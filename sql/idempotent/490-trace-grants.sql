@@ -33,7 +33,8 @@ GRANT EXECUTE ON FUNCTION
     _ps_trace.unpack_spans(_ps_trace.span_packed),
     _ps_trace.unpack_events(_ps_trace.span_packed),
     _ps_trace.unpack_links(_ps_trace.span_packed),
-    _ps_trace.spans_between(timestamptz, timestamptz, bigint[])
+    _ps_trace.spans_between(timestamptz, timestamptz, bigint[]),
+    ps_trace.span_between(timestamptz, timestamptz)
 TO prom_reader;
 
 GRANT EXECUTE ON FUNCTION

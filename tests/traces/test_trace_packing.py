@@ -240,10 +240,22 @@ def test_search_reads_packed_chunks_newest_first_in_slices(connector, db, pg_clu
             (None, None, "2023-11-14 22:13:40+00", "2023-11-14 22:13:50+00", None, 100),
         )]
 
+    def between(conn) -> list:  # the view filtered on time, and the function reading only that range
+        window = ("2023-11-14 22:13:40+00", "2023-11-14 22:13:50+00")
+        rows = conn.execute("SELECT * FROM ps_trace.span WHERE start_time >= %s AND start_time < %s "
+                            "ORDER BY trace_id, span_id", window).fetchall()
+        assert conn.execute("SELECT * FROM ps_trace.span_between(%s, %s) ORDER BY trace_id, span_id",
+                            window).fetchall() == rows
+        return rows
+
     before = searches(db)
     assert [len(r) for r in before] == [3, 25, 30, 20, 11]
+    rows_between = between(db)
+    assert len(rows_between) == 20
     assert pack(db) == 1 and row_counts(db)[2] == 60
     assert searches(db) == before
+    assert between(db) == rows_between
     with psycopg.connect(pg_cluster.uri(db_name, "promscale_reader"), autocommit=True) as reader:
         assert searches(reader) == before
+        assert between(reader) == rows_between
         assert reader.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == 120
