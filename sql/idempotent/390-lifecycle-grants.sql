@@ -60,5 +60,8 @@ GRANT EXECUTE ON FUNCTION
     prom_api.unschedule_maintenance()
 TO prom_admin;
 
--- Writers: the stale-series check of put_samples.
-GRANT EXECUTE ON FUNCTION _prom_catalog.stale_series_ids(bigint[]) TO prom_writer;
+-- Writers: samples with an epoch check, and the epoch itself.
+GRANT EXECUTE ON FUNCTION
+    prom_api.put_samples(bigint[], timestamptz[], double precision[], bigint),
+    prom_api.get_series_epoch()
+TO prom_writer;
