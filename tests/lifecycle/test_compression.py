@@ -86,3 +86,21 @@ def test_reader_role_reads_compressed(loaded, pg_cluster, db_name):
                               (ids, *FAR)).fetchone()
         assert rows == (12, 2 * 12 * 1500)
         assert reader.execute("SELECT count(*) FROM prom_metric.m_0").fetchone()[0] == 2 * 4 * 1500
+
+
+def test_maintenance_time_budget_and_progress_view(loaded):
+    db, ids = loaded
+    db.execute("SELECT prom_api.set_default_retention_period('36500 days')")  # keep 1970
+    pending = db.execute("SELECT pending FROM prom_info.maintenance WHERE task = 'compress'").fetchone()[0]
+    assert pending == db.execute("SELECT count(*) FROM _prom_catalog.chunks_to_compress()").fetchone()[0] > 0
+    # a spent budget starts no step; the work stays pending
+    db.execute("CALL prom_api.execute_maintenance(max_duration => '0', log_steps => false)")
+    assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'compress'").fetchone() == (pending, 0)
+    notices: list[str] = []
+    db.add_notice_handler(lambda d: notices.append(d.message_primary))
+    db.execute("CALL prom_api.execute_maintenance()")
+    steps = [n for n in notices if "compressed" in n]
+    assert steps and notices[-1].startswith("promscale maintenance: done")
+    assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'compress'").fetchone() == (0, len(steps))
+    head, cold = db.execute("SELECT samples FROM prom_info.storage ORDER BY tier DESC").fetchall()
+    assert head == (0,) and cold == (2 * 12 * 1500,)
