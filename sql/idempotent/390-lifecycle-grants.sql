@@ -17,7 +17,8 @@ GRANT EXECUTE ON FUNCTION
     prom_api.get_default_retention_period(),
     prom_api.get_metric_retention_period(text),
     prom_api.get_compression_delay(),
-    prom_api.get_compressed_chunk_interval()
+    prom_api.get_compressed_chunk_interval(),
+    prom_api.get_metric_samples(text, timestamptz, timestamptz)
 TO prom_reader;
 
 -- Maintenance: the steps run as SECURITY DEFINER functions; the role may only call them.

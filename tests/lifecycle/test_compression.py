@@ -86,6 +86,13 @@ def test_reader_role_reads_compressed(loaded, pg_cluster, db_name):
                               (ids, *FAR)).fetchone()
         assert rows == (12, 2 * 12 * 1500)
         assert reader.execute("SELECT count(*) FROM prom_metric.m_0").fetchone()[0] == 2 * 4 * 1500
+        # the time-bounded form of the view answers like the view filtered on time
+        start, end = EPOCH + timedelta(hours=3), EPOCH + timedelta(hours=5)
+        assert reader.execute(
+            "SELECT series_id, time, float8send(value) FROM prom_api.get_metric_samples('m_1', %s, %s) ORDER BY 1, 2",
+            (start, end)).fetchall() == reader.execute(
+            "SELECT series_id, time, float8send(value) FROM prom_metric.m_1 WHERE time BETWEEN %s AND %s ORDER BY 1, 2",
+            (start, end)).fetchall() != []
 
 
 def test_maintenance_time_budget_and_progress_view(loaded):
