@@ -32,13 +32,16 @@ $$;
 COMMENT ON FUNCTION prom_api.set_promql_max_samples(bigint) IS
     'Sets the maximum number of samples a PromQL query may load; larger queries fail as in Prometheus';
 
--- Rows of an instant (step_ms = 0) or range query; Python does the work.
+-- Rows of an instant (step 0) or range query; Python does the work. An error comes back as
+-- a single row with error/sqlstate set, for the plpgsql wrappers to raise with Prometheus's
+-- exact text (PL/Python's own errors carry a "plpy.Error: " prefix).
 CREATE OR REPLACE FUNCTION _prom_catalog.promql_rows(query text, start_s float8, end_s float8, step_s float8,
                                                      range_query boolean)
-RETURNS TABLE (labels text, t float8, value float8)
+RETURNS TABLE (labels text, t float8, value float8, error text, sqlstate text)
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -49,7 +52,31 @@ step_ms = int(round(step_s * 1000)) if step_s else 0
 return api.query_rows(plpy, GD, query, start_ms, end_ms, step_ms, range_query)
 $python$;
 COMMENT ON FUNCTION _prom_catalog.promql_rows(text, float8, float8, float8, boolean) IS
-    'PromQL evaluation returning (labels as JSON text, Unix seconds, value) rows; used by prom_api.query*';
+    'PromQL evaluation as (labels JSON text, Unix seconds, value) rows, or one row carrying the error';
+
+CREATE OR REPLACE FUNCTION _prom_catalog.promql_query(query text, start_s float8, end_s float8, step_s float8,
+                                                      range_query boolean)
+RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM _prom_catalog.promql_rows(query, start_s, end_s, step_s, range_query) LOOP
+        IF r.error IS NOT NULL THEN
+            RAISE EXCEPTION USING MESSAGE = r.error, ERRCODE = r.sqlstate;
+        END IF;
+        labels := r.labels::jsonb;
+        "time" := to_timestamp(r.t);
+        value := r.value;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.promql_query(text, float8, float8, float8, boolean) IS
+    'PromQL evaluation as rows; errors raised with Prometheus''s message';
 
 CREATE OR REPLACE FUNCTION prom_api.query(query text, "time" timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
@@ -57,9 +84,8 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT r.labels::jsonb, pg_catalog.to_timestamp(r.t), r.value
-    FROM _prom_catalog.promql_rows(query, extract(epoch FROM "time")::float8,
-                                   extract(epoch FROM "time")::float8, 0, false) r
+    SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM "time")::float8,
+                                             extract(epoch FROM "time")::float8, 0, false)
 $$;
 COMMENT ON FUNCTION prom_api.query(text, timestamptz) IS
     'Evaluates a PromQL instant query at the given time; one row per result sample (errors are Prometheus''s messages)';
@@ -70,10 +96,9 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT r.labels::jsonb, pg_catalog.to_timestamp(r.t), r.value
-    FROM _prom_catalog.promql_rows(query, extract(epoch FROM start)::float8,
-                                   extract(epoch FROM "end")::float8,
-                                   extract(epoch FROM step)::float8, true) r
+    SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM start)::float8,
+                                             extract(epoch FROM "end")::float8,
+                                             extract(epoch FROM step)::float8, true)
 $$;
 COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) IS
     'Evaluates a PromQL range query from start to end every step; one row per result sample, series in label order';
@@ -84,6 +109,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -99,6 +125,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -108,27 +135,43 @@ $python$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8) IS
     'PromQL range query (Unix seconds, step in seconds); returns the complete Prometheus /api/v1/query_range response body';
 
-CREATE OR REPLACE FUNCTION prom_api.format_query(query text)
-RETURNS text
+CREATE OR REPLACE FUNCTION _prom_catalog.promql_format(query text)
+RETURNS text[]
 LANGUAGE plpython3u
 IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-api = GD["promscale"].module(plpy, "promscale.promql.api")
-parser = GD["promscale"].module(plpy, "promscale.promql.parser")
-try:
-    return api.format_query(query)
-except parser.ParseError as e:
-    plpy.error(str(e))
+return GD["promscale"].module(plpy, "promscale.promql.api").format_query_or_error(query)
 $python$;
+COMMENT ON FUNCTION _prom_catalog.promql_format(text) IS
+    'Formatted query, or NULL with the parse error and its SQLSTATE';
+
+CREATE OR REPLACE FUNCTION prom_api.format_query(query text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text[];
+BEGIN
+    r := _prom_catalog.promql_format(query);
+    IF r[2] IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = r[2], ERRCODE = r[3];
+    END IF;
+    RETURN r[1];
+END
+$$;
 COMMENT ON FUNCTION prom_api.format_query(text) IS
     'The query formatted as Prometheus 2.42''s /api/v1/format_query does; a parse error raises Prometheus''s message';
 
 GRANT EXECUTE ON FUNCTION
     prom_api.get_promql_max_samples(),
     _prom_catalog.promql_rows(text, float8, float8, float8, boolean),
+    _prom_catalog.promql_query(text, float8, float8, float8, boolean),
+    _prom_catalog.promql_format(text),
     prom_api.query(text, timestamptz),
     prom_api.query_range(text, timestamptz, timestamptz, interval),
     prom_api.query_json(text, float8, text, float8),

@@ -73,6 +73,15 @@ BEGIN
                        tbl || '_' || chunk_id, tbl || '_' || chunk_id || '_time_range',
                        CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_start,
                        CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_end);
+        -- each partition owns its indexes (the parents have none: see 401-trace-partition-indexes.sql)
+        IF tbl = 'span' THEN
+            -- trace fetch, trees, and deduplication of retried exports (ON CONFLICT DO NOTHING)
+            EXECUTE format('ALTER TABLE _ps_trace.%I ADD PRIMARY KEY (trace_id, span_id, start_time)', tbl || '_' || chunk_id);
+            -- Jaeger searches: a service's operations, newest first
+            EXECUTE format('CREATE INDEX ON _ps_trace.%I (operation_id, start_time)', tbl || '_' || chunk_id);
+        ELSE
+            EXECUTE format('CREATE INDEX ON _ps_trace.%I (trace_id, span_id)', tbl || '_' || chunk_id);
+        END IF;
         EXECUTE format('ALTER TABLE _ps_trace.%I ATTACH PARTITION _ps_trace.%I FOR VALUES FROM (%L) TO (%L)',
                        tbl, tbl || '_' || chunk_id, chunk_start, chunk_end);
     END LOOP;

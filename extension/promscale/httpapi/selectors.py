@@ -102,13 +102,14 @@ def parse_metric_selector(text: str) -> list[Matcher]:
         return _interim_parse(text)
     parser, ast = engine
     try:
-        node = parser.parse(text)
+        matchers = parser.parse_metric_selector(text)
     except Exception as exc:  # the parser's ParseError carries Prometheus's message
+        if "must contain at least one non-empty matcher" in str(exc):
+            # a whole-expression check that ParseMetricSelector does not make: the API's
+            # own check reports it, with the API's message
+            return _interim_parse(text)
         raise SelectorError(str(exc)) from None
-    if not isinstance(node, ast.VectorSelector) or node.original_offset or node.timestamp is not None \
-            or node.start_or_end is not None:
-        raise SelectorError(f"1:1: parse error: expected a series selector, got {text!r}")
-    return _matchers_of(node)
+    return [(m.name, m.type, m.value) for m in matchers]
 
 
 def matches_empty(matcher: Matcher) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import ast as A
 from .engine import DEFAULT_LOOKBACK_MS, DEFAULT_MAX_SAMPLES, evaluate
-from .gofmt import format_float_f
+from .gofmt import format_float_f, format_sample_value
 from .lexer import parse_duration
 from .parser import ParseError, parse
 from .storage import SqlStorage
@@ -39,8 +39,8 @@ def seconds_to_ms(t: float) -> int:
     if math.isnan(t) or math.isinf(t):
         raise BadData(f"cannot parse {t!r} to a valid timestamp")
     sec = math.trunc(t)
-    frac = t - sec
-    ms = round(frac * 1000)  # math.Round(ns*1000)/1000 then ns -> ms
+    frac = (t - sec) * 1000  # math.Round(ns*1000)/1000, then nanoseconds -> milliseconds
+    ms = math.floor(frac + 0.5) if frac >= 0 else -math.floor(-frac + 0.5)
     return int(sec) * 1000 + int(ms)
 
 
@@ -82,10 +82,10 @@ def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, tim
     try:
         expr = parse_cached(query)
     except ParseError as e:
-        raise BadData(f'invalid parameter "query": {e}') from None
+        # Prometheus's query handler names the parameter, its query_range handler does not
+        raise BadData(str(e) if range_query else f'invalid parameter "query": {e}') from None
     if range_query and expr.type() not in (A.VECTOR, A.SCALAR):
-        raise BadData(f'invalid parameter "query": invalid expression type "{expr.type()}" for range query, '
-                      "must be Scalar or instant Vector")
+        raise BadData(f'invalid expression type "{expr.type()}" for range query, must be Scalar or instant Vector')
     max_samples, st = _settings(plpy, session)
     limits = [x for x in (timeout, st) if x]
     deadline = _time.monotonic() + min(limits) if limits else None
@@ -102,10 +102,15 @@ def check_range(start: float, end: float, step: float) -> tuple[int, int, int]:
     if step is None or math.isnan(step) or step <= 0:
         raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
                       'Try a positive integer')
-    if (end - start) / step > MAX_POINTS:
+    # time.Duration arithmetic: integer nanoseconds, integer division
+    step_ms = int(round(step * 1000))
+    if step_ms <= 0:
+        raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
+                      'Try a positive integer')
+    if (e - s) // step_ms > MAX_POINTS:
         raise BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                       "resolution (?step=XX)")
-    return s, e, int(step * 1e9) // 1000000
+    return s, e, step_ms
 
 
 # --- JSON
@@ -153,12 +158,13 @@ def json_metric(labels: tuple) -> str:
 
 def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
     if isinstance(val, String):
-        return "string", f"[{json_ts(int(ts[0]))},{json_string(val.val)}]"
+        return "string", f"[{format_float_f(int(ts[0]) / 1000)},{json_string(val.val)}]"
     if isinstance(val, Scalar):
         if range_query:
-            pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]" for t, v in zip(ts, val.vals))
+            pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]" for t, v in zip(ts, val.vals))
             return "matrix", f'[{{"metric":{{}},"values":[{pts}]}}]'
-        return "scalar", f"[{json_ts(int(ts[0]))},\"{format_float_f(float(val.vals[0]))}\"]"
+        # a scalar's time is a float64 in JSON, unlike sample times (jsonutil.MarshalTimestamp)
+        return "scalar", f"[{format_float_f(int(ts[0]) / 1000)},\"{format_float_f(float(val.vals[0]))}\"]"
     if isinstance(val, Vector):
         if range_query:
             order = sorted(range(len(val.labels)), key=lambda i: val.labels[i])
@@ -167,7 +173,7 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
                 m = val.mask[i]
                 if not m.any():
                     continue
-                pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]"
+                pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]"
                                for t, v in zip(ts[m], val.vals[i][m]))
                 parts.append(f'{{"metric":{json_metric(val.labels[i])},"values":[{pts}]}}')
             return "matrix", "[" + ",".join(parts) + "]"
@@ -175,12 +181,12 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
         t = json_ts(int(ts[0]))
         for i, l in enumerate(val.labels):
             if val.mask[i, 0]:
-                parts.append(f'{{"metric":{json_metric(l)},"value":[{t},"{format_float_f(float(val.vals[i, 0]))}"]}}')
+                parts.append(f'{{"metric":{json_metric(l)},"value":[{t},"{format_sample_value(float(val.vals[i, 0]))}"]}}')
         return "vector", "[" + ",".join(parts) + "]"
     # a range vector from an instant query
     parts = []
     for s in sorted(instant_matrix(val), key=lambda s: s[0]):
-        pts = ",".join(f"[{json_ts(int(t))},\"{format_float_f(float(v))}\"]" for t, v in zip(s[1], s[2]))
+        pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]" for t, v in zip(s[1], s[2]))
         parts.append(f'{{"metric":{json_metric(s[0])},"values":[{pts}]}}')
     return "matrix", "[" + ",".join(parts) + "]"
 
@@ -231,8 +237,12 @@ def query_range_json(plpy, session, query, start, end, step, timeout=None, lookb
     return _guard(go)
 
 
-def _raise(plpy, e):
-    plpy.error(str(e))
+def format_query_or_error(query: str) -> list:
+    """[formatted, error message, SQLSTATE] for the SQL wrapper."""
+    try:
+        return [format_query(query), None, None]
+    except ParseError as e:
+        return [None, str(e), "22023"]
 
 
 def rows(expr, val, ts, range_query):
@@ -269,8 +279,10 @@ def query_rows(plpy, session, query, start_ms, end_ms, step_ms, range_query):
     except (BadData, PromQLError) as e:
         msg = str(e)
         prefix = 'invalid parameter "query": '
-        plpy.error(msg[len(prefix):] if msg.startswith(prefix) else msg)
-    return [(json.dumps(l, ensure_ascii=False), t / 1000.0, v) for l, t, v in rows(expr, val, ts, range_query)]
+        state = "22023" if isinstance(e, BadData) else ("57014" if isinstance(e, PromQLTimeout) else "P0001")
+        # the SQL wrapper raises it: PL/Python's own errors would carry a "plpy.Error: " prefix
+        return [(None, None, None, msg[len(prefix):] if msg.startswith(prefix) else msg, state)]
+    return [(json.dumps(l, ensure_ascii=False), t / 1000.0, v, None, None) for l, t, v in rows(expr, val, ts, range_query)]
 
 
 def format_query(query: str) -> str:

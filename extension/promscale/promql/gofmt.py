@@ -111,3 +111,21 @@ def go_quote(s: str) -> str:
             out.append("\\U%08x" % o)
     out.append('"')
     return "".join(out)
+
+
+def format_float_e(v: float) -> str:
+    """strconv.FormatFloat(v, 'e', -1, 64)."""
+    digits, exp = _shortest_digits(v)
+    sign = "-" if v < 0 else ""
+    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+
+
+def format_sample_value(v: float) -> str:
+    """Prometheus's jsonutil.MarshalValue: 'f' formatting, 'e' below 1e-6 or from 1e21 on."""
+    if math.isnan(v) or math.isinf(v):
+        return format_float_f(v)
+    a = abs(v)
+    if a != 0 and (a < 1e-6 or a >= 1e21):
+        return format_float_e(v)
+    return format_float_f(v)

@@ -77,8 +77,17 @@ DURATION_UNITS = ("ms", "s", "m", "h", "d", "w", "y")
 
 
 def lex(query: str) -> list[Token]:
-    """All tokens of the query, ending with EOF. Raises LexError."""
+    """All tokens of the query, ending with EOF, or with an ERROR token where lexing failed
+    (the parser reports it only when it gets there, as Prometheus's lazy lexer does)."""
     toks: list[Token] = []
+    try:
+        _lex(query, toks)
+    except LexError as e:
+        toks.append(Token("ERROR", e.msg, e.pos))
+    return toks
+
+
+def _lex(query: str, toks: list) -> list[Token]:
     i, n = 0, len(query)
     brace_open = False
     bracket_open = False
@@ -98,7 +107,7 @@ def lex(query: str) -> list[Token]:
             if brace_open:
                 raise LexError(i, "unexpected end of input inside braces")
             if bracket_open:
-                raise LexError(i, "unexpected end of input inside brackets")
+                raise LexError(i, "unclosed left bracket")
             if paren_depth:
                 raise LexError(i, "unclosed left parenthesis")
             toks.append(Token("EOF", "", i))
@@ -149,6 +158,11 @@ def lex(query: str) -> list[Token]:
                 while j < n and (_is_alnum(query[j])):
                     j += 1
                 word = query[i:j]
+                if word.isdigit():
+                    # Prometheus 2.55+: a plain number in brackets is seconds
+                    toks.append(Token("DURATION", word + "s", i))
+                    i = j
+                    continue
                 if not _is_duration(word):
                     raise LexError(i, f'bad duration syntax: "{word}"'
                                    if not word.isdigit() else f'bad duration syntax: "{word}"')

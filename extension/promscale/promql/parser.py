@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from . import ast as A
 from .functions import FUNCTIONS
@@ -67,18 +68,18 @@ def parse_number(s: str) -> float:
 class Parser:
     def __init__(self, query: str):
         self.query = query
-        try:
-            self.toks = lex(query)
-        except LexError as e:
-            raise ParseError(query, e.pos, e.msg) from None
+        self.toks = lex(query)
         self.i = 0
 
     # --- token helpers
     def peek(self, k: int = 0) -> Token:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
+        t = self.toks[min(self.i + k, len(self.toks) - 1)]
+        if t.typ == "ERROR":
+            self.err(t.pos, t.val)
+        return t
 
     def next(self) -> Token:
-        t = self.toks[self.i]
+        t = self.peek()
         if self.i < len(self.toks) - 1:
             self.i += 1
         return t
@@ -172,9 +173,10 @@ class Parser:
                 elif self.peek().typ == "ADD":
                     self.next()
                 d = self.peek()
-                if d.typ != "DURATION":
-                    if d.typ == "NUMBER":
-                        self.unexpected(d, "offset", "duration")
+                if d.typ == "NUMBER" and re.fullmatch(r"[0-9]+", d.val):
+                    # Prometheus 2.55+: an offset may be a number of seconds
+                    d = Token("DURATION", d.val + "s", d.pos)
+                elif d.typ != "DURATION":
                     self.unexpected(d, "offset", "duration")
                 self.next()
                 dur = self.duration(d)
@@ -215,11 +217,11 @@ class Parser:
             self.unexpected(rb, "subquery or range selector", '":" or "]"')
         self.next()
         if not isinstance(node, A.VectorSelector):
-            self.err(getattr(node, "start", lb.pos), "ranges only allowed for vector selectors")
+            self.err(lb.pos, "ranges only allowed for vector selectors")
         if node.original_offset != 0:
-            self.err(getattr(node, "start", lb.pos), "no offset modifiers allowed before range")
+            self.err(lb.pos, "no offset modifiers allowed before range")
         if node.timestamp is not None or node.start_or_end:
-            self.err(getattr(node, "start", lb.pos), "no @ modifiers allowed before range")
+            self.err(lb.pos, "no @ modifiers allowed before range")
         ms = A.MatrixSelector(node, rng)
         ms.start = getattr(node, "start", lb.pos)
         return ms
@@ -257,12 +259,17 @@ class Parser:
                 self.next()
                 sign = -1.0 if t.typ == "SUB" else 1.0
             num = self.peek()
-            if num.typ != "NUMBER":
+            if num.typ == "DURATION":
+                # Prometheus 2.55+ accepts a duration as a number of seconds
+                v = sign * parse_duration(num.val) / 1000.0
+            elif num.typ != "NUMBER":
                 self.unexpected(num, "@", "timestamp")
+            else:
+                v = sign * parse_number(num.val)
             self.next()
-            v = sign * parse_number(num.val)
             if math.isinf(v) or math.isnan(v) or v >= 9.223372036854776e18 or v <= -9.223372036854776e18:
-                self.err(getattr(node, "start", 0), "timestamp out of bounds for @ modifier: %f" % v)
+                shown = ("+Inf" if v > 0 else "-Inf") if math.isinf(v) else ("NaN" if v != v else "%f" % v)
+                self.err(getattr(node, "start", 0), "timestamp out of bounds for @ modifier: " + shown)
             ts = int(_go_round(v * 1000))
         target = self._modifier_target(node)
         if target is None:
@@ -281,7 +288,11 @@ class Parser:
             n.start = t.pos
             return n
         if t.typ == "DURATION":
-            self.unexpected(t)
+            # Prometheus 2.55+ reads a bare duration as a number of seconds
+            self.next()
+            n = A.NumberLiteral(parse_duration(t.val) / 1000.0)
+            n.start = t.pos
+            return n
         if t.typ == "STRING":
             self.next()
             try:
@@ -314,9 +325,6 @@ class Parser:
         self.unexpected(t)
 
     def parse_call(self, name_tok: Token) -> A.Node:
-        fn = FUNCTIONS.get(name_tok.val)
-        if fn is None:
-            self.err(name_tok.pos, f'unknown function with name "{name_tok.val}"')
         self.next()  # (
         args = []
         if self.peek().typ != "RIGHT_PAREN":
@@ -330,6 +338,10 @@ class Parser:
                     break
                 self.unexpected(t, "function call", '"," or ")"' if False else "")
         self.next()
+        # like the grammar's action, which runs once the whole call is parsed
+        fn = FUNCTIONS.get(name_tok.val)
+        if fn is None:
+            self.err(name_tok.pos, f'unknown function with name "{name_tok.val}"')
         c = A.Call(fn, args)
         c.start = name_tok.pos
         return c
@@ -390,7 +402,7 @@ class Parser:
         node.start = op_tok.pos
         return node
 
-    def parse_selector(self, name, pos) -> A.Node:
+    def parse_selector(self, name, pos, check: bool = True) -> A.Node:
         matchers = []
         if self.peek().typ == "LEFT_BRACE":
             self.next()
@@ -422,10 +434,10 @@ class Parser:
                     self.unexpected(t, "label matching", '"," or "}"')
         if name is not None:
             for m in matchers:
-                if m.name == "__name__":
+                if m.name == "__name__" and check:
                     self.err(pos, f'metric name must not be set twice: "{name}" or "{m.value}"')
             matchers.append(self.new_matcher("=", "__name__", name, pos))
-        else:
+        elif check:
             if not any(not m.matches("") for m in matchers):
                 self.err(pos, "vector selector must contain at least one non-empty matcher")
         vs = A.VectorSelector(name or "", matchers)
@@ -543,3 +555,21 @@ def _describe(tok: Token) -> str:
 
 def parse(query: str) -> A.Node:
     return Parser(query).parse()
+
+
+def parse_metric_selector(text: str) -> list:
+    """Prometheus's parser.ParseMetricSelector: the matchers of a series selector such as
+    up{job="node"}; unlike a query, {} parses (the HTTP API then asks for a non-empty matcher)."""
+    p = Parser(text)
+    t = p.peek()
+    if t.typ in ("IDENTIFIER", "METRIC_IDENTIFIER"):
+        p.next()
+        node = p.parse_selector(t.val, t.pos, check=False)
+    elif t.typ == "LEFT_BRACE":
+        node = p.parse_selector(None, t.pos, check=False)
+    else:
+        p.unexpected(t)
+    end = p.peek()
+    if end.typ != "EOF":
+        p.unexpected(end)
+    return node.matchers

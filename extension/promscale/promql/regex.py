@@ -131,9 +131,9 @@ def compile_anchored(pattern: str):
     except re.error as e:
         msg = str(e)
         if "missing )" in msg or "unterminated subpattern" in msg:
-            msg = f"missing closing ): `{pattern}`"
+            msg = f"missing closing ): `^(?:{pattern})$`"
         elif "unbalanced parenthesis" in msg:
-            msg = f"unexpected ): `{pattern}`"
+            msg = f"unexpected ): `^(?:{pattern})$`"
         elif "nothing to repeat" in msg or "multiple repeat" in msg:
             msg = f"missing argument to repetition operator: `{pattern}`"
         raise RegexError(f"error parsing regexp: {msg}") from None

@@ -10,13 +10,33 @@ import numpy as np
 
 from .regex import compile_anchored
 
+# The arrays travel in PostgreSQL's binary array format (bytea): decoding them with NumPy is
+# far cheaper than PL/Python building a Python list of datetimes and floats.
 _SAMPLES_SQL = """
-SELECT g.series_id,
-       ARRAY(SELECT (extract(epoch FROM x) OPERATOR(pg_catalog.*) 1000)::int8
-             FROM pg_catalog.unnest(g.times) x) AS t,
-       g.vals
+SELECT g.series_id, pg_catalog.array_send(g.times) AS t, pg_catalog.array_send(g.vals) AS v
 FROM prom_api.get_samples($1, pg_catalog.to_timestamp($2), pg_catalog.to_timestamp($3)) g
 """
+_PG_EPOCH_US = 946684800000000  # 2000-01-01 in Unix microseconds
+_ELEM = np.dtype([("len", ">i4"), ("val", ">i8")])
+_ELEM_F = np.dtype([("len", ">i4"), ("val", ">f8")])
+
+
+def decode_array(buf: bytes, dtype) -> np.ndarray:
+    """A one-dimensional array_send() of 8-byte elements without NULLs."""
+    ndim = int.from_bytes(buf[0:4], "big")
+    if ndim == 0:
+        return np.zeros(0, dtype=dtype["val"].newbyteorder("="))
+    # header: ndim, has-nulls flag, element type, then (length, lower bound) per dimension
+    return np.frombuffer(buf, dtype=dtype, offset=12 + 8 * ndim)["val"]
+
+
+def decode_times_ms(buf: bytes) -> np.ndarray:
+    us = decode_array(buf, _ELEM).astype(np.int64)
+    return (us + _PG_EPOCH_US) // 1000
+
+
+def decode_floats(buf: bytes) -> np.ndarray:
+    return decode_array(buf, _ELEM_F).astype(np.float64)
 
 
 class MemoryStorage:
@@ -119,7 +139,10 @@ class SqlStorage:
         out = []
         for labels, sid in series:
             r = by_id.get(sid)
-            if r is None or not r["t"]:
+            if r is None:
                 continue
-            out.append((labels, np.array(r["t"], dtype=np.int64), np.array(r["vals"], dtype=float)))
+            t = decode_times_ms(r["t"])
+            if not len(t):
+                continue
+            out.append((labels, t, decode_floats(r["v"])))
         return out

@@ -1,0 +1,132 @@
+"""format_query and parse errors compared with a real Prometheus 2.42 (/usr/bin/prometheus)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import json
+
+import psycopg
+import pytest
+
+QUERIES = [
+    "foo", '{__name__="foo"}', 'foo{a="b", c!~"d.*"}', "sum(rate(x[5m])) by (job)", "sum without (a) (x)",
+    "sum by () (x)", "x offset -1h30m", "x offset 5m @ 1.5", "rate(x[5m] @ end())", "x[1h:5m] @ start()",
+    "max_over_time(rate(x[1m])[10m:])", "a + on(b) group_left(c) d", "a * ignoring(b) group_right d",
+    "a > bool 1", "-x", "- -1", "2 ^ 3 ^ 2", "-2 ^ 2", "1e6", "0x10", "Inf", "NaN", "'single'", "`raw\\n`",
+    "x[90s]", "x[7d]", "x[365d]", 'label_join(x, "a", ",", "b", "c")', "topk(3, x) by (a)", "(((x)))",
+    'sum by (job, instance) (rate(http_requests_total{job="api-server",handler="/api/v1/query"}[5m])) '
+    '/ on (job) group_left sum by (job) (rate(http_requests_total{job="api-server"}[5m])) * 100',
+    'histogram_quantile(0.99, sum by (le, job, instance, handler) (rate(http_request_duration_seconds_bucket'
+    '{job="api-server",handler=~"/api/v1/query.*"}[5m]))) > bool on (job) group_left (instance) avg(x) by (job)',
+    'quantile_over_time(0.9, (sum by (le, job, instance) (rate(some_long_metric_name_total{job="api-server"}[5m])) '
+    '+ sum by (le, job, instance) (rate(other_long_metric_name_total[5m])))[30m:1m])',
+]
+
+BAD = [
+    "sum(", "", "{}", 'foo{__name__="bar"}', "rate(x)", "abs(x[5m])", "nosuchfn(x)", "round()", "time(1)",
+    "1 > 2", "x + bool 1", "1 and x", "sum(x[5m])", "topk(x, y)", "(x)[5m]", "x offset 5m offset 5m",
+    "x @ 1 @ 2", "sum(x) offset 5m", "x[5m][5m]", 'x{a=~"("}', "-x[5m]", "x[0s]", "foo{", "foo[5m",
+    "sum by (a (x)", "1 +", "x @ -Inf", "a and on(a) group_left b", '"a" + 1',
+]
+
+
+@pytest.fixture(scope="module")
+def prometheus():
+    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    tmp = tempfile.mkdtemp(prefix="promql-prom-")
+    with open(f"{tmp}/prometheus.yml", "w") as f:
+        f.write("global:\n  scrape_interval: 1h\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, f"--config.file={tmp}/prometheus.yml", f"--storage.tsdb.path={tmp}/data",
+                             f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/-/ready", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def prom_get(url: str, path: str, **params) -> dict:
+    try:
+        with urllib.request.urlopen(f"{url}{path}?{urllib.parse.urlencode(params)}", timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return json.loads(e.read())
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_format_query_matches_prometheus(prometheus, db, query):
+    expected = prom_get(prometheus, "/api/v1/format_query", query=query)
+    assert expected["status"] == "success"
+    ours = db.execute("SELECT prom_api.format_query(%s)", (query,)).fetchone()[0]
+    assert ours == expected["data"]
+
+
+@pytest.mark.parametrize("query", BAD)
+def test_parse_errors_match_prometheus(prometheus, db, query):
+    expected = prom_get(prometheus, "/api/v1/query", query=query, time="100")
+    assert expected["status"] == "error"
+    ours = json.loads(db.execute("SELECT prom_api.query_json(%s, 100)", (query,)).fetchone()[0])
+    assert (ours["errorType"], ours["error"]) == (expected["errorType"], expected["error"])
+
+
+def test_format_query_error_is_raised_with_prometheus_message(prometheus, db):
+    expected = prom_get(prometheus, "/api/v1/format_query", query="sum(")
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as err:
+        db.execute("SELECT prom_api.format_query('sum(')")
+    assert expected["error"].endswith(err.value.diag.message_primary)
+
+
+# Queries needing no data: our JSON body must equal Prometheus's byte for byte.
+NO_DATA = [
+    ("vector(1)", 1000), ("time()", 1000.5), ("time()", -3.25), ('"str"', 12), ("1/0", 5), ("-1/0", 5),
+    ("0/0", 5), ("vector(0.1) + 0.2", 7.001), ('label_replace(vector(1), "a", "<&>", "", "")', 100),
+    ("vector(1)[5m:1m]", 600), ("vector(time())[2m:30s]", 599.999), ("sum(vector(1)) by (x)", 1),
+    ('count_values("v", vector(1e21))', 1), ("vector(-0.0000001)", 1), ("vector(123456789012)", 1),
+    ('label_replace(vector(1), "1a", "", "", "")', 1), ("absent(nosuch)", 10), ("scalar(vector(2))", 3),
+]
+
+
+def prom_raw(url: str, path: str, **params) -> bytes:
+    try:
+        with urllib.request.urlopen(f"{url}{path}?{urllib.parse.urlencode(params)}", timeout=10) as r:
+            return r.read()
+    except urllib.error.HTTPError as e:
+        return e.read()
+
+
+@pytest.mark.parametrize("query,t", NO_DATA)
+def test_query_json_is_byte_identical(prometheus, db, query, t):
+    expected = prom_raw(prometheus, "/api/v1/query", query=query, time=repr(t)).decode()
+    ours = db.execute("SELECT prom_api.query_json(%s, %s)", (query, t)).fetchone()[0]
+    assert ours == expected
+
+
+@pytest.mark.parametrize("query,start,end,step", [
+    ("vector(time())", 0, 300, 60), ("time()", -120, 120, 30), ("vector(1) > 2", 0, 100, 10),
+    ("vector(time()) > 50", 0, 100, 10.5), ("label_replace(vector(time()), \"t\", \"x\", \"\", \"\")", 1.5, 4.5, 1),
+    ('"str"', 0, 10, 1), ("vector(1)[5m:]", 0, 10, 1), ("vector(1)", 10, 0, 1), ("vector(1)", 0, 10, 0),
+    ("vector(1)", 0, 100000, 1),
+])
+def test_query_range_json_is_byte_identical(prometheus, db, query, start, end, step):
+    expected = prom_raw(prometheus, "/api/v1/query_range", query=query, start=repr(start), end=repr(end),
+                        step=repr(step)).decode()
+    ours = db.execute("SELECT prom_api.query_range_json(%s, %s, %s, %s)", (query, start, end, step)).fetchone()[0]
+    assert ours == expected

@@ -1,0 +1,101 @@
+"""The SQL entry points of the PromQL engine: rows for psql users, limits, timeouts, privileges."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import psycopg
+import pytest
+
+
+def load(db, series: dict, step_s: float = 15.0):
+    """series: {labels json: [values]}, value i at i * step_s seconds."""
+    for labels, values in series.items():
+        sid = db.execute("SELECT prom_api.get_or_create_series_id(%s::jsonb)", (labels,)).fetchone()[0]
+        db.execute("SELECT prom_api.put_samples(%s::bigint[], ARRAY(SELECT to_timestamp(x) FROM unnest(%s::float8[]) x), "
+                   "%s::float8[])", ([sid] * len(values), [i * step_s for i in range(len(values))], values))
+
+
+@pytest.fixture
+def loaded(db):
+    load(db, {'{"__name__": "req", "job": "a"}': [float(i) for i in range(41)],
+              '{"__name__": "req", "job": "b"}': [float(2 * i) for i in range(41)]})
+    return db
+
+
+def test_query_returns_rows_with_labels_time_and_value(loaded):
+    rows = loaded.execute("SELECT labels, extract(epoch FROM time), value FROM prom_api.query('req', to_timestamp(300))"
+                          ).fetchall()
+    assert rows == [({"__name__": "req", "job": "a"}, 300, 20.0), ({"__name__": "req", "job": "b"}, 300, 40.0)]
+
+
+def test_query_range_rows_are_grouped_by_series_in_label_order(loaded):
+    rows = loaded.execute("SELECT labels->>'job', extract(epoch FROM time)::int, value FROM prom_api.query_range("
+                          "'sum by (job) (rate(req[1m]))', to_timestamp(60), to_timestamp(180), '1 minute')").fetchall()
+    assert [(j, t) for j, t, _ in rows] == [("a", 60), ("a", 120), ("a", 180), ("b", 60), ("b", 120), ("b", 180)]
+    assert all(math.isclose(v, 1 / 15 if j == "a" else 2 / 15) for j, _, v in rows)
+
+
+def test_scalar_result_is_one_row_without_labels(db):
+    assert db.execute("SELECT labels, value FROM prom_api.query('1 + 2')").fetchall() == [({}, 3.0)]
+
+
+def test_errors_raise_prometheus_messages(loaded):
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as err:
+        loaded.execute("SELECT * FROM prom_api.query('rate(req)')")
+    assert err.value.diag.message_primary == \
+        '1:6: parse error: expected type range vector in call to function "rate", got instant vector'
+    with pytest.raises(psycopg.errors.RaiseException) as err:
+        loaded.execute("SELECT * FROM prom_api.query('req + on() req', to_timestamp(300))")
+    assert err.value.diag.message_primary.startswith("found duplicate series for the match group {} on the right")
+
+
+def test_query_json_error_types(loaded):
+    def call(q):
+        return json.loads(loaded.execute("SELECT prom_api.query_json(%s, 300)", (q,)).fetchone()[0])
+    assert call("sum(")["errorType"] == "bad_data"
+    assert call("req + on() req")["errorType"] == "execution"
+    assert call("req")["data"]["result"][0]["value"] == [300, "20"]
+
+
+def test_max_samples_limit_uses_prometheus_message(loaded):
+    loaded.execute("SELECT prom_api.set_promql_max_samples(10)")
+    body = json.loads(loaded.execute("SELECT prom_api.query_json('sum_over_time(req[5m])', 600)").fetchone()[0])
+    assert body == {"status": "error", "errorType": "execution",
+                    "error": "query processing would load too many samples into memory in query execution"}
+    assert loaded.execute("SELECT prom_api.get_promql_max_samples()").fetchone()[0] == 10
+    loaded.execute("SELECT prom_api.set_promql_max_samples(50000000)")
+    body = json.loads(loaded.execute("SELECT prom_api.query_json('sum_over_time(req[5m])', 600)").fetchone()[0])
+    assert body["status"] == "success"
+
+
+def test_timeout_parameter_gives_timeout_error(loaded):
+    body = json.loads(loaded.execute("SELECT prom_api.query_json('sum_over_time(req[5m])', 600, '0.000001')"
+                                     ).fetchone()[0])
+    assert body == {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}
+
+
+def test_lookback_delta_parameter(loaded):
+    # the last sample is at 600s: visible 4m later with the default 5m lookback, not with a 1m one
+    default = json.loads(loaded.execute("SELECT prom_api.query_json('req', 840)").fetchone()[0])
+    short = json.loads(loaded.execute("SELECT prom_api.query_json('req', 840, NULL, 60)").fetchone()[0])
+    assert len(default["data"]["result"]) == 2
+    assert short["data"]["result"] == []
+
+
+def test_stale_markers_end_series(db):
+    stale = b"\x02\x00\x00\x00\x00\x00\xf0\x7f"
+    sid = db.execute("SELECT prom_api.get_or_create_series_id('{\"__name__\": \"up\"}')").fetchone()[0]
+    import struct
+    db.execute("SELECT prom_api.put_samples(%b::bigint[], ARRAY[to_timestamp(0), to_timestamp(15)], %b::float8[])",
+               ([sid, sid], [1.0, struct.unpack("<d", stale)[0]]))
+    assert db.execute("SELECT count(*) FROM prom_api.query('up', to_timestamp(10))").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM prom_api.query('up', to_timestamp(20))").fetchone()[0] == 0
+
+
+def test_reader_role_can_query(loaded, pg_cluster, db_name):
+    with psycopg.connect(pg_cluster.uri(db_name, user="promscale_reader"), autocommit=True) as conn:
+        body = json.loads(conn.execute("SELECT prom_api.query_json('count(req)', 300)").fetchone()[0])
+        assert body["data"]["result"][0]["value"] == [300, "2"]
+        assert conn.execute("SELECT prom_api.format_query('sum(x)by(a)')").fetchone()[0] == "sum by (a) (x)"
