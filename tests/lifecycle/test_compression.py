@@ -111,3 +111,29 @@ def test_maintenance_time_budget_and_progress_view(loaded):
     assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'compress'").fetchone() == (0, len(steps))
     head, cold = db.execute("SELECT samples FROM prom_info.storage ORDER BY tier DESC").fetchall()
     assert head == (0,) and cold == (2 * 12 * 1500,)
+
+
+def test_python_read_path_equals_get_samples(loaded):
+    """lifecycle.read.read_samples (for PL/Python callers such as the PromQL engine) answers
+    exactly like prom_api.get_samples, on compressed, head and mixed data."""
+    db, ids = loaded
+    db.execute("SELECT prom_api.compress_due_chunks()")
+    late = ms(EPOCH + timedelta(hours=2, minutes=30)) + 3
+    put(db, [ids[0], ids[2]], [late, late], [42.0, -1.0])
+    db.execute("""
+        CREATE FUNCTION read_samples_test(ids bigint[], s bigint, e bigint)
+        RETURNS TABLE (series_id bigint, times bigint[], bits bigint[]) LANGUAGE plpython3u AS $$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+mod = GD["promscale"].module(plpy, "promscale.lifecycle.read")
+out = mod.read_samples(plpy, SD, ids, s, e)
+return [(sid, a.times.tolist(), a.values.view("<i8").tolist()) for sid, a in sorted(out.items())]
+$$""")
+    for start, end in (FAR, (EPOCH + timedelta(hours=2, minutes=10), EPOCH + timedelta(hours=3))):
+        expected = db.execute(
+            "SELECT series_id, ARRAY(SELECT _prom_catalog.timestamptz_to_us(t) FROM unnest(times) t), "
+            "ARRAY(SELECT ('x' || encode(float8send(v), 'hex'))::bit(64)::bigint FROM unnest(vals) v) "
+            "FROM prom_api.get_samples(%s, %s, %s) ORDER BY 1", (ids, start, end)).fetchall()
+        got = db.execute("SELECT * FROM read_samples_test(%s, _prom_catalog.timestamptz_to_us(%s), "
+                         "_prom_catalog.timestamptz_to_us(%s))", (ids, start, end)).fetchall()
+        assert got == expected and len(got) == 12
