@@ -116,6 +116,15 @@ BEGIN
             locked := true;
             CONTINUE;
         END IF;
+        -- each chunk holds locks on three tables and their indexes until commit: a request whose
+        -- times are scattered (a sender's broken clock) would exhaust the lock table, and the
+        -- client would retry that 503 forever; refuse it as bad data instead
+        IF created >= 100 THEN
+            RAISE EXCEPTION 'the spans of one request fall into more than 100 new trace partitions (of %); '
+                            'check the senders'' clocks, or send fewer time ranges per request',
+                            ps_trace.get_trace_chunk_interval()
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
         PERFORM _ps_trace.create_chunk(missing);
         created := created + 1;
     END LOOP;

@@ -150,3 +150,15 @@ def test_retention_in_bounded_steps(connector, db):
     assert db.execute("SELECT min(start_time)::date::text FROM ps_trace.span").fetchone()[0] == "1970-01-02"
     assert db.execute("SELECT ps_trace.drop_expired_trace_partitions(NULL, 5)").fetchone()[0] == 2
     assert db.execute("SELECT ps_trace.drop_expired_trace_partitions(NULL, 5)").fetchone()[0] == 0
+
+
+def test_scattered_times_are_refused_before_the_lock_table_fills(connector, db):
+    db.execute("SELECT ps_trace.set_trace_chunk_interval('1 minute')")
+    spans = [S(0x400 + n, 1, None, "op", "svc", n * 60_000) for n in range(101)]
+    from support.traces import PB_HEADERS, request_of
+
+    response = Client(connector).post("/v1/traces", data=request_of(spans).SerializeToString(), headers=PB_HEADERS)
+    assert response.status_code == 400
+    assert b"more than 100 new trace partitions" in response.data
+    assert db.execute("SELECT count(*) FROM _ps_trace.chunk").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == 0
