@@ -10,7 +10,9 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT d.series_id, array_agg(d.time ORDER BY d.time), array_agg(d.value ORDER BY d.time)
+    -- d arrives sorted by (series_id, time), so the group aggregate collects each series in time
+    -- order; an ORDER BY inside array_agg would sort every series again (about half the cost)
+    SELECT d.series_id, array_agg(d.time), array_agg(d.value)
     FROM (
         SELECT DISTINCT ON (u.series_id, u.time) u.series_id, u.time, u.value
         FROM (
