@@ -362,7 +362,9 @@ def range_call(ev, node: A.Call, ts):
             raise PromQLError("invalid trend factor. Expected: 0 < tf < 1, got: %s" % _go_percent_f(tf[bad][0]))
     labels, vals, mask = [], [], []
     samples = 0
-    for s in mat.series:
+    for k, s in enumerate(mat.series):
+        if k % 256 == 255:
+            ev.ctx.check_deadline()
         lo, hi = mat.windows(s)
         cnt = hi - lo
         present = cnt > 0
