@@ -102,9 +102,11 @@ BEGIN
                       OR c.end_time > get_series_with_samples.end_time) THEN
         RETURN series_ids;
     END IF;
+    -- a hash semi-join: "= ANY (array)" is not hashed when the array is a parameter
     SELECT coalesce(array_agg(d.series_id), '{}') INTO result
     FROM (SELECT DISTINCT h.series_id FROM prom_data.sample h
-          WHERE h.series_id = ANY (series_ids) AND h.time >= get_series_with_samples.start_time
+          WHERE h.series_id IN (SELECT unnest(series_ids))
+            AND h.time >= get_series_with_samples.start_time
             AND h.time <= get_series_with_samples.end_time) d;
     RETURN result;
 END
@@ -123,10 +125,10 @@ AS $$
     SELECT s.id,
            array_agg(l.key ORDER BY l.key COLLATE "C"),
            array_agg(l.value ORDER BY l.key COLLATE "C")
-    FROM _prom_catalog.series s
+    FROM unnest(series_ids) AS i(id)
+    JOIN _prom_catalog.series s ON s.id = i.id
     CROSS JOIN LATERAL unnest(s.labels) AS u(label_id)
     JOIN _prom_catalog.label l ON l.id = u.label_id
-    WHERE s.id = ANY (series_ids)
     GROUP BY s.id
 $$;
 COMMENT ON FUNCTION prom_api.get_series_labels(bigint[]) IS

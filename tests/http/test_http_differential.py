@@ -52,6 +52,16 @@ def evaluations(start: float):
 
 
 @pytest.mark.slow
+def test_both_sides_hold_the_data(setup, api):
+    """Guards the comparisons below against comparing nothing with nothing."""
+    prom, start = setup
+    params = {"query": "count(http_requests_total)", "time": str(start + 3600)}
+    expected = requests.get(f"{prom}/api/v1/query", params=params, timeout=60).json()
+    assert expected["data"]["result"][0]["value"][1] == "12"
+    assert api.get("/api/v1/query", query_string=params).get_json() == expected
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("query", queries())
 def test_same_result_as_prometheus(setup, api, query):
     prom, start = setup
@@ -66,3 +76,21 @@ def test_same_result_as_prometheus(setup, api, query):
         if why:
             failures.append(f"{endpoint} {params}: {why}")
     assert not failures, "\n".join(failures)
+
+
+BYTE_EXACT = ["vector(1e-7)", "vector(1e21)", "vector(-1.5e-300)", "vector(123456789012345678901)", "vector(0.1+0.2)",
+              "vector(-0 * 1)", "1e-7", "1e21", "-0 * 1", "time()", '"a<b>&c"',
+              "sum(rate(http_requests_total[5m])) / 1e9", "count(node_temperature) * 1e25", "vector(NaN)",
+              "vector(-Inf)", 'label_replace(vector(1), "a", "<x&y>", "", "")']
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", BYTE_EXACT)
+def test_byte_identical_responses(setup, api, query):
+    """Number formatting, timestamps and escaping exactly as Prometheus writes them."""
+    prom, start = setup
+    for endpoint, params in [("query", {"time": str(start + 3600.5)}),
+                             ("query_range", {"start": str(start + 1800), "end": str(start + 1900), "step": "50"})]:
+        params = {"query": query, **params}
+        expected = requests.get(f"{prom}/api/v1/{endpoint}", params=params, timeout=60).text
+        assert api.get(f"/api/v1/{endpoint}", query_string=params).get_data(as_text=True) == expected

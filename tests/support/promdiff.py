@@ -103,7 +103,27 @@ def queries() -> list[str]:
     q += [f"max_over_time(rate({C}[1m])[10m:1m])", f"avg_over_time({G}[5m:30s])", f"rate({C}[5m:])",
           f"min_over_time(sum by (job) ({G})[15m:2m] offset 1m)", f"sum(rate({C}[5m])) by (job)",
           f"sum(rate({C}{{code=~'5..'}}[5m])) / sum(rate({C}[5m]))"]
-    return q
+    # edges: offsets and @ on ranges, division by zero, empty groupings, odd parameters
+    q += [f"rate({C}[5m] offset -3m)", f"avg_over_time({G}[5m] offset 30m)", f"{G} offset 1h",
+          f"rate({C}[5m] @ end())", f"sum_over_time({G}[10m] @ start() offset 1m)",
+          f"max_over_time(deriv({G}[5m])[20m:1m] offset 5m)", f"avg_over_time(rate({C}[2m])[7m:45s])",
+          f"{G} / 0", f"-{G} / 0", "0 / 0", f"-{G} % 7", f"{G} atan2 {G}", f"{G} ^ 0.5", "1 > bool 2", "2 >= 1",
+          f"scalar({G}) * 2", f"scalar(sum by (job) ({G}))", f"time() - timestamp({G})", f"-{G}", f"+{G}",
+          '"a string"', f"sum by (nonexistent) ({G})", f"topk(0, {G})", f"quantile(2, {G})", f"quantile(-1, {G})",
+          f"topk(scalar(count({G})), {G})", f"count_values(\"le\", {B})", f"holt_winters({C}[10m], 0.1, 0.9)",
+          f"deriv({C}[10m])", f"changes({G}[10m])", f"resets({G}[10m])", f"timestamp(rate({C}[5m]))",
+          f'label_replace({G}, "job", "", "job", ".*")', f'label_replace({G}, "x", "$2", "instance", "(a)|(b)")',
+          f'label_join({G}, "__name__", "_", "job")', f"sort_desc(sum by (job) (rate({C}[5m])))",
+          f"absent_over_time({G}[5m])", f"absent_over_time(nonexistent[5m] offset 10m)",
+          f"present_over_time(sparse_gauge[1m])", f"last_over_time(batch_progress[10m])",
+          f"increase(batch_progress[5m])", f"batch_progress + 0", f"count(batch_progress)",
+          f"{G} and on () vector(1)", f"vector(1) or {G}", f"{G} unless {G}", f"group by (job) ({C})",
+          f"stddev by (job) ({G}) > bool 1", f"max by (instance) (rate({C}[5m])) * on (instance) group_right sum by "
+          f"(instance, job) ({G})", f"predict_linear({C}[10m], -300)", f"histogram_quantile(0, rate({B}[5m]))",
+          f"histogram_quantile(1, rate({B}[5m]))", f"histogram_quantile(NaN, rate({B}[5m]))",
+          f"histogram_quantile(0.5, {B})", f"clamp({G}, 30, 20)", f"round(-{G}, 3)", "vector(1) + vector(2)",
+          f"{G} == bool {G}", f"exp({G} * 100)", f"ln(-{G})", f"sqrt(-{G})"]
+    return list(dict.fromkeys(q))  # unique, in order
 
 
 def _close(a: str, b: str) -> bool:

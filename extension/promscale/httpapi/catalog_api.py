@@ -63,8 +63,8 @@ def label_names_json(plpy: Any, selectors: list[str], start: float, end: float, 
     if ids:
         plan = _plan(plpy, "names",
                      "SELECT DISTINCT l.key FROM _prom_catalog.label l WHERE l.id IN "
-                     "(SELECT DISTINCT u.id FROM _prom_catalog.series s, unnest(s.labels) AS u(id) "
-                     " WHERE s.id = ANY ($1))", ["bigint[]"])
+                     "(SELECT DISTINCT u.id FROM unnest($1) AS i(id) JOIN _prom_catalog.series s ON s.id = i.id, "
+                     " unnest(s.labels) AS u(id))", ["bigint[]"])
         names = sorted(row["key"] for row in plpy.execute(plan, [ids]))
     names, warnings = _limited(names, limit)
     return _body(gojson.dumps(names), warnings)
@@ -81,8 +81,8 @@ def label_values_json(plpy: Any, name: str, selectors: list[str], start: float, 
     if ids:
         plan = _plan(plpy, "values",
                      "SELECT DISTINCT l.value FROM _prom_catalog.label l WHERE l.key = $2 AND l.id IN "
-                     "(SELECT DISTINCT u.id FROM _prom_catalog.series s, unnest(s.labels) AS u(id) "
-                     " WHERE s.id = ANY ($1))", ["bigint[]", "text"])
+                     "(SELECT DISTINCT u.id FROM unnest($1) AS i(id) JOIN _prom_catalog.series s ON s.id = i.id, "
+                     " unnest(s.labels) AS u(id))", ["bigint[]", "text"])
         values = sorted(row["value"] for row in plpy.execute(plan, [ids, name]))
     values, warnings = _limited(values, limit)
     return _body(gojson.dumps(values), warnings)

@@ -35,7 +35,7 @@ def query_exemplars_json(plpy: Any, query: str, start: float, end: float) -> str
             "             array_agg(x.value ORDER BY x.time) AS values, "
             "             array_agg(x.labels::text ORDER BY x.time) AS label_sets "
             "      FROM prom_data.exemplar x "
-            "      WHERE x.series_id = ANY ($1) "
+            "      WHERE x.series_id IN (SELECT unnest($1)) "
             "        AND x.time >= _prom_catalog.clamped_timestamptz($2) "
             "        AND x.time <= _prom_catalog.clamped_timestamptz($3) "
             "      GROUP BY x.series_id) e "

@@ -104,6 +104,10 @@ def parse_metric_selector(text: str) -> list[Matcher]:
     try:
         matchers = parser.parse_metric_selector(text)
     except Exception as exc:  # the parser's ParseError carries Prometheus's message
+        if "must contain at least one non-empty matcher" in str(exc):
+            # a whole-expression check that ParseMetricSelector does not make: the API's
+            # own check reports it, with the API's message
+            return _interim_parse(text)
         raise SelectorError(str(exc)) from None
     return [(m.name, m.type, m.value) for m in matchers]
 

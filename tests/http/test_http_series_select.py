@@ -1,0 +1,80 @@
+"""The SQL behind series selection: matcher semantics (a missing label is "", anchored
+regexes), time-range existence checks and the clamped time conversions."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import push
+
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture(scope="module")
+def ids(api, module_conn):
+    push(api, [
+        ({"__name__": "m", "job": "a", "env": "prod"}, [(T0, 1)]),
+        ({"__name__": "m", "job": "b"}, [(T0 + 3_600_000, 1)]),
+        ({"__name__": "m", "job": "ab", "env": ""}, [(T0, 1)]),  # an empty value is an absent label
+        ({"__name__": "other", "job": "a"}, [(T0, 1)]),
+    ])
+    rows = module_conn.execute("SELECT prom_api.labels(id)->>'__name__' || ':' || (prom_api.labels(id)->>'job'), id "
+                               "FROM _prom_catalog.series").fetchall()
+    return dict(rows)
+
+
+def match(conn, ids, *matchers):
+    names, ops, values = zip(*matchers) if matchers else ((), (), ())
+    got = conn.execute("SELECT _prom_catalog.get_matching_series_ids(%s::text[], %s::text[], %s::text[])",
+                       (list(names), list(ops), list(values))).fetchone()[0]
+    by_id = {v: k for k, v in ids.items()}
+    return sorted(by_id[i] for i in got)
+
+
+@pytest.mark.parametrize("matchers, expected", [
+    ([("__name__", "=", "m")], ["m:a", "m:ab", "m:b"]),
+    ([("__name__", "=", "m"), ("env", "=", "")], ["m:ab", "m:b"]),
+    ([("__name__", "=", "m"), ("env", "!=", "")], ["m:a"]),
+    ([("__name__", "=", "m"), ("env", "!=", "prod")], ["m:ab", "m:b"]),
+    ([("job", "=~", "a")], ["m:a", "other:a"]),  # anchored: not "ab"
+    ([("job", "=~", "a.*"), ("__name__", "!~", "oth.*")], ["m:a", "m:ab"]),
+    ([("__name__", "=", "m"), ("env", "=~", "|prod")], ["m:a", "m:ab", "m:b"]),
+    ([("__name__", "=", "m"), ("env", "!~", "")], ["m:a"]),
+    ([("__name__", "=", "m"), ("job", "=", "zzz")], []),
+    ([("nope", "=", "")], ["m:a", "m:ab", "m:b", "other:a"]),
+    ([], ["m:a", "m:ab", "m:b", "other:a"]),
+])
+def test_matcher_semantics(module_conn, ids, matchers, expected):
+    assert match(module_conn, ids, *matchers) == expected
+
+
+def test_unknown_operator_is_an_error(module_conn):
+    with pytest.raises(Exception, match="unknown matcher operator"):
+        module_conn.execute("SELECT _prom_catalog.get_matching_series_ids('{a}', '{==}', '{b}')")
+
+
+def test_series_with_samples_in_range(module_conn, ids):
+    all_ids = [ids["m:a"], ids["m:b"]]
+
+    def within(start_ms, end_ms):
+        got = module_conn.execute(
+            "SELECT prom_api.get_series_with_samples(%s, _prom_catalog.timestamptz_of_ms(%s), "
+            "_prom_catalog.timestamptz_of_ms(%s))", (all_ids, start_ms, end_ms)).fetchone()[0]
+        return sorted(got)
+
+    assert within(T0, T0) == [ids["m:a"]]
+    assert within(T0 + 1, T0 + 3_600_000) == [ids["m:b"]]
+    assert within(T0 + 1, T0 + 3_599_999) == []
+    assert within(-(2**62), 2**62) == sorted(all_ids)  # covers every chunk: no sample scan
+    assert within(T0 + 10, T0) == []
+
+
+@pytest.mark.parametrize("seconds, expected", [
+    (0, "1970-01-01 00:00:00+00"), (-9223372036.854, "1677-09-21 00:12:43.146+00"), (-1e12, "-infinity"),
+    (1.7e12, "55840-11-08 22:13:20+00"),
+    (1e300, "infinity"), (1700000000.123, "2023-11-14 22:13:20.123+00"),
+])
+def test_clamped_timestamptz(module_conn, seconds, expected):
+    module_conn.execute("SET timezone = 'UTC'")
+    got = module_conn.execute("SELECT _prom_catalog.clamped_timestamptz(%s)::text", (seconds,)).fetchone()[0]
+    assert got == expected
