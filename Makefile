@@ -3,6 +3,7 @@
 #               embedded PostgreSQL cluster and the connector on 127.0.0.1:9201
 #   make test   the same set-up, then the whole test suite
 #   make install         build and install the extension into the local PostgreSQL (PGXS)
+#   make bench-traces    OTLP trace ingest (HTTP, gRPC), bytes/span, Jaeger query latency
 #   make bench-ingest    remote_write throughput, ours and Prometheus's
 #   make bench-query     query_range latency, ours and Prometheus's
 EXTENSION = promscale
@@ -63,6 +64,10 @@ test: install-pgroot
 .PHONY: bench-ingest
 bench-ingest: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/ingest.py $(BENCH_ARGS)
+
+.PHONY: bench-traces
+bench-traces: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/traces.py $(BENCH_ARGS)
 
 .PHONY: proto
 proto:

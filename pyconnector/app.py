@@ -16,11 +16,13 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import remote_read, remote_write
+from . import config as config_module, remote_read, remote_write
 from .query_api import QueryAPI
 from .config import Config
 from .db import Database, DatabaseUnavailable, InvalidData, QueryFailed, QueryTimeout
 from .ingest import Ingestor
+from .jaeger import JaegerApi
+from .otlp_http import OtlpHttp
 from .series_cache import SeriesCache
 from .telemetry import Telemetry
 
@@ -31,6 +33,15 @@ URLS = Map([
     Rule("/api/v1/write", endpoint="write", methods=["POST"]),
     Rule("/healthz", endpoint="healthz", methods=["GET", "HEAD"]),
     Rule("/metrics", endpoint="metrics", methods=["GET"]),
+    # OTLP/HTTP traces and the Jaeger query API (pyconnector/otlp_http.py, jaeger.py)
+    Rule("/v1/traces", endpoint="otlp_traces", methods=["POST"]),
+    Rule("/api/services", endpoint="jaeger_services", methods=["GET"]),
+    Rule("/api/services/<path:service>/operations", endpoint="jaeger_service_operations", methods=["GET"]),
+    Rule("/api/operations", endpoint="jaeger_operations", methods=["GET"]),
+    Rule("/api/traces", endpoint="jaeger_traces", methods=["GET"]),
+    Rule("/api/traces/<trace_id>", endpoint="jaeger_trace", methods=["GET"]),
+    Rule("/api/dependencies", endpoint="jaeger_dependencies", methods=["GET"]),
+    Rule("/api/archive/<trace_id>", endpoint="jaeger_archive", methods=["POST"]),
     Rule("/read", endpoint="read", methods=["GET", "POST"]),
     Rule("/api/v1/read", endpoint="read", methods=["POST"]),
     # the Prometheus HTTP API (query_api.py); methods as Prometheus 2.42 registers them (OPTIONS: CORS preflight)
@@ -72,12 +83,14 @@ class Connector:
         self.cache = SeriesCache(config.series_cache_size)
         self.ingestor = Ingestor(self.db, self.cache)
         self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))
-        self.handlers: dict[str, Callable[[Request], Response]] = {
+        self.handlers: dict[str, Callable[..., Response]] = {
             "write": self.on_write,
             "healthz": self.on_healthz,
             "metrics": self.on_metrics,
             "read": self.on_read,
         }
+        self.handlers.update(OtlpHttp(config, self.db, self.telemetry).handlers())
+        self.handlers.update(JaegerApi(self.db).handlers())
         self.query_api = QueryAPI(self.db, config.query_timeout)
         for endpoint in self.query_api.handlers():
             self.handlers[endpoint] = self.query_api.bind(endpoint)
@@ -112,8 +125,10 @@ class Connector:
             self.telemetry.error("internal")
             log.exception("%s %s failed", request.method, request.path)
             response = text_response(500, "internal error; see the connector log")
-        self.telemetry.observe_duration(endpoint if endpoint in ("write", "healthz", "metrics") else "other",
-                                        time.perf_counter() - started)
+        handler = "jaeger" if endpoint.startswith("jaeger_") else endpoint
+        self.telemetry.observe_duration(
+            handler if handler in ("write", "healthz", "metrics", "otlp_traces", "jaeger") else "other",
+            time.perf_counter() - started)
         return response(environ, start_response)
 
     # --- handlers ---
@@ -121,8 +136,7 @@ class Connector:
     def on_write(self, request: Request) -> Response:
         body = self._remote_write_body(request)
         try:
-            decoded = remote_write.split_request(
-                remote_write.parse_write_request(remote_write.decompress(body, self.config.max_decoded_bytes)))
+            decoded = remote_write.decode_request(remote_write.decompress(body, self.config.max_decoded_bytes))
             result = self.ingestor.ingest(decoded)
         except remote_write.BadRequest as exc:
             raise ClientError(400, "bad_request", str(exc)) from exc
@@ -218,5 +232,6 @@ class Connector:
 
 
 def create_app(config: Config | None = None) -> Connector:
-    """The WSGI application for ``config`` (defaults when None)."""
-    return Connector(config or Config())
+    """The WSGI application for ``config``; without one, the PROMSCALE_* environment variables
+    configure it (so ``gunicorn 'pyconnector:create_app()'`` works)."""
+    return Connector(config or config_module.load([]))

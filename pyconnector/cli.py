@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import shutil
 import sys
 import tempfile
@@ -14,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from . import config as config_module
 from .app import create_app
 from .config import Config
+from .maintenance import MaintenanceScheduler
 
 
 class ConnectorServer(BaseApplication):
@@ -43,7 +45,12 @@ class ConnectorServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return create_app(self.config)
+        app = create_app(self.config)
+        if self.config.maintenance_interval > 0:
+            # one thread per worker; an advisory lock lets only one of them run at a time
+            MaintenanceScheduler(self.config.db_uri, self.config.maintenance_interval,
+                                 self.config.db_connect_timeout).start()
+        return app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,9 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     own_telemetry_dir = not config.telemetry_dir
     if own_telemetry_dir:
         config = replace(config, telemetry_dir=tempfile.mkdtemp(prefix="promscale-telemetry-"))
+    grpc_process = None
+    if config.otlp_grpc_listen:
+        # its own process, started before gunicorn forks anything (gRPC threads and fork do not mix)
+        from .otlp_grpc import serve
+
+        grpc_process = multiprocessing.get_context("spawn").Process(
+            target=serve, args=(config,), name="promscale-otlp-grpc", daemon=True)
+        grpc_process.start()
     try:
         ConnectorServer(config).run()
     finally:
+        if grpc_process is not None:
+            grpc_process.terminate()
+            grpc_process.join(10)
         if own_telemetry_dir:
             shutil.rmtree(config.telemetry_dir, ignore_errors=True)
     return 0

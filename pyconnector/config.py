@@ -38,6 +38,11 @@ def _duration_ns(text: str) -> int:
     return value
 
 
+def _duration(text: str) -> float:
+    """Seconds from a Prometheus duration ('30m', '1h') or float seconds; 0 means off."""
+    return 0.0 if text.strip() in ("0", "0s") else _duration_ns(text) / 1e9
+
+
 def _host_port(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -57,6 +62,9 @@ class Config:
         "PostgreSQL connection URI (default: the embedded cluster of `make run`)")})
     listen: str = field(default="127.0.0.1:9201", metadata={"option": Option(
         "HOST:PORT for the HTTP API (remote_write, health, metrics)", _host_port)})
+    otlp_grpc_listen: str = field(default="", metadata={"option": Option(
+        "HOST:PORT for OTLP/gRPC trace ingest (e.g. 0.0.0.0:4317, the OTLP default port); empty: off. "
+        "OTLP/HTTP is always served on --listen at /v1/traces", lambda t: _host_port(t) if t else "")})
     workers: int = field(default=2, metadata={"option": Option(
         "gunicorn worker processes (each holds its own series cache)", int)})
     threads: int = field(default=8, metadata={"option": Option(
@@ -69,6 +77,9 @@ class Config:
         "series ids cached per worker (keyed on raw label bytes)", int)})
     db_connect_timeout: int = field(default=10, metadata={"option": Option(
         "seconds to wait for a database connection", int)})
+    maintenance_interval: float = field(default=1800.0, metadata={"option": Option(
+        "run prom_api.execute_maintenance() (compression, retention) this often, e.g. 30m; 0 = never "
+        "(when pg_cron schedules it)", _duration)})
     log_level: str = field(default="info", metadata={"option": Option(
         "debug, info, warning or error")})
     query_timeout: int = field(default=120_000_000_000, metadata={"option": Option(

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # 57 operator intervention (shutdown, cancel), 58 system error; 55P03 lock timeout.
 RETRYABLE_CLASSES = ("08", "40", "53", "57", "58")
 RETRYABLE_STATES = ("55P03", "55006")
+# prom_api.put_samples refuses series ids that retention deleted (sql/idempotent/340-series-gc.sql)
+STALE_SERIES_STATE = "PS001"
 
 
 class DatabaseUnavailable(Exception):
@@ -42,6 +44,10 @@ class QueryTimeout(Exception):
 
 class QueryFailed(Exception):
     """A query function raised an error (e.g. a parse error); the message is the database's."""
+
+
+class StaleSeries(Exception):
+    """Some cached series ids were deleted by retention: resolve the labels again."""
 
 
 @dataclass
@@ -72,9 +78,11 @@ def classify(exc: BaseException) -> Exception:
     if isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None:
         return DatabaseUnavailable(f"database unavailable: {first_line(exc)}")
     state = getattr(exc, "sqlstate", None) or ""
+    if state == STALE_SERIES_STATE:
+        return StaleSeries(first_line(exc))
     if state[:2] in RETRYABLE_CLASSES or state in RETRYABLE_STATES or isinstance(exc, psycopg.InterfaceError):
         return DatabaseUnavailable(f"database unavailable: {first_line(exc)}")
-    if state[:2] in ("22", "23"):
+    if state[:2] in ("22", "23") or isinstance(exc, psycopg.DataError):  # DataError: e.g. NUL in text
         return InvalidData(first_line(exc))
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
@@ -221,6 +229,26 @@ class Database:
 
         self._run(work)
 
+    def put_spans(self, args: tuple, types: Sequence[str]) -> int:
+        """Write one OTLP request's spans (ps_trace.put_spans arguments and their SQL types)
+        in one transaction; returns the number of spans written."""
+        placeholders = ", ".join(f"%s::{t}" for t in types)
+
+        def work(conn: psycopg.Connection) -> int:
+            with conn.transaction():
+                row = conn.execute(f"SELECT ps_trace.put_spans({placeholders})", args).fetchone()
+            return int(row[0])
+
+        return self._run(work)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions)."""
+
+        def work(conn: psycopg.Connection) -> list[tuple]:
+            return conn.execute(sql, params).fetchall()
+
+        return self._run(work)
+
 
 __all__ = [
     "Database",
@@ -228,6 +256,7 @@ __all__ = [
     "InvalidData",
     "QueryTimeout",
     "QueryFailed",
+    "StaleSeries",
     "SampleBatch",
     "ExemplarBatch",
     "MetadataBatch",

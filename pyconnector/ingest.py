@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .db import Database, ExemplarBatch, MetadataBatch, SampleBatch
+from .db import Database, ExemplarBatch, MetadataBatch, SampleBatch, StaleSeries
 from .pgbinary import Float8Array, Int8Array, TimestamptzArray
 from .remote_write import DecodedWrite, decode_labels
 from .series_cache import SeriesCache
@@ -56,6 +56,25 @@ class Ingestor:
 
     def ingest(self, write: DecodedWrite) -> IngestResult:
         ids, misses = self.series_ids(write.keys)
+        try:
+            self._write(write, ids)
+        except StaleSeries:
+            # retention deleted series this worker had cached: resolve the whole request
+            # again (which revives or recreates them) and write once more
+            self.cache.forget(write.keys)
+            ids, misses = self.series_ids(write.keys)
+            self._write(write, ids)
+        return IngestResult(
+            samples=len(write.times_ms),
+            series=len(write.keys),
+            exemplars=len(write.exemplars.ts_index),
+            metadata=len(write.metadata[0]),
+            histograms_dropped=write.histograms_dropped,
+            cache_hits=len(write.keys) - misses,
+            cache_misses=misses,
+        )
+
+    def _write(self, write: DecodedWrite, ids: list[int]) -> None:
         series_of_ts = np.array(ids, dtype=np.int64)
         samples = None
         if len(write.times_ms):
@@ -75,12 +94,3 @@ class Ingestor:
         metadata = MetadataBatch(*write.metadata) if write.metadata[0] else None
         if samples or exemplars or metadata:
             self.db.write(samples, exemplars, metadata)
-        return IngestResult(
-            samples=len(write.times_ms),
-            series=len(write.keys),
-            exemplars=len(write.exemplars.ts_index),
-            metadata=len(write.metadata[0]),
-            histograms_dropped=write.histograms_dropped,
-            cache_hits=len(write.keys) - misses,
-            cache_misses=misses,
-        )

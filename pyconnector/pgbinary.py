@@ -13,8 +13,9 @@ import numpy as np
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
-INT8_OID, FLOAT8_OID, TIMESTAMPTZ_OID = 20, 701, 1184
-INT8_ARRAY_OID, FLOAT8_ARRAY_OID, TIMESTAMPTZ_ARRAY_OID = 1016, 1022, 1185
+INT8_OID, FLOAT8_OID, TIMESTAMPTZ_OID, UUID_OID, TEXT_OID, JSONB_OID = 20, 701, 1184, 2950, 25, 3802
+INT8_ARRAY_OID, FLOAT8_ARRAY_OID, TIMESTAMPTZ_ARRAY_OID, UUID_ARRAY_OID = 1016, 1022, 1185, 2951
+TEXT_ARRAY_OID, JSONB_ARRAY_OID = 1009, 3807
 
 # PostgreSQL timestamps count microseconds from 2000-01-01; Prometheus counts ms from 1970.
 PG_EPOCH_UNIX_MS = 946_684_800_000
@@ -29,7 +30,7 @@ def _array_bytes(values: np.ndarray, element_oid: int, big_endian_dtype: str) ->
         return struct.pack(">iiI", 0, 0, element_oid)
     header = struct.pack(">iiIii", 1, 0, element_oid, n, 1)
     body = np.empty(n, dtype=[("length", ">i4"), ("value", big_endian_dtype)])
-    body["length"] = 8
+    body["length"] = np.dtype(big_endian_dtype).itemsize
     body["value"] = values
     return header + body.tobytes()
 
@@ -72,6 +73,51 @@ class TimestamptzArray(BinaryArray):
         micros = (np.asarray(millis, dtype=np.int64) - PG_EPOCH_UNIX_MS) * 1000
         return cls(_array_bytes(micros, TIMESTAMPTZ_OID, ">i8"))
 
+    @classmethod
+    def from_unix_us(cls, micros: np.ndarray) -> "TimestamptzArray":
+        return cls(_array_bytes(np.asarray(micros, dtype=np.int64) - PG_EPOCH_UNIX_MS * 1000, TIMESTAMPTZ_OID, ">i8"))
+
+
+class UuidArray(BinaryArray):
+    oid = UUID_ARRAY_OID
+
+    @classmethod
+    def of(cls, ids: list[bytes]) -> "UuidArray":
+        """From 16-byte strings (OTLP trace ids), sent as they are."""
+        return cls(_array_bytes(np.frombuffer(b"".join(ids), dtype="S16"), UUID_OID, "S16"))
+
+
+def _varlena_array_bytes(items: list[bytes], element_oid: int) -> bytes:
+    """Binary array of variable-length elements (no NULLs): each is a length and its bytes.
+    psycopg's own list dumper escapes every element with a regex, which costs more than
+    everything else the connector does per span."""
+    n = len(items)
+    if n == 0:
+        return struct.pack(">iiI", 0, 0, element_oid)
+    lengths = struct.pack(f">{n}i", *map(len, items))
+    parts: list[bytes] = [struct.pack(">iiIii", 1, 0, element_oid, n, 1)]
+    for i, item in enumerate(items):
+        parts.append(lengths[4 * i:4 * i + 4])
+        parts.append(item)
+    return b"".join(parts)
+
+
+class TextArray(BinaryArray):
+    oid = TEXT_ARRAY_OID
+
+    @classmethod
+    def of(cls, strings: list[str]) -> "TextArray":
+        return cls(_varlena_array_bytes([s.encode() for s in strings], TEXT_OID))
+
+
+class JsonbArray(BinaryArray):
+    oid = JSONB_ARRAY_OID
+
+    @classmethod
+    def of(cls, documents: list[str]) -> "JsonbArray":
+        """From JSON texts; binary jsonb is a version byte (1) and the text."""
+        return cls(_varlena_array_bytes([b"\x01" + d.encode() for d in documents], JSONB_OID))
+
 
 def _dumper_for(array_class: type[BinaryArray]) -> type[Dumper]:
     class _Dumper(Dumper):
@@ -87,5 +133,5 @@ def _dumper_for(array_class: type[BinaryArray]) -> type[Dumper]:
 
 def register(context) -> None:  # type: ignore[no-untyped-def]
     """Teach a psycopg connection (or the global adapters) to send these arrays."""
-    for array_class in (Int8Array, Float8Array, TimestamptzArray):
+    for array_class in (Int8Array, Float8Array, TimestamptzArray, UuidArray, TextArray, JsonbArray):
         context.adapters.register_dumper(array_class, _dumper_for(array_class))

@@ -1,10 +1,12 @@
 """Decoding Prometheus remote_write 1.0 requests (snappy block + protobuf WriteRequest).
 
 The hot path never turns a label into a Python string for a series it has seen:
-requests are parsed with ``RawWriteRequest`` (same wire format, labels and
-samples left as bytes), a series is recognised by the tuple of its raw label
-messages, and samples are decoded for the whole request at once with NumPy.
-Only labels of series missing from the cache are decoded and validated.
+each TimeSeries stays a byte string, NumPy walks the fields of all of them at once
+(``walk_series``), a series is recognised by the bytes of its label fields, and
+samples are decoded for the whole request at once. Only labels of series missing
+from the cache are decoded and validated. Requests the walk does not expect
+(exemplars, histograms, unusual field order) take the protobuf path, with the
+same result.
 
 Everything here is pure (no I/O): errors are ``BadRequest`` / ``TooLarge`` with
 a message naming what was wrong.
@@ -22,12 +24,15 @@ from google.protobuf.message import DecodeError
 
 from .pgbinary import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 from .proto import prometheus_remote_pb2 as pb
+from .proto import remote_write_blobs_pb2 as blobs_pb
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 METRIC_TYPES = {value: name.lower() for name, value in pb.MetricMetadata.MetricType.items()}
 
-SeriesKey = tuple  # tuple[bytes, ...]: the raw Label messages of a series, in request order
+# A series as the request spelled it: its label fields (tag, length, Label message), in request
+# order. The fast and the protobuf paths produce the same key for the same series.
+SeriesKey = bytes
 
 
 class BadRequest(Exception):
@@ -77,22 +82,29 @@ def parse_write_request(data: bytes) -> pb.RawWriteRequest:
 # --- samples ---
 
 def decode_samples(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """(timestamps in ms as int64, values as float64) of raw Sample messages.
+    """(timestamps in ms as int64, values as float64) of raw Sample messages."""
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    ends = np.cumsum(lengths)
+    return decode_samples_at(b"".join(blobs), ends - lengths, lengths)
+
+
+def decode_samples_at(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Samples whose Sample messages lie at ``data[starts[i]:starts[i] + lengths[i]]``.
 
     Vectorised for the layout every encoder writes (value field 1, then timestamp
     field 2, either omitted when zero); any other layout falls back to protobuf.
     Values keep their exact bits, so stale markers survive.
     """
-    n = len(blobs)
+    n = len(starts)
     times = np.zeros(n, dtype=np.int64)
     values = np.zeros(n, dtype=np.float64)
     if n == 0:
         return times, values
-    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=n)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    ends = starts + lengths
     # padding lets the gathers below read past the end without bounds checks
-    buf = np.frombuffer(b"".join(blobs) + bytes(16), dtype=np.uint8)
+    buf = np.frombuffer(data + bytes(16), dtype=np.uint8)
 
     has_value = (lengths >= 9) & (buf[starts] == 0x09)
     value_rows = np.flatnonzero(has_value)
@@ -106,7 +118,7 @@ def decode_samples(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     # a sample must end exactly after its fields; anything else goes to the slow path
     ok = np.where(has_ts, (varint_len >= 1) & (varint_len <= 10), ts_tag == ends)
     acc = np.zeros(n, dtype=np.uint64)
-    longest = int(varint_len.max()) if n else 0
+    longest = int(varint_len.max())
     for k in range(min(longest, 10)):
         byte = buf[ts_tag + 1 + k].astype(np.uint64)
         inside = k < varint_len
@@ -118,7 +130,7 @@ def decode_samples(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
     for row in np.flatnonzero(~ok):
         try:
-            sample = pb.Sample.FromString(blobs[row])
+            sample = pb.Sample.FromString(data[starts[row]:ends[row]])
         except DecodeError as exc:
             raise BadRequest(f"malformed protobuf Sample: {exc}") from exc
         times[row], values[row] = sample.timestamp, sample.value
@@ -136,8 +148,12 @@ def decode_samples(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 def decode_labels(key: SeriesKey) -> list[tuple[str, str]]:
     """Validated (name, value) pairs of a series, sorted by name; empty values dropped
     (an empty label is the same as no label in Prometheus)."""
+    try:
+        raw_labels = blobs_pb.LabelBlobs.FromString(key).labels
+    except DecodeError as exc:
+        raise BadRequest(f"malformed labels: {exc}") from exc
     pairs = []
-    for raw in key:
+    for raw in raw_labels:
         try:
             label = pb.Label.FromString(raw)
         except DecodeError as exc:
@@ -217,7 +233,88 @@ class DecodedWrite:
     histograms_dropped: int
 
 
+def decode_request(data: bytes) -> DecodedWrite:
+    """A decompressed WriteRequest, split up for ingest (raises BadRequest when malformed)."""
+    try:
+        request = blobs_pb.WriteRequestBlobs.FromString(data)
+    except DecodeError as exc:
+        raise BadRequest(f"malformed protobuf WriteRequest: {exc}") from exc
+    walked = walk_series(list(request.timeseries))
+    if walked is None:
+        return split_request(parse_write_request(data))
+    keys, counts, sample_starts, sample_lengths, joined = walked
+    times, values = decode_samples_at(joined, sample_starts, sample_lengths)
+    metadata = parse_write_request(data).metadata if request.metadata else ()
+    return DecodedWrite(keys, counts, times, values, Exemplars(), decode_metadata(metadata), 0)
+
+
+def _varints(buf: np.ndarray, at: np.ndarray, max_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, byte count, ok) of the varints starting at each position of ``at``."""
+    value = np.zeros(len(at), dtype=np.int64)
+    size = np.zeros(len(at), dtype=np.int64)
+    open_ = np.ones(len(at), dtype=bool)
+    for k in range(max_bytes):
+        byte = buf[at + k].astype(np.int64)
+        value |= np.where(open_, (byte & 0x7F) << (7 * k), 0)
+        size += open_
+        open_ &= byte >= 0x80
+    return value, size, ~open_
+
+
+def walk_series(series: list[bytes]):  # type: ignore[no-untyped-def]
+    """Field boundaries of every TimeSeries at once, or None when a series has anything but
+    label fields followed by sample fields (exemplars, histograms, other layouts).
+
+    Returns (keys, samples per series, sample message starts and lengths, joined bytes) for
+    the series that have samples.
+    """
+    n = len(series)
+    if n == 0:
+        return [], [], np.zeros(0, np.int64), np.zeros(0, np.int64), b""
+    lengths = np.fromiter(map(len, series), dtype=np.int64, count=n)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    joined = b"".join(series)
+    buf = np.frombuffer(joined + bytes(16), dtype=np.uint8)  # padding: reads past the end stay in bounds
+
+    pos = starts.copy()
+    labels_end = starts.copy()
+    in_samples = np.zeros(n, dtype=bool)
+    rows: list[np.ndarray] = []
+    payload_starts: list[np.ndarray] = []
+    payload_lengths: list[np.ndarray] = []
+    active = np.flatnonzero(pos < ends)
+    while active.size:
+        at = pos[active]
+        tag = buf[at]
+        # messages are far below 2^35 bytes: a length needs at most 5 varint bytes
+        length, size, ok = _varints(buf, at + 1, 5)
+        payload = at + 1 + size
+        following = payload + length
+        is_label = tag == 0x0A
+        is_sample = tag == 0x12
+        ok &= (following <= ends[active]) & (is_label & ~in_samples[active] | is_sample)
+        if not ok.all():
+            return None
+        labels_end[active[is_label]] = following[is_label]
+        in_samples[active[is_sample]] = True
+        rows.append(active[is_sample])
+        payload_starts.append(payload[is_sample])
+        payload_lengths.append(length[is_sample])
+        pos[active] = following
+        active = active[following < ends[active]]
+
+    row_of_sample = np.concatenate(rows)
+    order = np.argsort(row_of_sample, kind="stable")  # a series' samples stay in request order
+    counts = np.bincount(row_of_sample, minlength=n)
+    with_samples = np.flatnonzero(counts)
+    keys = [joined[a:b] for a, b in zip(starts[with_samples].tolist(), labels_end[with_samples].tolist())]
+    return (keys, counts[with_samples].tolist(), np.concatenate(payload_starts)[order],
+            np.concatenate(payload_lengths)[order], joined)
+
+
 def split_request(request: pb.RawWriteRequest) -> DecodedWrite:
+    """The general path: protobuf's own parse, for any valid encoding."""
     keys: list[SeriesKey] = []
     counts: list[int] = []
     blobs: list[bytes] = []
@@ -233,8 +330,19 @@ def split_request(request: pb.RawWriteRequest) -> DecodedWrite:
                 exemplars.add(len(keys), raw)
         elif not samples:
             continue
-        add_key(tuple(ts.labels))
+        add_key(b"".join(_label_field(raw) for raw in ts.labels))
         add_count(len(samples))
         add_blobs(samples)
     times, values = decode_samples(blobs)
     return DecodedWrite(keys, counts, times, values, exemplars, decode_metadata(request.metadata), histograms)
+
+
+def _label_field(raw: bytes) -> bytes:
+    """A Label message as a field of TimeSeries: how the fast path's keys spell it."""
+    n = len(raw)
+    prefix = bytearray(b"\x0a")
+    while n >= 0x80:
+        prefix.append((n & 0x7F) | 0x80)
+        n >>= 7
+    prefix.append(n)
+    return bytes(prefix) + raw

@@ -35,5 +35,10 @@ class SeriesCache:
                 self._ids.pop(key, None)
         self._ids.update(entries)
 
+    def forget(self, keys: Iterable[Hashable]) -> None:
+        """Drop these keys (their series were deleted by retention)."""
+        for key in keys:
+            self._ids.pop(key, None)
+
     def clear(self) -> None:
         self._ids.clear()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import numpy as np
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ERROR_KINDS = ("bad_request", "too_large", "unsupported_media_type", "method_not_allowed",
                "db_unavailable", "internal")
-HANDLERS = ("write", "healthz", "metrics", "other")
+HANDLERS = ("write", "healthz", "metrics", "otlp_traces", "jaeger", "other")
+TRACE_TRANSPORTS = ("http", "grpc")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,14 @@ FAMILIES = (
     Family("promscale_series_cache_hits_total", "counter", "series id lookups answered by the cache"),
     Family("promscale_series_cache_misses_total", "counter", "series id lookups resolved in the database"),
     Family("promscale_series_cache_entries", "gauge", "series ids held in the caches of live workers"),
+    Family("promscale_trace_requests_total", "counter", "OTLP trace export requests committed, by transport",
+           "transport", TRACE_TRANSPORTS),
+    Family("promscale_trace_spans_received_total", "counter", "spans in committed OTLP requests, by transport",
+           "transport", TRACE_TRANSPORTS),
+    Family("promscale_trace_spans_written_total", "counter",
+           "spans newly stored (spans of retried exports already stored are not counted)"),
+    Family("promscale_trace_events_received_total", "counter", "span events in committed OTLP requests"),
+    Family("promscale_trace_links_received_total", "counter", "span links in committed OTLP requests"),
     Family("promscale_errors_total", "counter", "requests answered with an error, by kind", "kind", ERROR_KINDS),
     Family("promscale_http_request_duration_seconds", "histogram", "HTTP request latency by handler",
            "handler", HANDLERS),
@@ -86,6 +96,8 @@ class Telemetry:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._pid = -1
+        # gthread workers update counters from several threads; += on the mmap is not atomic
+        self._lock = threading.Lock()
         self._values: np.ndarray = np.zeros(len(SLOTS))
         self._open_for_this_process()
 
@@ -105,24 +117,27 @@ class Telemetry:
         return self._values
 
     def inc(self, name: str, amount: float = 1.0, label: str = "") -> None:
-        self._slots()[SLOTS[(name, label)]] += amount
+        with self._lock:
+            self._slots()[SLOTS[(name, label)]] += amount
 
     def set(self, name: str, value: float) -> None:
-        self._slots()[SLOTS[(name, "")]] = value
+        with self._lock:
+            self._slots()[SLOTS[(name, "")]] = value
 
     def error(self, kind: str) -> None:
         self.inc("promscale_errors_total", 1, f'kind="{kind}"')
 
     def observe_duration(self, handler: str, seconds: float) -> None:
-        values = self._slots()
         family = "promscale_http_request_duration_seconds"
         combo = f'handler="{handler}"'
-        for bound in DURATION_BUCKETS:
-            if seconds <= bound:
-                values[SLOTS[(f"{family}_bucket", f'{combo},le="{bound!r}"')]] += 1
-        values[SLOTS[(f"{family}_bucket", f'{combo},le="+Inf"')]] += 1
-        values[SLOTS[(f"{family}_sum", combo)]] += seconds
-        values[SLOTS[(f"{family}_count", combo)]] += 1
+        with self._lock:
+            values = self._slots()
+            for bound in DURATION_BUCKETS:
+                if seconds <= bound:
+                    values[SLOTS[(f"{family}_bucket", f'{combo},le="{bound!r}"')]] += 1
+            values[SLOTS[(f"{family}_bucket", f'{combo},le="+Inf"')]] += 1
+            values[SLOTS[(f"{family}_sum", combo)]] += seconds
+            values[SLOTS[(f"{family}_count", combo)]] += 1
 
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
         """Sums over all worker files: (everything, live workers only)."""

@@ -18,7 +18,8 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT _ps_catalog.get_setting('chunk_interval')::interval
+    -- default here, not as a row: see sql/migrations/301-settings-defaults-in-getters.sql
+    SELECT coalesce(_ps_catalog.get_setting('chunk_interval')::interval, interval '1 hour')
 $$;
 COMMENT ON FUNCTION prom_api.get_default_chunk_interval() IS
     'Time span of each new partition (chunk) of head samples';

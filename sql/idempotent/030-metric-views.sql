@@ -88,7 +88,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.create_metric_views(int) IS 'Creates or extends prom_series.<metric> and prom_metric.<metric>';
 
--- The samples of one metric, deduplicated on (series_id, time), as a subquery.
+-- The samples of one metric, head and compressed, deduplicated on (series_id, time), as a subquery.
 -- Written into the view itself (not called as a function) so that the planner pushes
 -- time and series_id predicates down into the scan.
 CREATE OR REPLACE FUNCTION _prom_catalog.metric_samples_sql(metric_id int)
@@ -99,8 +99,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format($q$
         SELECT DISTINCT ON (h.series_id, h.time) h.series_id, h.time, h.value
-        FROM prom_data.sample h
-        WHERE h.series_id IN (SELECT ms.id FROM _prom_catalog.series ms WHERE ms.metric_id = %s)
+        FROM (
+            SELECT hs.series_id, hs.time, hs.value
+            FROM prom_data.sample hs
+            WHERE hs.series_id IN (SELECT ms.id FROM _prom_catalog.series ms WHERE ms.metric_id = %1$s)
+            UNION ALL
+            SELECT cs.series_id, timestamptz '2000-01-01 00:00:00+00' + x.t * interval '1 microsecond', x.v
+            FROM prom_data.compressed_sample cs
+            CROSS JOIN LATERAL unnest(_prom_catalog.decode_times(cs.times), _prom_catalog.decode_values(cs.vals)) AS x(t, v)
+            WHERE cs.series_id IN (SELECT ms.id FROM _prom_catalog.series ms WHERE ms.metric_id = %1$s)
+        ) h
         ORDER BY h.series_id, h.time, h.value
     $q$, metric_id)
 $$;

@@ -93,14 +93,11 @@ BEGIN
     ON CONFLICT DO NOTHING;
 
     -- 3. label key positions, for metrics that gained keys
-    SELECT array_agg(DISTINCT sm.metric_id ORDER BY sm.metric_id) INTO keyed_metric_ids
-    FROM unnest(series_ord, label_keys) AS i(o, k)
-    JOIN (SELECT n.o, m.id AS metric_id
-          FROM unnest(series_ord, label_keys, label_values) AS n(o, k, v)
-          JOIN _prom_catalog.metric m ON m.metric_name = n.v
-          WHERE n.k = '__name__') sm ON sm.o = i.o
+    SELECT array_agg(DISTINCT m.id ORDER BY m.id) INTO keyed_metric_ids
+    FROM _prom_catalog.labels_with_metric(series_ord, label_keys, label_values) i
+    JOIN _prom_catalog.metric m ON m.metric_name = i.metric_name
     WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key_position p
-                      WHERE p.metric_id = sm.metric_id AND p.key = i.k);
+                      WHERE p.metric_id = m.id AND p.key = i.k);
 
     IF keyed_metric_ids IS NOT NULL THEN
         FOREACH mid IN ARRAY keyed_metric_ids LOOP
@@ -111,10 +108,8 @@ BEGIN
                        + row_number() OVER (ORDER BY nk.k <> '__name__', nk.k),
                    _prom_catalog.column_name_for(nk.k)
             FROM (SELECT DISTINCT i.k
-                  FROM unnest(series_ord, label_keys) AS i(o, k)
-                  JOIN unnest(series_ord, label_keys, label_values) AS n(o, k, v)
-                    ON n.o = i.o AND n.k = '__name__'
-                  JOIN _prom_catalog.metric m ON m.metric_name = n.v AND m.id = mid
+                  FROM _prom_catalog.labels_with_metric(series_ord, label_keys, label_values) i
+                  JOIN _prom_catalog.metric m ON m.metric_name = i.metric_name AND m.id = mid
                   WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key_position p
                                     WHERE p.metric_id = mid AND p.key = i.k)) nk;
         END LOOP;
@@ -126,41 +121,64 @@ BEGIN
         PERFORM _prom_catalog.try_create_metric_views(mid);
     END LOOP;
 
-    -- 4. series
+    -- 4. series; those marked deleted by garbage collection come back when written again
+    IF EXISTS (SELECT 1 FROM _prom_catalog.series s WHERE s.delete_epoch IS NOT NULL) THEN
+        UPDATE _prom_catalog.series s SET delete_epoch = NULL
+        FROM _prom_catalog.series_labels_of(series_ord, label_keys, label_values) b
+        WHERE s.labels = b.labels AND s.delete_epoch IS NOT NULL;
+    END IF;
     INSERT INTO _prom_catalog.series (metric_id, labels)
     SELECT DISTINCT b.metric_id, b.labels
     FROM _prom_catalog.series_labels_of(series_ord, label_keys, label_values) b
-    WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.series s WHERE s.labels = b.labels)
+    -- ">= AND <=" is equality that only the unique btree can serve: given "=", the planner
+    -- may pick the GIN index, whose equality check is a hundred times slower per probe
+    WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.series s WHERE s.labels >= b.labels AND s.labels <= b.labels)
     ORDER BY b.labels
     ON CONFLICT DO NOTHING;
 
     RETURN QUERY
     SELECT b.ord, s.id
     FROM _prom_catalog.series_labels_of(series_ord, label_keys, label_values) b
-    JOIN _prom_catalog.series s ON s.labels = b.labels;
+    JOIN _prom_catalog.series s ON s.labels >= b.labels AND s.labels <= b.labels;  -- btree equality, see above
 END
 $func$;
 COMMENT ON FUNCTION prom_api.get_or_create_series_ids(int[], text[], text[]) IS
     'Resolves many label sets to series ids in one call, creating metrics, labels and series as needed';
 
+-- Input labels with the metric name of their series alongside (a window, not a self-join:
+-- the planner cannot estimate unnest() and would nest-loop a self-join over every pair).
+CREATE OR REPLACE FUNCTION _prom_catalog.labels_with_metric(
+    series_ord int[], label_keys text[], label_values text[])
+RETURNS TABLE (o int, k text, v text, metric_name text)
+LANGUAGE sql
+IMMUTABLE
+ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT i.o, i.k, i.v, max(i.v) FILTER (WHERE i.k = '__name__') OVER (PARTITION BY i.o)
+    FROM unnest(series_ord, label_keys, label_values) AS i(o, k, v)
+$$;
+COMMENT ON FUNCTION _prom_catalog.labels_with_metric(int[], text[], text[]) IS
+    'Rows of input label sets (parallel arrays) with the __name__ of their series';
+
 -- Labels arrays of input label sets whose metrics, labels and key positions exist.
+-- ROWS 10: callers probe series by labels; a low estimate keeps those probes on the index
+-- instead of hashing the whole series table.
 CREATE OR REPLACE FUNCTION _prom_catalog.series_labels_of(
     series_ord int[], label_keys text[], label_values text[])
 RETURNS TABLE (ord int, metric_id int, labels int[])
 LANGUAGE sql
 STABLE
+ROWS 10
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT i.o, sm.metric_id,
+    SELECT i.o, m.id,
            _prom_catalog.positional_labels(array_agg(p.pos), array_agg(l.id))
-    FROM unnest(series_ord, label_keys, label_values) AS i(o, k, v)
-    JOIN (SELECT n.o, m.id AS metric_id
-          FROM unnest(series_ord, label_keys, label_values) AS n(o, k, v)
-          JOIN _prom_catalog.metric m ON m.metric_name = n.v
-          WHERE n.k = '__name__') sm ON sm.o = i.o
-    JOIN _prom_catalog.label_key_position p ON p.metric_id = sm.metric_id AND p.key = i.k
+    FROM _prom_catalog.labels_with_metric(series_ord, label_keys, label_values) i
+    JOIN _prom_catalog.metric m ON m.metric_name = i.metric_name
+    JOIN _prom_catalog.label_key_position p ON p.metric_id = m.id AND p.key = i.k
     JOIN _prom_catalog.label l ON l.key = i.k AND l.value = i.v
-    GROUP BY i.o, sm.metric_id
+    GROUP BY i.o, m.id
 $$;
 COMMENT ON FUNCTION _prom_catalog.series_labels_of(int[], text[], text[]) IS
     'Positional labels arrays for input label sets (parallel arrays of series ordinal, key, value)';

@@ -41,6 +41,7 @@ RETURNS TABLE (labels text, t float8, value float8, error text, sqlstate text)
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -108,6 +109,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -123,6 +125,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")

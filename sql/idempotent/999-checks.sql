@@ -10,7 +10,9 @@ BEGIN
     JOIN pg_catalog.pg_depend d ON d.objid = p.oid AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
     JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'promscale'
     WHERE NOT coalesce(p.proconfig::text[] && ARRAY['search_path=pg_catalog, pg_temp'], false)
-      AND p.proname NOT IN ('label_ids_match', 'labels_match');
+      AND p.proname NOT IN ('label_ids_match', 'labels_match')
+      -- procedures that COMMIT cannot have a SET clause; they must not be SECURITY DEFINER
+      AND NOT (p.prokind = 'p' AND NOT p.prosecdef);
     IF offender IS NOT NULL THEN
         RAISE EXCEPTION 'promscale functions without SET search_path = pg_catalog, pg_temp: %', offender;
     END IF;

@@ -73,7 +73,7 @@ def test_max_samples_limit_uses_prometheus_message(loaded):
 def test_timeout_parameter_gives_timeout_error(loaded):
     body = json.loads(loaded.execute("SELECT prom_api.query_json('sum_over_time(req[5m])', 600, '0.000001')"
                                      ).fetchone()[0])
-    assert body == {"status": "error", "errorType": "timeout", "error": "query timed out in query execution"}
+    assert body == {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}
 
 
 def test_lookback_delta_parameter(loaded):

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..promql import ast
 from ..promql.parser import parse
+from ..promql.parser import parse_metric_selector as engine_parse_metric_selector
 from ..promql.storage import SqlStorage
 
 NON_EMPTY = "match[] must contain at least one non-empty matcher"
@@ -23,16 +24,10 @@ class SelectorError(Exception):
 def parse_metric_selector(text: str) -> list[ast.Matcher]:
     """The matchers of one series selector such as ``up{job="node"}`` (parser.ParseMetricSelector)."""
     try:
-        node = parse(text)
+        matchers = engine_parse_metric_selector(text)
     except Exception as exc:  # the parser's ParseError carries Prometheus's message
-        if "must contain at least one non-empty matcher" in str(exc):
-            # the expression parser checks this; ParseMetricSelector leaves it to the API
-            raise SelectorError(NON_EMPTY) from None
         raise SelectorError(str(exc)) from None
-    if not isinstance(node, ast.VectorSelector) or node.original_offset or node.timestamp is not None \
-            or node.start_or_end is not None:
-        raise SelectorError(f"1:1: parse error: expected a series selector, got {text!r}")
-    return node.matchers
+    return matchers
 
 
 def parse_match_params(selectors: list[str]) -> list[list[ast.Matcher]]:

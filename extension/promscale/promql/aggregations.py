@@ -146,6 +146,54 @@ def _quantile(qs, V, M):
     return out
 
 
+def _heap_select(values: list, k: int, is_top: bool) -> list:
+    """Prometheus 2.42's topk/bottomk heap (Go container/heap) over values in input order;
+    returns the selected positions. Used where ties or NaN make the selection order-dependent."""
+    def less(a, b):
+        va, vb = values[a], values[b]
+        if va != va:
+            return True
+        return va < vb if is_top else va > vb
+
+    heap: list = []
+
+    def up(j):
+        while True:
+            i = (j - 1) // 2 if j > 0 else 0
+            if i == j or not less(heap[j], heap[i]):
+                break
+            heap[i], heap[j] = heap[j], heap[i]
+            j = i
+
+    def down(i0, n):
+        i = i0
+        while True:
+            j1 = 2 * i + 1
+            if j1 >= n:
+                break
+            j = j1
+            if j1 + 1 < n and less(heap[j1 + 1], heap[j1]):
+                j = j1 + 1
+            if not less(heap[j], heap[i]):
+                break
+            heap[i], heap[j] = heap[j], heap[i]
+            i = j
+        return i > i0
+
+    for pos, v in enumerate(values):
+        if len(heap) < k:
+            heap.append(pos)
+            up(len(heap) - 1)
+            continue
+        root = values[heap[0]]
+        better = (root < v) if is_top else (root > v)
+        if better or (root != root and v == v):
+            heap[0] = pos
+            if k > 1 and not down(0, len(heap)):
+                up(0)
+    return heap
+
+
 def topk(vec: Vector, groups: dict, kvals, is_top: bool, n: int) -> Vector:
     mask = np.zeros_like(vec.mask)
     order_rows = []
@@ -158,14 +206,27 @@ def topk(vec: Vector, groups: dict, kvals, is_top: bool, n: int) -> Vector:
         primary = np.where(M, np.where(nan, 1, 0), 2)
         secondary = np.where(nan, 0.0, -V if is_top else V)
         order = np.lexsort((secondary, primary), axis=0)
-        for j in range(n):
-            k = kvals[j]
-            if not (k >= 1):
-                continue
-            k = int(min(k, len(rows)))
-            sel = order[:k, j]
-            sel = sel[M[sel, j]]
-            mask[rows[sel], j] = True
+        present = M.sum(axis=0)
+        cols = np.arange(n)
+        with np.errstate(invalid="ignore"):
+            valid = kvals >= 1
+            kk = np.where(valid, np.minimum(np.where(valid, kvals, 1), len(rows)), 1).astype(np.int64)
+        ranks = np.empty_like(order)
+        ranks[order, cols[None, :]] = np.arange(len(rows))[:, None]
+        sel = (ranks < kk[None, :]) & M & valid[None, :]
+        # where the cut-off falls between equal values (or NaN), the heap's choice depends on
+        # input order: replay Prometheus's heap for those steps
+        cut = valid & (present > kk)
+        if cut.any():
+            js = np.nonzero(cut)[0]
+            a = V[order[kk[js] - 1, js], js]
+            b = V[order[kk[js], js], js]
+            for j in js[(a == b) | np.isnan(a) | np.isnan(b)]:
+                idx = np.nonzero(M[:, j])[0]
+                chosen = _heap_select(V[idx, j].tolist(), int(kk[j]), is_top)
+                sel[:, j] = False
+                sel[idx[chosen], j] = True
+        mask[rows] = sel
         order_rows.append(rows[order[:, 0]])
     # instant queries list each group's selection in value order
     flat = [int(r) for rows in order_rows for r in rows if mask[r].any()]

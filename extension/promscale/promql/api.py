@@ -39,8 +39,8 @@ def seconds_to_ms(t: float) -> int:
     if math.isnan(t) or math.isinf(t):
         raise BadData(f"cannot parse {t!r} to a valid timestamp")
     sec = math.trunc(t)
-    frac = t - sec
-    ms = round(frac * 1000)  # math.Round(ns*1000)/1000 then ns -> ms
+    frac = (t - sec) * 1000  # math.Round(ns*1000)/1000, then nanoseconds -> milliseconds
+    ms = math.floor(frac + 0.5) if frac >= 0 else -math.floor(-frac + 0.5)
     return int(sec) * 1000 + int(ms)
 
 
@@ -82,7 +82,8 @@ def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, tim
     try:
         expr = parse_cached(query)
     except ParseError as e:
-        raise BadData(f'invalid parameter "query": {e}') from None
+        # Prometheus's query handler names the parameter, its query_range handler does not
+        raise BadData(str(e) if range_query else f'invalid parameter "query": {e}') from None
     if range_query and expr.type() not in (A.VECTOR, A.SCALAR):
         raise BadData(f'invalid expression type "{expr.type()}" for range query, must be Scalar or instant Vector')
     max_samples, st = _settings(plpy, session)
@@ -101,10 +102,15 @@ def check_range(start: float, end: float, step: float) -> tuple[int, int, int]:
     if step is None or math.isnan(step) or step <= 0:
         raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
                       'Try a positive integer')
-    if (end - start) / step > MAX_POINTS:
+    # time.Duration arithmetic: integer nanoseconds, integer division
+    step_ms = int(round(step * 1000))
+    if step_ms <= 0:
+        raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
+                      'Try a positive integer')
+    if (e - s) // step_ms > MAX_POINTS:
         raise BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                       "resolution (?step=XX)")
-    return s, e, int(step * 1e9) // 1000000
+    return s, e, step_ms
 
 
 # --- JSON
@@ -146,6 +152,21 @@ def json_ts(t: int) -> str:
     return s
 
 
+def fast_value(v: float) -> str:
+    """format_sample_value, with Python's shortest repr where it is already Go's text
+    (positional notation, |v| in [1e-4, 1e16)): the common case costs one repr()."""
+    r = repr(v)
+    if r.endswith(".0"):
+        return r[:-2]
+    if "e" in r or "n" in r:
+        return format_sample_value(v)
+    return r
+
+
+def json_points(tstrs: list, vals) -> str:
+    return ",".join([f'[{t},"{fast_value(v)}"]' for t, v in zip(tstrs, vals)])
+
+
 def json_metric(labels: tuple) -> str:
     return "{" + ",".join(f"{json_string(k)}:{json_string(v)}" for k, v in labels) + "}"
 
@@ -155,20 +176,24 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
         return "string", f"[{format_float_f(int(ts[0]) / 1000)},{json_string(val.val)}]"
     if isinstance(val, Scalar):
         if range_query:
-            pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]" for t, v in zip(ts, val.vals))
+            pts = json_points([json_ts(t) for t in ts.tolist()], val.vals.tolist())
             return "matrix", f'[{{"metric":{{}},"values":[{pts}]}}]'
         # a scalar's time is a float64 in JSON, unlike sample times (jsonutil.MarshalTimestamp)
         return "scalar", f"[{format_float_f(int(ts[0]) / 1000)},\"{format_float_f(float(val.vals[0]))}\"]"
     if isinstance(val, Vector):
         if range_query:
             order = sorted(range(len(val.labels)), key=lambda i: val.labels[i])
+            tstrs = [json_ts(t) for t in ts.tolist()]
             parts = []
             for i in order:
                 m = val.mask[i]
                 if not m.any():
                     continue
-                pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]"
-                               for t, v in zip(ts[m], val.vals[i][m]))
+                if m.all():
+                    pts = json_points(tstrs, val.vals[i].tolist())
+                else:
+                    idx = np.nonzero(m)[0].tolist()
+                    pts = json_points([tstrs[j] for j in idx], val.vals[i][m].tolist())
                 parts.append(f'{{"metric":{json_metric(val.labels[i])},"values":[{pts}]}}')
             return "matrix", "[" + ",".join(parts) + "]"
         parts = []

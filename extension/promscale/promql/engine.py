@@ -38,7 +38,7 @@ class Context:
 
     def check_deadline(self):
         if self.deadline is not None and _time.monotonic() > self.deadline:
-            raise PromQLTimeout("query timed out in query execution")
+            raise PromQLTimeout("query timed out in expression evaluation")
 
     def too_many(self):
         raise PromQLError("query processing would load too many samples into memory in query execution")

@@ -215,9 +215,10 @@ def _rate(s, lo, hi, ref, rng, is_counter, is_rate):
             dur_start = np.where(use, dz, dur_start)
         thresh = avg_dur * 1.1
         ext = sampled + np.where(dur_start < thresh, dur_start, avg_dur / 2) + np.where(dur_end < thresh, dur_end, avg_dur / 2)
-        result = result * (ext / sampled)
+        factor = ext / sampled
         if is_rate:
-            result = result / (rng / 1000)
+            factor = factor / (rng / 1000)
+        result = result * factor
     return result, ok
 
 

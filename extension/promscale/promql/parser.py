@@ -325,9 +325,6 @@ class Parser:
         self.unexpected(t)
 
     def parse_call(self, name_tok: Token) -> A.Node:
-        fn = FUNCTIONS.get(name_tok.val)
-        if fn is None:
-            self.err(name_tok.pos, f'unknown function with name "{name_tok.val}"')
         self.next()  # (
         args = []
         if self.peek().typ != "RIGHT_PAREN":
@@ -341,6 +338,10 @@ class Parser:
                     break
                 self.unexpected(t, "function call", '"," or ")"' if False else "")
         self.next()
+        # like the grammar's action, which runs once the whole call is parsed
+        fn = FUNCTIONS.get(name_tok.val)
+        if fn is None:
+            self.err(name_tok.pos, f'unknown function with name "{name_tok.val}"')
         c = A.Call(fn, args)
         c.start = name_tok.pos
         return c
@@ -401,7 +402,7 @@ class Parser:
         node.start = op_tok.pos
         return node
 
-    def parse_selector(self, name, pos) -> A.Node:
+    def parse_selector(self, name, pos, check: bool = True) -> A.Node:
         matchers = []
         if self.peek().typ == "LEFT_BRACE":
             self.next()
@@ -433,10 +434,10 @@ class Parser:
                     self.unexpected(t, "label matching", '"," or "}"')
         if name is not None:
             for m in matchers:
-                if m.name == "__name__":
+                if m.name == "__name__" and check:
                     self.err(pos, f'metric name must not be set twice: "{name}" or "{m.value}"')
             matchers.append(self.new_matcher("=", "__name__", name, pos))
-        else:
+        elif check:
             if not any(not m.matches("") for m in matchers):
                 self.err(pos, "vector selector must contain at least one non-empty matcher")
         vs = A.VectorSelector(name or "", matchers)
@@ -554,3 +555,21 @@ def _describe(tok: Token) -> str:
 
 def parse(query: str) -> A.Node:
     return Parser(query).parse()
+
+
+def parse_metric_selector(text: str) -> list:
+    """Prometheus's parser.ParseMetricSelector: the matchers of a series selector such as
+    up{job="node"}; unlike a query, {} parses (the HTTP API then asks for a non-empty matcher)."""
+    p = Parser(text)
+    t = p.peek()
+    if t.typ in ("IDENTIFIER", "METRIC_IDENTIFIER"):
+        p.next()
+        node = p.parse_selector(t.val, t.pos, check=False)
+    elif t.typ == "LEFT_BRACE":
+        node = p.parse_selector(None, t.pos, check=False)
+    else:
+        p.unexpected(t)
+    end = p.peek()
+    if end.typ != "EOF":
+        p.unexpected(end)
+    return node.matchers

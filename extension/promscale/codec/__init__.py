@@ -1,0 +1,22 @@
+"""Columnar codecs of the cold tier: one series' timestamps and values as bytes.
+
+Pure NumPy (the server's Python has nothing else), vectorised end to end: no
+Python loop runs per sample. ``timestamps`` encodes microsecond times with
+delta-of-delta, ``values`` encodes float8 bit-exactly (decimal-scaled integers
+or XOR), and ``_bytes`` holds the shared varint / byte-plane / compressor parts.
+``series`` merges and deduplicates samples the way the SQL read path does.
+"""
+
+from .series import SampleArrays, dedup_sorted, merge_samples
+from .timestamps import decode_times, encode_times
+from .values import decode_values, encode_values
+
+__all__ = [
+    "SampleArrays",
+    "decode_times",
+    "decode_values",
+    "dedup_sorted",
+    "encode_times",
+    "encode_values",
+    "merge_samples",
+]

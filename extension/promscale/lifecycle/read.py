@@ -1,0 +1,58 @@
+"""Read compressed rows back as per-series arrays for ``prom_api.get_samples``.
+
+One query fetches every row overlapping the range for all requested series;
+each row decodes with a few NumPy calls. Rows of one series normally cover
+disjoint buckets and come in bucket order, so they are concatenated; only
+overlapping rows (bucket length changed) go through the merge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..codec import SampleArrays, decode_times, decode_values, merge_samples
+
+_ROWS_SQL = """
+    SELECT c.series_id, c.times, c.vals
+    FROM prom_data.compressed_sample c
+    WHERE c.series_id = ANY ($1)
+      AND c.chunk_start > $2::timestamptz - _prom_catalog.get_compressed_row_span_max()
+      AND c.chunk_start <= $3::timestamptz
+      AND c.max_time >= $2::timestamptz AND c.min_time <= $3::timestamptz
+    ORDER BY c.series_id, c.chunk_start
+"""
+
+
+def compressed_samples(plpy: Any, plans: dict, series_ids: list[int], start: str, end: str,
+                       start_us: int, end_us: int) -> list[tuple[int, list[int], list[float]]]:
+    """(series_id, times in µs since 2000, values) per series with compressed samples in [start, end]."""
+    if "rows" not in plans:
+        plans["rows"] = plpy.prepare(_ROWS_SQL, ["int8[]", "timestamptz", "timestamptz"])
+    rows = plpy.execute(plans["rows"], [series_ids, start, end])
+    out: list[tuple[int, list[int], list[float]]] = []
+    current: int | None = None
+    parts: list[SampleArrays] = []
+    for row in rows:
+        if row["series_id"] != current:
+            _flush(out, current, parts, start_us, end_us)
+            current, parts = row["series_id"], []
+        parts.append(SampleArrays(decode_times(row["times"]), decode_values(row["vals"])))
+    _flush(out, current, parts, start_us, end_us)
+    return out
+
+
+def _flush(out: list, series_id: int | None, parts: list[SampleArrays], start_us: int, end_us: int) -> None:
+    if series_id is None or not parts:
+        return
+    if len(parts) == 1:
+        samples = parts[0]
+    elif all(parts[i].times[-1] < parts[i + 1].times[0] for i in range(len(parts) - 1)):
+        samples = SampleArrays(np.concatenate([p.times for p in parts]), np.concatenate([p.values for p in parts]))
+    else:
+        samples = merge_samples(parts)
+    lo = int(np.searchsorted(samples.times, start_us, side="left"))
+    hi = int(np.searchsorted(samples.times, end_us, side="right"))
+    if hi > lo:
+        out.append((series_id, samples.times[lo:hi].tolist(), samples.values[lo:hi].tolist()))

@@ -1,0 +1,92 @@
+"""OTLP/gRPC TraceService/Export on its own port (default 4317, --otlp-grpc-listen).
+
+It runs in a process of its own, started by the CLI next to gunicorn: gRPC's threads and
+gunicorn's forking do not mix. Each server thread holds one database connection.
+Errors map to the codes OTLP clients act on: INVALID_ARGUMENT (never retried),
+UNAVAILABLE (retried), RESOURCE_EXHAUSTED for oversized messages (set by gRPC itself).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent import futures
+from typing import Any
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from . import otlp
+from .config import Config
+from .db import Database, DatabaseUnavailable, InvalidData
+from .telemetry import Telemetry
+from .traces import TraceIngestor
+
+log = logging.getLogger(__name__)
+
+
+class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, ingestor: TraceIngestor, telemetry: Telemetry):
+        self.ingestor = ingestor
+        self.telemetry = telemetry
+
+    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        try:
+            result = self.ingestor.export(request, "grpc")
+        except otlp.BadRequest as exc:
+            self.telemetry.error("bad_request")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except InvalidData as exc:
+            self.telemetry.error("bad_request")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the database rejected the spans: {exc}")
+        except DatabaseUnavailable as exc:
+            self.telemetry.error("db_unavailable")
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except Exception:
+            self.telemetry.error("internal")
+            log.exception("OTLP/gRPC export failed")
+            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the connector log")
+        response = trace_service_pb2.ExportTraceServiceResponse()
+        if result.warning:
+            response.partial_success.error_message = result.warning
+        return response
+
+
+def create_server(config: Config, telemetry: Telemetry | None = None) -> tuple[grpc.Server, int]:
+    """A started-ready (not yet started) gRPC server bound to config.otlp_grpc_listen; returns (server, port)."""
+    telemetry = telemetry or Telemetry(config.telemetry_dir)
+    db = Database(config.db_uri, config.db_connect_timeout, application_name="promscale-connector-grpc")
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="otlp-grpc"),
+        options=[("grpc.max_receive_message_length", config.max_decoded_bytes),
+                 ("grpc.max_send_message_length", 16 << 20)],
+        maximum_concurrent_rpcs=config.threads * 4,
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(TraceIngestor(db, telemetry), telemetry),
+                                                              server)
+    port = server.add_insecure_port(config.otlp_grpc_listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {config.otlp_grpc_listen} for OTLP/gRPC")
+    return server, port
+
+
+def serve(config: Config) -> None:
+    """Run the gRPC server until SIGTERM/SIGINT, or until the parent process goes away."""
+    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server, port = create_server(config)
+    server.start()
+    log.info("OTLP/gRPC listening on %s (port %d)", config.otlp_grpc_listen, port)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    parent = os.getppid()
+    while not stop.wait(1.0):
+        if os.getppid() != parent:  # orphaned: the connector is gone
+            break
+    server.stop(grace=5).wait()
+    time.sleep(0)

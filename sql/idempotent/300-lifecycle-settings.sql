@@ -1,0 +1,238 @@
+-- Lifecycle settings: retention (default and per metric) and compression timing.
+-- Defaults live here, not in _ps_catalog.setting, so only values a user set are
+-- stored (and dumped): a restore never collides with rows the install script made.
+
+-- Interval setting with a default, validated on the way in.
+CREATE OR REPLACE FUNCTION _prom_catalog.get_interval_setting(setting_key text, default_value interval)
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(_ps_catalog.get_setting(setting_key)::interval, default_value)
+$$;
+COMMENT ON FUNCTION _prom_catalog.get_interval_setting(text, interval) IS 'An interval setting, or its default when unset';
+
+-- Stores an interval setting after checking it is a plain positive span (no months).
+CREATE OR REPLACE FUNCTION _prom_catalog.set_interval_setting(setting_key text, new_value interval, minimum interval)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF new_value IS NULL OR new_value < minimum
+       OR extract(month FROM new_value) <> 0 OR extract(year FROM new_value) <> 0 THEN
+        RAISE EXCEPTION 'invalid % %: it must be at least % and use days, hours, minutes or seconds (months vary in length)',
+            replace(setting_key, '_', ' '), coalesce(new_value::text, 'NULL'), minimum
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _ps_catalog.setting (key, value) VALUES (setting_key, new_value::text)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.set_interval_setting(text, interval, interval) IS 'Validates and stores an interval setting';
+
+-- Retention ------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION prom_api.get_default_retention_period()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.get_interval_setting('retention_period', interval '90 days')
+$$;
+COMMENT ON FUNCTION prom_api.get_default_retention_period() IS
+    'How long samples of metrics without their own retention period are kept (default 90 days)';
+
+CREATE OR REPLACE FUNCTION prom_api.set_default_retention_period(retention_period interval)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _prom_catalog.set_interval_setting('retention_period', retention_period, interval '1 hour');
+    PERFORM _prom_catalog.retention_changed();
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_default_retention_period(interval) IS
+    'Sets how long samples are kept for metrics without their own retention period; applied by maintenance';
+
+-- Metric id of a metric name, or a clear error.
+CREATE OR REPLACE FUNCTION _prom_catalog.get_metric_id(metric_name text)
+RETURNS int
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_id int;
+BEGIN
+    SELECT m.id INTO found_id FROM _prom_catalog.metric m WHERE m.metric_name = get_metric_id.metric_name;
+    IF found_id IS NULL THEN
+        RAISE EXCEPTION 'unknown metric %: no samples of it were ever written', coalesce(quote_literal(metric_name), 'NULL')
+            USING ERRCODE = 'undefined_object', HINT = 'prom_info.metric lists the known metrics';
+    END IF;
+    RETURN found_id;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.get_metric_id(text) IS 'Id of a metric by name; raises undefined_object when unknown';
+
+CREATE OR REPLACE FUNCTION prom_api.set_metric_retention_period(metric_name text, retention_period interval)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mid int := _prom_catalog.get_metric_id(metric_name);
+BEGIN
+    IF retention_period IS NULL OR retention_period < interval '1 hour'
+       OR extract(month FROM retention_period) <> 0 OR extract(year FROM retention_period) <> 0 THEN
+        RAISE EXCEPTION 'invalid retention period % for metric %: it must be at least 1 hour and use days, hours, minutes or seconds',
+            coalesce(retention_period::text, 'NULL'), metric_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _prom_catalog.metric_retention (metric_id, retention_period) VALUES (mid, retention_period)
+    ON CONFLICT (metric_id) DO UPDATE SET retention_period = excluded.retention_period;
+    PERFORM _prom_catalog.retention_changed();
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_metric_retention_period(text, interval) IS
+    'Sets how long samples of one metric are kept, overriding the default; applied by maintenance';
+
+CREATE OR REPLACE FUNCTION prom_api.reset_metric_retention_period(metric_name text)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM _prom_catalog.metric_retention r WHERE r.metric_id = _prom_catalog.get_metric_id(metric_name);
+    PERFORM _prom_catalog.retention_changed();
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.reset_metric_retention_period(text) IS
+    'Makes a metric use the default retention period again';
+
+CREATE OR REPLACE FUNCTION prom_api.get_metric_retention_period(metric_name text)
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT r.retention_period FROM _prom_catalog.metric_retention r
+                     WHERE r.metric_id = _prom_catalog.get_metric_id(metric_name)),
+                    prom_api.get_default_retention_period())
+$$;
+COMMENT ON FUNCTION prom_api.get_metric_retention_period(text) IS
+    'Retention period in force for a metric (its own, or the default)';
+
+-- Retention periods changed: partitions must be looked at again by maintenance.
+CREATE OR REPLACE FUNCTION _prom_catalog.retention_changed()
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE _prom_catalog.compressed_partition SET purged_up_to = NULL WHERE purged_up_to IS NOT NULL;
+    UPDATE _prom_catalog.sample_chunk_state SET purged_up_to = NULL WHERE purged_up_to IS NOT NULL;
+$$;
+COMMENT ON FUNCTION _prom_catalog.retention_changed() IS 'Forgets how far retention was applied, after a retention period changed';
+
+-- Compression -----------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION prom_api.get_compression_delay()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.get_interval_setting('compression_delay', interval '1 hour')
+$$;
+COMMENT ON FUNCTION prom_api.get_compression_delay() IS
+    'How long after its end a head partition waits before maintenance compresses it (default 1 hour)';
+
+CREATE OR REPLACE FUNCTION prom_api.set_compression_delay(delay interval)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _prom_catalog.set_interval_setting('compression_delay', delay, interval '0');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_compression_delay(interval) IS
+    'Sets how long after its end a head partition is compressed (late samples are merged either way)';
+
+CREATE OR REPLACE FUNCTION prom_api.get_compressed_chunk_interval()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.get_interval_setting('compressed_chunk_interval', interval '4 hours')
+$$;
+COMMENT ON FUNCTION prom_api.get_compressed_chunk_interval() IS
+    'Time span of one compressed row (one series, one bucket); default 4 hours';
+
+-- Largest span a compressed row has ever had: readers look this far back for rows overlapping a range.
+CREATE OR REPLACE FUNCTION _prom_catalog.get_compressed_row_span_max()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT greatest(prom_api.get_compressed_chunk_interval(),
+                    _prom_catalog.get_interval_setting('compressed_chunk_interval_max', interval '4 hours'))
+$$;
+COMMENT ON FUNCTION _prom_catalog.get_compressed_row_span_max() IS
+    'Longest time span of any compressed row written so far';
+
+CREATE OR REPLACE FUNCTION prom_api.set_compressed_chunk_interval(chunk_interval interval)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF chunk_interval IS NOT NULL AND (extract(epoch FROM interval '1 day') / extract(epoch FROM chunk_interval)) <>
+        floor(extract(epoch FROM interval '1 day') / extract(epoch FROM chunk_interval)) THEN
+        RAISE EXCEPTION 'invalid compressed chunk interval %: it must divide one day evenly (e.g. 1 hour, 4 hours, 1 day)', chunk_interval
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM _prom_catalog.set_interval_setting('compressed_chunk_interval_max',
+                                               greatest(chunk_interval, _prom_catalog.get_compressed_row_span_max()),
+                                               interval '1 minute');
+    PERFORM _prom_catalog.set_interval_setting('compressed_chunk_interval', chunk_interval, interval '1 minute');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_compressed_chunk_interval(interval) IS
+    'Sets the time span of compressed rows written from now on (longer rows compress better; must divide a day)';
+
+-- Conversions between timestamptz and microseconds since 2000-01-01 (the codecs' unit).
+CREATE OR REPLACE FUNCTION _prom_catalog.timestamptz_to_us(t timestamptz)
+RETURNS bigint
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN t = '-infinity' THEN -9223372036854775808
+                WHEN t = 'infinity' THEN 9223372036854775807
+                ELSE (extract(epoch FROM t - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint END
+$$;
+COMMENT ON FUNCTION _prom_catalog.timestamptz_to_us(timestamptz) IS 'Microseconds since 2000-01-01 UTC (±infinity: int8 bounds)';

@@ -1,0 +1,78 @@
+-- prom_info views of the lifecycle: what maintenance has pending and has done, retention
+-- in force per metric, and how much space samples take.
+
+CREATE OR REPLACE VIEW prom_info.maintenance AS
+WITH pending AS (
+    SELECT w.kind AS task, count(*) AS n FROM _prom_catalog.retention_work() w GROUP BY w.kind
+    UNION ALL
+    SELECT 'compress', count(*) FROM _prom_catalog.chunks_to_compress()
+    UNION ALL
+    SELECT 'refresh_views', count(*) FROM _prom_catalog.metric m WHERE m.views_stale
+    UNION ALL
+    SELECT 'delete_series', count(*) FROM _prom_catalog.series s WHERE s.delete_epoch IS NOT NULL)
+SELECT t.task, t.description, coalesce(p.n, 0) AS pending, coalesce(s.done, 0) AS done, s.last_done_at, s.last_item
+FROM (VALUES
+    ('refresh_views', 'per-metric views behind their label keys'),
+    ('drop_head', 'head partitions past every retention period'),
+    ('drop_compressed', 'compressed partitions past every retention period'),
+    ('purge_head', 'head partitions holding metrics past their retention period'),
+    ('purge_compressed', 'compressed partitions holding metrics past their retention period'),
+    ('purge_exemplars', 'exemplars past their retention period'),
+    ('compress', 'head partitions to compress (closed, or with late samples)'),
+    ('delete_series', 'series without samples, marked for deletion')) AS t(task, description)
+LEFT JOIN pending p ON p.task = t.task
+LEFT JOIN _prom_catalog.maintenance_stat s ON s.task = t.task;
+COMMENT ON VIEW prom_info.maintenance IS 'Maintenance tasks: how many items are pending, how many were done, the last one';
+
+CREATE OR REPLACE VIEW prom_info.retention AS
+SELECT m.metric_name,
+       coalesce(r.retention_period, prom_api.get_default_retention_period()) AS retention_period,
+       r.metric_id IS NULL AS is_default
+FROM _prom_catalog.metric m
+LEFT JOIN _prom_catalog.metric_retention r ON r.metric_id = m.id;
+COMMENT ON VIEW prom_info.retention IS 'Retention period in force for every metric';
+
+-- Samples and bytes in the head and in compressed rows.
+CREATE OR REPLACE FUNCTION _prom_catalog.storage_summary()
+RETURNS TABLE (tier text, partitions bigint, samples bigint, total_bytes bigint)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT 'head'::text, count(*), coalesce(sum(c.n), 0)::bigint,
+           coalesce(sum(pg_total_relation_size(format('prom_data.%I', c.table_name)::regclass)), 0)::bigint
+    FROM (SELECT sc.table_name, _prom_catalog.count_rows(sc.table_name) AS n FROM _prom_catalog.sample_chunk sc) c;
+    RETURN QUERY
+    SELECT 'compressed'::text, (SELECT count(*) FROM _prom_catalog.compressed_partition),
+           (SELECT coalesce(sum(cs.count), 0)::bigint FROM prom_data.compressed_sample cs),
+           (SELECT coalesce(sum(pg_total_relation_size(format('prom_data.%I', p.table_name)::regclass)), 0)::bigint
+            FROM _prom_catalog.compressed_partition p);
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.storage_summary() IS 'Partitions, samples and bytes on disk of the head and the compressed tier';
+
+CREATE OR REPLACE FUNCTION _prom_catalog.count_rows(table_name name)
+RETURNS bigint
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM prom_data.%I', table_name) INTO n;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.count_rows(name) IS 'Row count of a table in prom_data';
+
+CREATE OR REPLACE VIEW prom_info.storage AS
+SELECT s.tier, s.partitions, s.samples, s.total_bytes,
+       round(s.total_bytes::numeric / nullif(s.samples, 0), 3) AS bytes_per_sample
+FROM _prom_catalog.storage_summary() s;
+COMMENT ON VIEW prom_info.storage IS
+    'Samples and bytes on disk per tier (head rows are counted, so this view reads all of the head)';

@@ -1,0 +1,117 @@
+-- Partitions (chunks) of _ps_trace.span, event and link, created on demand for any time.
+-- One chunk is one time range with a partition in each of the three tables, so retention
+-- drops a span together with its events and links.
+
+-- Time span of each new trace chunk.
+CREATE OR REPLACE FUNCTION ps_trace.get_trace_chunk_interval()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(_ps_catalog.get_setting('trace_chunk_interval'), '6 hours')::interval
+$$;
+COMMENT ON FUNCTION ps_trace.get_trace_chunk_interval() IS 'Time span of each new partition (chunk) of the trace tables';
+
+CREATE OR REPLACE FUNCTION ps_trace.set_trace_chunk_interval(chunk_interval interval)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF chunk_interval IS NULL
+        OR chunk_interval < interval '1 minute'
+        OR extract(month FROM chunk_interval) <> 0 OR extract(year FROM chunk_interval) <> 0 THEN
+        RAISE EXCEPTION 'invalid trace chunk interval %: it must be at least 1 minute and use days, hours, minutes or seconds',
+            coalesce(chunk_interval::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _ps_catalog.setting (key, value) VALUES ('trace_chunk_interval', chunk_interval::text)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION ps_trace.set_trace_chunk_interval(interval) IS
+    'Sets the time span of trace partitions created from now on (existing ones keep theirs)';
+
+-- Creates the chunk holding `t`, aligned to the interval and clipped to its neighbours.
+-- Caller holds the trace chunk-creation lock.
+CREATE OR REPLACE FUNCTION _ps_trace.create_chunk(t timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    chunk_interval interval := ps_trace.get_trace_chunk_interval();
+    chunk_start timestamptz;
+    chunk_end timestamptz;
+    chunk_id bigint;
+    tbl text;
+BEGIN
+    BEGIN
+        chunk_start := _prom_catalog.aligned_chunk_start(t, chunk_interval);
+    EXCEPTION WHEN datetime_field_overflow THEN
+        chunk_start := '-infinity';
+    END;
+    BEGIN
+        chunk_end := chunk_start + chunk_interval;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        chunk_end := 'infinity';
+    END;
+    chunk_start := greatest(chunk_start, (SELECT max(c.end_time) FROM _ps_trace.chunk c WHERE c.end_time <= t));
+    chunk_end := least(chunk_end, (SELECT min(c.start_time) FROM _ps_trace.chunk c WHERE c.start_time > t));
+    INSERT INTO _ps_trace.chunk (start_time, end_time) VALUES (chunk_start, chunk_end) RETURNING id INTO chunk_id;
+
+    -- create standalone, then attach: ATTACH takes only SHARE UPDATE EXCLUSIVE on the parent
+    FOREACH tbl IN ARRAY ARRAY['span', 'event', 'link'] LOOP
+        EXECUTE format('CREATE TABLE _ps_trace.%I (LIKE _ps_trace.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                       tbl || '_' || chunk_id, tbl);
+        EXECUTE format('ALTER TABLE _ps_trace.%I ADD CONSTRAINT %I CHECK (%I >= %L AND %I < %L)',
+                       tbl || '_' || chunk_id, tbl || '_' || chunk_id || '_time_range',
+                       CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_start,
+                       CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_end);
+        EXECUTE format('ALTER TABLE _ps_trace.%I ATTACH PARTITION _ps_trace.%I FOR VALUES FROM (%L) TO (%L)',
+                       tbl, tbl || '_' || chunk_id, chunk_start, chunk_end);
+    END LOOP;
+    RETURN chunk_id;
+END
+$$;
+COMMENT ON FUNCTION _ps_trace.create_chunk(timestamptz) IS
+    'Creates the partitions of _ps_trace.span, event and link holding a time';
+
+-- Makes sure a chunk exists for every given time; returns how many were created.
+CREATE OR REPLACE FUNCTION _ps_trace.ensure_chunks(times timestamptz[])
+RETURNS int
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing timestamptz;
+    created int := 0;
+    locked boolean := false;
+BEGIN
+    LOOP
+        SELECT x INTO missing
+        FROM unnest(times) AS x
+        WHERE x IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM _ps_trace.chunk c WHERE tstzrange(c.start_time, c.end_time) @> x)
+        LIMIT 1;
+        EXIT WHEN NOT FOUND;
+        IF NOT locked THEN
+            PERFORM pg_advisory_xact_lock(1886614388);   -- 'ps_t': trace chunks
+            locked := true;
+            CONTINUE;
+        END IF;
+        PERFORM _ps_trace.create_chunk(missing);
+        created := created + 1;
+    END LOOP;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION _ps_trace.ensure_chunks(timestamptz[]) IS
+    'Creates the missing trace partitions for a set of span start times; returns how many were created';

@@ -1,0 +1,111 @@
+-- Trace navigation and the service dependency graph.
+
+-- Every span of a trace reachable from its root spans, with depth and the span-id path.
+CREATE OR REPLACE FUNCTION ps_trace.trace_tree(_trace_id uuid)
+RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, lvl int, path bigint[])
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE x(trace_id, parent_span_id, span_id, lvl, path) AS (
+        SELECT s.trace_id, s.parent_span_id, s.span_id, 1, ARRAY[s.span_id]
+        FROM _ps_trace.span s
+        WHERE s.trace_id = _trace_id AND s.parent_span_id IS NULL
+        UNION ALL
+        SELECT s.trace_id, s.parent_span_id, s.span_id, x.lvl + 1, x.path || s.span_id
+        FROM x
+        JOIN _ps_trace.span s ON s.trace_id = x.trace_id AND s.parent_span_id = x.span_id
+        WHERE s.span_id <> ALL (x.path)  -- a cycle in bad data must not recurse forever
+    )
+    SELECT * FROM x
+$$;
+COMMENT ON FUNCTION ps_trace.trace_tree(uuid) IS
+    'Spans of a trace from its root spans down: (trace_id, parent_span_id, span_id, lvl, path of span ids)';
+
+-- The span and its ancestors up to max_dist steps (NULL: all), dist 0 being the span itself.
+CREATE OR REPLACE FUNCTION ps_trace.upstream_spans(_trace_id uuid, _span_id bigint, _max_dist int DEFAULT NULL)
+RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int, path bigint[])
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE x(trace_id, parent_span_id, span_id, dist, path) AS (
+        SELECT s.trace_id, s.parent_span_id, s.span_id, 0, ARRAY[s.span_id]
+        FROM _ps_trace.span s
+        WHERE s.trace_id = _trace_id AND s.span_id = _span_id
+        UNION ALL
+        SELECT s.trace_id, s.parent_span_id, s.span_id, x.dist + 1, s.span_id || x.path
+        FROM x
+        JOIN _ps_trace.span s ON s.trace_id = x.trace_id AND s.span_id = x.parent_span_id
+        WHERE (_max_dist IS NULL OR x.dist < _max_dist) AND s.span_id <> ALL (x.path)
+    )
+    SELECT * FROM x
+$$;
+COMMENT ON FUNCTION ps_trace.upstream_spans(uuid, bigint, int) IS
+    'A span and its ancestors up to max_dist steps: (trace_id, parent_span_id, span_id, dist, path from the top)';
+
+-- The span and its descendants down to max_dist steps (NULL: all).
+CREATE OR REPLACE FUNCTION ps_trace.downstream_spans(_trace_id uuid, _span_id bigint, _max_dist int DEFAULT NULL)
+RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int, path bigint[])
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE x(trace_id, parent_span_id, span_id, dist, path) AS (
+        SELECT s.trace_id, s.parent_span_id, s.span_id, 0, ARRAY[s.span_id]
+        FROM _ps_trace.span s
+        WHERE s.trace_id = _trace_id AND s.span_id = _span_id
+        UNION ALL
+        SELECT s.trace_id, s.parent_span_id, s.span_id, x.dist + 1, x.path || s.span_id
+        FROM x
+        JOIN _ps_trace.span s ON s.trace_id = x.trace_id AND s.parent_span_id = x.span_id
+        WHERE (_max_dist IS NULL OR x.dist < _max_dist) AND s.span_id <> ALL (x.path)
+    )
+    SELECT * FROM x
+$$;
+COMMENT ON FUNCTION ps_trace.downstream_spans(uuid, bigint, int) IS
+    'A span and its descendants down to max_dist steps: (trace_id, parent_span_id, span_id, dist, path from the span)';
+
+-- Both directions at once; the span itself is both upstream and downstream (dist 0).
+CREATE OR REPLACE FUNCTION ps_trace.span_tree(_trace_id uuid, _span_id bigint, _max_dist int DEFAULT NULL)
+RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int,
+               is_upstream boolean, is_downstream boolean, path bigint[])
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.trace_id, u.parent_span_id, u.span_id, u.dist, true, u.dist = 0, u.path
+    FROM ps_trace.upstream_spans(_trace_id, _span_id, _max_dist) u
+    UNION ALL
+    SELECT d.trace_id, d.parent_span_id, d.span_id, d.dist, false, true, d.path
+    FROM ps_trace.downstream_spans(_trace_id, _span_id, _max_dist) d
+    WHERE d.dist > 0
+$$;
+COMMENT ON FUNCTION ps_trace.span_tree(uuid, bigint, int) IS
+    'Ancestors and descendants of a span with is_upstream / is_downstream flags';
+
+-- How often each operation called each other operation: child spans of spans starting in
+-- [start, end). Backs the Jaeger dependency graph.
+CREATE OR REPLACE FUNCTION ps_trace.operation_calls(_start_time timestamptz, _end_time timestamptz)
+RETURNS TABLE (parent_operation_id bigint, child_operation_id bigint, cnt bigint)
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.operation_id, c.operation_id, count(*)
+    FROM _ps_trace.span c
+    JOIN _ps_trace.span p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+        -- a parent starts before its child, at most a day earlier: keeps the join to few partitions
+        AND p.start_time <= c.start_time + interval '1 hour'
+        AND p.start_time >= _start_time - interval '1 day'
+        AND p.start_time < _end_time
+    WHERE c.start_time >= _start_time AND c.start_time < _end_time AND c.parent_span_id IS NOT NULL
+    GROUP BY 1, 2
+$$;
+COMMENT ON FUNCTION ps_trace.operation_calls(timestamptz, timestamptz) IS
+    'Calls between operations (parent span operation → child span operation) among spans starting in [start, end)';

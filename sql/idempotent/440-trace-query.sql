@@ -1,0 +1,130 @@
+-- What the Jaeger query API needs: services, operations, trace search, trace fetch, dependencies.
+-- The connector only turns these rows into Jaeger JSON.
+
+CREATE OR REPLACE FUNCTION ps_trace.get_services()
+RETURNS SETOF text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT DISTINCT o.service_name FROM _ps_trace.operation o ORDER BY 1
+$$;
+COMMENT ON FUNCTION ps_trace.get_services() IS 'Names of the services that sent spans';
+
+-- Operations of a service; span_kind NULL means every kind.
+CREATE OR REPLACE FUNCTION ps_trace.get_operations(_service_name text, _span_kind text DEFAULT NULL)
+RETURNS TABLE (span_name text, span_kind text)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT o.span_name, ps_trace.span_kind_name(o.span_kind)
+    FROM _ps_trace.operation o
+    WHERE o.service_name = _service_name
+      AND (_span_kind IS NULL OR ps_trace.span_kind_name(o.span_kind) = _span_kind)
+    ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION ps_trace.get_operations(text, text) IS 'Operations (span name, span kind) of a service';
+
+-- Does a span match a Jaeger tag filter? Tags match span attributes, resource (process)
+-- attributes, event attributes, and the tags Jaeger derives from OTLP fields.
+CREATE OR REPLACE FUNCTION _ps_trace.span_matches_tag(
+    s _ps_trace.span, resource_attributes jsonb, span_kind smallint, tag_key text, tag_value text)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(s.attributes ->> tag_key = tag_value, false)
+        OR coalesce(resource_attributes ->> tag_key = tag_value, false)
+        OR (tag_key = 'error' AND tag_value = 'true' AND s.status_code = 2)
+        OR (tag_key = 'span.kind' AND ps_trace.span_kind_name(span_kind) = tag_value)
+        OR (tag_key = 'otel.status_code' AND upper(ps_trace.status_code_name(s.status_code)) = tag_value)
+        OR (tag_key = 'otel.status_description' AND s.status_message IS NOT DISTINCT FROM tag_value)
+        OR (tag_key = 'w3c.tracestate' AND s.trace_state IS NOT DISTINCT FROM tag_value)
+        OR EXISTS (SELECT 1 FROM _ps_trace.event e
+                   WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id AND e.span_start_time = s.start_time
+                     AND (e.attributes ->> tag_key = tag_value OR (tag_key = 'event' AND e.name = tag_value)))
+$$;
+COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text) IS
+    'Whether a span matches one Jaeger search tag';
+
+-- Traces with a span that matches everything given (NULL = no filter), most recent first.
+CREATE OR REPLACE FUNCTION ps_trace.find_trace_ids(
+    _service_name text, _operation text, _tags jsonb, _start_time timestamptz, _end_time timestamptz,
+    _min_duration interval, _max_duration interval, _limit int)
+RETURNS TABLE (trace_id uuid, start_time timestamptz)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.trace_id, max(s.start_time)
+    FROM _ps_trace.operation o
+    JOIN _ps_trace.span s ON s.operation_id = o.id
+    JOIN _ps_trace.resource r ON r.id = s.resource_id
+    WHERE o.service_name = _service_name
+      AND (_operation IS NULL OR o.span_name = _operation)
+      AND s.start_time >= _start_time AND s.start_time <= _end_time
+      AND (_min_duration IS NULL OR s.end_time - s.start_time >= _min_duration)
+      AND (_max_duration IS NULL OR s.end_time - s.start_time <= _max_duration)
+      AND (_tags IS NULL OR NOT EXISTS (
+          SELECT 1 FROM jsonb_each_text(_tags) t(k, v)
+          WHERE NOT coalesce(_ps_trace.span_matches_tag(s, r.attributes, o.span_kind, t.k, t.v), false)))
+    GROUP BY s.trace_id
+    ORDER BY 2 DESC
+    LIMIT _limit
+$$;
+COMMENT ON FUNCTION ps_trace.find_trace_ids(text, text, jsonb, timestamptz, timestamptz, interval, interval, int) IS
+    'Ids of the traces with a span matching service, operation, tags, time window and duration (Jaeger search)';
+
+-- Every span of the given traces, with resource, scope, events and links, for rendering.
+CREATE OR REPLACE FUNCTION ps_trace.get_trace_spans(
+    _trace_ids uuid[], _start_time timestamptz DEFAULT '-infinity', _end_time timestamptz DEFAULT 'infinity')
+RETURNS TABLE (
+    trace_id uuid, span_id bigint, parent_span_id bigint, service_name text, resource_id bigint,
+    resource_attributes jsonb, span_name text, span_kind smallint, start_time_unix_nano bigint,
+    end_time_unix_nano bigint, flags bigint, trace_state text, attributes jsonb, status_code smallint,
+    status_message text, scope_name text, scope_version text, events jsonb, links jsonb)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.trace_id, s.span_id, s.parent_span_id, o.service_name, s.resource_id, r.attributes, o.span_name,
+        o.span_kind, _ps_trace.unix_nano(s.start_time, s.start_ns), _ps_trace.unix_nano(s.end_time, s.end_ns),
+        s.flags, s.trace_state, s.attributes, s.status_code, s.status_message, sc.name, sc.version,
+        (SELECT jsonb_agg(jsonb_build_object('time_unix_nano', _ps_trace.unix_nano(e.time, e.time_ns),
+                                             'name', e.name, 'attributes', e.attributes) ORDER BY e.event_nbr)
+         FROM _ps_trace.event e
+         WHERE e.trace_id = s.trace_id AND e.span_id = s.span_id AND e.span_start_time = s.start_time),
+        (SELECT jsonb_agg(jsonb_build_object('trace_id', ps_trace.trace_id_hex(l.linked_trace_id),
+                                             'span_id', ps_trace.span_id_hex(l.linked_span_id)) ORDER BY l.link_nbr)
+         FROM _ps_trace.link l
+         WHERE l.trace_id = s.trace_id AND l.span_id = s.span_id AND l.span_start_time = s.start_time)
+    FROM _ps_trace.span s
+    JOIN _ps_trace.operation o ON o.id = s.operation_id
+    JOIN _ps_trace.resource r ON r.id = s.resource_id
+    JOIN _ps_trace.scope sc ON sc.id = s.scope_id
+    WHERE s.trace_id = ANY (_trace_ids) AND s.start_time >= _start_time AND s.start_time <= _end_time
+    ORDER BY s.trace_id, s.start_time, s.span_id
+$$;
+COMMENT ON FUNCTION ps_trace.get_trace_spans(uuid[], timestamptz, timestamptz) IS
+    'All spans of some traces with their resource, scope, events and links (what a trace view renders)';
+
+-- Calls between services among spans starting in [start, end) (Jaeger /api/dependencies).
+-- Calls inside one service are left out: the graph shows service-to-service edges.
+CREATE OR REPLACE FUNCTION ps_trace.get_dependencies(_start_time timestamptz, _end_time timestamptz)
+RETURNS TABLE (parent text, child text, call_count bigint)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.service_name, c.service_name, sum(calls.cnt)::bigint
+    FROM ps_trace.operation_calls(_start_time, _end_time) calls
+    JOIN _ps_trace.operation p ON p.id = calls.parent_operation_id
+    JOIN _ps_trace.operation c ON c.id = calls.child_operation_id
+    WHERE p.service_name <> c.service_name
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION ps_trace.get_dependencies(timestamptz, timestamptz) IS
+    'Service-to-service call counts among spans starting in [start, end)';

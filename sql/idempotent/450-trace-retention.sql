@@ -1,0 +1,74 @@
+-- Trace retention: whole chunks (span, event and link partitions together) are dropped once
+-- they end before now() - retention period. prom_api.execute_maintenance() calls
+-- ps_trace.drop_expired_trace_partitions().
+
+CREATE OR REPLACE FUNCTION ps_trace.get_trace_retention_period()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(_ps_catalog.get_setting('trace_retention_period'), '30 days')::interval
+$$;
+COMMENT ON FUNCTION ps_trace.get_trace_retention_period() IS 'How long spans are kept (default 30 days)';
+
+CREATE OR REPLACE FUNCTION ps_trace.set_trace_retention_period(retention_period interval)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF retention_period IS NULL OR retention_period <= interval '0' THEN
+        RAISE EXCEPTION 'invalid trace retention period %: it must be positive', coalesce(retention_period::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _ps_catalog.setting (key, value) VALUES ('trace_retention_period', retention_period::text)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION ps_trace.set_trace_retention_period(interval) IS
+    'Sets how long spans are kept; older partitions go at the next maintenance run';
+
+-- Drops every trace chunk that ends at or before `older_than` (default now() - retention);
+-- returns how many chunks were dropped.
+CREATE OR REPLACE FUNCTION ps_trace.drop_expired_trace_partitions(older_than timestamptz DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    boundary timestamptz := coalesce(older_than, now() - ps_trace.get_trace_retention_period());
+    chunk record;
+    tbl text;
+    dropped int := 0;
+BEGIN
+    -- serialise with chunk creation (and with concurrent maintenance runs)
+    PERFORM pg_advisory_xact_lock(1886614388);
+    FOR chunk IN SELECT c.id FROM _ps_trace.chunk c WHERE c.end_time <= boundary ORDER BY c.start_time LOOP
+        FOREACH tbl IN ARRAY ARRAY['span', 'event', 'link'] LOOP
+            EXECUTE format('DROP TABLE IF EXISTS _ps_trace.%I', tbl || '_' || chunk.id);
+        END LOOP;
+        DELETE FROM _ps_trace.chunk c WHERE c.id = chunk.id;
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION ps_trace.drop_expired_trace_partitions(timestamptz) IS
+    'Drops trace partitions older than the retention period (or than a given time); returns how many chunks';
+
+-- Removes every stored span, event and link (interned services and operations stay).
+CREATE OR REPLACE FUNCTION ps_trace.delete_all_traces()
+RETURNS int
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ps_trace.drop_expired_trace_partitions('infinity')
+$$;
+COMMENT ON FUNCTION ps_trace.delete_all_traces() IS 'Drops all trace partitions; returns how many chunks were dropped';

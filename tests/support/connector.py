@@ -1,0 +1,66 @@
+"""The connector as a real gunicorn subprocess, for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from support.postgres import free_port
+
+CONNECTOR = Path(sys.executable).with_name("promscale-connector")
+
+
+class ConnectorProcess:
+    """``promscale-connector`` serving ``db_uri`` on a free loopback port until stopped."""
+
+    def __init__(self, db_uri: str, workers: int = 2, threads: int = 8, extra_args: list[str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = tempfile.NamedTemporaryFile(prefix="promscale-connector-", suffix=".log", delete=False)
+        args = [str(CONNECTOR), "--db-uri", db_uri, "--listen", f"127.0.0.1:{self.port}",
+                "--workers", str(workers), "--threads", str(threads), *(extra_args or [])]
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ))
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"connector exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"connector not healthy after {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(Path(self._log.name).read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        os.unlink(self._log.name)
+
+    def __enter__(self) -> ConnectorProcess:
+        try:
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
