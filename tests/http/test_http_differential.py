@@ -94,3 +94,27 @@ def test_byte_identical_responses(setup, api, query):
         params = {"query": query, **params}
         expected = requests.get(f"{prom}/api/v1/{endpoint}", params=params, timeout=60).text
         assert api.get(f"/api/v1/{endpoint}", query_string=params).get_data(as_text=True) == expected
+
+
+CATALOG_CALLS = [
+    ("series", {"match[]": ["http_requests_total"]}),
+    ("series", {"match[]": ['{__name__=~"node_.*|batch_.*"}', 'request_duration_seconds_bucket{le="+Inf"}']}),
+    ("series", {"match[]": ['{job="api", code!="200"}']}),
+    ("labels", {}),
+    ("labels", {"match[]": ["node_temperature"]}),
+    ("label/__name__/values", {}),
+    ("label/le/values", {}),
+    ("label/instance/values", {"match[]": ['http_requests_total{code="500"}']}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, params", CATALOG_CALLS, ids=[f"{p}-{i}" for i, (p, _) in enumerate(CATALOG_CALLS)])
+def test_same_catalog_answers_as_prometheus(setup, api, path, params):
+    """series, labels and label values over the whole range and over the last hour of the data."""
+    prom, start = setup
+    end = start + POINTS * STEP_MS / 1000
+    for window in ({}, {"start": str(end - 3600), "end": str(end)}):
+        query = {**params, **window}
+        expected = requests.get(f"{prom}/api/v1/{path}", params=query, timeout=60).text
+        assert api.get(f"/api/v1/{path}", query_string=query).get_data(as_text=True) == expected
