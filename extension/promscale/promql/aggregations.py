@@ -9,7 +9,7 @@ import numpy as np
 
 from . import ast as A
 from .gofmt import format_float_f
-from .values import PromQLError, Scalar, String, Vector, merge_rows
+from .values import PromQLError, Vector
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 

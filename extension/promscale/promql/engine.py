@@ -7,7 +7,6 @@ Semantics follow Prometheus 2.42's promql/engine.go.
 
 from __future__ import annotations
 
-import math
 import time as _time
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from . import ast as A
 from . import aggregations, binops, funcs
 from .functions import AT_MODIFIER_UNSAFE
-from .values import (merge_rows, Matrix, PromQLError, PromQLTimeout, RangeSeries, Scalar, String, Vector,
+from .values import (Matrix, PromQLError, PromQLTimeout, RangeSeries, Scalar, String, Vector, merge_rows,
                      drop_name, is_stale)
 
 DEFAULT_LOOKBACK_MS = 5 * 60 * 1000

@@ -11,8 +11,7 @@ import numpy as np
 from . import ast as A
 from .aggregations import quantile_sorted
 from .regex import RegexError, compile_anchored
-from .values import (Matrix, PromQLError, RangeSeries, Scalar, String, Vector, drop_name,
-                     labels_get, merge_rows)
+from .values import Matrix, PromQLError, RangeSeries, Scalar, Vector, drop_name, labels_get, merge_rows
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -240,14 +239,6 @@ def _instant_rate(s, lo, hi, is_rate):
     return res, ok
 
 
-def _sequential(W, M, fn_init, fn_step):
-    """Run a per-sample recurrence over window columns (vectorised across steps)."""
-    state = fn_init(W.shape[0])
-    for k in range(W.shape[1]):
-        state = fn_step(state, W[:, k], M[:, k], k)
-    return state
-
-
 def _sum_ot(W, M):
     acc = np.zeros(W.shape[0])
     for k in range(W.shape[1]):
@@ -313,25 +304,6 @@ def _linreg(s, lo, hi, W, M, intercept_t):
         slope = np.where(const, np.where(inf, np.nan, 0.0), slope)
         intercept = np.where(const, np.where(inf, np.nan, W[:, 0]), intercept)
     return slope, intercept
-
-
-def _holt_winters(W, M, sf, tf):
-    out = np.full(W.shape[0], np.nan)
-    ok = np.zeros(W.shape[0], dtype=bool)
-    for j in range(W.shape[0]):
-        vals = W[j][M[j]]
-        if len(vals) < 2:
-            continue
-        s0, s1 = 0.0, vals[0]
-        b = vals[1] - vals[0]
-        for i in range(1, len(vals)):
-            x = sf[j] * vals[i]
-            b = tf[j] * (s1 - s0) + (1 - tf[j]) * b if i > 1 else b
-            # calcTrendValue(i-1, ...) semantics
-            s0, s1 = s1, x + (1 - sf[j]) * (s1 + b)
-        out[j] = s1
-        ok[j] = True
-    return out, ok
 
 
 def _holt_winters_exact(vals, sf, tf):
@@ -534,13 +506,9 @@ def _go_expand(template: str, m) -> str:
         else:
             try:
                 out.append(m.group(name) or "")
-            except (IndexError, error_type()):
+            except IndexError:  # no such group: expands to nothing, as in Go
                 pass
     return "".join(out)
-
-
-def error_type():
-    return IndexError
 
 
 def label_replace(ev, node, ts):
@@ -551,7 +519,7 @@ def label_replace(ev, node, ts):
     regex = ev.eval(node.args[4], ts).val
     try:
         rx = compile_anchored(regex)
-    except RegexError as e:
+    except RegexError:
         raise PromQLError(f"invalid regular expression in label_replace(): {regex}") from None
     if not _LABEL_NAME.match(dst):
         raise PromQLError(f"invalid destination label name in label_replace(): {dst}")
@@ -667,7 +635,6 @@ def histogram_quantile(ev, node, ts):
         V = v.vals[rows]
         present = M.any(axis=0)
         res = np.full(n, np.nan)
-        full = M.all(axis=0)
         for j in np.nonzero(present)[0]:
             sel = M[:, j]
             res[j] = _bucket_quantile(q[j], bounds[sel].tolist(), V[sel, j].tolist())

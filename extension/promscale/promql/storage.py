@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .regex import compile_anchored
-
 # The arrays travel in PostgreSQL's binary array format (bytea): decoding them with NumPy is
 # far cheaper than PL/Python building a Python list of datetimes and floats.
 _SAMPLES_SQL = """
