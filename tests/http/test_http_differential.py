@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import push
+from support.http_api import push
 from support.processes import prometheus
 from support.promdiff import STEP_MS, dataset, difference, queries
 from support.remote_write import HEADERS, encode, write_request

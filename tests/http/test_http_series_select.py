@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import push
+from support.http_api import push
 
 T0 = 1_700_000_000_000
 
