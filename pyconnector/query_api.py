@@ -214,12 +214,11 @@ class QueryAPI:
 
     def on_metadata(self, request: Request) -> Response:
         values = params.form(request)
-        limits = {}
-        for name in ("limit", "limit_per_metric"):
-            limits[name] = params.int_param(values, name, lambda _text, n=name: f"{n} must be a number") \
-                if values.get(name, "") else None
+        # Prometheus's message for these is "<name> must be a number"
+        limit = params.int_param(values, "limit", lambda _text: "limit must be a number")
+        per_metric = params.int_param(values, "limit_per_metric", lambda _text: "limit_per_metric must be a number")
         return forward(self._call("SELECT prom_api.metadata_json(%s, %s, %s)",
-                                  (values.get("metric") or None, limits["limit"], limits["limit_per_metric"])))
+                                  (values.get("metric") or None, limit, per_metric)))
 
     # --- status: what Grafana and promtool probe ---
 
