@@ -9,6 +9,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -25,6 +26,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -41,6 +43,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -57,6 +60,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -73,6 +77,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
