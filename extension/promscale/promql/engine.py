@@ -129,7 +129,9 @@ class Evaluator:
         n = len(ts)
         labels, vals, mask, times = [], [], [], []
         total = 0
-        for lbls, t, v in series:
+        for k, (lbls, t, v) in enumerate(series):
+            if k % 256 == 255:
+                self.ctx.check_deadline()
             idx = np.searchsorted(t, ref, "right") - 1
             ok = idx >= 0
             idc = np.where(ok, idx, 0)

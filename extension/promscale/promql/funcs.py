@@ -33,7 +33,13 @@ def call(ev, node: A.Call, ts):
         return range_call(ev, node, ts)
     if name == "timestamp":
         arg = _unwrap(node.args[0])
-        v = ev.eval(node.args[0], ts)
+        if isinstance(arg, A.VectorSelector) and arg.timestamp is not None and arg.original_offset:
+            # Prometheus 2.42 resets the selector's offset to "step - @ time" at every step, so
+            # timestamp(x @ t offset o) reads at t, ignoring o
+            arg = A.VectorSelector(arg.name, arg.matchers, 0, arg.timestamp, None)
+            v = ev.eval(arg, ts)
+        else:
+            v = ev.eval(node.args[0], ts)
         if isinstance(arg, A.VectorSelector) and v.times is not None:
             vals = v.times / 1000.0
         else:
@@ -345,17 +351,20 @@ def range_call(ev, node: A.Call, ts):
             lo, hi = mat.windows(s)
             present |= hi > lo
         return _absent_result(node.args[0], ~present, n)
-    if name in ("holt_winters",):
+    if name == "holt_winters" and any((np.subtract(*mat.windows(s)[::-1]) > 0).any() for s in mat.series):
+        # Prometheus checks the factors when the function runs, i.e. for a non-empty window
         sf, tf = other[1], other[2]
         bad = (sf <= 0) | (sf >= 1)
         if bad.any():
-            raise PromQLError("invalid smoothing factor. Expected: 0 < sf < 1, got: %s" % _gofloat(sf[bad][0]))
+            raise PromQLError("invalid smoothing factor. Expected: 0 < sf < 1, got: %s" % _go_percent_f(sf[bad][0]))
         bad = (tf <= 0) | (tf >= 1)
         if bad.any():
-            raise PromQLError("invalid trend factor. Expected: 0 < tf < 1, got: %s" % _gofloat(tf[bad][0]))
+            raise PromQLError("invalid trend factor. Expected: 0 < tf < 1, got: %s" % _go_percent_f(tf[bad][0]))
     labels, vals, mask = [], [], []
     samples = 0
-    for s in mat.series:
+    for k, s in enumerate(mat.series):
+        if k % 256 == 255:
+            ev.ctx.check_deadline()
         lo, hi = mat.windows(s)
         cnt = hi - lo
         present = cnt > 0
@@ -430,9 +439,14 @@ def range_call(ev, node: A.Call, ts):
     return merge_rows(labels, np.array(vals, dtype=float), np.array(mask))
 
 
-def _gofloat(v):
-    from .gofmt import format_float_f
-    return format_float_f(float(v))
+def _go_percent_f(v) -> str:
+    """Go's fmt %f."""
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return "%f" % v
 
 
 def _absent_labels(arg) -> tuple:

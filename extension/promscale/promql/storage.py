@@ -37,6 +37,16 @@ def decode_floats(buf: bytes) -> np.ndarray:
     return decode_array(buf, _ELEM_F).astype(np.float64)
 
 
+def _slice(rows, mint: int, maxt: int):
+    out = []
+    for labels, t, v in rows:
+        lo = np.searchsorted(t, mint, "left")
+        hi = np.searchsorted(t, maxt, "right")
+        if hi > lo:
+            out.append((labels, t[lo:hi], v[lo:hi]))
+    return out
+
+
 class MemoryStorage:
     """Series held in Python, for unit tests: {labels_tuple: (times_ms, values)}."""
 
@@ -63,6 +73,7 @@ class SqlStorage:
         self.label_cache: dict = session.setdefault("promql_labels", {})
         self.plans: dict = session.setdefault("promql_plans", {})
         self.series_cache: dict = {}
+        self.sample_cache: dict = {}
 
     def _plan(self, key, sql, types):
         p = self.plans.get(key)
@@ -127,6 +138,17 @@ class SqlStorage:
         return out
 
     def select(self, matchers, mint: int, maxt: int):
+        """(labels, times ms, values) of every matching series with samples in [mint, maxt]."""
+        key = tuple((m.type, m.name, m.value) for m in matchers)
+        # a selector repeated in the query (a / sum(a)) reads the samples once
+        for cmin, cmax, rows in self.sample_cache.get(key, ()):
+            if cmin <= mint and maxt <= cmax:
+                return _slice(rows, mint, maxt)
+        rows = self._select(matchers, mint, maxt)
+        self.sample_cache.setdefault(key, []).append((mint, maxt, rows))
+        return rows
+
+    def _select(self, matchers, mint: int, maxt: int):
         series = self.series_for(matchers)
         if not series:
             return []
