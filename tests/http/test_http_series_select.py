@@ -78,3 +78,24 @@ def test_clamped_timestamptz(module_conn, seconds, expected):
     module_conn.execute("SET timezone = 'UTC'")
     got = module_conn.execute("SELECT _prom_catalog.clamped_timestamptz(%s)::text", (seconds,)).fetchone()[0]
     assert got == expected
+
+
+def test_compressed_data_counts_for_series_in_range(api, module_conn):
+    """Series whose samples maintenance compressed still count for series/labels lookups."""
+    old = 1_500_000_000_000  # long past the compression delay
+    push(api, [({"__name__": "cold_metric", "job": "old"}, [(old + 15_000 * i, float(i)) for i in range(10)])])
+    assert module_conn.execute("SELECT prom_api.compress_due_chunks()").fetchone()[0] > 0
+    assert module_conn.execute("SELECT count(*) FROM prom_data.compressed_sample").fetchone()[0] > 0
+    assert module_conn.execute("SELECT count(*) FROM prom_data.sample WHERE time < to_timestamp(1600000000)"
+                               ).fetchone()[0] == 0
+
+    def series(start, end):
+        body = api.get("/api/v1/series", query_string={"match[]": "cold_metric", "start": str(start),
+                                                        "end": str(end)}).get_json()
+        return body["data"]
+
+    assert series(old / 1000, old / 1000 + 60) == [{"__name__": "cold_metric", "job": "old"}]
+    assert series(old / 1000 + 3600, old / 1000 + 7200) == []
+    labels = api.get("/api/v1/label/job/values", query_string={"start": str(old / 1000 - 10),
+                                                                "end": str(old / 1000 + 10)}).get_json()
+    assert labels["data"] == ["old"]
