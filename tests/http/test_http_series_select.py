@@ -4,6 +4,9 @@ regexes), time-range existence checks and the clamped time conversions."""
 from __future__ import annotations
 
 import pytest
+import snappy
+
+from pyconnector.proto import prometheus_remote_pb2 as pb
 
 from support.http_api import push
 
@@ -99,3 +102,11 @@ def test_compressed_data_counts_for_series_in_range(api, module_conn):
     labels = api.get("/api/v1/label/job/values", query_string={"start": str(old / 1000 - 10),
                                                                 "end": str(old / 1000 + 10)}).get_json()
     assert labels["data"] == ["old"]
+    # remote_read reads through the same read path
+    request = pb.ReadRequest()
+    query = request.queries.add(start_timestamp_ms=old, end_timestamp_ms=old + 60_000)
+    query.matchers.add(type=pb.LabelMatcher.EQ, name="__name__", value="cold_metric")
+    response = api.post("/api/v1/read", data=snappy.compress(request.SerializeToString()),
+                        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"})
+    (series_read,) = pb.ReadResponse.FromString(snappy.uncompress(response.get_data())).results[0].timeseries
+    assert [(x.timestamp, x.value) for x in series_read.samples] == [(old + 15_000 * i, float(i)) for i in range(5)]
