@@ -6,6 +6,7 @@
 #   make bench-traces    OTLP trace ingest (HTTP, gRPC), bytes/span, Jaeger query latency
 #   make bench-ingest    remote_write throughput, ours and Prometheus's
 #   make bench-query     query_range latency, ours and Prometheus's
+#   make bench-storage   bytes/sample compressed vs Prometheus's TSDB, compression rate, read latency
 EXTENSION = promscale
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
 PG_CONFIG ?= pg_config
@@ -60,6 +61,10 @@ PYTEST_ARGS ?=
 .PHONY: test
 test: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: bench-storage
+bench-storage: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/storage.py $(BENCH_ARGS)
 
 .PHONY: bench-ingest
 bench-ingest: install-pgroot

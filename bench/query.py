@@ -98,6 +98,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=6)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--maintenance", action="store_true",
+                        help="run prom_api.execute_maintenance() after the push (compresses what is due), "
+                             "as a running system's scheduler would have")
     args = parser.parse_args()
     points = int(args.hours * 3600_000 / STEP_MS)
     now_ms = int(time.time()) // 60 * 60 * 1000
@@ -118,6 +121,10 @@ def main() -> int:
             seconds = push_all([ours + "/write", prom + "/api/v1/write"], labels, values, start_ms)
             print(f"pushed to both in {seconds:.1f} s")
             with psycopg.connect(cluster.uri("bench"), autocommit=True) as conn:
+                if args.maintenance:
+                    started = time.perf_counter()
+                    conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
+                    print(f"maintenance (compression) in {time.perf_counter() - started:.1f} s")
                 conn.execute("ANALYZE")
             print(f"{'query':<20} {'range':>5} {'step':>5} {'series':>6} {'ours ms':>9} {'prom ms':>9} {'ratio':>7}")
             ratios = []

@@ -7,6 +7,7 @@ functions of the extension. Shapes follow Jaeger 1.38 (docs/traces.md lists them
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -157,7 +158,7 @@ def key_value(key: str, value: Any) -> dict:
     if isinstance(value, dict) and "double" in value:
         text = value["double"]
         number = float(text)
-        if number == number and abs(number) != float("inf"):
+        if math.isfinite(number):
             return {"key": key, "type": "float64", "value": number}
         return {"key": key, "type": "string", "value": text}
     if value is None:
@@ -192,14 +193,19 @@ def render_trace(trace_hex: str, rows: list[tuple]) -> dict:
     span_ids = {row[1] for row in rows}
     spans = []
     warnings: list[str] = []
-    for (_tid, span_id, parent_id, service, _rid, resource_attrs, name, kind, start_ns, end_ns, flags,
+    process_of_resource: dict[int, str] = {}
+    for (_tid, span_id, parent_id, service, resource_id, resource_attrs, name, kind, start_ns, end_ns, flags,
          trace_state, attributes, status_code, status_message, scope_name, scope_version, events, links) in rows:
-        process = {"serviceName": service,
-                   "tags": [key_value(k, v) for k, v in resource_attrs.items() if k != "service.name"]}
-        process_key = json.dumps(process, sort_keys=True)
-        if process_key not in process_keys:
-            process_keys[process_key] = f"p{len(process_keys) + 1}"
-            processes[process_keys[process_key]] = process
+        process_id = process_of_resource.get(resource_id)
+        if process_id is None:
+            # Jaeger numbers processes in order of appearance, deduplicated by (service, tags)
+            process = {"serviceName": service,
+                       "tags": [key_value(k, v) for k, v in resource_attrs.items() if k != "service.name"]}
+            process_key = json.dumps(process, sort_keys=True)
+            if process_key not in process_keys:
+                process_keys[process_key] = f"p{len(process_keys) + 1}"
+                processes[process_keys[process_key]] = process
+            process_id = process_of_resource[resource_id] = process_keys[process_key]
         tags = []
         if scope_name:
             tags.append(key_value("otel.library.name", scope_name))
@@ -221,7 +227,8 @@ def render_trace(trace_hex: str, rows: list[tuple]) -> dict:
         if parent_id is not None:
             references.append({"refType": "CHILD_OF", "traceID": trace_id, "spanID": span_id_hex(parent_id)})
             if parent_id not in span_ids:
-                span_warnings.append(f"invalid parent span IDs={span_id_hex(parent_id)}; skipping clock skew adjustment")
+                span_warnings.append(
+                    f"invalid parent span IDs={span_id_hex(parent_id)}; skipping clock skew adjustment")
         for link in links or []:
             link_trace = jaeger_trace_id(link["trace_id"])
             link_span = int(link["span_id"], 16)
@@ -244,7 +251,7 @@ def render_trace(trace_hex: str, rows: list[tuple]) -> dict:
             "duration": (end_ns - start_ns) // 1000,
             "tags": tags,
             "logs": logs,
-            "processID": process_keys[process_key],
+            "processID": process_id,
             "warnings": span_warnings or None,
         }
         if flags & 0xFF:

@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from concurrent import futures
 from typing import Any
 
@@ -57,7 +56,7 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
 
 
 def create_server(config: Config, telemetry: Telemetry | None = None) -> tuple[grpc.Server, int]:
-    """A started-ready (not yet started) gRPC server bound to config.otlp_grpc_listen; returns (server, port)."""
+    """A gRPC server bound to config.otlp_grpc_listen, not yet started; returns (server, bound port)."""
     telemetry = telemetry or Telemetry(config.telemetry_dir)
     db = Database(config.db_uri, config.db_connect_timeout, application_name="promscale-connector-grpc")
     server = grpc.server(
@@ -89,4 +88,3 @@ def serve(config: Config) -> None:
         if os.getppid() != parent:  # orphaned: the connector is gone
             break
     server.stop(grace=5).wait()
-    time.sleep(0)

@@ -41,9 +41,13 @@ def any_value(value: Any) -> Any:
         return value.bool_value
     if kind == "double_value":
         d = value.double_value
-        # "1e+16" would come back from jsonb as the integer 10000000000000000
-        if not math.isfinite(d) or "e+" in repr(d):
-            return {"double": repr(d) if math.isfinite(d) else ("NaN" if d != d else ("Infinity" if d > 0 else "-Infinity"))}
+        if math.isnan(d):
+            return {"double": "NaN"}
+        if math.isinf(d):
+            return {"double": "Infinity" if d > 0 else "-Infinity"}
+        text = repr(d)
+        if "e+" in text:  # jsonb would print 1e+16 as 10000000000000000 and it would read back as an int
+            return {"double": text}
         return d
     if kind == "array_value":
         return [any_value(v) for v in value.array_value.values]

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 postgresql-server-dev-15 python3-numpy)
-TEST_PACKAGES=(prometheus prometheus-node-exporter)
+TEST_PACKAGES=(prometheus prometheus-node-exporter postgresql-15-cron)
 VENV=${VENV:-.venv}
 PYTHON=${HOST_PYTHON:-python3}
 

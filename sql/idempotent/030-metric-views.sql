@@ -104,9 +104,9 @@ AS $$
             FROM prom_data.sample hs
             WHERE hs.series_id IN (SELECT ms.id FROM _prom_catalog.series ms WHERE ms.metric_id = %1$s)
             UNION ALL
-            SELECT cs.series_id, timestamptz '2000-01-01 00:00:00+00' + x.t * interval '1 microsecond', x.v
+            SELECT cs.series_id, _prom_catalog.timestamptz_from_us(x.t), _prom_catalog.float8_from_bits(x.b)
             FROM prom_data.compressed_sample cs
-            CROSS JOIN LATERAL unnest(_prom_catalog.decode_times(cs.times), _prom_catalog.decode_values(cs.vals)) AS x(t, v)
+            CROSS JOIN LATERAL unnest(_prom_catalog.decode_times(cs.times), _prom_catalog.decode_value_bits(cs.vals)) AS x(t, b)
             WHERE cs.series_id IN (SELECT ms.id FROM _prom_catalog.series ms WHERE ms.metric_id = %1$s)
         ) h
         ORDER BY h.series_id, h.time, h.value

@@ -1,6 +1,7 @@
 -- Lifecycle settings: retention (default and per metric) and compression timing.
--- Defaults live here, not in _ps_catalog.setting, so only values a user set are
--- stored (and dumped): a restore never collides with rows the install script made.
+-- Defaults live in the getters, not in _ps_catalog.setting, so only values a user set are
+-- stored (and dumped): a restore never collides with rows the install script made
+-- (see sql/migrations/301-settings-defaults-in-getters.sql).
 
 -- Interval setting with a default, validated on the way in.
 CREATE OR REPLACE FUNCTION _prom_catalog.get_interval_setting(setting_key text, default_value interval)
@@ -159,7 +160,7 @@ AS $$
     SELECT _prom_catalog.get_interval_setting('compression_delay', interval '1 hour')
 $$;
 COMMENT ON FUNCTION prom_api.get_compression_delay() IS
-    'How long after its end a head partition waits before maintenance compresses it (default 1 hour)';
+    'How long after the end of its compressed row interval a head partition waits before maintenance compresses it (default 1 hour)';
 
 CREATE OR REPLACE FUNCTION prom_api.set_compression_delay(delay interval)
 RETURNS boolean
@@ -236,3 +237,30 @@ AS $$
                 ELSE (extract(epoch FROM t - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint END
 $$;
 COMMENT ON FUNCTION _prom_catalog.timestamptz_to_us(timestamptz) IS 'Microseconds since 2000-01-01 UTC (±infinity: int8 bounds)';
+
+-- Bit-exact conversions for values decoded by PL/Python. PL/Python hands float8 and
+-- timestamptz results to PostgreSQL as text, which loses NaN payloads (a stale marker would
+-- come back as a plain NaN). So decoders return int8 (exact as text) and these reinterpret
+-- the 64 bits: on 64-bit servers int8, float8 and timestamptz are all pass-by-value
+-- 8-byte Datums, and int8up (int8's unary plus) returns its argument's Datum untouched.
+-- LANGUAGE internal: no SET search_path (it resolves no names, and a SET would cost a
+-- GUC save/restore per value).
+CREATE OR REPLACE FUNCTION _prom_catalog.float8_from_bits(bits bigint)
+RETURNS double precision
+LANGUAGE internal
+IMMUTABLE
+STRICT
+PARALLEL SAFE
+AS 'int8up';
+COMMENT ON FUNCTION _prom_catalog.float8_from_bits(bigint) IS
+    'The float8 whose IEEE 754 bits are these (NaN payloads such as stale markers kept)';
+
+CREATE OR REPLACE FUNCTION _prom_catalog.timestamptz_from_us(us bigint)
+RETURNS timestamptz
+LANGUAGE internal
+IMMUTABLE
+STRICT
+PARALLEL SAFE
+AS 'int8up';
+COMMENT ON FUNCTION _prom_catalog.timestamptz_from_us(bigint) IS
+    'The timestamptz that is this many microseconds after 2000-01-01 UTC (PostgreSQL''s internal form)';

@@ -54,21 +54,30 @@ BEGIN
             COMMIT;
         END LOOP;
         EXIT WHEN pass = 2;
-        FOR item IN SELECT * FROM _prom_catalog.chunks_to_compress() LOOP
+        FOR item IN SELECT * FROM _prom_catalog.chunk_groups_to_compress() LOOP
             EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
-            result := _prom_catalog.compress_chunk(item.chunk_id);
+            result := _prom_catalog.compress_chunks(item.chunk_ids);
             IF result IS NOT NULL THEN
-                PERFORM _prom_catalog.record_maintenance('compress', item.table_name);
+                PERFORM _prom_catalog.record_maintenance('compress', array_to_string(item.table_names, ', '));
                 steps := steps + 1;
                 IF log_steps THEN
                     RAISE NOTICE 'promscale maintenance: compressed % (% to %)%: % samples',
-                        item.table_name, item.start_time, item.end_time,
+                        array_to_string(item.table_names, ', '), item.start_time, item.end_time,
                         CASE WHEN item.late THEN ' late samples' ELSE '' END, result;
                 END IF;
             END IF;
             COMMIT;
         END LOOP;
     END LOOP;
+
+    result := ps_trace.drop_expired_trace_partitions();
+    IF result > 0 THEN
+        PERFORM _prom_catalog.record_maintenance('drop_trace_chunks', result || ' trace chunks');
+        IF log_steps THEN
+            RAISE NOTICE 'promscale maintenance: dropped % expired trace chunks', result;
+        END IF;
+    END IF;
+    COMMIT;
 
     result := _prom_catalog.purge_exemplars();
     IF result > 0 THEN

@@ -9,6 +9,8 @@ WITH pending AS (
     UNION ALL
     SELECT 'refresh_views', count(*) FROM _prom_catalog.metric m WHERE m.views_stale
     UNION ALL
+    SELECT 'drop_trace_chunks', count(*) FROM _ps_trace.chunk c WHERE c.end_time <= now() - coalesce(_ps_catalog.get_setting('trace_retention_period'), '30 days')::interval
+    UNION ALL
     SELECT 'delete_series', count(*) FROM _prom_catalog.series s WHERE s.delete_epoch IS NOT NULL)
 SELECT t.task, t.description, coalesce(p.n, 0) AS pending, coalesce(s.done, 0) AS done, s.last_done_at, s.last_item
 FROM (VALUES
@@ -18,6 +20,7 @@ FROM (VALUES
     ('purge_head', 'head partitions holding metrics past their retention period'),
     ('purge_compressed', 'compressed partitions holding metrics past their retention period'),
     ('purge_exemplars', 'exemplars past their retention period'),
+    ('drop_trace_chunks', 'trace partitions past the trace retention period'),
     ('compress', 'head partitions to compress (closed, or with late samples)'),
     ('delete_series', 'series without samples, marked for deletion')) AS t(task, description)
 LEFT JOIN pending p ON p.task = t.task

@@ -6,7 +6,9 @@ REVOKE ALL ON ALL TABLES IN SCHEMA _prom_catalog, prom_data, prom_info FROM PUBL
 GRANT SELECT ON ALL TABLES IN SCHEMA _prom_catalog, prom_data, prom_info TO prom_reader;
 GRANT EXECUTE ON FUNCTION
     _prom_catalog.decode_times(bytea),
-    _prom_catalog.decode_values(bytea),
+    _prom_catalog.decode_value_bits(bytea),
+    _prom_catalog.float8_from_bits(bigint),
+    _prom_catalog.timestamptz_from_us(bigint),
     _prom_catalog.compressed_samples(bigint[], timestamptz, timestamptz, bigint, bigint),
     _prom_catalog.timestamptz_to_us(timestamptz),
     _prom_catalog.get_interval_setting(text, interval),
@@ -37,6 +39,7 @@ GRANT EXECUTE ON FUNCTION
     _prom_catalog.retention_periods_in_force(),
     _prom_catalog.retention_work(),
     _prom_catalog.chunks_to_compress(),
+    _prom_catalog.chunk_groups_to_compress(),
     _prom_catalog.chunk_has_rows(name),
     _prom_catalog.storage_summary(),
     _prom_catalog.count_rows(name)
@@ -49,7 +52,7 @@ GRANT EXECUTE ON FUNCTION
     _prom_catalog.record_maintenance(text, text),
     _prom_catalog.apply_retention(text, bigint, interval),
     _prom_catalog.purge_exemplars(),
-    _prom_catalog.compress_chunk(bigint),
+    _prom_catalog.compress_chunks(bigint[]),
     _prom_catalog.delete_marked_series()
 TO prom_maintenance, prom_admin;
 GRANT EXECUTE ON FUNCTION

@@ -73,6 +73,15 @@ BEGIN
                        tbl || '_' || chunk_id, tbl || '_' || chunk_id || '_time_range',
                        CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_start,
                        CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_end);
+        -- each partition owns its indexes (the parents have none: see 401-trace-partition-indexes.sql)
+        IF tbl = 'span' THEN
+            -- trace fetch, trees, and deduplication of retried exports (ON CONFLICT DO NOTHING)
+            EXECUTE format('ALTER TABLE _ps_trace.%I ADD PRIMARY KEY (trace_id, span_id, start_time)', tbl || '_' || chunk_id);
+            -- Jaeger searches: a service's operations, newest first
+            EXECUTE format('CREATE INDEX ON _ps_trace.%I (operation_id, start_time)', tbl || '_' || chunk_id);
+        ELSE
+            EXECUTE format('CREATE INDEX ON _ps_trace.%I (trace_id, span_id)', tbl || '_' || chunk_id);
+        END IF;
         EXECUTE format('ALTER TABLE _ps_trace.%I ATTACH PARTITION _ps_trace.%I FOR VALUES FROM (%L) TO (%L)',
                        tbl, tbl || '_' || chunk_id, chunk_start, chunk_end);
     END LOOP;
@@ -106,6 +115,15 @@ BEGIN
             PERFORM pg_advisory_xact_lock(1886614388);   -- 'ps_t': trace chunks
             locked := true;
             CONTINUE;
+        END IF;
+        -- each chunk holds locks on three tables and their indexes until commit: a request whose
+        -- times are scattered (a sender's broken clock) would exhaust the lock table, and the
+        -- client would retry that 503 forever; refuse it as bad data instead
+        IF created >= 100 THEN
+            RAISE EXCEPTION 'the spans of one request fall into more than 100 new trace partitions (of %); '
+                            'check the senders'' clocks, or send fewer time ranges per request',
+                            ps_trace.get_trace_chunk_interval()
+                USING ERRCODE = 'invalid_parameter_value';
         END IF;
         PERFORM _ps_trace.create_chunk(missing);
         created := created + 1;

@@ -50,29 +50,68 @@ COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, 
     'Whether a span matches one Jaeger search tag';
 
 -- Traces with a span that matches everything given (NULL = no filter), most recent first.
+-- Reads the service's spans newest first and stops at `_limit` distinct traces: partitions
+-- from the newest down, and inside one a merge of (operation_id, start_time) index scans
+-- (one per operation of the service), so a search costs about what its answer costs,
+-- however many spans the window holds.
 CREATE OR REPLACE FUNCTION ps_trace.find_trace_ids(
     _service_name text, _operation text, _tags jsonb, _start_time timestamptz, _end_time timestamptz,
     _min_duration interval, _max_duration interval, _limit int)
 RETURNS TABLE (trace_id uuid, start_time timestamptz)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.trace_id, max(s.start_time)
+DECLARE
+    newest_first text;
+    chunk record;
+    found_ids uuid[] := '{}';
+    r record;
+    tag record;
+    matches boolean;
+    resource_attributes jsonb;
+BEGIN
+    SELECT string_agg(format(
+        '(SELECT s, %s::smallint AS kind, s.start_time AS t FROM _ps_trace.span s WHERE s.operation_id = %s'
+        ' AND s.start_time >= $1 AND s.start_time < $2 ORDER BY s.start_time DESC)', o.span_kind, o.id),
+        ' UNION ALL ')
+    INTO newest_first
     FROM _ps_trace.operation o
-    JOIN _ps_trace.span s ON s.operation_id = o.id
-    JOIN _ps_trace.resource r ON r.id = s.resource_id
-    WHERE o.service_name = _service_name
-      AND (_operation IS NULL OR o.span_name = _operation)
-      AND s.start_time >= _start_time AND s.start_time <= _end_time
-      AND (_min_duration IS NULL OR s.end_time - s.start_time >= _min_duration)
-      AND (_max_duration IS NULL OR s.end_time - s.start_time <= _max_duration)
-      AND (_tags IS NULL OR NOT EXISTS (
-          SELECT 1 FROM jsonb_each_text(_tags) t(k, v)
-          WHERE NOT coalesce(_ps_trace.span_matches_tag(s, r.attributes, o.span_kind, t.k, t.v), false)))
-    GROUP BY s.trace_id
-    ORDER BY 2 DESC
-    LIMIT _limit
+    WHERE o.service_name = _service_name AND (_operation IS NULL OR o.span_name = _operation);
+    IF newest_first IS NULL OR coalesce(_limit, 0) <= 0 THEN
+        RETURN;
+    END IF;
+    newest_first := 'SELECT * FROM (' || newest_first || ') u ORDER BY t DESC';
+    FOR chunk IN
+        SELECT greatest(c.start_time, _start_time) AS lo, least(c.end_time, _end_time + interval '1 microsecond') AS hi
+        FROM _ps_trace.chunk c
+        WHERE c.start_time <= _end_time AND c.end_time > _start_time
+        ORDER BY c.start_time DESC
+    LOOP
+        FOR r IN EXECUTE newest_first USING chunk.lo, chunk.hi LOOP
+            CONTINUE WHEN (r.s).trace_id = ANY (found_ids);
+            CONTINUE WHEN _min_duration IS NOT NULL AND (r.s).end_time - (r.s).start_time < _min_duration;
+            CONTINUE WHEN _max_duration IS NOT NULL AND (r.s).end_time - (r.s).start_time > _max_duration;
+            IF _tags IS NOT NULL THEN
+                SELECT res.attributes INTO resource_attributes FROM _ps_trace.resource res WHERE res.id = (r.s).resource_id;
+                matches := true;
+                FOR tag IN SELECT * FROM jsonb_each_text(_tags) LOOP
+                    IF NOT coalesce(_ps_trace.span_matches_tag(r.s, resource_attributes, r.kind, tag.key, tag.value), false) THEN
+                        matches := false;
+                        EXIT;
+                    END IF;
+                END LOOP;
+                CONTINUE WHEN NOT matches;
+            END IF;
+            found_ids := found_ids || (r.s).trace_id;
+            trace_id := (r.s).trace_id;
+            start_time := (r.s).start_time;
+            RETURN NEXT;
+            EXIT WHEN cardinality(found_ids) >= _limit;
+        END LOOP;
+        EXIT WHEN cardinality(found_ids) >= _limit;
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION ps_trace.find_trace_ids(text, text, jsonb, timestamptz, timestamptz, interval, interval, int) IS
     'Ids of the traces with a span matching service, operation, tags, time window and duration (Jaeger search)';

@@ -31,9 +31,13 @@ $$;
 COMMENT ON FUNCTION ps_trace.set_trace_retention_period(interval) IS
     'Sets how long spans are kept; older partitions go at the next maintenance run';
 
--- Drops every trace chunk that ends at or before `older_than` (default now() - retention);
--- returns how many chunks were dropped.
-CREATE OR REPLACE FUNCTION ps_trace.drop_expired_trace_partitions(older_than timestamptz DEFAULT NULL)
+-- Drops trace chunks that end at or before `older_than` (default now() - retention), oldest
+-- first, at most `max_chunks` of them (NULL: all); returns how many were dropped.
+-- prom_api.execute_maintenance() calls it with max_chunks => 1 and commits between calls,
+-- so each step holds its locks briefly.
+DROP FUNCTION IF EXISTS ps_trace.drop_expired_trace_partitions(timestamptz);  -- replaced by the 2-argument form
+CREATE OR REPLACE FUNCTION ps_trace.drop_expired_trace_partitions(
+    older_than timestamptz DEFAULT NULL, max_chunks int DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql
 VOLATILE
@@ -48,7 +52,9 @@ DECLARE
 BEGIN
     -- serialise with chunk creation (and with concurrent maintenance runs)
     PERFORM pg_advisory_xact_lock(1886614388);
-    FOR chunk IN SELECT c.id FROM _ps_trace.chunk c WHERE c.end_time <= boundary ORDER BY c.start_time LOOP
+    FOR chunk IN
+        SELECT c.id FROM _ps_trace.chunk c WHERE c.end_time <= boundary ORDER BY c.start_time LIMIT max_chunks
+    LOOP
         FOREACH tbl IN ARRAY ARRAY['span', 'event', 'link'] LOOP
             EXECUTE format('DROP TABLE IF EXISTS _ps_trace.%I', tbl || '_' || chunk.id);
         END LOOP;
@@ -58,8 +64,8 @@ BEGIN
     RETURN dropped;
 END
 $$;
-COMMENT ON FUNCTION ps_trace.drop_expired_trace_partitions(timestamptz) IS
-    'Drops trace partitions older than the retention period (or than a given time); returns how many chunks';
+COMMENT ON FUNCTION ps_trace.drop_expired_trace_partitions(timestamptz, int) IS
+    'Drops trace partitions older than the retention period (or a given time), at most max_chunks; returns how many';
 
 -- Removes every stored span, event and link (interned services and operations stay).
 CREATE OR REPLACE FUNCTION ps_trace.delete_all_traces()

@@ -43,4 +43,4 @@ GRANT EXECUTE ON FUNCTION
     ps_trace.delete_all_traces()
 TO prom_admin;
 
-GRANT EXECUTE ON FUNCTION ps_trace.drop_expired_trace_partitions(timestamptz) TO prom_maintenance, prom_admin;
+GRANT EXECUTE ON FUNCTION ps_trace.drop_expired_trace_partitions(timestamptz, int) TO prom_maintenance, prom_admin;

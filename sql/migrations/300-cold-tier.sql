@@ -40,7 +40,6 @@ COMMENT ON TABLE _prom_catalog.compressed_partition IS 'Partitions of prom_data.
 CREATE TABLE _prom_catalog.sample_chunk_state (
     chunk_id bigint PRIMARY KEY,
     compressed_at timestamptz,
-    compressed_samples bigint NOT NULL DEFAULT 0,
     purged_up_to interval
 );
 COMMENT ON TABLE _prom_catalog.sample_chunk_state IS

@@ -31,17 +31,12 @@ def put(conn: psycopg.Connection, ids: list[int], times_ms: list[int], values: l
     return conn.execute(
         "SELECT prom_api.put_samples(%s::bigint[], "
         "ARRAY(SELECT to_timestamp(t / 1000.0) FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(t, o) ORDER BY o), "
-        "ARRAY(SELECT float8recv_bits(b) FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(b, o) ORDER BY o))",
+        "ARRAY(SELECT _prom_catalog.float8_from_bits(b) FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(b, o) ORDER BY o))",
         (ids, times_ms, bits)).fetchone()[0]
 
 
 def install_helpers(conn: psycopg.Connection) -> None:
-    # int8 bits → float8 without a float conversion (test-only helper in the test database)
-    conn.execute("""
-        CREATE OR REPLACE FUNCTION float8recv_bits(b bigint) RETURNS float8 LANGUAGE plpython3u IMMUTABLE STRICT AS $$
-import struct
-return struct.unpack('<d', struct.pack('<q', b))[0]
-$$""")
+    """Nothing to install any more: put() uses the extension's bit-exact float8_from_bits."""
 
 
 def scrape_batch(rng: np.random.Generator, ids: list[int], start_ms: int, steps: int, interval_ms: int = 15000):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from lifecycle_db import EPOCH, install_helpers, put, read_exact, scrape_batch, series_ids, view_exact, ms
+from lifecycle_db import EPOCH, STALE_BITS, install_helpers, put, read_exact, scrape_batch, series_ids, view_exact, ms
 
 FAR = (datetime(1960, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc))
 
@@ -32,9 +32,16 @@ def snapshot(db, ids):
     return read_exact(db, ids, *FAR), [view_exact(db, f"m_{i}") for i in range(3)]
 
 
+def stale_markers(samples) -> int:
+    return sum(v == STALE_BITS.to_bytes(8, "big") for _, _, vals in samples for v in vals)
+
+
 def test_compressed_reads_equal_uncompressed(loaded):
     db, ids = loaded
     before = snapshot(db, ids)
+    # the data holds stale markers (written bit-exactly), which must come back as such
+    assert stale_markers(before[0]) == 2 * 3
+    assert sum(v == STALE_BITS.to_bytes(8, "big") for view in before[1] for _, _, v in view) == 2 * 3
     head_rows = db.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0]
     moved = db.execute("SELECT prom_api.compress_due_chunks()").fetchone()[0]
     assert moved == head_rows

@@ -7,7 +7,6 @@ an error status, and attributes of every type the SDK accepts.
 
 from __future__ import annotations
 
-from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
@@ -38,7 +37,8 @@ def run_workload(exporter: SpanExporter, tag: str = "w") -> list[ReadableSpan]:
         "cart.flags": [True, False], "zero.float": 3.0,
     }) as root:
         root.add_event("cache miss", {"cache.key": "cart:42", "cache.size": 17})
-        with ft.start_as_current_span("POST backend/price", kind=SpanKind.CLIENT, attributes={"peer.service": "backend"}):
+        with ft.start_as_current_span("POST backend/price", kind=SpanKind.CLIENT,
+                                      attributes={"peer.service": "backend"}):
             with bt.start_as_current_span("price cart", kind=SpanKind.SERVER) as priced:
                 priced.add_event("rates loaded")
                 with bt.start_as_current_span("SELECT rates", kind=SpanKind.CLIENT, attributes={

@@ -55,7 +55,8 @@ def test_service_operations_both_routes(client):
     assert body["data"] == ["GET /checkout", "GET /home", "POST /price", "orphan", "render"]
     assert body["total"] == 5
     body = get(client, "/api/operations?service=frontend&spanKind=server")
-    assert body["data"] == [{"name": "GET /checkout", "spanKind": "server"}, {"name": "GET /home", "spanKind": "server"}]
+    assert body["data"] == [{"name": "GET /checkout", "spanKind": "server"},
+                            {"name": "GET /home", "spanKind": "server"}]
     assert get(client, "/api/operations?service=backend")["data"] == [
         {"name": "SELECT rates", "spanKind": "client"}, {"name": "price", "spanKind": "server"}]
     body = get(client, "/api/operations", status=400)
@@ -122,7 +123,8 @@ def test_unknown_trace_is_404_with_jaeger_error_body(client):
 
 def test_search_by_service_and_operation(client):
     traces = search(client)["data"]
-    assert [t["traceID"] for t in traces] == ["000000000000000c", "000000000000000b", "000000000000000a"]  # newest first
+    # newest first
+    assert [t["traceID"] for t in traces] == ["000000000000000c", "000000000000000b", "000000000000000a"]
     assert all(len(t["spans"]) > 0 for t in traces)
     assert len(traces[2]["spans"]) == 5  # whole traces, other services' spans included
     assert [t["traceID"] for t in search(client, operation="GET /home")["data"]] == ["000000000000000c"]
@@ -195,3 +197,10 @@ def test_go_durations():
     for bad in ("", "1", "1d", "ms", "1.2.3s"):
         with pytest.raises(ValueError):
             parse_go_duration(bad)
+
+
+def test_trace_by_id_with_grafana_time_params(client):
+    inside = f"start={START_US - 10**6}&end={START_US + 10**6}"
+    assert len(get(client, f"/api/traces/a?{inside}")["data"][0]["spans"]) == 5
+    outside = f"start={START_US + 10**9}&end={START_US + 2 * 10**9}"
+    assert get(client, f"/api/traces/a?{outside}", status=404)["errors"][0]["msg"] == "trace not found"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from grpc import Compression as GrpcCompression
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -123,8 +124,9 @@ def test_http_exporter_round_trip(http_url, db, compression):
     assert_jaeger_trace(http_url, sent)
 
 
-def test_grpc_exporter_round_trip(http_url, grpc_endpoint, db):
-    exporter = GrpcExporter(endpoint=grpc_endpoint, insecure=True, timeout=10)
+@pytest.mark.parametrize("compression", [GrpcCompression.Gzip, GrpcCompression.NoCompression])
+def test_grpc_exporter_round_trip(http_url, grpc_endpoint, db, compression):
+    exporter = GrpcExporter(endpoint=grpc_endpoint, insecure=True, timeout=10, compression=compression)
     sent = run_workload(exporter, tag="grpc")
     assert db.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == 7
     assert_stored_exactly(db, sent)

@@ -249,3 +249,29 @@ def test_database_down_is_503_with_retry_after(tmp_path, trace_config):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert rpc_status(response)[0] == 14
+
+
+def test_concurrent_requests_creating_the_same_services(http_url, db):
+    """New resources, scopes and operations created by concurrent transactions resolve to one id each."""
+    import threading
+
+    import requests as http
+
+    from support.traces import PB_HEADERS, S, request_of
+
+    bodies = [request_of([S(0x1000 + n, m + 1, None, f"op{m % 3}", f"svc{m % 2}", m) for m in range(30)])
+              .SerializeToString() for n in range(8)]
+    statuses: list[int] = []
+
+    def send(body: bytes) -> None:
+        statuses.append(http.post(f"{http_url}/v1/traces", data=body, headers=PB_HEADERS, timeout=30).status_code)
+
+    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 8
+    assert db.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == 240
+    assert db.execute("SELECT count(*) FROM _ps_trace.operation").fetchone()[0] == 6
+    assert db.execute("SELECT count(*) FROM _ps_trace.resource").fetchone()[0] == 2

@@ -123,3 +123,42 @@ def test_id_helpers(db):
     assert db.execute("SELECT ps_trace.span_id('ffffffffffffffff'), ps_trace.span_id_hex(-1), "
                       "ps_trace.trace_id('abc')::text").fetchone() == (-1, "ffffffffffffffff",
                                                                         "00000000-0000-0000-0000-000000000abc")
+
+
+def test_find_trace_ids_walks_partitions_newest_first(connector, db):
+    db.execute("SELECT ps_trace.set_trace_chunk_interval('1 minute')")
+    client = Client(connector)
+    # five traces, each in its own one-minute partition, plus one of another service
+    export(client, [S(0x100 + n, 1, None, "op", "svc", n * 60_000) for n in range(5)]
+           + [S(0x200, 1, None, "op", "other", 4 * 60_000)])
+    assert db.execute("SELECT count(*) FROM _ps_trace.chunk").fetchone()[0] == 5
+    found = db.execute("SELECT ps_trace.trace_id_hex(trace_id) FROM ps_trace.find_trace_ids("
+                       "'svc', NULL, NULL, '2023-01-01', '2024-01-01', NULL, NULL, 3)").fetchall()
+    assert [int(r[0], 16) for r in found] == [0x104, 0x103, 0x102]
+    found = db.execute("SELECT ps_trace.trace_id_hex(trace_id) FROM ps_trace.find_trace_ids("
+                       "'svc', 'op', NULL, '2023-01-01', to_timestamp(1700000000 + 90), NULL, NULL, 10)").fetchall()
+    assert [int(r[0], 16) for r in found] == [0x101, 0x100]
+    assert db.execute("SELECT count(*) FROM ps_trace.find_trace_ids('nobody', NULL, NULL, '-infinity', 'infinity', "
+                      "NULL, NULL, 10)").fetchone()[0] == 0
+
+
+def test_retention_in_bounded_steps(connector, db):
+    client = Client(connector)
+    for n in range(3):
+        export(client, [S(0x300 + n, 1, None, "old", "svc")], base_ns=n * 86_400 * 10**9)  # 1970-01-01, 02, 03
+    assert db.execute("SELECT ps_trace.drop_expired_trace_partitions(max_chunks => 1)").fetchone()[0] == 1
+    assert db.execute("SELECT min(start_time)::date::text FROM ps_trace.span").fetchone()[0] == "1970-01-02"
+    assert db.execute("SELECT ps_trace.drop_expired_trace_partitions(NULL, 5)").fetchone()[0] == 2
+    assert db.execute("SELECT ps_trace.drop_expired_trace_partitions(NULL, 5)").fetchone()[0] == 0
+
+
+def test_scattered_times_are_refused_before_the_lock_table_fills(connector, db):
+    db.execute("SELECT ps_trace.set_trace_chunk_interval('1 minute')")
+    spans = [S(0x400 + n, 1, None, "op", "svc", n * 60_000) for n in range(101)]
+    from support.traces import PB_HEADERS, request_of
+
+    response = Client(connector).post("/v1/traces", data=request_of(spans).SerializeToString(), headers=PB_HEADERS)
+    assert response.status_code == 400
+    assert b"more than 100 new trace partitions" in response.data
+    assert db.execute("SELECT count(*) FROM _ps_trace.chunk").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == 0

@@ -119,3 +119,22 @@ def test_labels_after_samples_take_the_protobuf_path_with_the_same_keys():
 def test_malformed_requests_are_bad_requests(data):
     with pytest.raises(BadRequest, match="malformed"):
         decode_request(data)
+
+
+def test_corrupted_requests_decode_like_protobuf_or_fail_cleanly():
+    """Flipped bytes: the fast path and protobuf's parse give the same answer, or both a BadRequest."""
+    rng = random.Random(11)
+    for _ in range(2000):
+        data = bytearray(random_request(rng).SerializeToString())
+        if not data:
+            continue
+        for _ in range(rng.randrange(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        data = bytes(data)
+        try:
+            expected = split_request(parse_write_request(data))
+        except BadRequest:
+            with pytest.raises(BadRequest):
+                decode_request(data)
+            continue
+        assert_same(decode_request(data), expected)

@@ -1,21 +1,27 @@
 """Timestamps of one series: microseconds (int64) → bytes, delta-of-delta.
 
-Layout: version, count, first time, then (count ≥ 2) the unit as a power of ten
-of microseconds (Prometheus sends milliseconds: unit 10³), the first delta and
-the zigzagged deltas-of-deltas as byte planes, compressed. Regular scrapes
-make every delta-of-delta zero but for jitter, so the planes are mostly zeros.
-Any int64 input round-trips, in any order: differences wrap like two's
-complement and the wrapping sum undoes them.
+Layout: encoding, count, first time, then (count ≥ 2) the unit as a power of ten
+of microseconds (Prometheus sends milliseconds: unit 10³) and one of:
+
+* ``DOD``: the first delta and the zigzagged deltas-of-deltas as byte planes,
+  compressed. Regular scrapes make every delta-of-delta zero but for jitter.
+* ``GRID``: the scrape interval and each time's offset from its slot on the
+  regular grid ``first + k·interval``. Scrape jitter is independent from one
+  scrape to the next, so offsets are smaller than deltas-of-deltas (which add
+  up three jitters): about 0.2 byte per sample less at a few ms of jitter.
+
+The encoder keeps the smaller. Any int64 input round-trips, in any order:
+differences wrap like two's complement and the wrapping sums undo them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._bytes import (I64, from_planes, get_varint, pack, put_varint, to_planes, unpack, unzz, width_of,
-                     wrapping_cumsum, wrapping_diff, zigzag, unzigzag, zz)
+from ._bytes import (I64, U64, deflate, from_planes, get_varint, pack, put_varint, to_planes, unpack, unzz,
+                     width_of, wrapping_cumsum, wrapping_diff, zigzag, unzigzag, zz)
 
-VERSION = 1
+DOD, GRID = 1, 2
 _UNITS = (1_000_000, 100_000, 10_000, 1000, 100, 10, 1)
 
 
@@ -28,7 +34,7 @@ def _unit_of(deltas: np.ndarray) -> int:
 
 def encode_times(times_us: np.ndarray) -> bytes:
     t = np.ascontiguousarray(times_us, dtype=I64)
-    out = bytearray((VERSION,))
+    out = bytearray((DOD,))
     put_varint(out, len(t))
     if len(t) == 0:
         return bytes(out)
@@ -38,20 +44,44 @@ def encode_times(times_us: np.ndarray) -> bytes:
     deltas = wrapping_diff(t)
     unit = _unit_of(deltas)
     scaled = deltas // unit if unit > 1 else deltas
-    out.append(_UNITS.index(unit))
-    put_varint(out, zz(int(scaled[0])))
+    candidates = [_dod_payload(scaled, unit), _grid_payload(t, scaled, unit)]
+    mode, header, payload = min(candidates, key=lambda c: len(c[1]) + (len(deflate(c[2])) if c[2] else 0))
+    out[0] = mode
+    out += header
+    if payload:
+        out += pack(payload)
+    return bytes(out)
+
+
+def _dod_payload(scaled: np.ndarray, unit: int) -> tuple[int, bytes, bytes]:
+    header = bytearray((_UNITS.index(unit),))
+    put_varint(header, zz(int(scaled[0])))
     dod = zigzag(wrapping_diff(scaled))
     width = width_of(dod)
-    out.append(width)
-    if width:
-        out += pack(to_planes(dod, width))
-    return bytes(out)
+    header.append(width)
+    return DOD, bytes(header), to_planes(dod, width)
+
+
+def _grid_payload(t: np.ndarray, scaled: np.ndarray, unit: int) -> tuple[int, bytes, bytes]:
+    # the median delta is the interval; clamped, as a float median of huge deltas may leave int64
+    step = min(max(int(np.median(scaled)), -(1 << 63)), (1 << 63) - 1)
+    slots = np.arange(1, len(t), dtype=I64) * np.int64(step)
+    # offset of each time (in units) from its slot: (t_k - t_0)/unit - k·step, all wrapping
+    with np.errstate(over="ignore"):
+        from_first = np.cumsum(scaled.view(U64)).view(I64)
+        offsets = zigzag((from_first.view(U64) - slots.view(U64)).view(I64))
+    header = bytearray((_UNITS.index(unit),))
+    put_varint(header, zz(step))
+    width = width_of(offsets)
+    header.append(width)
+    return GRID, bytes(header), to_planes(offsets, width)
 
 
 def decode_times(data: bytes | memoryview) -> np.ndarray:
     buf = memoryview(data)
-    if buf[0] != VERSION:
-        raise ValueError(f"unknown timestamp encoding version {buf[0]}")
+    mode = buf[0]
+    if mode not in (DOD, GRID):
+        raise ValueError(f"unknown timestamp encoding {mode}")
     count, pos = get_varint(buf, 1)
     if count == 0:
         return np.empty(0, dtype=I64)
@@ -59,13 +89,21 @@ def decode_times(data: bytes | memoryview) -> np.ndarray:
     if count == 1:
         return np.array([unzz(first)], dtype=I64)
     unit = _UNITS[buf[pos]]
-    first_delta, pos = get_varint(buf, pos + 1)
+    param, pos = get_varint(buf, pos + 1)
     width = buf[pos]
     pos += 1
-    if width:
-        dod = unzigzag(from_planes(unpack(buf[pos:]), count - 2, width))
+    n = count - 2 if mode == DOD else count - 1
+    stream = unzigzag(from_planes(unpack(buf[pos:]), n, width)) if width else np.zeros(n, dtype=I64)
+    if mode == DOD:
+        scaled = wrapping_cumsum(unzz(param), stream)
+        from_first = wrapping_cumsum(0, scaled)[1:]
     else:
-        dod = np.zeros(count - 2, dtype=I64)
-    scaled = wrapping_cumsum(unzz(first_delta), dod)
-    deltas = scaled * unit if unit > 1 else scaled
-    return wrapping_cumsum(unzz(first), deltas)
+        slots = np.arange(1, count, dtype=I64) * np.int64(unzz(param))
+        from_first = (stream.view(U64) + slots.view(U64)).view(I64)
+    with np.errstate(over="ignore"):
+        if unit > 1:
+            from_first = (from_first.view(U64) * np.uint64(unit)).view(I64)
+        out = np.empty(count, dtype=I64)
+        out[0] = unzz(first)
+        out[1:] = (from_first.view(U64) + np.uint64(unzz(first) & 0xFFFFFFFFFFFFFFFF)).view(I64)
+    return out

@@ -1,8 +1,9 @@
-"""Compress one head partition: move its rows into compressed rows, merging with what is there.
+"""Compress head partitions: move their rows into compressed rows, merging with what is there.
 
-Called by ``_prom_catalog.compress_chunk`` inside one transaction:
+Called by ``_prom_catalog.compress_chunks`` inside one transaction, normally for the head
+partitions of one bucket, so that each compressed row is written once:
 
-1. ``DELETE ... RETURNING`` the partition's rows visible to this transaction.
+1. ``DELETE ... RETURNING`` the partitions' rows visible to this transaction.
    Rows a concurrent writer commits later are not touched: they stay in the head
    and the next maintenance merges them, so nothing is lost and no lock on
    writers is needed.
@@ -12,7 +13,7 @@ Called by ``_prom_catalog.compress_chunk`` inside one transaction:
    encode, and write
    (replacing the stored rows).
 
-The caller holds advisory locks on every bucket the partition spans, so two
+The caller holds advisory locks on every bucket the partitions span, so two
 sessions never rewrite the same compressed row from different snapshots.
 """
 
@@ -27,16 +28,25 @@ from .buckets import big_endian_times, big_endian_values, bucket_starts
 
 FETCH_SERIES = 500  # series per batch: bounds memory on large partitions
 
-# microseconds since 2000 → timestamptz, inline (a function call per value would cost more)
-_TS = "(timestamptz '2000-01-01 00:00:00+00' + ({}) * interval '1 microsecond')"
+# microseconds since 2000 → timestamptz, exactly
+_TS = "_prom_catalog.timestamptz_from_us({})"
 
 _MOVE_SQL = """
-    WITH moved AS (DELETE FROM prom_data.{table} RETURNING series_id, time, value)
+    WITH {deletes},
+    moved AS ({union})
     SELECT series_id,
            string_agg(pg_catalog.timestamptz_send(time), ''::bytea) AS times,
            string_agg(pg_catalog.float8send(value), ''::bytea) AS vals
     FROM moved GROUP BY series_id ORDER BY series_id
 """
+
+
+def _move_sql(plpy: Any, table_names: list[str]) -> str:
+    deletes = ", ".join(f"m{i} AS (DELETE FROM prom_data.{plpy.quote_ident(name)} RETURNING series_id, time, value)"
+                        for i, name in enumerate(table_names))
+    union = " UNION ALL ".join(f"SELECT * FROM m{i}" for i in range(len(table_names)))
+    return _MOVE_SQL.format(deletes=deletes, union=union)
+
 
 _EXISTING_SQL = """
     SELECT c.series_id, _prom_catalog.timestamptz_to_us(c.chunk_start) AS bucket, c.times, c.vals
@@ -70,13 +80,12 @@ def _plans(plpy: Any) -> dict[str, Any]:
     }
 
 
-def compress_chunk(plpy: Any, table_name: str, bucket_interval_us: int) -> dict[str, int]:
-    """Moves every visible row of head partition ``table_name`` into compressed rows;
+def compress_chunks(plpy: Any, table_names: list[str], bucket_interval_us: int) -> dict[str, int]:
+    """Moves every visible row of the head partitions ``table_names`` into compressed rows;
     returns counts of samples moved, rows written and samples stored in those rows."""
     plans = _plans(plpy)
-    table = plpy.quote_ident(table_name)
     stats = {"moved": 0, "rows": 0, "stored": 0}
-    cursor = plpy.cursor(_MOVE_SQL.format(table=table))
+    cursor = plpy.cursor(_move_sql(plpy, table_names))
     while True:
         batch = cursor.fetch(FETCH_SERIES)
         if not batch:

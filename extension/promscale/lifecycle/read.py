@@ -26,12 +26,13 @@ _ROWS_SQL = """
 
 
 def compressed_samples(plpy: Any, plans: dict, series_ids: list[int], start: str, end: str,
-                       start_us: int, end_us: int) -> list[tuple[int, list[int], list[float]]]:
-    """(series_id, times in µs since 2000, values) per series with compressed samples in [start, end]."""
+                       start_us: int, end_us: int) -> list[tuple[int, list[int], list[int]]]:
+    """(series_id, times in µs since 2000, value bits as int64) per series with compressed samples
+    in [start, end]. Bits, not floats: PL/Python returns floats as text, losing NaN payloads."""
     if "rows" not in plans:
         plans["rows"] = plpy.prepare(_ROWS_SQL, ["int8[]", "timestamptz", "timestamptz"])
     rows = plpy.execute(plans["rows"], [series_ids, start, end])
-    out: list[tuple[int, list[int], list[float]]] = []
+    out: list[tuple[int, list[int], list[int]]] = []
     current: int | None = None
     parts: list[SampleArrays] = []
     for row in rows:
@@ -55,4 +56,4 @@ def _flush(out: list, series_id: int | None, parts: list[SampleArrays], start_us
     lo = int(np.searchsorted(samples.times, start_us, side="left"))
     hi = int(np.searchsorted(samples.times, end_us, side="right"))
     if hi > lo:
-        out.append((series_id, samples.times[lo:hi].tolist(), samples.values[lo:hi].tolist()))
+        out.append((series_id, samples.times[lo:hi].tolist(), samples.values[lo:hi].view(np.int64).tolist()))

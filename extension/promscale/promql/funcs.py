@@ -345,6 +345,13 @@ def range_call(ev, node: A.Call, ts):
         if i != mi:
             other[i] = ev.eval(a, ts).vals
     mat: Matrix = ev.eval(node.args[mi], ts)
+    arg = _unwrap(node.args[mi])
+    if name == "predict_linear" and isinstance(arg, A.MatrixSelector) and (
+            arg.vs.timestamp is not None or arg.vs.start_or_end) and len(ts) > 1:
+        # Prometheus 2.42 evaluates this step-dependent function step by step over an "@"
+        # selector rewritten as an offset, reusing the previous step's points: the window keeps
+        # its end at the @ time while its start moves on with the steps (measured on 2.42)
+        mat.start_shift = ts - ts[0]
     if name == "absent_over_time":
         present = np.zeros(n, dtype=bool)
         for s in mat.series:
