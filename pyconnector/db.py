@@ -201,6 +201,17 @@ class Database:
 
         return self._run(work)
 
+    def prepare_sample_chunks(self, times: TimestamptzArray) -> None:
+        """Create the partitions for ``times`` a few per transaction (for batches spanning many
+        chunks: one transaction creating hundreds could exhaust PostgreSQL's lock table)."""
+
+        def work(conn: psycopg.Connection) -> int:
+            with conn.transaction():
+                return conn.execute("SELECT prom_api.prepare_sample_chunks(%b)", (times,)).fetchone()[0]
+
+        while self._run(work):
+            pass
+
     def write(
         self,
         samples: SampleBatch | None,

@@ -18,6 +18,10 @@ from .remote_write import DecodedWrite, decode_labels
 from .series_cache import SeriesCache
 
 
+# A batch spanning more than this (a backfill) gets its partitions created ahead of the write.
+WIDE_BATCH_MS = 24 * 3600 * 1000
+
+
 @dataclass
 class IngestResult:
     samples: int
@@ -92,5 +96,7 @@ class Ingestor:
                 write.exemplars.labels,
             )
         metadata = MetadataBatch(*write.metadata) if write.metadata[0] else None
+        if samples and write.times_ms.max() - write.times_ms.min() > WIDE_BATCH_MS:
+            self.db.prepare_sample_chunks(samples.times)  # backfill: partitions first, in small steps
         if samples or exemplars or metadata:
             self.db.write(samples, exemplars, metadata)
