@@ -79,6 +79,30 @@ def query_latency(conn: psycopg.Connection, queries: dict[str, tuple], reps: int
     return out
 
 
+PY_READ_FUNCTION = """
+CREATE FUNCTION bench_read_samples(ids bigint[], start_us bigint, end_us bigint) RETURNS bigint
+LANGUAGE plpython3u AS $$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+mod = GD["promscale"].module(plpy, "promscale.lifecycle.read")
+return sum(len(a) for a in mod.read_samples(plpy, SD, ids, start_us, end_us).values())
+$$"""
+
+
+def python_read_latency(conn: psycopg.Connection, queries: dict[str, tuple], reps: int) -> dict[str, tuple[float, int]]:
+    """The same queries through lifecycle.read.read_samples, the read path of PL/Python callers."""
+    out = {}
+    for name, (ids, start_ms, end_ms) in queries.items():
+        args = (ids, (start_ms - pgbinary.PG_EPOCH_UNIX_MS) * 1000, (end_ms - pgbinary.PG_EPOCH_UNIX_MS) * 1000)
+        times = []
+        for _ in range(reps + 1):  # the first run loads the modules
+            began = time.perf_counter()
+            n = conn.execute("SELECT bench_read_samples(%s, %s, %s)", args).fetchone()[0]
+            times.append(time.perf_counter() - began)
+        out[name] = (statistics.median(times[1:]) * 1000, n)
+    return out
+
+
 def ours(data: list[Series], queries_for, reps: int, row_interval: str) -> dict:
     cluster = start_cluster({"shared_buffers": "1GB", "autovacuum": "off"})
     try:
@@ -110,12 +134,15 @@ def ours(data: list[Series], queries_for, reps: int, row_interval: str) -> dict:
                 "SELECT sum(octet_length(times)), sum(octet_length(vals)) FROM prom_data.compressed_sample").fetchone()
             query_latency(conn, queries, 1)
             cold_latency = query_latency(conn, queries, reps)
+            conn.execute(PY_READ_FUNCTION)
+            py_latency = python_read_latency(conn, queries, reps)
             assert left == 0 and stored == samples, (left, stored, samples)
             for name in queries:
-                assert head_latency[name][1] == cold_latency[name][1], name
+                assert head_latency[name][1] == cold_latency[name][1] == py_latency[name][1], name
         return {"samples": samples, "load_s": load_s, "head_bytes": head_bytes, "cold_bytes": cold_bytes,
                 "payload": payload, "time_bytes": time_bytes, "value_bytes": value_bytes, "rows": rows,
-                "compress_s": compress_s, "head_latency": head_latency, "cold_latency": cold_latency}
+                "compress_s": compress_s, "head_latency": head_latency, "cold_latency": cold_latency,
+                "py_latency": py_latency}
     finally:
         remove_cluster(cluster)
 
@@ -216,10 +243,12 @@ def main() -> int:
     print(f"load through put_samples: {mine['load_s']:.1f} s; promtool backfill: {prom['backfill_s']:.1f} s")
     print()
     print(f"{'prom_api.get_samples latency (median of %d)' % args.reps:<34}{'samples':>10}{'head ms':>10}"
-          f"{'compressed ms':>15}{'ratio':>8}")
+          f"{'compressed ms':>15}{'ratio':>8}{'read_samples ms':>17}")
     for name, (head_ms, count) in mine["head_latency"].items():
         cold_ms = mine["cold_latency"][name][0]
-        print(f"{name:<34}{count:>10,}{head_ms:>10.1f}{cold_ms:>15.1f}{cold_ms / head_ms:>8.2f}")
+        py_ms = mine["py_latency"][name][0]
+        print(f"{name:<34}{count:>10,}{head_ms:>10.1f}{cold_ms:>15.1f}{cold_ms / head_ms:>8.2f}{py_ms:>17.1f}")
+    print("(read_samples: lifecycle.read.read_samples on the compressed data, the read path for PL/Python callers)")
     return 0
 
 

@@ -62,8 +62,8 @@ class Config:
         "PostgreSQL connection URI (default: the embedded cluster of `make run`)")})
     listen: str = field(default="127.0.0.1:9201", metadata={"option": Option(
         "HOST:PORT for the HTTP API (remote_write, health, metrics)", _host_port)})
-    otlp_grpc_listen: str = field(default="", metadata={"option": Option(
-        "HOST:PORT for OTLP/gRPC trace ingest (e.g. 0.0.0.0:4317, the OTLP default port); empty: off. "
+    otlp_grpc_listen: str = field(default="127.0.0.1:4317", metadata={"option": Option(
+        "HOST:PORT for OTLP/gRPC trace ingest (4317 is the OTLP default port); empty: off. "
         "OTLP/HTTP is always served on --listen at /v1/traces", lambda t: _host_port(t) if t else "")})
     workers: int = field(default=2, metadata={"option": Option(
         "gunicorn worker processes (each holds its own series cache)", int)})

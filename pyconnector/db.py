@@ -189,6 +189,10 @@ class Database:
 
         return self._run(work)
 
+    def series_epoch(self) -> int:
+        """prom_api.get_series_epoch(): changes when retention deletes series."""
+        return self._run(lambda conn: conn.execute("SELECT prom_api.get_series_epoch()").fetchone()[0])
+
     def resolve_series(self, ords: Sequence[int], keys: Sequence[str], values: Sequence[str]) -> dict[int, int]:
         """Series id for each input ordinal, creating series as needed (own transaction)."""
 
@@ -201,21 +205,40 @@ class Database:
 
         return self._run(work)
 
+    def prepare_sample_chunks(self, times: TimestamptzArray) -> None:
+        """Create the partitions for ``times`` a few per transaction (for batches spanning many
+        chunks: one transaction creating hundreds could exhaust PostgreSQL's lock table)."""
+
+        def work(conn: psycopg.Connection) -> int:
+            with conn.transaction():
+                return conn.execute("SELECT prom_api.prepare_sample_chunks(%b)", (times,)).fetchone()[0]
+
+        while self._run(work):
+            pass
+
     def write(
         self,
         samples: SampleBatch | None,
         exemplars: ExemplarBatch | None = None,
         metadata: MetadataBatch | None = None,
+        series_epoch: int | None = None,
     ) -> None:
-        """Write one request's data in one transaction; returns after COMMIT."""
+        """Write one request's data in one transaction; returns after COMMIT. With
+        ``series_epoch``, the database checks the epoch instead of every series id."""
 
         def work(conn: psycopg.Connection) -> None:
             with conn.transaction():
                 if samples is not None and len(samples.series_ids):
-                    conn.execute(
-                        "SELECT prom_api.put_samples(%b, %b, %b)",
-                        (samples.series_ids, samples.times, samples.values),
-                    )
+                    if series_epoch is None:
+                        conn.execute(
+                            "SELECT prom_api.put_samples(%b, %b, %b)",
+                            (samples.series_ids, samples.times, samples.values),
+                        )
+                    else:
+                        conn.execute(
+                            "SELECT prom_api.put_samples(%b, %b, %b, %s::bigint)",
+                            (samples.series_ids, samples.times, samples.values, series_epoch),
+                        )
                 if exemplars is not None and len(exemplars.series_ids):
                     conn.execute(
                         "SELECT prom_api.put_exemplars(%b, %b, %b, %s::jsonb[])",

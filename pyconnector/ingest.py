@@ -12,10 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .db import Database, ExemplarBatch, MetadataBatch, SampleBatch, StaleSeries
+from .db import Database, DatabaseUnavailable, ExemplarBatch, MetadataBatch, SampleBatch, StaleSeries
 from .pgbinary import Float8Array, Int8Array, TimestamptzArray
 from .remote_write import DecodedWrite, decode_labels
 from .series_cache import SeriesCache
+
+
+# A batch spanning more than this (a backfill) gets its partitions created ahead of the write.
+WIDE_BATCH_MS = 24 * 3600 * 1000
 
 
 @dataclass
@@ -34,12 +38,16 @@ class Ingestor:
         self.db = db
         self.cache = cache
 
-    def series_ids(self, keys: list) -> tuple[list[int], int]:
-        """Series id per key, and how many of the lookups missed the cache."""
+    def series_ids(self, keys: list) -> tuple[list[int], int, int]:
+        """Series id per key, how many of the lookups missed the cache, and the series
+        epoch the ids are valid in (read before resolving, so never newer than the ids)."""
+        epoch = self.cache.epoch
+        if epoch is None:
+            epoch = self.cache.adopt_epoch(self.db.series_epoch())
         ids = self.cache.lookup(keys)
         missed = ids.count(None)
         if not missed:
-            return ids, 0  # type: ignore[return-value]
+            return ids, 0, epoch  # type: ignore[return-value]
         missing = list(dict.fromkeys(key for key, sid in zip(keys, ids) if sid is None))
         ords: list[int] = []
         names: list[str] = []
@@ -51,19 +59,22 @@ class Ingestor:
                 values.append(value)
         resolved = self.db.resolve_series(ords, names, values)
         found = {key: resolved[ordinal] for ordinal, key in enumerate(missing)}
-        self.cache.store(found)
-        return [sid if sid is not None else found[key] for key, sid in zip(keys, ids)], missed
+        self.cache.store(found, epoch)
+        return [sid if sid is not None else found[key] for key, sid in zip(keys, ids)], missed, epoch
 
     def ingest(self, write: DecodedWrite) -> IngestResult:
-        ids, misses = self.series_ids(write.keys)
+        ids, misses, epoch = self.series_ids(write.keys)
         try:
-            self._write(write, ids)
+            self._write(write, ids, epoch)
         except StaleSeries:
-            # retention deleted series this worker had cached: resolve the whole request
-            # again (which revives or recreates them) and write once more
-            self.cache.forget(write.keys)
-            ids, misses = self.series_ids(write.keys)
-            self._write(write, ids)
+            # retention deleted series since this worker's cache was filled: start the cache
+            # over, resolve the request's series again (reviving or recreating them), write once more
+            self.cache.invalidate(epoch)
+            ids, misses, epoch = self.series_ids(write.keys)
+            try:
+                self._write(write, ids, epoch)
+            except StaleSeries as exc:  # garbage collection ran again meanwhile: let the client retry
+                raise DatabaseUnavailable(f"series were deleted while this request was written: {exc}") from exc
         return IngestResult(
             samples=len(write.times_ms),
             series=len(write.keys),
@@ -74,7 +85,7 @@ class Ingestor:
             cache_misses=misses,
         )
 
-    def _write(self, write: DecodedWrite, ids: list[int]) -> None:
+    def _write(self, write: DecodedWrite, ids: list[int], epoch: int) -> None:
         series_of_ts = np.array(ids, dtype=np.int64)
         samples = None
         if len(write.times_ms):
@@ -92,5 +103,7 @@ class Ingestor:
                 write.exemplars.labels,
             )
         metadata = MetadataBatch(*write.metadata) if write.metadata[0] else None
+        if samples and write.times_ms.max() - write.times_ms.min() > WIDE_BATCH_MS:
+            self.db.prepare_sample_chunks(samples.times)  # backfill: partitions first, in small steps
         if samples or exemplars or metadata:
-            self.db.write(samples, exemplars, metadata)
+            self.db.write(samples, exemplars, metadata, series_epoch=epoch)

@@ -67,9 +67,11 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.create_sample_chunk(timestamptz) IS 'Creates the partition of prom_data.sample holding a time';
 
--- Makes sure a partition exists for every given time; returns how many were created.
--- Writers call it after an insert failed for want of a partition.
-CREATE OR REPLACE FUNCTION _prom_catalog.ensure_sample_chunks(times timestamptz[])
+-- Makes sure a partition exists for every given time, creating at most max_new of them
+-- (NULL: no limit); returns how many were created. Writers call it after an insert found
+-- no partition.
+DROP FUNCTION IF EXISTS _prom_catalog.ensure_sample_chunks(timestamptz[]);  -- gained max_new
+CREATE OR REPLACE FUNCTION _prom_catalog.ensure_sample_chunks(times timestamptz[], max_new int DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql
 VOLATILE
@@ -79,27 +81,54 @@ AS $$
 DECLARE
     missing timestamptz;
     created int := 0;
-    locked boolean := false;
+    interval_seconds float8 := extract(epoch FROM prom_api.get_default_chunk_interval());
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM unnest(times) AS x
+                   WHERE x IS NOT NULL AND NOT EXISTS (
+                       SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x)) THEN
+        RETURN 0;
+    END IF;
+    -- one creator at a time; what others made while we waited is seen below
+    PERFORM pg_advisory_xact_lock(1886547822);   -- 1886547822: 'prom' sample chunks
     LOOP
-        SELECT x INTO missing
-        FROM unnest(times) AS x
-        WHERE x IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM _prom_catalog.sample_chunk c
-            WHERE tstzrange(c.start_time, c.end_time) @> x)
-        LIMIT 1;
-        EXIT WHEN NOT FOUND;
-        IF NOT locked THEN
-            -- one creator at a time; re-check what others made while we waited
-            PERFORM pg_advisory_xact_lock(1886547822);   -- 1886547822: 'prom' sample chunks
-            locked := true;
-            CONTINUE;
-        END IF;
-        PERFORM _prom_catalog.create_sample_chunk(missing);
-        created := created + 1;
+        -- one time per missing chunk (grouping by interval number: no timestamp arithmetic
+        -- that could overflow at the ends of the range)
+        FOR missing IN
+            SELECT min(x) FROM unnest(times) AS x
+            WHERE x IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x)
+            GROUP BY floor(extract(epoch FROM x)::float8 / interval_seconds)
+            ORDER BY 1
+        LOOP
+            EXIT WHEN created >= max_new;
+            -- a chunk made in this loop can cover it (chunks are clipped to their neighbours)
+            CONTINUE WHEN EXISTS (SELECT 1 FROM _prom_catalog.sample_chunk c
+                                  WHERE tstzrange(c.start_time, c.end_time) @> missing);
+            PERFORM _prom_catalog.create_sample_chunk(missing);
+            created := created + 1;
+        END LOOP;
+        EXIT WHEN created >= max_new OR NOT EXISTS (
+            SELECT 1 FROM unnest(times) AS x
+            WHERE x IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x));
     END LOOP;
     RETURN created;
 END
 $$;
-COMMENT ON FUNCTION _prom_catalog.ensure_sample_chunks(timestamptz[]) IS
-    'Creates the missing partitions of prom_data.sample for a set of times; returns how many were created';
+COMMENT ON FUNCTION _prom_catalog.ensure_sample_chunks(timestamptz[], int) IS
+    'Creates missing partitions of prom_data.sample for a set of times (at most max_new); returns how many were created';
+
+-- For writers of batches that span many chunks (backfill): creating hundreds of partitions in
+-- one transaction holds a lock on each until commit and can exhaust the lock table, so the
+-- connector calls this, one transaction at a time, until it returns 0.
+CREATE OR REPLACE FUNCTION prom_api.prepare_sample_chunks(times timestamptz[], max_new int DEFAULT 50)
+RETURNS int
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.ensure_sample_chunks(times, max_new)
+$$;
+COMMENT ON FUNCTION prom_api.prepare_sample_chunks(timestamptz[], int) IS
+    'Creates up to max_new missing partitions for the given sample times; returns how many it created (call in separate transactions until 0)';

@@ -29,7 +29,9 @@ AS $$
     FROM cold c
     WHERE NOT EXISTS (SELECT 1 FROM head h WHERE h.series_id = c.series_id)
     UNION ALL
-    SELECT d.series_id, array_agg(d.time ORDER BY d.time), array_agg(d.value ORDER BY d.time)
+    -- d arrives sorted by (series_id, time), so the group aggregate collects each series in time
+    -- order; an ORDER BY inside array_agg would sort every series again
+    SELECT d.series_id, array_agg(d.time), array_agg(d.value)
     FROM (
         SELECT DISTINCT ON (u.series_id, u.time) u.series_id, u.time, u.value
         FROM (

@@ -81,10 +81,13 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) IS
     'Ids of the live series matching all label matchers (name, op in = != =~ !~, value or regex)';
 
--- The subset of series_ids with at least one sample in [start_time, end_time].
--- A range that covers every sample chunk answers without reading samples (every
--- live series has samples somewhere); otherwise the samples in the range are
--- scanned once, all series together.
+-- The subset of series_ids with at least one sample in [start_time, end_time], in the head
+-- (exact) or in compressed rows (a compressed row counts when its [min_time, max_time]
+-- overlaps the range, so a series whose compressed bucket straddles the range without a
+-- sample inside it counts too, the same chunk granularity Prometheus's own lookup has).
+-- A range covering every head and compressed partition answers without reading samples
+-- (every live series has samples somewhere); otherwise the range is scanned once, all
+-- series together.
 CREATE OR REPLACE FUNCTION prom_api.get_series_with_samples(series_ids bigint[], start_time timestamptz, end_time timestamptz)
 RETURNS bigint[]
 LANGUAGE plpgsql
@@ -92,27 +95,34 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    lo timestamptz := get_series_with_samples.start_time;
+    hi timestamptz := get_series_with_samples.end_time;
     result bigint[];
 BEGIN
-    IF cardinality(series_ids) IS NULL OR cardinality(series_ids) = 0 OR get_series_with_samples.start_time > get_series_with_samples.end_time THEN
+    IF cardinality(series_ids) IS NULL OR cardinality(series_ids) = 0 OR lo > hi THEN
         RETURN '{}';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM _prom_catalog.sample_chunk c
-                   WHERE c.start_time < get_series_with_samples.start_time
-                      OR c.end_time > get_series_with_samples.end_time) THEN
+    IF NOT EXISTS (SELECT 1 FROM _prom_catalog.sample_chunk c WHERE c.start_time < lo OR c.end_time > hi)
+       AND NOT EXISTS (SELECT 1 FROM _prom_catalog.compressed_partition p WHERE p.start_time < lo OR p.end_time > hi)
+    THEN
         RETURN series_ids;
     END IF;
-    -- a hash semi-join: "= ANY (array)" is not hashed when the array is a parameter
-    SELECT coalesce(array_agg(d.series_id), '{}') INTO result
-    FROM (SELECT DISTINCT h.series_id FROM prom_data.sample h
-          WHERE h.series_id IN (SELECT unnest(series_ids))
-            AND h.time >= get_series_with_samples.start_time
-            AND h.time <= get_series_with_samples.end_time) d;
+    -- joins on the unnested ids (hash joins): "= ANY (array)" is not hashed for a parameter
+    SELECT coalesce(array_agg(found.series_id), '{}') INTO result
+    FROM (
+        SELECT h.series_id
+        FROM prom_data.sample h JOIN unnest(series_ids) AS wanted(id) ON h.series_id = wanted.id
+        WHERE h.time >= lo AND h.time <= hi
+        UNION
+        SELECT c.series_id
+        FROM prom_data.compressed_sample c JOIN unnest(series_ids) AS wanted(id) ON c.series_id = wanted.id
+        WHERE c.chunk_start <= hi AND c.min_time <= hi AND c.max_time >= lo
+    ) found;
     RETURN result;
 END
 $$;
 COMMENT ON FUNCTION prom_api.get_series_with_samples(bigint[], timestamptz, timestamptz) IS
-    'The given series that have samples within [start_time, end_time] (inclusive); a range covering all chunks returns all';
+    'The given series that have samples within [start_time, end_time] (head rows exactly, compressed rows by their time span)';
 
 -- Labels of series as (series_id, keys, values), keys in byte order, for building
 -- label sets outside SQL (JSON and protobuf encoders).

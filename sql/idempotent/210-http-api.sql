@@ -9,11 +9,12 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 mod = GD["promscale"].module(plpy, "promscale.httpapi.catalog_api")
-return mod.series_json(plpy, match or [], start_time, end_time, limit)
+return mod.series_json(plpy, GD, match or [], start_time, end_time, limit)
 $python$;
 COMMENT ON FUNCTION prom_api.series_json(text[], double precision, double precision, int) IS
     'Prometheus /api/v1/series response body: label sets of series matching any selector with samples in [start, end]';
@@ -25,11 +26,12 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 mod = GD["promscale"].module(plpy, "promscale.httpapi.catalog_api")
-return mod.label_names_json(plpy, match or [], start_time, end_time, limit)
+return mod.label_names_json(plpy, GD, match or [], start_time, end_time, limit)
 $python$;
 COMMENT ON FUNCTION prom_api.label_names_json(text[], double precision, double precision, int) IS
     'Prometheus /api/v1/labels response body: label names of series (matching any selector, if given) with samples in [start, end]';
@@ -41,11 +43,12 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 mod = GD["promscale"].module(plpy, "promscale.httpapi.catalog_api")
-return mod.label_values_json(plpy, name, match or [], start_time, end_time, limit)
+return mod.label_values_json(plpy, GD, name, match or [], start_time, end_time, limit)
 $python$;
 COMMENT ON FUNCTION prom_api.label_values_json(text, text[], double precision, double precision, int) IS
     'Prometheus /api/v1/label/<name>/values response body: values of the label among series with samples in [start, end]';
@@ -57,6 +60,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -73,11 +77,12 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 mod = GD["promscale"].module(plpy, "promscale.httpapi.exemplars_api")
-return mod.query_exemplars_json(plpy, query, start_time, end_time)
+return mod.query_exemplars_json(plpy, GD, query, start_time, end_time)
 $python$;
 COMMENT ON FUNCTION prom_api.query_exemplars_json(text, double precision, double precision) IS
     'Prometheus /api/v1/query_exemplars response body; NULL when the query has no selectors (HTTP 204)';

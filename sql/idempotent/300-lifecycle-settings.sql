@@ -245,6 +245,14 @@ COMMENT ON FUNCTION _prom_catalog.timestamptz_to_us(timestamptz) IS 'Microsecond
 -- 8-byte Datums, and int8up (int8's unary plus) returns its argument's Datum untouched.
 -- LANGUAGE internal: no SET search_path (it resolves no names, and a SET would cost a
 -- GUC save/restore per value).
+DO $$
+BEGIN
+    IF NOT (SELECT t.typbyval FROM pg_catalog.pg_type t WHERE t.oid = 'pg_catalog.float8'::pg_catalog.regtype) THEN
+        RAISE EXCEPTION 'promscale needs a 64-bit PostgreSQL server (float8 passed by value)';
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION _prom_catalog.float8_from_bits(bits bigint)
 RETURNS double precision
 LANGUAGE internal

@@ -211,3 +211,25 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.compress_due_chunks() IS
     'Compresses all head partitions due for compression in one transaction; returns samples moved (execute_maintenance does it in steps)';
+
+-- The samples of one metric in a time range, one row per sample: the time-bounded form of the
+-- prom_metric.<metric> views. A view decodes every compressed row of its metric before it can
+-- filter on time; this reads only the rows overlapping the range (through get_samples).
+--     SELECT s.labels, m.time, m.value
+--     FROM prom_api.get_metric_samples('node_load1', now() - interval '1 day', now()) m
+--     JOIN prom_series.node_load1 s USING (series_id);
+CREATE OR REPLACE FUNCTION prom_api.get_metric_samples(metric_name text, start_time timestamptz, end_time timestamptz)
+RETURNS TABLE (series_id bigint, "time" timestamptz, value double precision)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT g.series_id, x.t, x.v
+    FROM prom_api.get_samples(
+             ARRAY(SELECT s.id FROM _prom_catalog.series s
+                   WHERE s.metric_id = _prom_catalog.get_metric_id(metric_name) AND s.delete_epoch IS NULL),
+             start_time, end_time) g
+    CROSS JOIN LATERAL unnest(g.times, g.vals) AS x(t, v)
+$$;
+COMMENT ON FUNCTION prom_api.get_metric_samples(text, timestamptz, timestamptz) IS
+    'Samples of one metric within [start_time, end_time], one row each (series_id, time, value); reads compressed data by range';

@@ -126,3 +126,17 @@ AS $$
         ORDER BY i.id)
 $$;
 COMMENT ON FUNCTION _prom_catalog.stale_series_ids(bigint[]) IS 'The given series ids that are deleted or marked for deletion';
+
+-- The current series epoch: it changes whenever garbage collection marks series deleted.
+-- A writer that caches series ids reads it before resolving them and passes it to
+-- prom_api.put_samples(..., series_epoch), which refuses writes from an older epoch.
+CREATE OR REPLACE FUNCTION prom_api.get_series_epoch()
+RETURNS bigint
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(max(e.epoch), 0) FROM _prom_catalog.gc_epoch e
+$$;
+COMMENT ON FUNCTION prom_api.get_series_epoch() IS
+    'Current series epoch: changes when garbage collection marks series deleted (see put_samples with series_epoch)';

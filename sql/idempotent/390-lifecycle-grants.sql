@@ -17,7 +17,8 @@ GRANT EXECUTE ON FUNCTION
     prom_api.get_default_retention_period(),
     prom_api.get_metric_retention_period(text),
     prom_api.get_compression_delay(),
-    prom_api.get_compressed_chunk_interval()
+    prom_api.get_compressed_chunk_interval(),
+    prom_api.get_metric_samples(text, timestamptz, timestamptz)
 TO prom_reader;
 
 -- Maintenance: the steps run as SECURITY DEFINER functions; the role may only call them.
@@ -60,5 +61,8 @@ GRANT EXECUTE ON FUNCTION
     prom_api.unschedule_maintenance()
 TO prom_admin;
 
--- Writers: the stale-series check of put_samples.
-GRANT EXECUTE ON FUNCTION _prom_catalog.stale_series_ids(bigint[]) TO prom_writer;
+-- Writers: samples with an epoch check, and the epoch itself.
+GRANT EXECUTE ON FUNCTION
+    prom_api.put_samples(bigint[], timestamptz[], double precision[], bigint),
+    prom_api.get_series_epoch()
+TO prom_writer;

@@ -37,6 +37,7 @@ GRANT EXECUTE ON FUNCTION
     prom_api.get_or_create_series_ids(int[], text[], text[]),
     prom_api.get_or_create_series_id(jsonb),
     prom_api.put_samples(bigint[], timestamptz[], double precision[]),
+    prom_api.prepare_sample_chunks(timestamptz[], int),
     prom_api.put_exemplars(bigint[], timestamptz[], double precision[], jsonb[]),
     prom_api.put_metadata(text[], text[], text[], text[])
 TO prom_writer;

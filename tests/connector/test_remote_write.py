@@ -239,3 +239,12 @@ def test_metrics_count_samples_series_and_errors(client):
     assert "promscale_series_cache_hits_total 3" in text
     assert 'promscale_errors_total{kind="bad_request"} 1' in text
     assert 'promscale_http_request_duration_seconds_count{handler="write"} 3' in text
+
+
+def test_backfill_spanning_many_partitions_is_stored(client, db):
+    # 120 one-hour partitions: the connector creates them ahead, 50 per transaction
+    hour = 3_600_000
+    req = write_request([({"__name__": "backfilled"}, [(NOW - h * hour, float(h)) for h in range(120)])])
+    assert post(client, encode(req)).status_code == 204
+    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] >= 120
+    assert sorted(r[2] for r in stored(db, "backfilled")) == [float(h) for h in range(120)]

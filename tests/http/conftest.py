@@ -12,7 +12,6 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from werkzeug.test import Client
 
 from pyconnector import Config, create_app
-from support.remote_write import HEADERS, encode, write_request
 
 _numbers = itertools.count(1)
 
@@ -38,9 +37,3 @@ def api(pg_cluster, module_db, tmp_path_factory) -> Client:
     app = create_app(Config(db_uri=pg_cluster.uri(module_db, "promscale_writer"),
                             telemetry_dir=str(tmp_path_factory.mktemp("telemetry"))))
     return Client(app)
-
-
-def push(client: Client, series=(), metadata=(), exemplars=()) -> None:
-    """remote_write through the connector; fails the test unless it answers 204."""
-    response = client.post("/write", data=encode(write_request(series, metadata, exemplars)), headers=HEADERS)
-    assert response.status_code == 204, response.get_data(as_text=True)

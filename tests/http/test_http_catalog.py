@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import push
+from support.http_api import push
 
 T0 = 1_700_000_000_000  # ms
 HOUR = 3_600_000
@@ -164,3 +164,17 @@ def test_cors_and_options(api):
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert response.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
     assert api.open("/api/v1/query", method="OPTIONS").status_code == 204
+
+
+def test_gzip_when_accepted(api):
+    import gzip
+
+    small = api.get("/api/v1/series", query_string={"match[]": "up"}, headers={"Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in small.headers  # under 1 KiB: not worth it
+    plain = api.get("/api/v1/query_range", query_string={"query": "vector(1)", "start": "0", "end": "10000",
+                                                         "step": "1"})
+    assert "Content-Encoding" not in plain.headers
+    big = api.get("/api/v1/query_range", query_string={"query": "vector(1)", "start": "0", "end": "10000", "step": "1"},
+                  headers={"Accept-Encoding": "gzip"})
+    assert big.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(big.get_data()) == plain.get_data()

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import push
+from support.http_api import push
 from support.processes import prometheus
 from support.promdiff import STEP_MS, dataset, difference, queries
 from support.remote_write import HEADERS, encode, write_request
@@ -28,7 +28,7 @@ storage:
 def setup(api):
     start_ms = (int(time.time()) // 60 * 60 - POINTS * STEP_MS // 1000) * 1000
     series = dataset(start_ms, POINTS)
-    with prometheus(PROMETHEUS_CONFIG, "--web.enable-remote-write-receiver") as prom:
+    with prometheus(PROMETHEUS_CONFIG, "--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage") as prom:
         # time slices, so that both sides append in time order
         slice_ms = 10 * 60_000
         for lo in range(start_ms, start_ms + POINTS * STEP_MS + slice_ms, slice_ms):
@@ -39,6 +39,12 @@ def setup(api):
             r = requests.post(prom + "/api/v1/write", data=encode(write_request(part)), headers=HEADERS, timeout=30)
             assert r.status_code == 204, r.text
             push(api, part)
+        exemplars = [(labels, {"trace_id": f"t{i}<{k}>", "span": "s"}, samples[k * 40][1], samples[k * 40][0])
+                     for i, (labels, samples) in enumerate(series[:5]) for k in range(3)]
+        body = encode(write_request(exemplars=exemplars))
+        r = requests.post(prom + "/api/v1/write", data=body, headers=HEADERS, timeout=30)
+        assert r.status_code == 204, r.text
+        push(api, exemplars=exemplars)
         yield prom, start_ms / 1000
 
 
@@ -94,3 +100,41 @@ def test_byte_identical_responses(setup, api, query):
         params = {"query": query, **params}
         expected = requests.get(f"{prom}/api/v1/{endpoint}", params=params, timeout=60).text
         assert api.get(f"/api/v1/{endpoint}", query_string=params).get_data(as_text=True) == expected
+
+
+CATALOG_CALLS = [
+    ("series", {"match[]": ["http_requests_total"]}),
+    ("series", {"match[]": ['{__name__=~"node_.*|batch_.*"}', 'request_duration_seconds_bucket{le="+Inf"}']}),
+    ("series", {"match[]": ['{job="api", code!="200"}']}),
+    ("labels", {}),
+    ("labels", {"match[]": ["node_temperature"]}),
+    ("label/__name__/values", {}),
+    ("label/le/values", {}),
+    ("label/instance/values", {"match[]": ['http_requests_total{code="500"}']}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, params", CATALOG_CALLS, ids=[f"{p}-{i}" for i, (p, _) in enumerate(CATALOG_CALLS)])
+def test_same_catalog_answers_as_prometheus(setup, api, path, params):
+    """series, labels and label values over the whole range and over the last hour of the data."""
+    prom, start = setup
+    end = start + POINTS * STEP_MS / 1000
+    for window in ({}, {"start": str(end - 3600), "end": str(end)}):
+        query = {**params, **window}
+        expected = requests.get(f"{prom}/api/v1/{path}", params=query, timeout=60).text
+        assert api.get(f"/api/v1/{path}", query_string=query).get_data(as_text=True) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", ["http_requests_total", 'rate(http_requests_total{instance="a"}[5m])',
+                                   "sum(http_requests_total) + node_temperature", "nonexistent", "1 + 1"])
+def test_same_exemplars_as_prometheus(setup, api, query):
+    prom, start = setup
+    for window in ({}, {"start": str(start), "end": str(start + 600)}):
+        params = {"query": query, **window}
+        expected = requests.get(f"{prom}/api/v1/query_exemplars", params=params, timeout=60)
+        got = api.get("/api/v1/query_exemplars", query_string=params)
+        assert (got.status_code, got.get_data(as_text=True)) == (expected.status_code, expected.text)
+        if query == "http_requests_total" and not window:  # the comparison compared something
+            assert [len(s["exemplars"]) for s in expected.json()["data"]] == [3] * 4

@@ -80,3 +80,29 @@ def test_timestamp_format(millis, text):
 
 def test_go_json_escaping():
     assert gojson.dumps({"a": "<&>\u2028\b\x01é"}) == '{"a":"\\u003c\\u0026\\u003e\\u2028\\u0008\\u0001é"}'
+
+
+def test_query_flags_from_command_line_and_environment():
+    from pyconnector import config
+
+    assert config.load(["--query-timeout", "30s"], environ={}).query_timeout == 30 * 10**9
+    assert config.load([], environ={"PROMSCALE_QUERY_TIMEOUT": "1m30s"}).query_timeout == 90 * 10**9
+    assert config.load([], environ={}).query_timeout == 120 * 10**9  # Prometheus's --query.timeout default
+    assert config.load(["--read-max-bytes-in-frame", "2MiB"], environ={}).read_max_bytes_in_frame == 2 << 20
+    with pytest.raises(SystemExit):
+        config.load([], environ={"PROMSCALE_QUERY_TIMEOUT": "soon"})
+
+
+def test_unreachable_database_is_a_json_503(tmp_path):
+    from werkzeug.test import Client
+
+    from pyconnector import Config, create_app
+    from support.postgres import free_port
+
+    app = create_app(Config(db_uri=f"postgresql://nobody@127.0.0.1:{free_port()}/none", db_connect_timeout=2,
+                            telemetry_dir=str(tmp_path)))
+    response = Client(app).get("/api/v1/query", query_string={"query": "up", "time": "1"})
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "error" and body["errorType"] == "unavailable"
+    assert "database unavailable" in body["error"]

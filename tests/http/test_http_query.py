@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import push
+from support.http_api import push
 
 T0 = 1_700_000_000_000
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 import snappy
 
-from conftest import push
+from support.http_api import push
 from pyconnector.proto import prometheus_remote_pb2 as pb
 from pyconnector.remote_read import crc32c
 from support.processes import connector, prometheus

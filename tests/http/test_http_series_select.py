@@ -4,8 +4,11 @@ regexes), time-range existence checks and the clamped time conversions."""
 from __future__ import annotations
 
 import pytest
+import snappy
 
-from conftest import push
+from pyconnector.proto import prometheus_remote_pb2 as pb
+
+from support.http_api import push
 
 T0 = 1_700_000_000_000
 
@@ -78,3 +81,32 @@ def test_clamped_timestamptz(module_conn, seconds, expected):
     module_conn.execute("SET timezone = 'UTC'")
     got = module_conn.execute("SELECT _prom_catalog.clamped_timestamptz(%s)::text", (seconds,)).fetchone()[0]
     assert got == expected
+
+
+def test_compressed_data_counts_for_series_in_range(api, module_conn):
+    """Series whose samples maintenance compressed still count for series/labels lookups."""
+    old = 1_500_000_000_000  # long past the compression delay
+    push(api, [({"__name__": "cold_metric", "job": "old"}, [(old + 15_000 * i, float(i)) for i in range(10)])])
+    assert module_conn.execute("SELECT prom_api.compress_due_chunks()").fetchone()[0] > 0
+    assert module_conn.execute("SELECT count(*) FROM prom_data.compressed_sample").fetchone()[0] > 0
+    assert module_conn.execute("SELECT count(*) FROM prom_data.sample WHERE time < to_timestamp(1600000000)"
+                               ).fetchone()[0] == 0
+
+    def series(start, end):
+        body = api.get("/api/v1/series", query_string={"match[]": "cold_metric", "start": str(start),
+                                                        "end": str(end)}).get_json()
+        return body["data"]
+
+    assert series(old / 1000, old / 1000 + 60) == [{"__name__": "cold_metric", "job": "old"}]
+    assert series(old / 1000 + 3600, old / 1000 + 7200) == []
+    labels = api.get("/api/v1/label/job/values", query_string={"start": str(old / 1000 - 10),
+                                                                "end": str(old / 1000 + 10)}).get_json()
+    assert labels["data"] == ["old"]
+    # remote_read reads through the same read path
+    request = pb.ReadRequest()
+    query = request.queries.add(start_timestamp_ms=old, end_timestamp_ms=old + 60_000)
+    query.matchers.add(type=pb.LabelMatcher.EQ, name="__name__", value="cold_metric")
+    response = api.post("/api/v1/read", data=snappy.compress(request.SerializeToString()),
+                        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"})
+    (series_read,) = pb.ReadResponse.FromString(snappy.uncompress(response.get_data())).results[0].timeseries
+    assert [(x.timestamp, x.value) for x in series_read.samples] == [(old + 15_000 * i, float(i)) for i in range(5)]

@@ -61,3 +61,13 @@ def test_frame_layout_uses_crc32_castagnoli():
     assert framed[:2] == bytes([0xAC, 0x02])  # uvarint(300)
     assert framed[2:6] == struct.pack(">I", crc32c(message))
     assert framed[6:] == message
+
+
+def test_pure_python_crc32c_fallback(monkeypatch):
+    from pyconnector import remote_read
+
+    data = bytes(range(256)) * 3
+    fast = remote_read.crc32c(data)
+    monkeypatch.setattr(remote_read, "_crc32c_fast", None)
+    assert remote_read.crc32c(b"123456789") == 0xE3069283
+    assert remote_read.crc32c(data) == fast

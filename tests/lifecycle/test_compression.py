@@ -86,3 +86,54 @@ def test_reader_role_reads_compressed(loaded, pg_cluster, db_name):
                               (ids, *FAR)).fetchone()
         assert rows == (12, 2 * 12 * 1500)
         assert reader.execute("SELECT count(*) FROM prom_metric.m_0").fetchone()[0] == 2 * 4 * 1500
+        # the time-bounded form of the view answers like the view filtered on time
+        start, end = EPOCH + timedelta(hours=3), EPOCH + timedelta(hours=5)
+        assert reader.execute(
+            "SELECT series_id, time, float8send(value) FROM prom_api.get_metric_samples('m_1', %s, %s) ORDER BY 1, 2",
+            (start, end)).fetchall() == reader.execute(
+            "SELECT series_id, time, float8send(value) FROM prom_metric.m_1 WHERE time BETWEEN %s AND %s ORDER BY 1, 2",
+            (start, end)).fetchall() != []
+
+
+def test_maintenance_time_budget_and_progress_view(loaded):
+    db, ids = loaded
+    db.execute("SELECT prom_api.set_default_retention_period('36500 days')")  # keep 1970
+    pending = db.execute("SELECT pending FROM prom_info.maintenance WHERE task = 'compress'").fetchone()[0]
+    assert pending == db.execute("SELECT count(*) FROM _prom_catalog.chunks_to_compress()").fetchone()[0] > 0
+    # a spent budget starts no step; the work stays pending
+    db.execute("CALL prom_api.execute_maintenance(max_duration => '0', log_steps => false)")
+    assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'compress'").fetchone() == (pending, 0)
+    notices: list[str] = []
+    db.add_notice_handler(lambda d: notices.append(d.message_primary))
+    db.execute("CALL prom_api.execute_maintenance()")
+    steps = [n for n in notices if "compressed" in n]
+    assert steps and notices[-1].startswith("promscale maintenance: done")
+    assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'compress'").fetchone() == (0, len(steps))
+    head, cold = db.execute("SELECT samples FROM prom_info.storage ORDER BY tier DESC").fetchall()
+    assert head == (0,) and cold == (2 * 12 * 1500,)
+
+
+def test_python_read_path_equals_get_samples(loaded):
+    """lifecycle.read.read_samples (for PL/Python callers such as the PromQL engine) answers
+    exactly like prom_api.get_samples, on compressed, head and mixed data."""
+    db, ids = loaded
+    db.execute("SELECT prom_api.compress_due_chunks()")
+    late = ms(EPOCH + timedelta(hours=2, minutes=30)) + 3
+    put(db, [ids[0], ids[2]], [late, late], [42.0, -1.0])
+    db.execute("""
+        CREATE FUNCTION read_samples_test(ids bigint[], s bigint, e bigint)
+        RETURNS TABLE (series_id bigint, times bigint[], bits bigint[]) LANGUAGE plpython3u AS $$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+mod = GD["promscale"].module(plpy, "promscale.lifecycle.read")
+out = mod.read_samples(plpy, SD, ids, s, e)
+return [(sid, a.times.tolist(), a.values.view("<i8").tolist()) for sid, a in sorted(out.items())]
+$$""")
+    for start, end in (FAR, (EPOCH + timedelta(hours=2, minutes=10), EPOCH + timedelta(hours=3))):
+        expected = db.execute(
+            "SELECT series_id, ARRAY(SELECT _prom_catalog.timestamptz_to_us(t) FROM unnest(times) t), "
+            "ARRAY(SELECT ('x' || encode(float8send(v), 'hex'))::bit(64)::bigint FROM unnest(vals) v) "
+            "FROM prom_api.get_samples(%s, %s, %s) ORDER BY 1", (ids, start, end)).fetchall()
+        got = db.execute("SELECT * FROM read_samples_test(%s, _prom_catalog.timestamptz_to_us(%s), "
+                         "_prom_catalog.timestamptz_to_us(%s))", (ids, start, end)).fetchall()
+        assert got == expected and len(got) == 12

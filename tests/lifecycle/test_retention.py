@@ -85,7 +85,16 @@ def test_bad_retention_arguments_are_refused(db):
 def test_series_without_samples_are_collected_and_cached_ids_refused(aged):
     db, ids = aged
     gone = ids[3]
+    assert db.execute("SELECT prom_api.get_series_epoch()").fetchone()[0] == 0
     maintain(db)
+    # the epoch moved on: a writer that resolved its ids before is refused as a whole...
+    assert db.execute("SELECT prom_api.get_series_epoch()").fetchone()[0] == 1
+    write = ("SELECT prom_api.put_samples(ARRAY[%s]::bigint[], ARRAY[now()], ARRAY[1.0], %s)")
+    with pytest.raises(psycopg.errors.DatabaseError, match="epoch 0 is out of date") as refused:
+        db.execute(write, (ids[0], 0))
+    assert refused.value.sqlstate == "PS001"
+    # ... and one that read the current epoch is not checked id by id
+    assert db.execute(write, (ids[0], 1)).fetchone()[0] == 1
     assert db.execute("SELECT delete_epoch IS NOT NULL FROM _prom_catalog.series WHERE id = %s", (gone,)).fetchone()[0]
     assert db.execute("SELECT count(*) FROM prom_series.b").fetchone()[0] == 1
     # a writer holding the old id is refused, with the SQLSTATE the connector acts on

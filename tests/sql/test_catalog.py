@@ -134,6 +134,19 @@ def test_chunk_interval_is_configurable_and_neighbours_do_not_overlap(db):
                       ("2024-01-01 01:00:00+00", "2024-01-01 06:00:00+00")]
 
 
+def test_backfill_partitions_are_prepared_a_few_per_transaction(db):
+    # 120 hours of one sample each: 120 one-hour chunks, at most 50 per call
+    times = "SELECT array_agg(timestamptz '2020-01-01' + h * interval '1 hour' + interval '1 minute') " \
+            "FROM generate_series(0, 119) h"
+    calls = [db.execute(f"SELECT prom_api.prepare_sample_chunks(({times}), 50)").fetchone()[0] for _ in range(4)]
+    assert calls == [50, 50, 20, 0]
+    ranges = db.execute("SELECT start_time, end_time FROM _prom_catalog.sample_chunk ORDER BY start_time").fetchall()
+    assert len(ranges) == 120 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    sid = series_id(db, {"__name__": "backfill"})
+    assert db.execute(f"SELECT prom_api.put_samples(array_fill(%s::bigint, ARRAY[120]), ({times}), "
+                      "array_fill(1.0::float8, ARRAY[120]))", (sid,)).fetchone()[0] == 120
+
+
 @pytest.mark.parametrize("bad", ["30 seconds", "1 month", "-1 hour"])
 def test_bad_chunk_intervals_are_rejected(db, bad):
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="chunk interval"):

@@ -23,8 +23,10 @@ class ConnectorProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.NamedTemporaryFile(prefix="promscale-connector-", suffix=".log", delete=False)
+        # no OTLP/gRPC server unless asked for: its default port would clash between test connectors
         args = [str(CONNECTOR), "--db-uri", db_uri, "--listen", f"127.0.0.1:{self.port}",
-                "--workers", str(workers), "--threads", str(threads), *(extra_args or [])]
+                "--workers", str(workers), "--threads", str(threads), "--otlp-grpc-listen", "",
+                *(extra_args or [])]
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ))
 
     def wait_healthy(self, timeout: float = 30.0) -> None:

@@ -37,53 +37,61 @@ def _limited(items: list, limit: int | None) -> tuple[list, list[str]]:
     return items, []
 
 
-def series_json(plpy: Any, selectors: list[str], start: float, end: float, limit: int | None) -> str:
+def _all_series_labels(plpy: Any, column: str, key: str | None, start: float, end: float) -> list[str]:
+    """Label names (column "key") or the values of label ``key`` over every series with
+    samples in the range, in SQL: no per-series Python work for the catalog-wide lookups
+    Grafana's editor makes on start-up."""
+    plan = _plan(plpy, "all_" + column,
+                 "WITH live AS (SELECT prom_api.get_series_with_samples("
+                 "  (SELECT coalesce(array_agg(s.id), '{}') FROM _prom_catalog.series s WHERE s.delete_epoch IS NULL),"
+                 "  _prom_catalog.clamped_timestamptz($1), _prom_catalog.clamped_timestamptz($2)) AS ids) "
+                 f"SELECT DISTINCT l.{column} AS v FROM _prom_catalog.label l "
+                 "WHERE ($3::text IS NULL OR l.key = $3) AND l.id IN ("
+                 "  SELECT DISTINCT u.id FROM live, unnest(live.ids) AS i(id) "
+                 "  JOIN _prom_catalog.series s ON s.id = i.id, unnest(s.labels) AS u(id))",
+                 ["float8", "float8", "text"])
+    return [row["v"] for row in plpy.execute(plan, [start, end, key])]
+
+
+def series_json(plpy: Any, session: dict, selectors: list[str], start: float, end: float,
+                limit: int | None) -> str:
     if not selectors:
         return gojson.error("bad_data", "no match[] parameter provided")
     try:
         match_sets = parse_match_params(selectors)
     except SelectorError as exc:
         return gojson.error("bad_data", f'invalid parameter "match[]": {exc}')
-    ids = series_in_range(plpy, match_sets, start, end)
-    label_sets = []
-    if ids:
-        plan = _plan(plpy, "labels", "SELECT keys, vals FROM prom_api.get_series_labels($1)", ["bigint[]"])
-        label_sets = sorted(list(zip(row["keys"], row["vals"])) for row in plpy.execute(plan, [ids]))
-    label_sets, warnings = _limited(label_sets, limit)
+    label_sets, warnings = _limited([labels for labels, _ in series_in_range(plpy, session, match_sets, start, end)],
+                                    limit)
     return _body(gojson.dumps([dict(pairs) for pairs in label_sets]), warnings)
 
 
-def label_names_json(plpy: Any, selectors: list[str], start: float, end: float, limit: int | None) -> str:
+def label_names_json(plpy: Any, session: dict, selectors: list[str], start: float, end: float,
+                     limit: int | None) -> str:
     try:
         match_sets = parse_match_params(selectors) if selectors else None
     except SelectorError as exc:
         return gojson.error("bad_data", str(exc))
-    ids = series_in_range(plpy, match_sets, start, end)
-    names: list[str] = []
-    if ids:
-        plan = _plan(plpy, "names",
-                     "SELECT DISTINCT l.key FROM _prom_catalog.label l WHERE l.id IN "
-                     "(SELECT DISTINCT u.id FROM unnest($1) AS i(id) JOIN _prom_catalog.series s ON s.id = i.id, "
-                     " unnest(s.labels) AS u(id))", ["bigint[]"])
-        names = sorted(row["key"] for row in plpy.execute(plan, [ids]))
+    if match_sets is None:
+        names = sorted(_all_series_labels(plpy, "key", None, start, end))
+    else:
+        names = sorted({key for labels, _ in series_in_range(plpy, session, match_sets, start, end)
+                        for key, _ in labels})
     names, warnings = _limited(names, limit)
     return _body(gojson.dumps(names), warnings)
 
 
-def label_values_json(plpy: Any, name: str, selectors: list[str], start: float, end: float,
+def label_values_json(plpy: Any, session: dict, name: str, selectors: list[str], start: float, end: float,
                       limit: int | None) -> str:
     try:
         match_sets = parse_match_params(selectors) if selectors else None
     except SelectorError as exc:
         return gojson.error("bad_data", str(exc))
-    ids = series_in_range(plpy, match_sets, start, end)
-    values: list[str] = []
-    if ids:
-        plan = _plan(plpy, "values",
-                     "SELECT DISTINCT l.value FROM _prom_catalog.label l WHERE l.key = $2 AND l.id IN "
-                     "(SELECT DISTINCT u.id FROM unnest($1) AS i(id) JOIN _prom_catalog.series s ON s.id = i.id, "
-                     " unnest(s.labels) AS u(id))", ["bigint[]", "text"])
-        values = sorted(row["value"] for row in plpy.execute(plan, [ids, name]))
+    if match_sets is None:
+        values = sorted(_all_series_labels(plpy, "value", name, start, end))
+    else:
+        values = sorted({value for labels, _ in series_in_range(plpy, session, match_sets, start, end)
+                         for key, value in labels if key == name})
     values, warnings = _limited(values, limit)
     return _body(gojson.dumps(values), warnings)
 

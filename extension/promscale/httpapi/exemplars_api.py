@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 from . import gojson
-from .selectors import SelectorError, extract_selectors, matching_series_ids
+from .selectors import SelectorError, extract_selectors, select_series
 
 _plans: dict[str, Any] = {}
 
 
-def query_exemplars_json(plpy: Any, query: str, start: float, end: float) -> str | None:
+def query_exemplars_json(plpy: Any, session: dict, query: str, start: float, end: float) -> str | None:
     """The response body, or None when the query has no selectors (Prometheus answers 204)."""
     if end < start:
         return gojson.error("bad_data", "end timestamp must not be before start timestamp")
@@ -21,16 +21,13 @@ def query_exemplars_json(plpy: Any, query: str, start: float, end: float) -> str
         return gojson.error("bad_data", str(exc))
     if not selectors:
         return None
-    ids: set[int] = set()
-    for matchers in selectors:
-        ids.update(matching_series_ids(plpy, matchers))
-    if not ids:
+    labels_of = {sid: labels for labels, sid in select_series(plpy, session, selectors)}
+    if not labels_of:
         return gojson.success("[]")
     plan = _plans.get("exemplars")
     if plan is None:
         plan = _plans["exemplars"] = plpy.prepare(
-            "SELECT l.keys, l.vals, e.times_ms, e.values, e.label_sets "
-            "FROM (SELECT x.series_id, "
+            "SELECT x.series_id, "
             "             array_agg((extract(epoch FROM x.time) * 1000)::bigint ORDER BY x.time) AS times_ms, "
             "             array_agg(x.value ORDER BY x.time) AS values, "
             "             array_agg(x.labels::text ORDER BY x.time) AS label_sets "
@@ -38,13 +35,11 @@ def query_exemplars_json(plpy: Any, query: str, start: float, end: float) -> str
             "      WHERE x.series_id IN (SELECT unnest($1)) "
             "        AND x.time >= _prom_catalog.clamped_timestamptz($2) "
             "        AND x.time <= _prom_catalog.clamped_timestamptz($3) "
-            "      GROUP BY x.series_id) e "
-            "JOIN prom_api.get_series_labels($1) l ON l.series_id = e.series_id",
+            "      GROUP BY x.series_id",
             ["bigint[]", "float8", "float8"])
-    rows = plpy.execute(plan, [sorted(ids), start, end])
-    series = sorted((list(zip(r["keys"], r["vals"])), r) for r in rows)
+    rows = plpy.execute(plan, [sorted(labels_of), start, end])
     parts = []
-    for pairs, row in series:
+    for pairs, row in sorted(((labels_of[r["series_id"]], r) for r in rows), key=lambda item: item[0]):
         exemplars = []
         for t, v, labels_text in zip(row["times_ms"], row["values"], row["label_sets"]):
             labels = json.loads(labels_text)

@@ -57,3 +57,55 @@ def _flush(out: list, series_id: int | None, parts: list[SampleArrays], start_us
     hi = int(np.searchsorted(samples.times, end_us, side="right"))
     if hi > lo:
         out.append((series_id, samples.times[lo:hi].tolist(), samples.values[lo:hi].view(np.int64).tolist()))
+
+
+# --- the read path for Python callers (the PromQL engine runs in PL/Python) ---
+
+_HEAD_SQL = """
+    SELECT h.series_id,
+           string_agg(pg_catalog.timestamptz_send(h.time), ''::bytea) AS times,
+           string_agg(pg_catalog.float8send(h.value), ''::bytea) AS vals
+    FROM prom_data.sample h
+    JOIN unnest($1::int8[]) AS wanted(id) ON h.series_id = wanted.id
+    WHERE h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
+    GROUP BY h.series_id
+"""
+
+
+def read_samples(plpy: Any, plans: dict, series_ids: list[int], start_us: int, end_us: int) -> dict[int, SampleArrays]:
+    """What ``prom_api.get_samples`` returns, as NumPy arrays and without converting a single
+    value to SQL and back: {series_id: SampleArrays(times in µs since 2000, float64 values)},
+    time-ordered, deduplicated exactly like the SQL function (same merge of head and
+    compressed rows, same value kept on duplicate times), bit-exact."""
+    from .buckets import big_endian_times, big_endian_values
+
+    if "head" not in plans:
+        plans["head"] = plpy.prepare(_HEAD_SQL, ["int8[]", "int8", "int8"])
+    if "rows_us" not in plans:
+        plans["rows_us"] = plpy.prepare(
+            _ROWS_SQL.replace("$2::timestamptz", "_prom_catalog.timestamptz_from_us($2)")
+                     .replace("$3::timestamptz", "_prom_catalog.timestamptz_from_us($3)"),
+            ["int8[]", "int8", "int8"])
+    out: dict[int, SampleArrays] = {}
+    current: int | None = None
+    parts: list[SampleArrays] = []
+    cold: list[tuple[int, list[SampleArrays]]] = []
+    for row in plpy.execute(plans["rows_us"], [series_ids, start_us, end_us]):
+        if row["series_id"] != current:
+            if current is not None:
+                cold.append((current, parts))
+            current, parts = row["series_id"], []
+        parts.append(SampleArrays(decode_times(row["times"]), decode_values(row["vals"])))
+    if current is not None:
+        cold.append((current, parts))
+    for series_id, series_parts in cold:
+        merged = merge_samples(series_parts) if len(series_parts) > 1 else series_parts[0]
+        lo = int(np.searchsorted(merged.times, start_us, side="left"))
+        hi = int(np.searchsorted(merged.times, end_us, side="right"))
+        if hi > lo:
+            out[series_id] = SampleArrays(merged.times[lo:hi], merged.values[lo:hi])
+    for row in plpy.execute(plans["head"], [series_ids, start_us, end_us]):
+        head = SampleArrays(big_endian_times(row["times"]), big_endian_values(row["vals"]))
+        stored = out.get(row["series_id"])
+        out[row["series_id"]] = merge_samples([stored, head] if stored is not None else [head])
+    return out

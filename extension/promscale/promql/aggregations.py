@@ -9,7 +9,7 @@ import numpy as np
 
 from . import ast as A
 from .gofmt import format_float_f
-from .values import PromQLError, Scalar, String, Vector, merge_rows
+from .values import PromQLError, Vector
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -207,22 +207,26 @@ def topk(vec: Vector, groups: dict, kvals, is_top: bool, n: int) -> Vector:
         secondary = np.where(nan, 0.0, -V if is_top else V)
         order = np.lexsort((secondary, primary), axis=0)
         present = M.sum(axis=0)
-        for j in range(n):
-            k = kvals[j]
-            if not (k >= 1):
-                continue
-            k = int(min(k, len(rows)))
-            m = int(present[j])
-            sel = order[:k, j]
-            sel = sel[M[sel, j]]
-            if m > k:
-                edge = V[order[k - 1, j], j], V[order[k, j], j]
-                if edge[0] == edge[1] or edge[0] != edge[0] or edge[1] != edge[1]:
-                    # the heap's choice among equal values depends on input order: replay it
-                    idx = np.nonzero(M[:, j])[0]
-                    chosen = _heap_select(V[idx, j].tolist(), k, is_top)
-                    sel = idx[chosen]
-            mask[rows[sel], j] = True
+        cols = np.arange(n)
+        with np.errstate(invalid="ignore"):
+            valid = kvals >= 1
+            kk = np.where(valid, np.minimum(np.where(valid, kvals, 1), len(rows)), 1).astype(np.int64)
+        ranks = np.empty_like(order)
+        ranks[order, cols[None, :]] = np.arange(len(rows))[:, None]
+        sel = (ranks < kk[None, :]) & M & valid[None, :]
+        # where the cut-off falls between equal values (or NaN), the heap's choice depends on
+        # input order: replay Prometheus's heap for those steps
+        cut = valid & (present > kk)
+        if cut.any():
+            js = np.nonzero(cut)[0]
+            a = V[order[kk[js] - 1, js], js]
+            b = V[order[kk[js], js], js]
+            for j in js[(a == b) | np.isnan(a) | np.isnan(b)]:
+                idx = np.nonzero(M[:, j])[0]
+                chosen = _heap_select(V[idx, j].tolist(), int(kk[j]), is_top)
+                sel[:, j] = False
+                sel[idx[chosen], j] = True
+        mask[rows] = sel
         order_rows.append(rows[order[:, 0]])
     # instant queries list each group's selection in value order
     flat = [int(r) for rows in order_rows for r in rows if mask[r].any()]

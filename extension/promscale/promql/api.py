@@ -152,6 +152,21 @@ def json_ts(t: int) -> str:
     return s
 
 
+def fast_value(v: float) -> str:
+    """format_sample_value, with Python's shortest repr where it is already Go's text
+    (positional notation, |v| in [1e-4, 1e16)): the common case costs one repr()."""
+    r = repr(v)
+    if r.endswith(".0"):
+        return r[:-2]
+    if "e" in r or "n" in r:
+        return format_sample_value(v)
+    return r
+
+
+def json_points(tstrs: list, vals) -> str:
+    return ",".join([f'[{t},"{fast_value(v)}"]' for t, v in zip(tstrs, vals)])
+
+
 def json_metric(labels: tuple) -> str:
     return "{" + ",".join(f"{json_string(k)}:{json_string(v)}" for k, v in labels) + "}"
 
@@ -161,20 +176,24 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
         return "string", f"[{format_float_f(int(ts[0]) / 1000)},{json_string(val.val)}]"
     if isinstance(val, Scalar):
         if range_query:
-            pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]" for t, v in zip(ts, val.vals))
+            pts = json_points([json_ts(t) for t in ts.tolist()], val.vals.tolist())
             return "matrix", f'[{{"metric":{{}},"values":[{pts}]}}]'
         # a scalar's time is a float64 in JSON, unlike sample times (jsonutil.MarshalTimestamp)
         return "scalar", f"[{format_float_f(int(ts[0]) / 1000)},\"{format_float_f(float(val.vals[0]))}\"]"
     if isinstance(val, Vector):
         if range_query:
             order = sorted(range(len(val.labels)), key=lambda i: val.labels[i])
+            tstrs = [json_ts(t) for t in ts.tolist()]
             parts = []
             for i in order:
                 m = val.mask[i]
                 if not m.any():
                     continue
-                pts = ",".join(f"[{json_ts(int(t))},\"{format_sample_value(float(v))}\"]"
-                               for t, v in zip(ts[m], val.vals[i][m]))
+                if m.all():
+                    pts = json_points(tstrs, val.vals[i].tolist())
+                else:
+                    idx = np.nonzero(m)[0].tolist()
+                    pts = json_points([tstrs[j] for j in idx], val.vals[i][m].tolist())
                 parts.append(f'{{"metric":{json_metric(val.labels[i])},"values":[{pts}]}}')
             return "matrix", "[" + ",".join(parts) + "]"
         parts = []

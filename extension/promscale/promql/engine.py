@@ -7,7 +7,6 @@ Semantics follow Prometheus 2.42's promql/engine.go.
 
 from __future__ import annotations
 
-import math
 import time as _time
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from . import ast as A
 from . import aggregations, binops, funcs
 from .functions import AT_MODIFIER_UNSAFE
-from .values import (merge_rows, Matrix, PromQLError, PromQLTimeout, RangeSeries, Scalar, String, Vector,
+from .values import (Matrix, PromQLError, PromQLTimeout, RangeSeries, Scalar, String, Vector, merge_rows,
                      drop_name, is_stale)
 
 DEFAULT_LOOKBACK_MS = 5 * 60 * 1000
@@ -130,7 +129,9 @@ class Evaluator:
         n = len(ts)
         labels, vals, mask, times = [], [], [], []
         total = 0
-        for lbls, t, v in series:
+        for k, (lbls, t, v) in enumerate(series):
+            if k % 256 == 255:
+                self.ctx.check_deadline()
             idx = np.searchsorted(t, ref, "right") - 1
             ok = idx >= 0
             idc = np.where(ok, idx, 0)

@@ -11,8 +11,7 @@ import numpy as np
 from . import ast as A
 from .aggregations import quantile_sorted
 from .regex import RegexError, compile_anchored
-from .values import (Matrix, PromQLError, RangeSeries, Scalar, String, Vector, drop_name,
-                     labels_get, merge_rows)
+from .values import Matrix, PromQLError, RangeSeries, Scalar, Vector, drop_name, labels_get, merge_rows
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -34,7 +33,13 @@ def call(ev, node: A.Call, ts):
         return range_call(ev, node, ts)
     if name == "timestamp":
         arg = _unwrap(node.args[0])
-        v = ev.eval(node.args[0], ts)
+        if isinstance(arg, A.VectorSelector) and arg.timestamp is not None and arg.original_offset:
+            # Prometheus 2.42 resets the selector's offset to "step - @ time" at every step, so
+            # timestamp(x @ t offset o) reads at t, ignoring o
+            arg = A.VectorSelector(arg.name, arg.matchers, 0, arg.timestamp, None)
+            v = ev.eval(arg, ts)
+        else:
+            v = ev.eval(node.args[0], ts)
         if isinstance(arg, A.VectorSelector) and v.times is not None:
             vals = v.times / 1000.0
         else:
@@ -240,14 +245,6 @@ def _instant_rate(s, lo, hi, is_rate):
     return res, ok
 
 
-def _sequential(W, M, fn_init, fn_step):
-    """Run a per-sample recurrence over window columns (vectorised across steps)."""
-    state = fn_init(W.shape[0])
-    for k in range(W.shape[1]):
-        state = fn_step(state, W[:, k], M[:, k], k)
-    return state
-
-
 def _sum_ot(W, M):
     acc = np.zeros(W.shape[0])
     for k in range(W.shape[1]):
@@ -315,25 +312,6 @@ def _linreg(s, lo, hi, W, M, intercept_t):
     return slope, intercept
 
 
-def _holt_winters(W, M, sf, tf):
-    out = np.full(W.shape[0], np.nan)
-    ok = np.zeros(W.shape[0], dtype=bool)
-    for j in range(W.shape[0]):
-        vals = W[j][M[j]]
-        if len(vals) < 2:
-            continue
-        s0, s1 = 0.0, vals[0]
-        b = vals[1] - vals[0]
-        for i in range(1, len(vals)):
-            x = sf[j] * vals[i]
-            b = tf[j] * (s1 - s0) + (1 - tf[j]) * b if i > 1 else b
-            # calcTrendValue(i-1, ...) semantics
-            s0, s1 = s1, x + (1 - sf[j]) * (s1 + b)
-        out[j] = s1
-        ok[j] = True
-    return out, ok
-
-
 def _holt_winters_exact(vals, sf, tf):
     """Prometheus 2.42 funcHoltWinters for one window."""
     l = len(vals)
@@ -367,23 +345,33 @@ def range_call(ev, node: A.Call, ts):
         if i != mi:
             other[i] = ev.eval(a, ts).vals
     mat: Matrix = ev.eval(node.args[mi], ts)
+    arg = _unwrap(node.args[mi])
+    if name == "predict_linear" and isinstance(arg, A.MatrixSelector) and (
+            arg.vs.timestamp is not None or arg.vs.start_or_end) and len(ts) > 1:
+        # Prometheus 2.42 evaluates this step-dependent function step by step over an "@"
+        # selector rewritten as an offset, reusing the previous step's points: the window keeps
+        # its end at the @ time while its start moves on with the steps (measured on 2.42)
+        mat.start_shift = ts - ts[0]
     if name == "absent_over_time":
         present = np.zeros(n, dtype=bool)
         for s in mat.series:
             lo, hi = mat.windows(s)
             present |= hi > lo
         return _absent_result(node.args[0], ~present, n)
-    if name in ("holt_winters",):
+    if name == "holt_winters" and any((np.subtract(*mat.windows(s)[::-1]) > 0).any() for s in mat.series):
+        # Prometheus checks the factors when the function runs, i.e. for a non-empty window
         sf, tf = other[1], other[2]
         bad = (sf <= 0) | (sf >= 1)
         if bad.any():
-            raise PromQLError("invalid smoothing factor. Expected: 0 < sf < 1, got: %s" % _gofloat(sf[bad][0]))
+            raise PromQLError("invalid smoothing factor. Expected: 0 < sf < 1, got: %s" % _go_percent_f(sf[bad][0]))
         bad = (tf <= 0) | (tf >= 1)
         if bad.any():
-            raise PromQLError("invalid trend factor. Expected: 0 < tf < 1, got: %s" % _gofloat(tf[bad][0]))
+            raise PromQLError("invalid trend factor. Expected: 0 < tf < 1, got: %s" % _go_percent_f(tf[bad][0]))
     labels, vals, mask = [], [], []
     samples = 0
-    for s in mat.series:
+    for k, s in enumerate(mat.series):
+        if k % 256 == 255:
+            ev.ctx.check_deadline()
         lo, hi = mat.windows(s)
         cnt = hi - lo
         present = cnt > 0
@@ -458,9 +446,14 @@ def range_call(ev, node: A.Call, ts):
     return merge_rows(labels, np.array(vals, dtype=float), np.array(mask))
 
 
-def _gofloat(v):
-    from .gofmt import format_float_f
-    return format_float_f(float(v))
+def _go_percent_f(v) -> str:
+    """Go's fmt %f."""
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return "%f" % v
 
 
 def _absent_labels(arg) -> tuple:
@@ -534,13 +527,9 @@ def _go_expand(template: str, m) -> str:
         else:
             try:
                 out.append(m.group(name) or "")
-            except (IndexError, error_type()):
+            except IndexError:  # no such group: expands to nothing, as in Go
                 pass
     return "".join(out)
-
-
-def error_type():
-    return IndexError
 
 
 def label_replace(ev, node, ts):
@@ -551,7 +540,7 @@ def label_replace(ev, node, ts):
     regex = ev.eval(node.args[4], ts).val
     try:
         rx = compile_anchored(regex)
-    except RegexError as e:
+    except RegexError:
         raise PromQLError(f"invalid regular expression in label_replace(): {regex}") from None
     if not _LABEL_NAME.match(dst):
         raise PromQLError(f"invalid destination label name in label_replace(): {dst}")
@@ -667,7 +656,6 @@ def histogram_quantile(ev, node, ts):
         V = v.vals[rows]
         present = M.any(axis=0)
         res = np.full(n, np.nan)
-        full = M.all(axis=0)
         for j in np.nonzero(present)[0]:
             sel = M[:, j]
             res[j] = _bucket_quantile(q[j], bounds[sel].tolist(), V[sel, j].tolist())

@@ -50,8 +50,8 @@ class Token:
     pos: int
 
     def desc(self) -> str:
-        if self.typ in ("AGGREGATOR",):
-            return f"aggregation {self.val!r}".replace("'", '"') if False else self.val
+        if self.typ == "AGGREGATOR":
+            return self.val
         d = TOKEN_DESC.get(self.typ, self.typ)
         if self.typ in ("NUMBER", "STRING", "DURATION", "IDENTIFIER", "METRIC_IDENTIFIER"):
             return f'{d} "{self.val}"' if self.typ != "STRING" else f"{d} {self.val}"
@@ -146,7 +146,7 @@ def _lex(query: str, toks: list) -> list[Token]:
                 continue
             if c == "{":
                 raise LexError(i, "unexpected left brace '{' inside braces")
-            raise LexError(i, f"unexpected character inside braces: {c!r}".replace("'", "'"))
+            raise LexError(i, f"unexpected character inside braces: {c!r}")
         if bracket_open:
             if c == "]":
                 bracket_open = False
@@ -164,8 +164,7 @@ def _lex(query: str, toks: list) -> list[Token]:
                     i = j
                     continue
                 if not _is_duration(word):
-                    raise LexError(i, f'bad duration syntax: "{word}"'
-                                   if not word.isdigit() else f'bad duration syntax: "{word}"')
+                    raise LexError(i, f'bad duration syntax: "{word}"')
                 toks.append(Token("DURATION", word, i))
                 i = j
                 continue

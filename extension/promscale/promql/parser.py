@@ -7,7 +7,7 @@ import re
 
 from . import ast as A
 from .functions import FUNCTIONS
-from .lexer import AGGREGATORS, OPERATOR_TEXT, LexError, Token, lex, parse_duration, unquote
+from .lexer import OPERATOR_TEXT, Token, lex, parse_duration, unquote
 from .regex import RegexError, compile_anchored
 
 
@@ -336,7 +336,7 @@ class Parser:
                     continue
                 if t.typ == "RIGHT_PAREN":
                     break
-                self.unexpected(t, "function call", '"," or ")"' if False else "")
+                self.unexpected(t, "function call")
         self.next()
         # like the grammar's action, which runs once the whole call is parsed
         fn = FUNCTIONS.get(name_tok.val)
@@ -385,7 +385,7 @@ class Parser:
                     continue
                 if t.typ == "RIGHT_PAREN":
                     break
-                self.unexpected(t, "aggregation", '"," or ")"' if False else "")
+                self.unexpected(t, "aggregation")
         self.next()
         if self.peek().typ in ("BY", "WITHOUT"):
             if have_mod:
@@ -412,7 +412,7 @@ class Parser:
                     self.next()
                     break
                 if t.typ not in LABEL_TOKENS:
-                    self.unexpected(t, "label matching", "label matching operator" if False else "identifier or \"}\"")
+                    self.unexpected(t, "label matching", 'identifier or "}"')
                 self.next()
                 op = self.peek()
                 if op.typ not in ("EQL", "NEQ", "EQL_REGEX", "NEQ_REGEX"):
@@ -546,7 +546,7 @@ def _describe(tok: Token) -> str:
     if tok.typ == "EOF":
         return "end of input"
     if tok.typ == "AGGREGATOR":
-        return f"<aggr-op>"
+        return "<aggr-op>"
     if tok.typ in ("ADD", "SUB", "MUL", "DIV", "MOD", "POW", "EQLC", "NEQ", "LTE", "LSS", "GTE", "GTR",
                    "LAND", "LOR", "LUNLESS", "ATAN2"):
         return "<op:" + OPERATOR_TEXT[tok.typ] + ">"

@@ -1,5 +1,6 @@
 """Where selectors get their series: label matchers become SQL on the catalog, samples come
-from the one read path prom_api.get_samples (per-series arrays for the whole window).
+from the one read path (prom_api.get_samples, here in its NumPy form lifecycle.read.read_samples:
+per-series arrays for the whole window).
 
 Label ids are stable and never reused, so their (key, value) is cached for the session.
 """
@@ -8,35 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .regex import compile_anchored
-
-# The arrays travel in PostgreSQL's binary array format (bytea): decoding them with NumPy is
-# far cheaper than PL/Python building a Python list of datetimes and floats.
-_SAMPLES_SQL = """
-SELECT g.series_id, pg_catalog.array_send(g.times) AS t, pg_catalog.array_send(g.vals) AS v
-FROM prom_api.get_samples($1, pg_catalog.to_timestamp($2), pg_catalog.to_timestamp($3)) g
-"""
-_PG_EPOCH_US = 946684800000000  # 2000-01-01 in Unix microseconds
-_ELEM = np.dtype([("len", ">i4"), ("val", ">i8")])
-_ELEM_F = np.dtype([("len", ">i4"), ("val", ">f8")])
+_PG_EPOCH_US = 946684800000000  # 2000-01-01 in Unix microseconds: the read path's time origin
 
 
-def decode_array(buf: bytes, dtype) -> np.ndarray:
-    """A one-dimensional array_send() of 8-byte elements without NULLs."""
-    ndim = int.from_bytes(buf[0:4], "big")
-    if ndim == 0:
-        return np.zeros(0, dtype=dtype["val"].newbyteorder("="))
-    # header: ndim, has-nulls flag, element type, then (length, lower bound) per dimension
-    return np.frombuffer(buf, dtype=dtype, offset=12 + 8 * ndim)["val"]
-
-
-def decode_times_ms(buf: bytes) -> np.ndarray:
-    us = decode_array(buf, _ELEM).astype(np.int64)
-    return (us + _PG_EPOCH_US) // 1000
-
-
-def decode_floats(buf: bytes) -> np.ndarray:
-    return decode_array(buf, _ELEM_F).astype(np.float64)
+def _slice(rows, mint: int, maxt: int):
+    out = []
+    for labels, t, v in rows:
+        lo = np.searchsorted(t, mint, "left")
+        hi = np.searchsorted(t, maxt, "right")
+        if hi > lo:
+            out.append((labels, t[lo:hi], v[lo:hi]))
+    return out
 
 
 class MemoryStorage:
@@ -65,6 +48,7 @@ class SqlStorage:
         self.label_cache: dict = session.setdefault("promql_labels", {})
         self.plans: dict = session.setdefault("promql_plans", {})
         self.series_cache: dict = {}
+        self.sample_cache: dict = {}
 
     def _plan(self, key, sql, types):
         p = self.plans.get(key)
@@ -129,20 +113,33 @@ class SqlStorage:
         return out
 
     def select(self, matchers, mint: int, maxt: int):
+        """(labels, times ms, values) of every matching series with samples in [mint, maxt]."""
+        key = tuple((m.type, m.name, m.value) for m in matchers)
+        # a selector repeated in the query (a / sum(a)) reads the samples once
+        for cmin, cmax, rows in self.sample_cache.get(key, ()):
+            if cmin <= mint and maxt <= cmax:
+                return _slice(rows, mint, maxt)
+        rows = self._select(matchers, mint, maxt)
+        self.sample_cache.setdefault(key, []).append((mint, maxt, rows))
+        return rows
+
+    def _select(self, matchers, mint: int, maxt: int):
         series = self.series_for(matchers)
         if not series:
             return []
-        plan = self._plan("samples", _SAMPLES_SQL, ["int8[]", "float8", "float8"])
-        ids = [sid for _, sid in series]
-        rows = self.plpy.execute(plan, [ids, mint / 1000.0, maxt / 1000.0])
-        by_id = {r["series_id"]: r for r in rows}
+        # The read path's NumPy form (lifecycle.read.read_samples): the same samples as
+        # prom_api.get_samples, but head rows are merged and deduplicated with NumPy instead of a
+        # SQL sort, and compressed rows never become SQL values (measured: most of a query's time
+        # was get_samples' sort).
+        from ..lifecycle.read import read_samples
+
+        plans = self.session.setdefault("promql_read_plans", {})
+        found = read_samples(self.plpy, plans, [sid for _, sid in series],
+                             mint * 1000 - _PG_EPOCH_US, maxt * 1000 - _PG_EPOCH_US)
         out = []
         for labels, sid in series:
-            r = by_id.get(sid)
-            if r is None:
+            samples = found.get(sid)
+            if samples is None or not len(samples.times):
                 continue
-            t = decode_times_ms(r["t"])
-            if not len(t):
-                continue
-            out.append((labels, t, decode_floats(r["v"])))
+            out.append((labels, (samples.times + _PG_EPOCH_US) // 1000, samples.values))
         return out

@@ -107,11 +107,15 @@ class Matrix:
         self.series = series
         self.ref = ref  # window end per step (ms)
         self.range = rng
+        self.start_shift = None  # per step, moves the window start (see funcs.range_call)
 
     def windows(self, s: RangeSeries):
-        lo = np.searchsorted(s.t, self.ref - self.range, "left")
+        start = self.ref - self.range
+        if self.start_shift is not None:
+            start = start + self.start_shift
+        lo = np.searchsorted(s.t, start, "left")
         hi = np.searchsorted(s.t, self.ref, "right")
-        return lo, hi
+        return np.minimum(lo, hi), hi
 
 
 def merge_rows(labels: list, vals: np.ndarray, mask: np.ndarray, check: bool = True) -> Vector:
