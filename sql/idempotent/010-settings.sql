@@ -11,6 +11,37 @@ AS $$
 $$;
 COMMENT ON FUNCTION _ps_catalog.get_setting(text) IS 'Value of an installation setting, NULL when unset';
 
+-- Interval setting with a default, validated on the way in.
+CREATE OR REPLACE FUNCTION _prom_catalog.get_interval_setting(setting_key text, default_value interval)
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(_ps_catalog.get_setting(setting_key)::interval, default_value)
+$$;
+COMMENT ON FUNCTION _prom_catalog.get_interval_setting(text, interval) IS 'An interval setting, or its default when unset';
+
+-- Stores an interval setting after checking it is a plain positive span (no months).
+CREATE OR REPLACE FUNCTION _prom_catalog.set_interval_setting(setting_key text, new_value interval, minimum interval)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF new_value IS NULL OR new_value < minimum
+       OR extract(month FROM new_value) <> 0 OR extract(year FROM new_value) <> 0 THEN
+        RAISE EXCEPTION 'invalid % %: it must be at least % and use days, hours, minutes or seconds (months vary in length)',
+            replace(setting_key, '_', ' '), coalesce(new_value::text, 'NULL'), pg_catalog.justify_interval(minimum)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _ps_catalog.setting (key, value) VALUES (setting_key, new_value::text)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.set_interval_setting(text, interval, interval) IS 'Validates and stores an interval setting';
+
 -- Time span of each new partition of prom_data.sample.
 CREATE OR REPLACE FUNCTION prom_api.get_default_chunk_interval()
 RETURNS interval
@@ -19,7 +50,7 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     -- default here, not as a row: see sql/migrations/301-settings-defaults-in-getters.sql
-    SELECT coalesce(_ps_catalog.get_setting('chunk_interval')::interval, interval '1 hour')
+    SELECT _prom_catalog.get_interval_setting('chunk_interval', interval '1 hour')
 $$;
 COMMENT ON FUNCTION prom_api.get_default_chunk_interval() IS
     'Time span of each new partition (chunk) of head samples';
@@ -28,18 +59,11 @@ CREATE OR REPLACE FUNCTION prom_api.set_default_chunk_interval(chunk_interval in
 RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER  -- callers need no rights on the settings table; EXECUTE is granted to admins only
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF chunk_interval IS NULL
-        OR chunk_interval < interval '1 minute'
-        OR extract(month FROM chunk_interval) <> 0 OR extract(year FROM chunk_interval) <> 0 THEN
-        RAISE EXCEPTION 'invalid chunk interval %: it must be at least 1 minute and use days, hours, minutes or seconds (months vary in length)',
-            coalesce(chunk_interval::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO _ps_catalog.setting (key, value) VALUES ('chunk_interval', chunk_interval::text)
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    PERFORM _prom_catalog.set_interval_setting('chunk_interval', chunk_interval, interval '1 minute');
     RETURN true;
 END
 $$;

@@ -3,36 +3,7 @@
 -- stored (and dumped): a restore never collides with rows the install script made
 -- (see sql/migrations/301-settings-defaults-in-getters.sql).
 
--- Interval setting with a default, validated on the way in.
-CREATE OR REPLACE FUNCTION _prom_catalog.get_interval_setting(setting_key text, default_value interval)
-RETURNS interval
-LANGUAGE sql
-STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce(_ps_catalog.get_setting(setting_key)::interval, default_value)
-$$;
-COMMENT ON FUNCTION _prom_catalog.get_interval_setting(text, interval) IS 'An interval setting, or its default when unset';
-
--- Stores an interval setting after checking it is a plain positive span (no months).
-CREATE OR REPLACE FUNCTION _prom_catalog.set_interval_setting(setting_key text, new_value interval, minimum interval)
-RETURNS void
-LANGUAGE plpgsql
-VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF new_value IS NULL OR new_value < minimum
-       OR extract(month FROM new_value) <> 0 OR extract(year FROM new_value) <> 0 THEN
-        RAISE EXCEPTION 'invalid % %: it must be at least % and use days, hours, minutes or seconds (months vary in length)',
-            replace(setting_key, '_', ' '), coalesce(new_value::text, 'NULL'), minimum
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO _ps_catalog.setting (key, value) VALUES (setting_key, new_value::text)
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
-END
-$$;
-COMMENT ON FUNCTION _prom_catalog.set_interval_setting(text, interval, interval) IS 'Validates and stores an interval setting';
+-- (the interval-setting helpers are in 010-settings.sql)
 
 -- Retention ------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(_ps_catalog.get_setting('trace_chunk_interval'), '6 hours')::interval
+    SELECT _prom_catalog.get_interval_setting('trace_chunk_interval', interval '6 hours')
 $$;
 COMMENT ON FUNCTION ps_trace.get_trace_chunk_interval() IS 'Time span of each new partition (chunk) of the trace tables';
 
@@ -17,18 +17,11 @@ CREATE OR REPLACE FUNCTION ps_trace.set_trace_chunk_interval(chunk_interval inte
 RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER  -- callers need no rights on the settings table; EXECUTE is granted to admins only
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF chunk_interval IS NULL
-        OR chunk_interval < interval '1 minute'
-        OR extract(month FROM chunk_interval) <> 0 OR extract(year FROM chunk_interval) <> 0 THEN
-        RAISE EXCEPTION 'invalid trace chunk interval %: it must be at least 1 minute and use days, hours, minutes or seconds',
-            coalesce(chunk_interval::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO _ps_catalog.setting (key, value) VALUES ('trace_chunk_interval', chunk_interval::text)
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    PERFORM _prom_catalog.set_interval_setting('trace_chunk_interval', chunk_interval, interval '1 minute');
     RETURN true;
 END
 $$;

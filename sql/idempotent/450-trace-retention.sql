@@ -8,7 +8,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(_ps_catalog.get_setting('trace_retention_period'), '30 days')::interval
+    SELECT _prom_catalog.get_interval_setting('trace_retention_period', interval '30 days')
 $$;
 COMMENT ON FUNCTION ps_trace.get_trace_retention_period() IS 'How long spans are kept (default 30 days)';
 
@@ -16,15 +16,11 @@ CREATE OR REPLACE FUNCTION ps_trace.set_trace_retention_period(retention_period 
 RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER  -- callers need no rights on the settings table; EXECUTE is granted to admins only
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF retention_period IS NULL OR retention_period <= interval '0' THEN
-        RAISE EXCEPTION 'invalid trace retention period %: it must be positive', coalesce(retention_period::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO _ps_catalog.setting (key, value) VALUES ('trace_retention_period', retention_period::text)
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    PERFORM _prom_catalog.set_interval_setting('trace_retention_period', retention_period, interval '1 second');
     RETURN true;
 END
 $$;

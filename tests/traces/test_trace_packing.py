@@ -147,7 +147,7 @@ def test_late_and_retried_spans(connector, db):
 
 
 def test_maintenance_packs_closed_chunks_only(connector, db):
-    db.execute("SELECT ps_trace.set_trace_retention_period('100 years')")
+    db.execute("SELECT ps_trace.set_trace_retention_period('36500 days')")
     client = Client(connector)
     export(client, SHOP)  # 2023: closed long ago
     export(client, [S(0xC, 1, None, "now", "svc")], base_ns=time.time_ns())

@@ -93,7 +93,7 @@ def test_retention_drops_expired_chunks_with_their_events(connector, db):
     assert db.execute("SELECT count(*) FROM ps_trace.event").fetchone()[0] == 1
     assert db.execute("SELECT ps_trace.set_trace_retention_period('1 day')").fetchone()[0] is True
     assert db.execute("SELECT ps_trace.get_trace_retention_period()").fetchone()[0].days == 1
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match="must be positive"):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="invalid trace retention period -1 days: it must be at least 00:00:01"):
         db.execute("SELECT ps_trace.set_trace_retention_period('-1 day')")
     assert db.execute("SELECT ps_trace.delete_all_traces()").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == 0
