@@ -244,8 +244,14 @@ def decode_request(data: bytes) -> DecodedWrite:
         return split_request(parse_write_request(data))
     keys, counts, sample_starts, sample_lengths, joined = walked
     times, values = decode_samples_at(joined, sample_starts, sample_lengths)
-    metadata = parse_write_request(data).metadata if request.metadata else ()
-    return DecodedWrite(keys, counts, times, values, Exemplars(), decode_metadata(metadata), 0)
+    return DecodedWrite(keys, counts, times, values, Exemplars(), decode_metadata(map(_metadata, request.metadata)), 0)
+
+
+def _metadata(raw: bytes) -> pb.MetricMetadata:
+    try:
+        return pb.MetricMetadata.FromString(raw)
+    except DecodeError as exc:
+        raise BadRequest(f"malformed protobuf MetricMetadata: {exc}") from exc
 
 
 def _varints(buf: np.ndarray, at: np.ndarray, max_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -81,18 +81,16 @@ AS $$
 DECLARE
     missing timestamptz;
     created int := 0;
+    created_in_pass int;
+    locked boolean := false;
     interval_seconds float8 := extract(epoch FROM prom_api.get_default_chunk_interval());
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM unnest(times) AS x
-                   WHERE x IS NOT NULL AND NOT EXISTS (
-                       SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x)) THEN
-        RETURN 0;
-    END IF;
-    -- one creator at a time; what others made while we waited is seen below
-    PERFORM pg_advisory_xact_lock(1886547822);   -- 1886547822: 'prom' sample chunks
+    -- A pass creates a chunk for one time of every missing interval; chunks are clipped to
+    -- their neighbours, so another pass picks up times a clipped chunk left out. Passes stop
+    -- when one creates nothing (or at max_new).
     LOOP
-        -- one time per missing chunk (grouping by interval number: no timestamp arithmetic
-        -- that could overflow at the ends of the range)
+        created_in_pass := 0;
+        -- grouped by interval number: no timestamp arithmetic that could overflow at the ends
         FOR missing IN
             SELECT min(x) FROM unnest(times) AS x
             WHERE x IS NOT NULL AND NOT EXISTS (
@@ -101,16 +99,19 @@ BEGIN
             ORDER BY 1
         LOOP
             EXIT WHEN created >= max_new;
-            -- a chunk made in this loop can cover it (chunks are clipped to their neighbours)
+            IF NOT locked THEN
+                -- one creator at a time; what others made while we waited is seen below
+                PERFORM pg_advisory_xact_lock(1886547822);   -- 1886547822: 'prom' sample chunks
+                locked := true;
+            END IF;
+            -- made meanwhile by another writer, or by this pass (clipped neighbours)
             CONTINUE WHEN EXISTS (SELECT 1 FROM _prom_catalog.sample_chunk c
                                   WHERE tstzrange(c.start_time, c.end_time) @> missing);
             PERFORM _prom_catalog.create_sample_chunk(missing);
             created := created + 1;
+            created_in_pass := created_in_pass + 1;
         END LOOP;
-        EXIT WHEN created >= max_new OR NOT EXISTS (
-            SELECT 1 FROM unnest(times) AS x
-            WHERE x IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x));
+        EXIT WHEN created_in_pass = 0 OR created >= max_new;
     END LOOP;
     RETURN created;
 END
