@@ -13,6 +13,7 @@ import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from support.postgres import remove_cluster, start_cluster
+from support.scale_catalog import build_catalog
 
 TEMPLATE_DB = "promscale_template"
 _db_numbers = itertools.count(1)
@@ -41,23 +42,38 @@ def promscale_template(pg_cluster) -> Iterator[str]:
         yield TEMPLATE_DB
 
 
+def _database_from_template(pg_cluster, template: str) -> Iterator[str]:
+    name = f"promscale_test_{next(_db_numbers)}"
+    janitor = DatabaseJanitor(user="postgres", host=pg_cluster.host, port=pg_cluster.port,
+                              dbname=name, template_dbname=template)
+    with janitor:
+        # CREATE DATABASE ... TEMPLATE does not copy per-database settings; give the clone
+        # the ones CREATE EXTENSION set on the template (search_path)
+        with psycopg.connect(pg_cluster.uri(name), autocommit=True) as conn:
+            settings = conn.execute(
+                "SELECT unnest(setconfig) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+                "WHERE d.datname = %s AND s.setrole = 0", (template,)).fetchall()
+            for (setting,) in settings:
+                key, value = setting.split("=", 1)
+                conn.execute(f'ALTER DATABASE "{name}" SET {key} = {value}')
+        yield name
+
+
 @pytest.fixture
 def db_name(pg_cluster, promscale_template) -> Iterator[str]:
     """A fresh database with the extension installed, dropped after the test."""
-    name = f"promscale_test_{next(_db_numbers)}"
-    janitor = DatabaseJanitor(user="postgres", host=pg_cluster.host, port=pg_cluster.port,
-                              dbname=name, template_dbname=promscale_template)
-    with janitor:
-        # CREATE DATABASE ... TEMPLATE does not copy per-database settings; give the clone
-        # the search_path that CREATE EXTENSION set on the template
-        with psycopg.connect(pg_cluster.uri(name), autocommit=True) as conn:
-            setting = conn.execute(
-                "SELECT unnest(setconfig) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
-                "WHERE d.datname = %s AND s.setrole = 0", (promscale_template,)).fetchone()
-            if setting:
-                key, value = setting[0].split("=", 1)
-                conn.execute(f'ALTER DATABASE "{name}" SET {key} = {value}')
-        yield name
+    yield from _database_from_template(pg_cluster, promscale_template)
+
+
+@pytest.fixture(scope="module")
+def scale_db_uri(pg_cluster, promscale_template) -> Iterator[str]:
+    """A database shared by one test module, holding a catalog of 100,000 series built in SQL
+    (tests/support/scale_catalog.py). Tests must not change what the catalog holds."""
+    for name in _database_from_template(pg_cluster, promscale_template):
+        uri = pg_cluster.uri(name)
+        with psycopg.connect(uri, autocommit=True) as conn:
+            build_catalog(conn)
+        yield uri
 
 
 @pytest.fixture

@@ -1,0 +1,32 @@
+"""The SQL-built scale catalog (tests/support/scale_catalog.py) is what ingest would have built:
+resolving its label sets through the API finds the existing series and creates nothing."""
+
+from __future__ import annotations
+
+from support.scale_catalog import BIG_METRIC, build_catalog, label_set
+
+
+def resolve(db, label_sets: list[dict]) -> dict[int, int]:
+    ords, keys, values = [], [], []
+    for i, labels in enumerate(label_sets):
+        for k, v in labels.items():
+            ords.append(i)
+            keys.append(k)
+            values.append(v)
+    return dict(db.execute("SELECT * FROM prom_api.get_or_create_series_ids(%s::int[], %s::text[], %s::text[])",
+                           (ords, keys, values)).fetchall())
+
+
+def test_scale_catalog_matches_what_ingest_builds(db):
+    build_catalog(db, n_series=2_000, hosts=50, extra_metrics=1)
+    counts = db.execute("SELECT (SELECT count(*) FROM _prom_catalog.series), (SELECT count(*) FROM _prom_catalog.label)"
+                        ).fetchone()
+    wanted = [label_set(BIG_METRIC, i, hosts=50) for i in (0, 1, 49, 50, 1_999)]
+    ids = resolve(db, wanted)
+    assert db.execute("SELECT count(*) FROM _prom_catalog.label").fetchone()[0] == counts[1]
+    assert db.execute("SELECT count(*) FROM _prom_catalog.series").fetchone()[0] == counts[0]
+    stored = dict(db.execute(
+        "SELECT s.id, prom_api.jsonb(s.labels) FROM _prom_catalog.series s WHERE s.id = ANY(%s)",
+        (list(ids.values()),)).fetchall())
+    assert [stored[ids[i]] for i in range(len(wanted))] == wanted
+    assert db.execute("SELECT count(*) FROM prom_series.scale_metric").fetchone()[0] == 2_000

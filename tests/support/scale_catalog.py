@@ -1,0 +1,68 @@
+"""A large catalog built in SQL, for tests that assert plans at scale (>= 100,000 series).
+
+Resolving 100,000 label sets through the ingest API would make the fixture cost more than
+the tests; these rows are what that API writes (metric, interned labels, key positions,
+positional labels arrays), inserted set-wise. Whoever changes the catalog's layout keeps
+this module in step: tests/sql/test_scale_catalog.py checks it against the API, so a
+catalog built here cannot silently differ from one built by ingest.
+
+The shape: metric ``scale_metric`` with labels ``instance`` (``hosts`` values),
+``series`` (one value per series) and ``job`` (one value); ``extra_metrics`` small
+metrics ``scale_small_<i>`` with 10 series each, so tests can check that a lookup of
+one metric does not pay for the big one.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+BIG_METRIC = "scale_metric"
+
+
+def build_catalog(conn: psycopg.Connection, n_series: int = 100_000, hosts: int = 1_000,
+                  extra_metrics: int = 3) -> dict[str, int]:
+    """Creates the catalog; returns {metric name: metric id}. Runs in one transaction."""
+    metric_ids: dict[str, int] = {}
+    with conn.transaction():
+        metric_ids[BIG_METRIC] = _metric(conn, BIG_METRIC, n_series, hosts)
+        for i in range(extra_metrics):
+            name = f"scale_small_{i}"
+            metric_ids[name] = _metric(conn, name, 10, 2)
+    conn.execute("ANALYZE _prom_catalog.label")
+    conn.execute("ANALYZE _prom_catalog.series")
+    conn.execute("ANALYZE _prom_catalog.label_key_position")
+    return metric_ids
+
+
+def _metric(conn: psycopg.Connection, name: str, n_series: int, hosts: int) -> int:
+    metric_id = conn.execute(
+        "INSERT INTO _prom_catalog.metric (metric_name, view_name) VALUES (%s, _prom_catalog.identifier_for(%s)) "
+        "RETURNING id", (name, name)).fetchone()[0]
+    conn.execute(
+        "INSERT INTO _prom_catalog.label_key_position (metric_id, key, pos, column_name) "
+        "VALUES (%(m)s, '__name__', 1, '__name__'), (%(m)s, 'instance', 2, 'instance'), "
+        "       (%(m)s, 'job', 3, 'job'), (%(m)s, 'series', 4, 'series')", {"m": metric_id})
+    conn.execute(
+        "INSERT INTO _prom_catalog.label (key, value) "
+        "SELECT '__name__', %(name)s UNION ALL SELECT 'job', 'scale' "
+        "UNION ALL SELECT 'instance', 'host-' || i FROM generate_series(0, %(hosts)s - 1) i "
+        "UNION ALL SELECT 'series', 's' || i FROM generate_series(0, %(n)s - 1) i "
+        "ON CONFLICT DO NOTHING", {"name": name, "hosts": hosts, "n": n_series})
+    conn.execute(
+        """
+        INSERT INTO _prom_catalog.series (metric_id, labels)
+        SELECT %(m)s, ARRAY[n.id, h.id, j.id, s.id]
+        FROM generate_series(0, %(n)s - 1) i
+        JOIN _prom_catalog.label n ON n.key = '__name__' AND n.value = %(name)s
+        JOIN _prom_catalog.label j ON j.key = 'job' AND j.value = 'scale'
+        JOIN _prom_catalog.label h ON h.key = 'instance' AND h.value = 'host-' || (i %% %(hosts)s)
+        JOIN _prom_catalog.label s ON s.key = 'series' AND s.value = 's' || i
+        ORDER BY i
+        """, {"m": metric_id, "n": n_series, "hosts": hosts, "name": name})
+    conn.execute("SELECT _prom_catalog.create_metric_views(%s)", (metric_id,))
+    return metric_id
+
+
+def label_set(metric: str, i: int, hosts: int = 1_000) -> dict[str, str]:
+    """The label set of series number ``i`` of ``metric``, as ingest would receive it."""
+    return {"__name__": metric, "instance": f"host-{i % hosts}", "job": "scale", "series": f"s{i}"}
