@@ -1,0 +1,92 @@
+"""Memory of process trees for the benchmarks, from /proc.
+
+Sums over the processes of a server (PostgreSQL's postmaster and backends, gunicorn's master
+and workers) use PSS, the proportional set size: a page shared by k processes counts 1/k in
+each, so shared buffers and the forked code count once, where summing RSS would count them
+once per process. For a single process (Prometheus) PSS and RSS are about equal.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+
+def children(pid: int) -> list[int]:
+    """``pid`` and all its descendants that are alive now."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # the command may contain spaces and parentheses
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo += parents.get(current, [])
+    return out
+
+
+def _field_kib(path: str, name: str) -> int:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass  # the process has exited
+    return 0
+
+
+def pss_bytes(pids: list[int]) -> int:
+    return sum(_field_kib(f"/proc/{pid}/smaps_rollup", "Pss") for pid in pids) * 1024
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The highest RSS the process ever had (VmHWM)."""
+    return _field_kib(f"/proc/{pid}/status", "VmHWM") * 1024
+
+
+def postmaster_pid(datadir: Path) -> int:
+    return int((datadir / "postmaster.pid").read_text().split()[0])
+
+
+class PeakMemory:
+    """Samples the PSS of process groups every ``interval`` seconds in a thread; ``peaks`` holds
+    the highest sum seen per group. A group is a function returning its current pids."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]], interval: float = 2.0):
+        self.groups = groups
+        self.interval = interval
+        self.peaks = {name: 0 for name in groups}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
+
+    def sample(self) -> dict[str, int]:
+        now = {}
+        for name, pids in self.groups.items():
+            try:
+                now[name] = pss_bytes(pids())
+            except (OSError, ValueError):
+                now[name] = 0  # a server restarting
+            self.peaks[name] = max(self.peaks[name], now[name])
+        return now
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()

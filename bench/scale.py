@@ -1,0 +1,454 @@
+"""Scale: ours and Prometheus 2.42 at 10,000, 100,000 and 1,000,000 series (make bench-scale).
+
+    make bench-scale [BENCH_ARGS="--sizes 10k,100k --json"]
+
+At each size the same data (bench/scale_dataset.py: node_exporter hosts and Kubernetes pods
+that churn, 15 s scrapes) goes by remote_write first to ours (the connector under gunicorn,
+PostgreSQL with fsync=on and synchronous_commit=on), then to Debian's Prometheus 2.42
+(--web.enable-remote-write-receiver); only one of them runs at a time. Requests are encoded
+before each phase's clock starts (bench/remote_write_client.py); 4 senders each own a shard of
+the series and send it in time order, 2,000 samples per request, like Prometheus's queue.
+
+The data. Six hours of every series at 1,000,000 series is 1.44 billion samples, too many for
+one run on this machine, so the data is built for honest per-request figures instead:
+
+- **every series** gets the most recent 14 minutes (56 scrapes), in phases that are timed:
+  *create* (1 minute; its first scrape creates every series), *steady* (2 minutes, all series
+  known), *churn* (10 minutes in which every pod is replaced once: new series, stale markers
+  for the old), *cold* (1 minute sent to a freshly started connector: new processes, empty
+  caches; Prometheus gets the same minute without a restart, since it has no such cache).
+  So the catalog and the head hold every series during the queried 15-minute window;
+- **the dashboard series** (hosts 0 and 1, ~500 series, the same at every size) also get the
+  6 hours before, pushed first (in time order; untimed); ours then runs maintenance, which
+  compresses what a running system would have compressed by then (closed 4-hour rows older
+  than the compression delay), and Prometheus compacts its head into blocks by itself;
+- **one hour of all active series** is written afterwards (ours only, straight through
+  prom_api.put_samples, a day back) to time maintenance on a full hour at this size.
+
+Queries (bench/scale_queries.py) run against the data's end; the ones marked *fixed* do the
+same work at every size, so their cost must not grow with it: that curve is the result. Each
+query's first run is on a fresh connection (ours: a freshly started connector), warm figures
+are medians after every connection has run requests.
+
+Ratios are ours / Prometheus as times (for throughputs: theirs / ours), so lower is better
+for us and 1 is parity. Both share the machine's 2 cores with the load generator: figures are
+wall time. Each size has a time budget for our side; what does not finish in it is reported as
+such and the rest of that side is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / p) for p in ("tests", "tools", ".", "bench")]
+
+from procmem import PeakMemory, children, peak_rss_bytes, postmaster_pid  # noqa: E402
+from pyconnector import pgbinary  # noqa: E402
+from pyconnector.pgbinary import Float8Array, Int8Array, TimestamptzArray  # noqa: E402
+from remote_write_client import (DeadlineExceeded, Request, build_requests, encode_labels,  # noqa: E402
+                                 send_all)
+from scale_dataset import POD_LIFETIME_ROUNDS, SCRAPE_MS, Workload  # noqa: E402
+from scale_queries import WARMUPS, time_queries, time_views  # noqa: E402
+from scale_report import print_curve, print_size  # noqa: E402
+from support.connector import ConnectorProcess  # noqa: E402
+from support.postgres import remove_cluster, start_cluster  # noqa: E402
+from support.prometheus import Prometheus  # noqa: E402
+
+HOUR_MS = 3_600_000
+PG_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on", "shared_buffers": "1GB",
+               "work_mem": "64MB", "maintenance_work_mem": "512MB"}
+PROMETHEUS_CONFIG = "global:\n  scrape_interval: 1h\n"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Scrape rounds: negative ones are the dashboard history; round 0 starts at start_ms."""
+    start_ms: int
+    history_rounds: int
+    steady_rounds: int
+    churn_rounds: int
+    create_rounds: int = 4
+    cold_rounds: int = 4
+
+    @property
+    def steady_start(self) -> int:
+        return self.create_rounds
+
+    @property
+    def churn_start(self) -> int:
+        return self.steady_start + self.steady_rounds
+
+    @property
+    def cold_start(self) -> int:
+        return self.churn_start + self.churn_rounds
+
+    @property
+    def rounds(self) -> int:
+        return self.cold_start + self.cold_rounds
+
+    @property
+    def end_ms(self) -> int:
+        """After the last scrape of every target."""
+        return self.start_ms + self.rounds * SCRAPE_MS
+
+    def phases(self) -> dict[str, range]:
+        return {"history": range(-self.history_rounds, 0), "create": range(0, self.steady_start),
+                "steady": range(self.steady_start, self.churn_start), "churn": range(self.churn_start, self.cold_start),
+                "cold": range(self.cold_start, self.rounds)}
+
+    def churn_round(self, round_index: int) -> int | None:
+        """The round's index in the churn phase (clamped to its last round after it); None before it."""
+        if round_index < self.churn_start:
+            return None
+        return min(round_index, self.cold_start - 1) - self.churn_start
+
+
+def phase_requests(workload: Workload, timeline: Timeline, phase: str, senders: int) -> tuple[list[list[Request]], int]:
+    """Requests of one phase per sender (sender k owns the series whose number is k mod senders),
+    and how many series the phase creates."""
+    rounds = timeline.phases()[phase]
+    per_sender: list[list[Request]] = [[] for _ in range(senders)]
+    carry: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * senders
+    previous = workload.pod_generations(timeline.churn_round(rounds.start - 1)) if rounds.start > 0 else None
+    created = 0
+    for r in rounds:
+        if phase == "history":
+            ids, stale = workload.dashboard_ids(), None
+        else:
+            generations = workload.pod_generations(timeline.churn_round(r))
+            ids = workload.active_ids(generations)
+            stale = workload.stale_ids(previous, generations) if previous is not None else None
+            created += len(ids) if previous is None else len(stale)  # a new pod has as many series as the old
+            previous = generations
+        ids, times, values = workload.round_samples(r, timeline.start_ms, ids, stale)
+        shard = ids % senders
+        for k in range(senders):
+            mine = shard == k
+            parts = (ids[mine], times[mine], values[mine])
+            if carry[k] is not None:
+                parts = tuple(np.concatenate([old, new]) for old, new in zip(carry[k], parts))
+            full = len(parts[0]) // 2000 * 2000
+            per_sender[k] += build_requests(workload.encoder, *(p[:full] for p in parts))
+            carry[k] = tuple(p[full:] for p in parts)
+    for k in range(senders):
+        if carry[k] is not None and len(carry[k][0]):
+            per_sender[k] += build_requests(workload.encoder, *carry[k])
+    return per_sender, created
+
+
+class Connector:
+    """Our connector, restartable (a restart is a fresh connector: new processes, empty caches)."""
+
+    def __init__(self, db_uri: str, workers: int, threads: int):
+        self.db_uri, self.workers, self.threads = db_uri, workers, threads
+        self.process: ConnectorProcess | None = None
+
+    def start(self) -> float:
+        """Seconds until healthy."""
+        self.stop()
+        started = time.perf_counter()
+        self.process = ConnectorProcess(self.db_uri, workers=self.workers, threads=self.threads,
+                                        extra_args=["--log-level", "warning", "--maintenance-interval", "0"])
+        self.process.__enter__()
+        return time.perf_counter() - started
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    @property
+    def url(self) -> str:
+        assert self.process is not None
+        return self.process.url
+
+    def pids(self) -> list[int]:
+        return children(self.process.process.pid) if self.process is not None else []
+
+    def fresh_url(self) -> str:
+        self.start()
+        return self.url
+
+    def warm_url(self) -> str:
+        """A fresh connector whose every database session has run each kind of request."""
+        self.start()
+        connections = self.workers * self.threads
+
+        def burst() -> None:
+            with requests.Session() as session:
+                for path, params in WARMUPS:
+                    session.get(self.url + path, params=params, timeout=120)
+
+        for _ in range(2):
+            threads = [threading.Thread(target=burst) for _ in range(connections)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        return self.url
+
+
+def ingest(url: str, workload: Workload, timeline: Timeline, args, deadline: float | None,
+           before: dict | None = None) -> dict[str, dict]:
+    """Sends every phase; returns {phase: {seconds, samples, created, ...}}. ``before[phase]()``
+    runs (untimed) before that phase and returns (url, {extra figures})."""
+    out: dict[str, dict] = {}
+    for phase in timeline.phases():
+        encode_started = time.perf_counter()
+        per_sender, created = phase_requests(workload, timeline, phase, args.senders)
+        samples = sum(r.samples for requests_ in per_sender for r in requests_)
+        encode_s = time.perf_counter() - encode_started
+        result = {"samples": samples, "created": created}
+        if before and phase in before:
+            url, extra = before[phase]()
+            result.update(extra)
+        try:
+            result["seconds"] = send_all(url, per_sender, deadline)
+        except DeadlineExceeded as exc:
+            result.update(seconds=exc.elapsed, acked=exc.acked, incomplete=True)
+            out[phase] = result
+            print(f"    {phase:8} OUT OF TIME after {exc.elapsed:.1f} s: {exc.acked:,} of {samples:,} samples acknowledged")
+            raise
+        out[phase] = result
+        print(f"    {phase:8} {samples:>12,} samples in {result['seconds']:8.2f} s = "
+              f"{samples / result['seconds']:>10,.0f}/s, {created:,} new series (encoded in {encode_s:.1f} s)")
+    return out
+
+
+def catalog_figures(conn: psycopg.Connection) -> dict:
+    series, series_bytes, label_bytes, catalog_bytes = conn.execute(
+        "SELECT (SELECT count(*) FROM _prom_catalog.series), pg_total_relation_size('_prom_catalog.series'), "
+        "pg_total_relation_size('_prom_catalog.label'), "
+        "(SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        " WHERE n.nspname = '_prom_catalog' AND c.relkind = 'r')").fetchone()
+    return {"series": series, "series_label_bytes_per_series": (series_bytes + label_bytes) / series,
+            "catalog_bytes_per_series": int(catalog_bytes) / series}
+
+
+def storage(conn: psycopg.Connection) -> dict[str, dict]:
+    return {tier: {"samples": samples, "bytes": total} for tier, samples, total in
+            conn.execute("SELECT tier, samples, total_bytes FROM prom_info.storage")}
+
+
+def series_ids_of(conn: psycopg.Connection, workload: Workload, wanted: np.ndarray) -> np.ndarray:
+    """Our series id of each wanted series of the workload, matched on their label sets."""
+    index = {workload.label_fields(int(i)): n for n, i in enumerate(wanted)}
+    out = np.full(len(wanted), -1, dtype=np.int64)
+    rows = conn.execute(
+        "SELECT s.id, array_agg(l.key ORDER BY l.key COLLATE \"C\"), array_agg(l.value ORDER BY l.key COLLATE \"C\") "
+        "FROM _prom_catalog.series s CROSS JOIN LATERAL unnest(s.labels) AS u(label_id) "
+        "JOIN _prom_catalog.label l ON l.id = u.label_id GROUP BY s.id")
+    for series_id, keys, values in rows:
+        n = index.get(encode_labels(zip(keys, values)))
+        if n is not None:
+            out[n] = series_id
+    if (out < 0).any():
+        raise RuntimeError(f"{int((out < 0).sum())} series of the workload are missing from the catalog")
+    return out
+
+
+def maintenance_hour(uri: str, workload: Workload, timeline: Timeline, minutes: int) -> dict:
+    """Writes ``minutes`` of every active series into a closed hour a day back (untimed), then
+    times CALL prom_api.execute_maintenance() and measures the space before and after."""
+    hour_start = timeline.end_ms // HOUR_MS * HOUR_MS - 30 * HOUR_MS
+    first_round = (hour_start - timeline.start_ms) // SCRAPE_MS
+    active = workload.active_ids(workload.pod_generations(timeline.churn_round(timeline.rounds - 1)))
+    with psycopg.connect(uri, autocommit=True) as conn:
+        pgbinary.register(conn)
+        ids = series_ids_of(conn, workload, active)
+        loaded = time.perf_counter()
+        samples = 0
+        for r in range(first_round, first_round + minutes * 60_000 // SCRAPE_MS):
+            times = workload.times(r, timeline.start_ms, active)
+            conn.execute("SELECT prom_api.put_samples(%b, %b, %b)",
+                         (Int8Array.of(ids), TimestamptzArray.from_unix_ms(times),
+                          Float8Array.of(workload.values(r, active))))
+            samples += len(active)
+        load_s = time.perf_counter() - loaded
+        conn.execute("CHECKPOINT")
+        before = storage(conn)
+        db_before = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        started = time.perf_counter()
+        conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
+        seconds = time.perf_counter() - started
+        after = storage(conn)
+        db_after = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return {"samples": samples, "minutes": minutes, "load_s": load_s, "seconds": seconds,
+            "seconds_per_hour": seconds * 60 / minutes, "db_bytes_before": db_before, "db_bytes_after": db_after,
+            "head_before": before["head"], "head_after": after["head"],
+            "compressed_before": before["compressed"], "compressed_after": after["compressed"]}
+
+
+def run_ours(workload: Workload, timeline: Timeline, args, deadline: float) -> dict:
+    out: dict = {"notes": []}
+    cluster = start_cluster(PG_SETTINGS)
+    connector = None
+    try:
+        cluster.create_promscale_database("promscale")
+        admin_uri = cluster.uri("promscale")
+        connector = Connector(cluster.uri("promscale", "promscale"), args.workers, args.threads)
+        connector.start()
+        groups = {"postgres": lambda: children(postmaster_pid(cluster.datadir)), "connector": connector.pids}
+        with PeakMemory(groups) as memory:
+            def compress_history() -> tuple[str, dict]:
+                """What a running system's scheduled maintenance would have compressed by now."""
+                with psycopg.connect(admin_uri, autocommit=True) as conn:
+                    started = time.perf_counter()
+                    conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
+                    out["history_maintenance"] = {"seconds": time.perf_counter() - started, "storage": storage(conn)}
+                return connector.url + "/write", {}
+
+            def restart() -> tuple[str, dict]:
+                restart_s = connector.start()
+                return connector.url + "/write", {"restart_s": restart_s}
+
+            try:
+                out["ingest"] = {}
+                out["ingest"] = ingest(connector.url + "/write", workload, timeline, args, deadline,
+                                       before={"create": compress_history, "cold": restart})
+            except DeadlineExceeded:
+                out["notes"].append("time budget exceeded during ingest; nothing else measured")
+                out["memory"] = dict(memory.peaks)
+                return out
+            with psycopg.connect(admin_uri, autocommit=True) as conn:
+                started = time.perf_counter()
+                conn.execute("ANALYZE")  # what autovacuum would have done by now
+                out["analyze_s"] = time.perf_counter() - started
+                out["storage_before_maintenance"] = storage(conn)
+            print(f"    ANALYZE in {out['analyze_s']:.1f} s; querying")
+            out["queries"] = {k: asdict(v) for k, v in time_queries(
+                connector.fresh_url, connector.warm_url, timeline.end_ms / 1000, args.repeat, deadline).items()}
+            recent = f"{(time.time() * 1000 - timeline.end_ms) / 1000 + 600:.0f} seconds"
+            out["views"] = {k: asdict(v) for k, v in time_views(admin_uri, recent, args.repeat).items()}
+            out["memory"] = dict(memory.peaks)
+        connector.stop()
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            out["catalog"] = catalog_figures(conn)
+        if time.monotonic() < deadline and args.maintenance_minutes:
+            print(f"    maintenance: writing {args.maintenance_minutes} min of {workload.active_series:,} series")
+            out["maintenance"] = maintenance_hour(admin_uri, workload, timeline, args.maintenance_minutes)
+            print(f"    maintenance: {out['maintenance']['seconds']:.1f} s")
+        else:
+            out["notes"].append("time budget exceeded before the maintenance hour")
+        return out
+    finally:
+        if connector is not None:
+            connector.stop()
+        remove_cluster(cluster)
+
+
+def prometheus_blocks(data_dir: Path) -> dict:
+    """Bytes and samples of the persisted blocks (what head compaction wrote)."""
+    total = samples = blocks = 0
+    for meta in data_dir.glob("*/meta.json"):
+        stats = json.loads(meta.read_text()).get("stats", {})
+        samples += stats.get("numSamples", 0)
+        total += sum(f.stat().st_size for f in meta.parent.rglob("*") if f.is_file())
+        blocks += 1
+    return {"blocks": blocks, "samples": samples, "bytes": total}
+
+
+def run_prometheus(workload: Workload, timeline: Timeline, args) -> dict:
+    out: dict = {"notes": []}
+    prom = Prometheus(PROMETHEUS_CONFIG, ["--web.enable-remote-write-receiver"])
+    prom.start()
+    try:
+        out["ingest"] = ingest(prom.url + "/api/v1/write", workload, timeline, args, None)
+        appended = sum(float(line.split()[-1]) for line in requests.get(prom.url + "/metrics", timeout=30).text
+                       .splitlines() if line.startswith("prometheus_tsdb_head_samples_appended_total"))
+        sent = sum(p["samples"] for p in out["ingest"].values())
+        if appended < sent:
+            raise RuntimeError(f"Prometheus appended {appended:.0f} of {sent} samples")
+        print("    querying")
+        out["queries"] = {k: asdict(v) for k, v in time_queries(
+            lambda: prom.url, lambda: prom.url, timeline.end_ms / 1000, args.repeat).items()}
+        out["memory"] = {"prometheus": peak_rss_bytes(prom.process.pid)}
+        out["blocks"] = prometheus_blocks(prom.data_dir)
+        out["tsdb_bytes"] = sum(f.stat().st_size for f in prom.data_dir.rglob("*") if f.is_file())
+        return out
+    finally:
+        prom.remove()
+
+
+def parse_sizes(text: str) -> list[int]:
+    units = {"k": 1_000, "m": 1_000_000}
+    return [int(float(s[:-1]) * units[s[-1].lower()]) if s[-1].lower() in units else int(s)
+            for s in text.split(",") if s]
+
+
+def check_resources(size: int, args) -> None:
+    """Refuses to start a size the machine cannot hold (disk for our data; Prometheus runs after
+    ours is removed and needs less)."""
+    samples = size * (4 * (6 + args.steady_minutes + args.churn_minutes) + 4 * args.maintenance_minutes)
+    need = samples * 70 + 5 * 2**30  # head rows and their WAL, which checkpoints recycle past max_wal_size
+    free = shutil.disk_usage("/tmp").free
+    if free < need:
+        raise SystemExit(f"{size:,} series need about {need / 2**30:.0f} GiB in /tmp, {free / 2**30:.0f} GiB free")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10k,100k,1M", help="active series per size (k, M suffixes)")
+    parser.add_argument("--steady-minutes", type=float, default=2)
+    parser.add_argument("--churn-minutes", type=float, default=10, help="every pod is replaced every 10 minutes")
+    parser.add_argument("--history-hours", type=float, default=6, help="history of the dashboard series")
+    parser.add_argument("--maintenance-minutes", type=int, default=60,
+                        help="minutes of every series written for the maintenance figure (0: skip)")
+    parser.add_argument("--repeat", type=int, default=5, help="warm runs per query (the median is reported)")
+    parser.add_argument("--senders", type=int, default=4, help="concurrent remote_write connections")
+    parser.add_argument("--workers", type=int, default=2, help="connector worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per connector worker")
+    parser.add_argument("--budget-minutes", type=float, default=None,
+                        help="time budget of our side per size (default 20 + 0.1 per 1,000 series)")
+    parser.add_argument("--skip-prometheus", action="store_true")
+    parser.add_argument("--json", action="store_true", help="also write the results to bench/results/")
+    args = parser.parse_args()
+
+    results = {}
+    for size in parse_sizes(args.sizes):
+        check_resources(size, args)
+        budget_min = args.budget_minutes or 20 + size / 10_000
+        size_started = time.monotonic()
+        churn_rounds = int(args.churn_minutes * 60_000 // SCRAPE_MS)
+        workload = Workload(size, generations=1 + math.ceil(churn_rounds / POD_LIFETIME_ROUNDS))
+        now_ms = int(time.time() * 1000) // SCRAPE_MS * SCRAPE_MS
+        rounds = 4 + int(args.steady_minutes * 4) + churn_rounds + 4
+        timeline = Timeline(start_ms=now_ms - rounds * SCRAPE_MS,
+                            history_rounds=int(args.history_hours * HOUR_MS // SCRAPE_MS),
+                            steady_rounds=int(args.steady_minutes * 4), churn_rounds=churn_rounds)
+        print(f"\n=== {size:,} series: {workload.hosts} hosts, {workload.pods} pods "
+              f"({len(workload):,} series over all pod generations); budget {budget_min:.0f} min for ours")
+        entry = {"size": size, "hosts": workload.hosts, "pods": workload.pods, "budget_min": budget_min}
+        print("  ours")
+        entry["ours"] = run_ours(workload, timeline, args, size_started + budget_min * 60)
+        if not args.skip_prometheus:
+            print("  Prometheus")
+            entry["prometheus"] = run_prometheus(workload, timeline, args)
+        entry["wall_s"] = time.monotonic() - size_started
+        results[size] = entry
+        print_size(entry)
+    print_curve(results)
+    if args.json:
+        out = ROOT / "bench" / "results" / f"scale-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
+        print(f"\nresults written to {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
