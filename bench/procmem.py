@@ -34,23 +34,30 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def _field_kib(path: str, name: str) -> int:
+def _fields_kib(path: str, *names: str) -> list[int]:
+    found = dict.fromkeys(names, 0)
     try:
         for line in Path(path).read_text().splitlines():
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
+            name = line.split(":", 1)[0]
+            if name in found:
+                found[name] = int(line.split()[1])
     except OSError:
         pass  # the process has exited
-    return 0
+    return list(found.values())
 
 
-def pss_bytes(pids: list[int]) -> int:
-    return sum(_field_kib(f"/proc/{pid}/smaps_rollup", "Pss") for pid in pids) * 1024
+def memory_bytes(pids: list[int]) -> tuple[int, int]:
+    """(PSS, RSS) summed over the processes."""
+    pss = rss = 0
+    for pid in pids:
+        p, r = _fields_kib(f"/proc/{pid}/smaps_rollup", "Pss", "Rss")
+        pss, rss = pss + p * 1024, rss + r * 1024
+    return pss, rss
 
 
 def peak_rss_bytes(pid: int) -> int:
     """The highest RSS the process ever had (VmHWM)."""
-    return _field_kib(f"/proc/{pid}/status", "VmHWM") * 1024
+    return _fields_kib(f"/proc/{pid}/status", "VmHWM")[0] * 1024
 
 
 def postmaster_pid(datadir: Path) -> int:
@@ -58,25 +65,26 @@ def postmaster_pid(datadir: Path) -> int:
 
 
 class PeakMemory:
-    """Samples the PSS of process groups every ``interval`` seconds in a thread; ``peaks`` holds
-    the highest sum seen per group. A group is a function returning its current pids."""
+    """Samples the memory of process groups every ``interval`` seconds in a thread; ``peaks``
+    holds the highest PSS sum seen per group, ``rss_peaks`` the highest RSS sum. A group is a
+    function returning its current pids."""
 
-    def __init__(self, groups: dict[str, Callable[[], list[int]]], interval: float = 2.0):
+    def __init__(self, groups: dict[str, Callable[[], list[int]]], interval: float = 5.0):
         self.groups = groups
         self.interval = interval
-        self.peaks = {name: 0 for name in groups}
+        self.peaks = dict.fromkeys(groups, 0)
+        self.rss_peaks = dict.fromkeys(groups, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
 
-    def sample(self) -> dict[str, int]:
-        now = {}
+    def sample(self) -> None:
         for name, pids in self.groups.items():
             try:
-                now[name] = pss_bytes(pids())
+                pss, rss = memory_bytes(pids())
             except (OSError, ValueError):
-                now[name] = 0  # a server restarting
-            self.peaks[name] = max(self.peaks[name], now[name])
-        return now
+                continue  # a server restarting
+            self.peaks[name] = max(self.peaks[name], pss)
+            self.rss_peaks[name] = max(self.rss_peaks[name], rss)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -189,7 +189,7 @@ def send_all(url: str, per_sender: list[list[Request]], deadline: float | None =
                 out_of_time = True
                 stop.set()  # senders finish the request in flight, then stop
     elapsed = time.perf_counter() - started
-    if out_of_time and not failures:
+    if out_of_time and not failures and sum(acked) < sum(r.samples for requests in per_sender for r in requests):
         raise DeadlineExceeded(sum(acked), elapsed)
     if failures:
         raise RuntimeError(f"{url}: {len(failures)} failed requests, first: {failures[0]}")

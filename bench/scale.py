@@ -13,11 +13,12 @@ The data. Six hours of every series at 1,000,000 series is 1.44 billion samples,
 one run on this machine, so the data is built for honest per-request figures instead:
 
 - **every series** gets the most recent 14 minutes (56 scrapes), in phases that are timed:
-  *create* (1 minute; its first scrape creates every series), *steady* (2 minutes, all series
-  known), *churn* (10 minutes in which every pod is replaced once: new series, stale markers
-  for the old), *cold* (1 minute sent to a freshly started connector: new processes, empty
-  caches; Prometheus gets the same minute without a restart, since it has no such cache).
-  So the catalog and the head hold every series during the queried 15-minute window;
+  *create* (1 minute; its first scrape creates every series), *churn* (10 minutes in which
+  every pod is replaced once: new series, and stale markers for the old ones), *steady*
+  (2 minutes, every series known, also to every connector worker's cache), *cold* (1 minute
+  sent to a freshly started connector: new processes, empty caches; Prometheus gets the same
+  minute without a restart, as it keeps no such state outside its head). So the catalog and the
+  head hold every series during the queried 15-minute window;
 - **the dashboard series** (hosts 0 and 1, ~500 series, the same at every size) also get the
   6 hours before, pushed first (in time order; untimed); ours then runs maintenance, which
   compresses what a running system would have compressed by then (closed 4-hour rows older
@@ -84,17 +85,18 @@ class Timeline:
     create_rounds: int = 4
     cold_rounds: int = 4
 
+    # phases in time order: create, churn, steady (every worker has seen every series by then), cold
     @property
-    def steady_start(self) -> int:
+    def churn_start(self) -> int:
         return self.create_rounds
 
     @property
-    def churn_start(self) -> int:
-        return self.steady_start + self.steady_rounds
+    def steady_start(self) -> int:
+        return self.churn_start + self.churn_rounds
 
     @property
     def cold_start(self) -> int:
-        return self.churn_start + self.churn_rounds
+        return self.steady_start + self.steady_rounds
 
     @property
     def rounds(self) -> int:
@@ -105,16 +107,22 @@ class Timeline:
         """After the last scrape of every target."""
         return self.start_ms + self.rounds * SCRAPE_MS
 
+    @classmethod
+    def ending_at(cls, end_ms: int, history_rounds: int, steady_rounds: int, churn_rounds: int) -> Timeline:
+        """The timeline whose last round ends at ``end_ms`` (a multiple of the scrape interval)."""
+        draft = cls(0, history_rounds, steady_rounds, churn_rounds)
+        return cls(end_ms - draft.end_ms, history_rounds, steady_rounds, churn_rounds)
+
     def phases(self) -> dict[str, range]:
-        return {"history": range(-self.history_rounds, 0), "create": range(0, self.steady_start),
-                "steady": range(self.steady_start, self.churn_start), "churn": range(self.churn_start, self.cold_start),
+        return {"history": range(-self.history_rounds, 0), "create": range(0, self.churn_start),
+                "churn": range(self.churn_start, self.steady_start), "steady": range(self.steady_start, self.cold_start),
                 "cold": range(self.cold_start, self.rounds)}
 
     def churn_round(self, round_index: int) -> int | None:
         """The round's index in the churn phase (clamped to its last round after it); None before it."""
         if round_index < self.churn_start:
             return None
-        return min(round_index, self.cold_start - 1) - self.churn_start
+        return min(round_index, self.steady_start - 1) - self.churn_start
 
 
 def phase_requests(workload: Workload, timeline: Timeline, phase: str, senders: int) -> tuple[list[list[Request]], int]:
@@ -125,9 +133,10 @@ def phase_requests(workload: Workload, timeline: Timeline, phase: str, senders: 
     carry: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * senders
     previous = workload.pod_generations(timeline.churn_round(rounds.start - 1)) if rounds.start > 0 else None
     created = 0
+    dashboard = workload.dashboard_ids()
     for r in rounds:
         if phase == "history":
-            ids, stale = workload.dashboard_ids(), None
+            ids, stale = dashboard, None
         else:
             generations = workload.pod_generations(timeline.churn_round(r))
             ids = workload.active_ids(generations)
@@ -322,7 +331,7 @@ def run_ours(workload: Workload, timeline: Timeline, args, deadline: float) -> d
                                        before={"create": compress_history, "cold": restart})
             except DeadlineExceeded:
                 out["notes"].append("time budget exceeded during ingest; nothing else measured")
-                out["memory"] = dict(memory.peaks)
+                out["memory"], out["memory_rss"] = dict(memory.peaks), dict(memory.rss_peaks)
                 return out
             with psycopg.connect(admin_uri, autocommit=True) as conn:
                 started = time.perf_counter()
@@ -334,7 +343,7 @@ def run_ours(workload: Workload, timeline: Timeline, args, deadline: float) -> d
                 connector.fresh_url, connector.warm_url, timeline.end_ms / 1000, args.repeat, deadline).items()}
             recent = f"{(time.time() * 1000 - timeline.end_ms) / 1000 + 600:.0f} seconds"
             out["views"] = {k: asdict(v) for k, v in time_views(admin_uri, recent, args.repeat).items()}
-            out["memory"] = dict(memory.peaks)
+            out["memory"], out["memory_rss"] = dict(memory.peaks), dict(memory.rss_peaks)
         connector.stop()
         with psycopg.connect(admin_uri, autocommit=True) as conn:
             out["catalog"] = catalog_figures(conn)
@@ -393,7 +402,7 @@ def parse_sizes(text: str) -> list[int]:
 def check_resources(size: int, args) -> None:
     """Refuses to start a size the machine cannot hold (disk for our data; Prometheus runs after
     ours is removed and needs less)."""
-    samples = size * (4 * (6 + args.steady_minutes + args.churn_minutes) + 4 * args.maintenance_minutes)
+    samples = size * 4 * (2 + args.steady_minutes + args.churn_minutes + args.maintenance_minutes)
     need = samples * 70 + 5 * 2**30  # head rows and their WAL, which checkpoints recycle past max_wal_size
     free = shutil.disk_usage("/tmp").free
     if free < need:
@@ -425,11 +434,10 @@ def main() -> int:
         size_started = time.monotonic()
         churn_rounds = int(args.churn_minutes * 60_000 // SCRAPE_MS)
         workload = Workload(size, generations=1 + math.ceil(churn_rounds / POD_LIFETIME_ROUNDS))
-        now_ms = int(time.time() * 1000) // SCRAPE_MS * SCRAPE_MS
-        rounds = 4 + int(args.steady_minutes * 4) + churn_rounds + 4
-        timeline = Timeline(start_ms=now_ms - rounds * SCRAPE_MS,
-                            history_rounds=int(args.history_hours * HOUR_MS // SCRAPE_MS),
-                            steady_rounds=int(args.steady_minutes * 4), churn_rounds=churn_rounds)
+        timeline = Timeline.ending_at(int(time.time() * 1000) // SCRAPE_MS * SCRAPE_MS,
+                                      history_rounds=int(args.history_hours * HOUR_MS // SCRAPE_MS),
+                                      steady_rounds=int(args.steady_minutes * 60_000 // SCRAPE_MS),
+                                      churn_rounds=churn_rounds)
         print(f"\n=== {size:,} series: {workload.hosts} hosts, {workload.pods} pods "
               f"({len(workload):,} series over all pod generations); budget {budget_min:.0f} min for ours")
         entry = {"size": size, "hosts": workload.hosts, "pods": workload.pods, "budget_min": budget_min}

@@ -132,9 +132,10 @@ class Timing:
 
 
 def time_queries(fresh_url: Callable[[], str], warm_url: Callable[[], str], end_s: float, repeat: int,
-                 deadline: float | None = None) -> dict[str, Timing]:
+                 deadline: float | None = None, warm_budget_s: float = 30) -> dict[str, Timing]:
     """First runs, each on ``fresh_url()`` (a new connection or a fresh server), then warm medians
-    on ``warm_url()`` after every connection ran WARMUPS. Stops early past ``deadline``."""
+    on ``warm_url()`` after every connection ran WARMUPS: one untimed run, then ``repeat`` runs,
+    fewer (at least one) once a query has taken ``warm_budget_s``. Stops early past ``deadline``."""
     firsts: dict[str, tuple[float, tuple[int, int] | str]] = {}
     for query in QUERIES:
         if deadline is not None and time.monotonic() > deadline:
@@ -152,10 +153,15 @@ def time_queries(fresh_url: Callable[[], str], warm_url: Callable[[], str], end_
             warm = None
             if not isinstance(answer, str) and (deadline is None or time.monotonic() < deadline):
                 params = query.request_params(end_s)
-                timed_get(session, base + query.path, params)  # the plan and the pages are now warm too
-                runs = [timed_get(session, base + query.path, params)[0] for _ in range(repeat)]
+                spent = timed_get(session, base + query.path, params)[0]  # the plan and the pages are now warm too
+                runs: list[float] = []
+                while len(runs) < repeat and (not runs or spent < warm_budget_s):
+                    runs.append(timed_get(session, base + query.path, params)[0])
+                    spent += runs[-1]
                 warm = statistics.median(runs) * 1000
             out[query.name] = Timing(first_s * 1000, warm, answer)
+            print(f"      {query.name:<40} first {first_s * 1000:10.1f} ms, warm "
+                  + (f"{warm:10.1f} ms" if warm is not None else "         —") + f"  {answer}")
     return out
 
 

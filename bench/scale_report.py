@@ -79,7 +79,7 @@ def storage_rows(ours: dict, theirs: dict) -> list[list[str]]:
                          ""])
     before = ours.get("storage_before_maintenance", {}).get("head")
     if before and before["samples"]:
-        rows.append(["head bytes/sample (the last 14 minutes of every series)", _fmt(before["bytes"] / before["samples"]),
+        rows.append(["head bytes/sample after ingest (all not yet compressed)", _fmt(before["bytes"] / before["samples"]),
                      "", ""])
     history = ours.get("history_maintenance", {}).get("storage", {}).get("compressed")
     blocks = theirs.get("blocks")
