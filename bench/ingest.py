@@ -11,26 +11,21 @@ concurrent senders. Requests are encoded before the clock starts, so the figures
 from __future__ import annotations
 
 import argparse
-import http.client
 import sys
-import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 from urllib.request import urlopen
 
+import numpy as np
 import psycopg
-import snappy
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / p) for p in ("tests", "tools", ".")]
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / p) for p in ("tests", "tools", ".", "bench")]
 
+from remote_write_client import SAMPLES_PER_REQUEST, Request, RequestEncoder, encode_labels, send_all  # noqa: E402
+from remote_write_client import build_requests as requests_for  # noqa: E402
 from support.connector import ConnectorProcess  # noqa: E402
 from support.postgres import remove_cluster, start_cluster  # noqa: E402
 from support.prometheus import Prometheus  # noqa: E402
-
-HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
-           "X-Prometheus-Remote-Write-Version": "0.1.0"}
-SAMPLES_PER_REQUEST = 2000
 
 # (metric family, {label: values}) of a typical node_exporter; instances multiply them
 FAMILIES = [
@@ -46,19 +41,6 @@ FAMILIES = [
     ("node_load5", {}),
     ("node_scrape_collector_duration_seconds", {"collector": [f"c{i}" for i in range(20)]}),
 ]
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def field(number: int, payload: bytes) -> bytes:
-    return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
 def label_sets(count: int) -> list[list[tuple[str, str]]]:
@@ -79,62 +61,28 @@ def label_sets(count: int) -> list[list[tuple[str, str]]]:
 
 
 def encoded_labels(sets: list[list[tuple[str, str]]]) -> list[bytes]:
-    return [b"".join(field(1, field(1, k.encode()) + field(2, v.encode())) for k, v in labels) for labels in sets]
+    return [encode_labels(labels) for labels in sets]
 
 
 def build_requests(labels: list[bytes], rounds: int, start_ms: int, step_ms: int,
-                   shards: int) -> list[list[tuple[bytes, int]]]:
+                   shards: int) -> list[list[Request]]:
     """Snappy-compressed WriteRequests, one ordered list per sender. Like Prometheus's shards, each
     sender owns a subset of the series and sends its samples in time order (receivers reject
     out-of-order samples); every round gives every series one fresh sample."""
-    import struct
-
+    encoder = RequestEncoder()
+    encoder.add(labels)
     per_shard = []
     for shard in range(shards):
-        mine = labels[shard::shards]
-        stream = [(label_bytes, r, i) for r in range(rounds) for i, label_bytes in enumerate(mine)]
-        requests = []
-        for first in range(0, len(stream), SAMPLES_PER_REQUEST):
-            parts = []
-            for label_bytes, r, i in stream[first:first + SAMPLES_PER_REQUEST]:
-                sample = b"\x09" + struct.pack("<d", float(r * 7 + i % 13)) + b"\x10" + varint(start_ms + r * step_ms)
-                parts.append(field(1, label_bytes + field(2, sample)))
-            requests.append((snappy.compress(b"".join(parts)), len(parts)))
-        per_shard.append(requests)
+        mine = np.arange(shard, len(labels), shards)
+        r = np.repeat(np.arange(rounds), len(mine))
+        within = np.tile(np.arange(len(mine)), rounds)  # the series' position in its shard
+        per_shard.append(requests_for(encoder, np.tile(mine, rounds), start_ms + r * step_ms,
+                                      (r * 7 + within % 13).astype(np.float64)))
     return per_shard
 
 
-def send_all(url: str, per_sender: list[list[tuple[bytes, int]]]) -> float:
-    """Seconds to deliver every request, one keep-alive connection per sender, each in order."""
-    parts = urlsplit(url)
-    failures: list[str] = []
-
-    def sender(requests: list[tuple[bytes, int]]) -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-        for body, _ in requests:
-            if failures:
-                break
-            conn.request("POST", parts.path, body=body, headers=HEADERS)
-            response = conn.getresponse()
-            text = response.read()
-            if response.status // 100 != 2:
-                failures.append(f"{response.status} {text[:300]!r}")
-        conn.close()
-
-    threads = [threading.Thread(target=sender, args=(requests,)) for requests in per_sender]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{url}: {len(failures)} failed requests, first: {failures[0]}")
-    return elapsed
-
-
-def sample_count(per_sender: list[list[tuple[bytes, int]]]) -> int:
-    return sum(n for requests in per_sender for _, n in requests)
+def sample_count(per_sender: list[list[Request]]) -> int:
+    return sum(r.samples for requests in per_sender for r in requests)
 
 
 def bench_promscale(labels, args, start_ms) -> tuple[float, int]:

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import snappy
 
+from pyconnector.xor_chunk import uvarint
+
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
            "X-Prometheus-Remote-Write-Version": "0.1.0"}
 SAMPLES_PER_REQUEST = 2000  # Prometheus's max_samples_per_send
@@ -31,18 +33,9 @@ _TAIL_BYTES = 15  # the 8 value bytes, 0x10, the 6 timestamp bytes
 _MIN_TS, _MAX_TS = 1 << 35, 1 << 42
 
 
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def field(number: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field."""
-    return varint(number << 3 | 2) + varint(len(payload)) + payload
+    return uvarint(number << 3 | 2) + uvarint(len(payload)) + payload
 
 
 def encode_label(name: str, value: str) -> bytes:
@@ -85,7 +78,7 @@ class RequestEncoder:
         """Registers series by their encoded Label fields (``encode_labels``)."""
         for labels in label_fields:
             body_len = len(labels) + 2 + 16  # the labels, then the Sample field (tag, length, 16 bytes)
-            self._pending.append(b"\x0a" + varint(body_len) + labels + _SAMPLE_HEAD)
+            self._pending.append(b"\x0a" + uvarint(body_len) + labels + _SAMPLE_HEAD)
 
     def _prepare(self) -> np.ndarray:
         if self._pending:

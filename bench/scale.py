@@ -43,6 +43,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import sys
 import threading
@@ -440,13 +441,16 @@ def main() -> int:
                                       churn_rounds=churn_rounds)
         print(f"\n=== {size:,} series: {workload.hosts} hosts, {workload.pods} pods "
               f"({len(workload):,} series over all pod generations); budget {budget_min:.0f} min for ours")
-        entry = {"size": size, "hosts": workload.hosts, "pods": workload.pods, "budget_min": budget_min}
+        entry = {"size": size, "hosts": workload.hosts, "pods": workload.pods, "budget_min": budget_min,
+                 "load_average_before": os.getloadavg()[0]}
         print("  ours")
         entry["ours"] = run_ours(workload, timeline, args, size_started + budget_min * 60)
         if not args.skip_prometheus:
             print("  Prometheus")
             entry["prometheus"] = run_prometheus(workload, timeline, args)
         entry["wall_s"] = time.monotonic() - size_started
+        entry["load_average_after"] = os.getloadavg()[0]
+        entry["generator_peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         results[size] = entry
         print_size(entry)
     print_curve(results)

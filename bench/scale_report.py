@@ -134,7 +134,9 @@ def request_rows(ours: dict, theirs: dict) -> list[list[str]]:
 def print_size(entry: dict) -> None:
     ours, theirs = entry.get("ours", {}), entry.get("prometheus", {})
     print(f"\n## {entry['size']:,} series ({entry['hosts']} hosts, {entry['pods']} pods): "
-          f"{entry['wall_s'] / 60:.1f} min wall time (budget for ours {entry['budget_min']:.0f} min)")
+          f"{entry['wall_s'] / 60:.1f} min wall time (budget for ours {entry['budget_min']:.0f} min); "
+          f"load average {entry['load_average_before']:.1f} before, {entry['load_average_after']:.1f} after; "
+          f"generator peak RSS {entry['generator_peak_rss'] / GIB:.1f} GiB")
     for note in ours.get("notes", []) + theirs.get("notes", []):
         print(f"note: {note}")
     print()
