@@ -48,6 +48,7 @@ import shutil
 import sys
 import threading
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -212,14 +213,15 @@ class Connector:
         return self.url
 
 
-def ingest(url: str, workload: Workload, timeline: Timeline, args, deadline: float | None,
-           before: dict | None = None) -> dict[str, dict]:
-    """Sends every phase; returns {phase: {seconds, samples, created, ...}}. ``before[phase]()``
-    runs (untimed) before that phase and returns (url, {extra figures})."""
-    out: dict[str, dict] = {}
+def ingest(out: dict[str, dict], url: str, workload: Workload, timeline: Timeline, args, deadline: float | None,
+           before: dict | None = None) -> None:
+    """Sends every phase, filling out[phase] with {seconds, samples, created, ...} as each ends.
+    ``before[phase]()`` runs (untimed) before that phase and returns (url, {extra figures})."""
     for phase in timeline.phases():
         encode_started = time.perf_counter()
-        per_sender, created = phase_requests(workload, timeline, phase, args.senders)
+        # the history goes through one sender, in time order: concurrent senders would drift apart
+        # by more than the hour Prometheus accepts behind its newest sample
+        per_sender, created = phase_requests(workload, timeline, phase, 1 if phase == "history" else args.senders)
         samples = sum(r.samples for requests_ in per_sender for r in requests_)
         encode_s = time.perf_counter() - encode_started
         result = {"samples": samples, "created": created}
@@ -236,7 +238,6 @@ def ingest(url: str, workload: Workload, timeline: Timeline, args, deadline: flo
         out[phase] = result
         print(f"    {phase:8} {samples:>12,} samples in {result['seconds']:8.2f} s = "
               f"{samples / result['seconds']:>10,.0f}/s, {created:,} new series (encoded in {encode_s:.1f} s)")
-    return out
 
 
 def catalog_figures(conn: psycopg.Connection) -> dict:
@@ -303,8 +304,7 @@ def maintenance_hour(uri: str, workload: Workload, timeline: Timeline, minutes: 
             "compressed_before": before["compressed"], "compressed_after": after["compressed"]}
 
 
-def run_ours(workload: Workload, timeline: Timeline, args, deadline: float) -> dict:
-    out: dict = {"notes": []}
+def run_ours(out: dict, workload: Workload, timeline: Timeline, args, deadline: float) -> None:
     cluster = start_cluster(PG_SETTINGS)
     connector = None
     try:
@@ -312,38 +312,43 @@ def run_ours(workload: Workload, timeline: Timeline, args, deadline: float) -> d
         admin_uri = cluster.uri("promscale")
         connector = Connector(cluster.uri("promscale", "promscale"), args.workers, args.threads)
         connector.start()
-        groups = {"postgres": lambda: children(postmaster_pid(cluster.datadir)), "connector": connector.pids}
-        with PeakMemory(groups) as memory:
-            def compress_history() -> tuple[str, dict]:
-                """What a running system's scheduled maintenance would have compressed by now."""
-                with psycopg.connect(admin_uri, autocommit=True) as conn:
-                    started = time.perf_counter()
-                    conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
-                    out["history_maintenance"] = {"seconds": time.perf_counter() - started, "storage": storage(conn)}
-                return connector.url + "/write", {}
 
-            def restart() -> tuple[str, dict]:
-                restart_s = connector.start()
-                return connector.url + "/write", {"restart_s": restart_s}
-
-            try:
-                out["ingest"] = {}
-                out["ingest"] = ingest(connector.url + "/write", workload, timeline, args, deadline,
-                                       before={"create": compress_history, "cold": restart})
-            except DeadlineExceeded:
-                out["notes"].append("time budget exceeded during ingest; nothing else measured")
-                out["memory"], out["memory_rss"] = dict(memory.peaks), dict(memory.rss_peaks)
-                return out
+        def compress_history() -> tuple[str, dict]:
+            """What a running system's scheduled maintenance would have compressed by now."""
             with psycopg.connect(admin_uri, autocommit=True) as conn:
                 started = time.perf_counter()
-                conn.execute("ANALYZE")  # what autovacuum would have done by now
-                out["analyze_s"] = time.perf_counter() - started
-                out["storage_before_maintenance"] = storage(conn)
-            print(f"    ANALYZE in {out['analyze_s']:.1f} s; querying")
-            out["queries"] = {k: asdict(v) for k, v in time_queries(
-                connector.fresh_url, connector.warm_url, timeline.end_ms / 1000, args.repeat, deadline).items()}
-            recent = f"{(time.time() * 1000 - timeline.end_ms) / 1000 + 600:.0f} seconds"
-            out["views"] = {k: asdict(v) for k, v in time_views(admin_uri, recent, args.repeat).items()}
+                conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
+                out["history_maintenance"] = {"seconds": time.perf_counter() - started, "storage": storage(conn)}
+            return connector.url + "/write", {}
+
+        def restart() -> tuple[str, dict]:
+            restart_s = connector.start()
+            return connector.url + "/write", {"restart_s": restart_s}
+
+        memory = PeakMemory({"postgres": lambda: children(postmaster_pid(cluster.datadir)),
+                             "connector": connector.pids})
+        try:
+            with memory:
+                out["ingest"] = {}
+                ingest(out["ingest"], connector.url + "/write", workload, timeline, args, deadline,
+                       before={"create": compress_history, "cold": restart})
+                with psycopg.connect(admin_uri, autocommit=True) as conn:
+                    started = time.perf_counter()
+                    conn.execute("ANALYZE")  # what autovacuum would have done by now
+                    out["analyze_s"] = time.perf_counter() - started
+                    out["storage_before_maintenance"] = stored = storage(conn)
+                sent = sum(phase["samples"] for phase in out["ingest"].values())
+                if stored["head"]["samples"] + stored["compressed"]["samples"] != sent:
+                    raise RuntimeError(f"stored {stored} samples, sent {sent}")
+                print(f"    ANALYZE in {out['analyze_s']:.1f} s; all {sent:,} samples stored; querying")
+                out["queries"] = {k: asdict(v) for k, v in time_queries(
+                    connector.fresh_url, connector.warm_url, timeline.end_ms / 1000, args.repeat, deadline).items()}
+                recent = f"{(time.time() * 1000 - timeline.end_ms) / 1000 + 600:.0f} seconds"
+                out["views"] = {k: asdict(v) for k, v in time_views(admin_uri, recent, args.repeat).items()}
+        except DeadlineExceeded:
+            out["notes"].append("time budget exceeded during ingest; nothing else measured")
+            return
+        finally:
             out["memory"], out["memory_rss"] = dict(memory.peaks), dict(memory.rss_peaks)
         connector.stop()
         with psycopg.connect(admin_uri, autocommit=True) as conn:
@@ -352,9 +357,8 @@ def run_ours(workload: Workload, timeline: Timeline, args, deadline: float) -> d
             print(f"    maintenance: writing {args.maintenance_minutes} min of {workload.active_series:,} series")
             out["maintenance"] = maintenance_hour(admin_uri, workload, timeline, args.maintenance_minutes)
             print(f"    maintenance: {out['maintenance']['seconds']:.1f} s")
-        else:
+        elif args.maintenance_minutes:
             out["notes"].append("time budget exceeded before the maintenance hour")
-        return out
     finally:
         if connector is not None:
             connector.stop()
@@ -372,12 +376,12 @@ def prometheus_blocks(data_dir: Path) -> dict:
     return {"blocks": blocks, "samples": samples, "bytes": total}
 
 
-def run_prometheus(workload: Workload, timeline: Timeline, args) -> dict:
-    out: dict = {"notes": []}
+def run_prometheus(out: dict, workload: Workload, timeline: Timeline, args) -> None:
     prom = Prometheus(PROMETHEUS_CONFIG, ["--web.enable-remote-write-receiver"])
     prom.start()
     try:
-        out["ingest"] = ingest(prom.url + "/api/v1/write", workload, timeline, args, None)
+        out["ingest"] = {}
+        ingest(out["ingest"], prom.url + "/api/v1/write", workload, timeline, args, None)
         appended = sum(float(line.split()[-1]) for line in requests.get(prom.url + "/metrics", timeout=30).text
                        .splitlines() if line.startswith("prometheus_tsdb_head_samples_appended_total"))
         sent = sum(p["samples"] for p in out["ingest"].values())
@@ -389,9 +393,20 @@ def run_prometheus(workload: Workload, timeline: Timeline, args) -> dict:
         out["memory"] = {"prometheus": peak_rss_bytes(prom.process.pid)}
         out["blocks"] = prometheus_blocks(prom.data_dir)
         out["tsdb_bytes"] = sum(f.stat().st_size for f in prom.data_dir.rglob("*") if f.is_file())
-        return out
     finally:
         prom.remove()
+
+
+def failure_noted(run, *args) -> dict:
+    """The results ``run(out, *args)`` put into ``out``; if it fails, those so far and a note of
+    why (the other side and the other sizes still run)."""
+    out: dict = {"notes": []}
+    try:
+        run(out, *args)
+    except Exception as exc:  # noqa: BLE001 - reported, not hidden: the note goes into every table
+        traceback.print_exc()
+        out["notes"].append(f"failed: {type(exc).__name__}: {str(exc)[:300]}")
+    return out
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -444,10 +459,10 @@ def main() -> int:
         entry = {"size": size, "hosts": workload.hosts, "pods": workload.pods, "budget_min": budget_min,
                  "load_average_before": os.getloadavg()[0]}
         print("  ours")
-        entry["ours"] = run_ours(workload, timeline, args, size_started + budget_min * 60)
+        entry["ours"] = failure_noted(run_ours, workload, timeline, args, size_started + budget_min * 60)
         if not args.skip_prometheus:
             print("  Prometheus")
-            entry["prometheus"] = run_prometheus(workload, timeline, args)
+            entry["prometheus"] = failure_noted(run_prometheus, workload, timeline, args)
         entry["wall_s"] = time.monotonic() - size_started
         entry["load_average_after"] = os.getloadavg()[0]
         entry["generator_peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
