@@ -7,6 +7,7 @@
 #   make bench-ingest    remote_write throughput, ours and Prometheus's
 #   make bench-query     query_range latency, ours and Prometheus's
 #   make bench-storage   bytes/sample compressed vs Prometheus's TSDB, compression rate, read latency
+#   make bench-series    series resolution latency (existing / new) against catalog size
 EXTENSION = promscale
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
 PG_CONFIG ?= pg_config
@@ -81,3 +82,7 @@ proto:
 .PHONY: bench-query
 bench-query: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/query.py $(BENCH_ARGS)
+
+.PHONY: bench-series
+bench-series: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/series.py $(BENCH_ARGS)
