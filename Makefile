@@ -20,6 +20,13 @@ DATA_built = build/promscale--$(EXTVERSION).sql \
 EXTENSION_SOURCES := sql/bootstrap.sql $(wildcard sql/migrations/*.sql sql/idempotent/*.sql) \
 	$(shell find extension/promscale -name '*.py' -not -path '*/__pycache__/*') tools/build_extension.py promscale.control
 
+# The planner library (src/): time filters on the prom_metric views bound the compressed rows
+# they read (docs/architecture.md). No LLVM bitcode: JIT inlining of a planner hook gains nothing.
+MODULE_big = promscale
+OBJS = src/compressed_time_bounds.o
+PG_CFLAGS = -Wall -Werror
+override with_llvm = no
+
 # PGXS exists only once postgresql-server-dev is installed (make deps does that)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)

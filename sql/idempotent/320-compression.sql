@@ -2,6 +2,9 @@
 -- the read path uses. The work is done in extension/promscale/lifecycle and codec.
 
 -- Times of one compressed row, as microseconds since 2000-01-01.
+-- The two decoders run in parallel workers (the views' compressed scans split between them), so
+-- they carry the codec's sources (tools/build_extension.py) instead of reading the module table:
+-- PL/Python cannot run SPI in parallel mode (see extension/promscale/_loader.py).
 CREATE OR REPLACE FUNCTION _prom_catalog.decode_times(times bytea)
 RETURNS bigint[]
 LANGUAGE plpython3u
@@ -12,9 +15,10 @@ SET search_path = pg_catalog, pg_temp
 AS $python$
 decode = SD.get("decode")
 if decode is None:
-    if "promscale" not in GD:
-        plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-    decode = SD["decode"] = GD["promscale"].module(plpy, "promscale.codec").decode_times
+    sources = {}  # promscale-embed: promscale.codec
+    loader = {"__name__": "promscale_embedded_loader"}
+    exec(sources["promscale._loader"][1], loader)
+    decode = SD["decode"] = loader["import_embedded"](sources, "promscale.codec").decode_times
 return decode(times).tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_times(bytea) IS 'Decodes the times column of a compressed row (microseconds since 2000-01-01)';
@@ -30,9 +34,10 @@ SET search_path = pg_catalog, pg_temp
 AS $python$
 decode = SD.get("decode")
 if decode is None:
-    if "promscale" not in GD:
-        plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-    decode = SD["decode"] = GD["promscale"].module(plpy, "promscale.codec").decode_values
+    sources = {}  # promscale-embed: promscale.codec
+    loader = {"__name__": "promscale_embedded_loader"}
+    exec(sources["promscale._loader"][1], loader)
+    decode = SD["decode"] = loader["import_embedded"](sources, "promscale.codec").decode_values
 return decode(vals).view("<i8").tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_value_bits(bytea) IS 'Decodes the vals column of a compressed row, as float8 bit patterns';
