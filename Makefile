@@ -36,8 +36,9 @@ endif
 $(DATA_built) &: $(EXTENSION_SOURCES)
 	$(HOST_PYTHON) tools/build_extension.py --out build
 
-# the PL/Python modules need the server's Python packages
+# the PL/Python modules need the server's Python packages, the planner library a C compiler
 install: server-deps
+$(OBJS): | server-deps
 .PHONY: server-deps
 server-deps:
 	@tools/install-deps.sh --server-only
