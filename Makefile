@@ -7,6 +7,7 @@
 #   make bench-ingest    remote_write throughput, ours and Prometheus's
 #   make bench-query     query_range latency, ours and Prometheus's
 #   make bench-storage   bytes/sample compressed vs Prometheus's TSDB, compression rate, read latency
+#   make bench-views     a time-filtered view query on 72 h vs 2 h of compressed history
 EXTENSION = promscale
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
 PG_CONFIG ?= pg_config
@@ -89,3 +90,7 @@ proto:
 .PHONY: bench-query
 bench-query: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/query.py $(BENCH_ARGS)
+
+.PHONY: bench-views
+bench-views: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/views.py $(BENCH_ARGS)
