@@ -217,9 +217,8 @@ $$;
 COMMENT ON FUNCTION prom_api.compress_due_chunks() IS
     'Compresses all head partitions due for compression in one transaction; returns samples moved (execute_maintenance does it in steps)';
 
--- The samples of one metric in a time range, one row per sample: the time-bounded form of the
--- prom_metric.<metric> views. A view decodes every compressed row of its metric before it can
--- filter on time; this reads only the rows overlapping the range (through get_samples).
+-- The samples of one metric in a time range, one row per sample (through get_samples), for
+-- callers that have the range as values rather than as a filter on a prom_metric view:
 --     SELECT s.labels, m.time, m.value
 --     FROM prom_api.get_metric_samples('node_load1', now() - interval '1 day', now()) m
 --     JOIN prom_series.node_load1 s USING (series_id);
