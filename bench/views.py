@@ -23,11 +23,9 @@ import psycopg
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / p) for p in ("tests", "tools", ".", "bench")]
 
-from pyconnector import pgbinary  # noqa: E402
 from scrape_dataset import SCRAPE_MS, Series  # noqa: E402
-from storage import load  # noqa: E402
+from storage import bench_database, load  # noqa: E402
 from support.plans import decoded_rows, explain  # noqa: E402
-from support.postgres import remove_cluster, start_cluster  # noqa: E402
 
 HISTORY = {"history_72h": 72, "history_2h": 2}
 QUERIES = {
@@ -59,43 +57,36 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=100, help="series per metric")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per query (median reported)")
     args = parser.parse_args()
-    cluster = start_cluster({"shared_buffers": "1GB", "autovacuum": "off"})
-    try:
-        cluster.psql("CREATE DATABASE bench")
-        cluster.psql("CREATE EXTENSION promscale CASCADE", dbname="bench")
-        with psycopg.connect(cluster.uri("bench"), autocommit=True) as conn:
-            pgbinary.register(conn)
-            bucket, now = conn.execute("SELECT _prom_catalog.aligned_chunk_start(now(), interval '4 hours'), now()"
-                                       ).fetchone()
-            rng = np.random.default_rng(1)
-            now_ms = int(now.timestamp() * 1000)
-            for metric, hours in HISTORY.items():
-                start_ms = int((bucket - timedelta(hours=hours)).timestamp() * 1000)
-                load(conn, series_of(metric, args.series, start_ms, now_ms, rng))
-            conn.execute("SELECT prom_api.set_compression_delay('0')")
-            began = time.perf_counter()
-            conn.execute("SELECT prom_api.compress_due_chunks()")
-            compress_s = time.perf_counter() - began
-            conn.execute("VACUUM ANALYZE")
-            rows = dict(conn.execute(
-                "SELECT m.metric_name, count(*) FROM prom_data.compressed_sample c "
-                "JOIN _prom_catalog.series s ON s.id = c.series_id JOIN _prom_catalog.metric m ON m.id = s.metric_id "
-                "GROUP BY 1").fetchall())
-            print(f"{args.series} series per metric, 15 s scrapes; compressed in {compress_s:.1f} s: "
-                  + ", ".join(f"{m} {rows[m]} compressed rows" for m in HISTORY))
-            print(f"{'query':<18}{'metric':<14}{'bounds':<8}{'ms (median)':>12}{'rows decoded':>14}{'samples':>9}")
-            for name, where in QUERIES.items():
-                sql = f"SELECT count(*), sum(value) FROM prom_metric.{{}} WHERE {where}"
-                for bounds in ("off", "on"):
-                    conn.execute(f"SET promscale.compressed_time_bounds = {bounds}")
-                    for metric in HISTORY:
-                        q = sql.format(metric)
-                        ms = timed(conn, q, {"bucket": bucket}, args.reps)
-                        decoded = decoded_rows(explain(conn, q, {"bucket": bucket}))
-                        samples = conn.execute(q, {"bucket": bucket}).fetchone()[0]
-                        print(f"{name:<18}{metric:<14}{bounds:<8}{ms:>12.1f}{decoded:>14}{samples:>9}")
-    finally:
-        remove_cluster(cluster)
+    with bench_database() as conn:
+        bucket, now = conn.execute("SELECT _prom_catalog.aligned_chunk_start(now(), interval '4 hours'), now()"
+                                   ).fetchone()
+        rng = np.random.default_rng(1)
+        now_ms = int(now.timestamp() * 1000)
+        for metric, hours in HISTORY.items():
+            start_ms = int((bucket - timedelta(hours=hours)).timestamp() * 1000)
+            load(conn, series_of(metric, args.series, start_ms, now_ms, rng))
+        conn.execute("SELECT prom_api.set_compression_delay('0')")
+        began = time.perf_counter()
+        conn.execute("SELECT prom_api.compress_due_chunks()")
+        compress_s = time.perf_counter() - began
+        conn.execute("VACUUM ANALYZE")
+        rows = dict(conn.execute(
+            "SELECT m.metric_name, count(*) FROM prom_data.compressed_sample c "
+            "JOIN _prom_catalog.series s ON s.id = c.series_id JOIN _prom_catalog.metric m ON m.id = s.metric_id "
+            "GROUP BY 1").fetchall())
+        print(f"{args.series} series per metric, 15 s scrapes; compressed in {compress_s:.1f} s: "
+              + ", ".join(f"{m} {rows[m]} compressed rows" for m in HISTORY))
+        print(f"{'query':<18}{'metric':<14}{'bounds':<8}{'ms (median)':>12}{'rows decoded':>14}{'samples':>9}")
+        for name, where in QUERIES.items():
+            sql = f"SELECT count(*), sum(value) FROM prom_metric.{{}} WHERE {where}"
+            for bounds in ("off", "on"):
+                conn.execute(f"SET promscale.compressed_time_bounds = {bounds}")
+                for metric in HISTORY:
+                    q = sql.format(metric)
+                    ms = timed(conn, q, {"bucket": bucket}, args.reps)
+                    decoded = decoded_rows(explain(conn, q, {"bucket": bucket}))
+                    samples = conn.execute(q, {"bucket": bucket}, prepare=False).fetchone()[0]
+                    print(f"{name:<18}{metric:<14}{bounds:<8}{ms:>12.1f}{decoded:>14}{samples:>9}")
     return 0
 
 
