@@ -193,15 +193,13 @@ class Database:
         """prom_api.get_series_epoch(): changes when retention deletes series."""
         return self._run(lambda conn: conn.execute("SELECT prom_api.get_series_epoch()").fetchone()[0])
 
-    def resolve_series(self, ords: Sequence[int], keys: Sequence[str], values: Sequence[str]) -> dict[int, int]:
-        """Series id for each input ordinal, creating series as needed (own transaction)."""
+    def resolve_series(self, label_sets: Sequence[bytes]) -> list[int]:
+        """Series id of each label set in canonical encoding (see ingest.canonical_label_set),
+        creating series as needed (own transaction)."""
 
-        def work(conn: psycopg.Connection) -> dict[int, int]:
-            rows = conn.execute(
-                "SELECT ord, series_id FROM prom_api.get_or_create_series_ids(%s::int[], %s::text[], %s::text[])",
-                (list(ords), list(keys), list(values)),
-            ).fetchall()
-            return dict(rows)
+        def work(conn: psycopg.Connection) -> list[int]:
+            return conn.execute("SELECT prom_api.get_or_create_series_ids(%s::bytea[])",
+                                (list(label_sets),)).fetchone()[0]
 
         return self._run(work)
 
