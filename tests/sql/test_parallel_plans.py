@@ -126,6 +126,8 @@ WRITES = {
     "prom_api.execute_maintenance(interval, boolean)": "CALL prom_api.execute_maintenance(NULL, false)",
     "prom_api.get_or_create_series_id(jsonb)":
         "SELECT prom_api.get_or_create_series_id('{\"__name__\": \"up\", \"instance\": \"new\"}')",
+    "prom_api.get_or_create_series_ids(bytea[])":  # canonical label sets: key NUL value NUL, keys sorted
+        "SELECT prom_api.get_or_create_series_ids(ARRAY['\\x%s'::bytea])" % b"__name__\0up\0instance\0new\0".hex(),
     "prom_api.get_or_create_series_ids(integer[], text[], text[])":
         "SELECT * FROM prom_api.get_or_create_series_ids('{0,0}', '{__name__,instance}', '{up,host-1}')",
     "prom_api.prepare_sample_chunks(timestamp with time zone[], integer)":
