@@ -245,3 +245,21 @@ def test_plpgsql_variables_bound_the_rows(conn, history):
         inner = [p["Plan"] for p in plans if "prom_metric.long_history" in p["Query Text"]]
         assert len(inner) == 1 and 0 < decoded_rows(inner[0]) <= SERIES * 2, plan_cache_mode
     conn.execute("RESET client_min_messages")
+
+
+def test_install_keeps_the_databases_preload_libraries(pg_cluster):
+    """CREATE EXTENSION adds the planner library to session_preload_libraries once, after what
+    the database already loads."""
+    pg_cluster.psql("CREATE DATABASE preload_kept")
+    try:
+        pg_cluster.psql("ALTER DATABASE preload_kept SET session_preload_libraries = '$libdir/auto_explain'")
+        pg_cluster.psql("CREATE EXTENSION promscale CASCADE", dbname="preload_kept")
+        setting = pg_cluster.psql(
+            "SELECT c FROM pg_db_role_setting s, unnest(s.setconfig) c, pg_database d "
+            "WHERE d.oid = s.setdatabase AND d.datname = 'preload_kept' AND c LIKE 'session_preload_libraries=%'")
+        assert setting == 'session_preload_libraries="$libdir/auto_explain", promscale'
+        with psycopg.connect(pg_cluster.uri("preload_kept"), autocommit=True) as conn:
+            assert conn.execute("SHOW promscale.compressed_time_bounds").fetchone()[0] == "on"
+            assert conn.execute("SHOW auto_explain.log_min_duration").fetchone()[0] == "-1"
+    finally:
+        pg_cluster.psql("DROP DATABASE preload_kept")
