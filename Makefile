@@ -25,7 +25,6 @@ EXTENSION_SOURCES := sql/bootstrap.sql $(wildcard sql/migrations/*.sql sql/idemp
 # they read (docs/architecture.md). No LLVM bitcode: JIT inlining of a planner hook gains nothing.
 MODULE_big = promscale
 OBJS = src/compressed_time_bounds.o
-PG_CFLAGS = -Wall -Werror
 override with_llvm = no
 
 # PGXS exists only once postgresql-server-dev is installed (make deps does that)
