@@ -22,6 +22,14 @@ from .series_cache import SeriesCache
 WIDE_BATCH_MS = 24 * 3600 * 1000
 
 
+def canonical_label_set(pairs: list[tuple[str, str]]) -> bytes:
+    """A label set as the database identifies it (prom_api.get_or_create_series_ids(bytea[])):
+    labels in bytewise name order, each ``name NUL value NUL``; the series is found by the
+    SHA-256 of these bytes. ``pairs`` come sorted from decode_labels (names are ASCII, so
+    string order is byte order) and hold no NUL (decode_labels refuses it)."""
+    return b"".join(name.encode() + b"\0" + value.encode() + b"\0" for name, value in pairs)
+
+
 @dataclass
 class IngestResult:
     samples: int
@@ -49,16 +57,8 @@ class Ingestor:
         if not missed:
             return ids, 0, epoch  # type: ignore[return-value]
         missing = list(dict.fromkeys(key for key, sid in zip(keys, ids) if sid is None))
-        ords: list[int] = []
-        names: list[str] = []
-        values: list[str] = []
-        for ordinal, key in enumerate(missing):
-            for name, value in decode_labels(key):  # raises BadRequest before any write
-                ords.append(ordinal)
-                names.append(name)
-                values.append(value)
-        resolved = self.db.resolve_series(ords, names, values)
-        found = {key: resolved[ordinal] for ordinal, key in enumerate(missing)}
+        label_sets = [canonical_label_set(decode_labels(key)) for key in missing]  # BadRequest before any write
+        found = dict(zip(missing, self.db.resolve_series(label_sets)))
         self.cache.store(found, epoch)
         return [sid if sid is not None else found[key] for key, sid in zip(keys, ids)], missed, epoch
 
@@ -89,10 +89,14 @@ class Ingestor:
         series_of_ts = np.array(ids, dtype=np.int64)
         samples = None
         if len(write.times_ms):
+            # in series id order: the head's series_id index then takes its entries in key order
+            # (neighbouring leaf pages, ~0.6 us less per row than the request's order)
+            sample_series = np.repeat(series_of_ts, write.sample_counts)
+            order = np.argsort(sample_series, kind="stable")
             samples = SampleBatch(
-                Int8Array.of(np.repeat(series_of_ts, write.sample_counts)),
-                TimestamptzArray.from_unix_ms(write.times_ms),
-                Float8Array.of(write.values),
+                Int8Array.of(sample_series[order]),
+                TimestamptzArray.from_unix_ms(write.times_ms[order]),
+                Float8Array.of(write.values[order]),
             )
         exemplars = None
         if write.exemplars.ts_index:

@@ -2,7 +2,7 @@
 
 Resolving 100,000 label sets through the ingest API would make the fixture cost more than
 the tests; these rows are what that API writes (metric, interned labels, key positions,
-positional labels arrays), inserted set-wise. Whoever changes the catalog's layout keeps
+positional labels arrays, label-set hashes), inserted set-wise. Whoever changes the catalog's layout keeps
 this module in step: tests/sql/test_scale_catalog.py checks it against the API, so a
 catalog built here cannot silently differ from one built by ingest.
 
@@ -50,8 +50,10 @@ def _metric(conn: psycopg.Connection, name: str, n_series: int, hosts: int) -> i
         "ON CONFLICT DO NOTHING", {"name": name, "hosts": hosts, "n": n_series})
     conn.execute(
         """
-        INSERT INTO _prom_catalog.series (metric_id, labels)
-        SELECT %(m)s, ARRAY[n.id, h.id, j.id, s.id]
+        INSERT INTO _prom_catalog.series (metric_id, labels, label_hash)
+        SELECT %(m)s, ARRAY[n.id, h.id, j.id, s.id],
+               _prom_catalog.label_set_hash(ARRAY['__name__', 'instance', 'job', 'series'],
+                                            ARRAY[n.value, h.value, j.value, s.value])
         FROM generate_series(0, %(n)s - 1) i
         JOIN _prom_catalog.label n ON n.key = '__name__' AND n.value = %(name)s
         JOIN _prom_catalog.label j ON j.key = 'job' AND j.value = 'scale'

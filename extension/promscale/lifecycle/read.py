@@ -8,6 +8,7 @@ overlapping rows (bucket length changed) go through the merge.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -61,15 +62,55 @@ def _flush(out: list, series_id: int | None, parts: list[SampleArrays], start_us
 
 # --- the read path for Python callers (the PromQL engine runs in PL/Python) ---
 
+# Two plans for the head's share of a read. "= ANY" is an index condition on each head
+# partition's series_id btree: k series cost k index descents per partition in the range plus a
+# random heap page per sample, whatever else the partitions hold. When the series asked are a
+# large share of all series, one pass over the range's rows costs less: a semi-join on
+# "series_id + 0" (an expression no index serves) makes the plan a scan whatever the estimates.
 _HEAD_SQL = """
     SELECT h.series_id,
            string_agg(pg_catalog.timestamptz_send(h.time), ''::bytea) AS times,
            string_agg(pg_catalog.float8send(h.value), ''::bytea) AS vals
     FROM prom_data.sample h
-    JOIN unnest($1::int8[]) AS wanted(id) ON h.series_id = wanted.id
-    WHERE h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
+    WHERE h.series_id = ANY ($1::int8[])
+      AND h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
     GROUP BY h.series_id
 """
+_HEAD_SCAN_SQL = """
+    SELECT h.series_id,
+           string_agg(pg_catalog.timestamptz_send(h.time), ''::bytea) AS times,
+           string_agg(pg_catalog.float8send(h.value), ''::bytea) AS vals
+    FROM prom_data.sample h
+    WHERE h.series_id + 0 IN (SELECT unnest($1::int8[]))
+      AND h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
+    GROUP BY h.series_id
+"""
+# share of all series above which a read scans the head's range instead of probing per series
+# (a random page per sample costs ~10x a row of a scan)
+SCAN_SHARE = 0.1
+_SERIES_COUNT_SQL = "SELECT greatest(c.reltuples, 0)::int8 AS n FROM pg_catalog.pg_class c " \
+                    "WHERE c.oid = '_prom_catalog.series'::pg_catalog.regclass"
+_SERIES_COUNT_TTL_S = 60.0
+
+
+def _series_count(plpy: Any, plans: dict) -> int:
+    """The planner's estimate of how many series are stored, refreshed once a minute."""
+    cached = plans.get("series_count")
+    now = time.monotonic()
+    if cached is None or now - cached[1] > _SERIES_COUNT_TTL_S:
+        if "series_count_plan" not in plans:
+            plans["series_count_plan"] = plpy.prepare(_SERIES_COUNT_SQL)
+        rows = plpy.execute(plans["series_count_plan"])
+        cached = plans["series_count"] = (int(rows[0]["n"]) if rows else 0, now)
+    return cached[0]
+
+
+def _head_plan(plpy: Any, plans: dict, k: int) -> Any:
+    scan = k > SCAN_SHARE * _series_count(plpy, plans)
+    key = "head_scan" if scan else "head"
+    if key not in plans:
+        plans[key] = plpy.prepare(_HEAD_SCAN_SQL if scan else _HEAD_SQL, ["int8[]", "int8", "int8"])
+    return plans[key]
 
 
 def read_samples(plpy: Any, plans: dict, series_ids: list[int], start_us: int, end_us: int) -> dict[int, SampleArrays]:
@@ -79,8 +120,6 @@ def read_samples(plpy: Any, plans: dict, series_ids: list[int], start_us: int, e
     compressed rows, same value kept on duplicate times), bit-exact."""
     from .buckets import big_endian_times, big_endian_values
 
-    if "head" not in plans:
-        plans["head"] = plpy.prepare(_HEAD_SQL, ["int8[]", "int8", "int8"])
     if "rows_us" not in plans:
         plans["rows_us"] = plpy.prepare(
             _ROWS_SQL.replace("$2::timestamptz", "_prom_catalog.timestamptz_from_us($2)")
@@ -104,7 +143,7 @@ def read_samples(plpy: Any, plans: dict, series_ids: list[int], start_us: int, e
         hi = int(np.searchsorted(merged.times, end_us, side="right"))
         if hi > lo:
             out[series_id] = SampleArrays(merged.times[lo:hi], merged.values[lo:hi])
-    for row in plpy.execute(plans["head"], [series_ids, start_us, end_us]):
+    for row in plpy.execute(_head_plan(plpy, plans, len(series_ids)), [series_ids, start_us, end_us]):
         head = SampleArrays(big_endian_times(row["times"]), big_endian_values(row["vals"]))
         stored = out.get(row["series_id"])
         out[row["series_id"]] = merge_samples([stored, head] if stored is not None else [head])
