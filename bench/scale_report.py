@@ -2,6 +2,8 @@
 and the curve (each per-request figure at every size) at the end.
 
 Ratios are ours / Prometheus as times: for throughputs theirs / ours. Lower is better for us.
+
+    python bench/scale_report.py bench/results/scale-*.json   # the tables of earlier runs (--json)
 """
 
 from __future__ import annotations
@@ -178,3 +180,22 @@ def print_curve(results: dict[int, dict]) -> None:
     row("catalog bytes/series (series + label)",
         lambda side: (side.get("catalog") or {}).get("series_label_bytes_per_series"))
     _table(["figure"] + [f"ours {label}" for label in labels] + [f"Prom {label}" for label in labels], rows)
+
+
+def main(argv: list[str]) -> int:
+    """Prints the tables of earlier runs: python bench/scale_report.py bench/results/scale-*.json"""
+    import json
+
+    for path in argv:
+        results = {int(size): entry for size, entry in json.load(open(path))["results"].items()}
+        print(f"# {path}")
+        for size in sorted(results):
+            print_size(results[size])
+        print_curve(results)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -138,3 +138,27 @@ def test_timestamps_and_values_are_scrapes(workload):
     assert (np.diff(values[:, counters], axis=0) > 0).any()
     cpu = np.array([lab["__name__"] == "node_cpu_seconds_total" for lab in labels])
     assert np.allclose(values[:, cpu] * 100, np.round(values[:, cpu] * 100)), "CPU seconds in 0.01 s"
+
+
+def test_phase_requests_keep_every_series_in_time_order_on_one_sender():
+    from scale_phases import Timeline, phase_requests
+
+    small = Workload(800)
+    timeline = Timeline.ending_at(START_MS, history_rounds=8, steady_rounds=4, churn_rounds=POD_LIFETIME_ROUNDS)
+    assert timeline.end_ms == START_MS
+    last_time: dict[tuple, int] = {}
+    owner: dict[tuple, int] = {}
+    pods = small.active_series - small.node_series
+    for phase, rounds in timeline.phases().items():
+        per_sender, created = phase_requests(small, timeline, phase, 4)
+        assert created == {"create": small.active_series, "churn": pods}.get(phase, 0)
+        samples = 0
+        for sender, requests in enumerate(per_sender):
+            for labels, t, _ in decode(requests):
+                key = tuple(sorted(labels.items()))
+                assert owner.setdefault(key, sender) == sender, "a series always goes through the same sender"
+                assert t > last_time.get(key, 0), "each series in time order"
+                last_time[key] = t
+                samples += 1
+        series = len(small.dashboard_ids()) if phase == "history" else small.active_series
+        assert samples == series * len(rounds) + (pods if phase == "churn" else 0)  # + the stale markers
