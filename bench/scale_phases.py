@@ -56,7 +56,8 @@ class Timeline:
 
     def phases(self) -> dict[str, range]:
         return {"history": range(-self.history_rounds, 0), "create": range(0, self.churn_start),
-                "churn": range(self.churn_start, self.steady_start), "steady": range(self.steady_start, self.cold_start),
+                "churn": range(self.churn_start, self.steady_start),
+                "steady": range(self.steady_start, self.cold_start),
                 "cold": range(self.cold_start, self.rounds)}
 
     def churn_round(self, round_index: int) -> int | None:
@@ -120,7 +121,8 @@ def ingest(out: dict[str, dict], url: str, workload: Workload, timeline: Timelin
         except DeadlineExceeded as exc:
             result.update(seconds=exc.elapsed, acked=exc.acked, incomplete=True)
             out[phase] = result
-            print(f"    {phase:8} OUT OF TIME after {exc.elapsed:.1f} s: {exc.acked:,} of {samples:,} samples acknowledged")
+            print(f"    {phase:8} OUT OF TIME after {exc.elapsed:.1f} s: "
+                  f"{exc.acked:,} of {samples:,} samples acknowledged")
             raise
         out[phase] = result
         print(f"    {phase:8} {samples:>12,} samples in {result['seconds']:8.2f} s = "

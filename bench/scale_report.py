@@ -71,7 +71,8 @@ def storage_rows(ours: dict, theirs: dict) -> list[list[str]]:
     rows = []
     m = ours.get("maintenance")
     if m:
-        rows.append([f"maintenance per hour of data, s ({m['minutes']} min of every series: {m['samples']:,} samples)",
+        rows.append([f"maintenance per hour of data, s ({m['minutes']:g} min of every series: "
+                     f"{m['samples']:,} samples)",
                      _fmt(m["seconds_per_hour"]), "", ""])
         rows.append(["database size before → after that maintenance, GiB",
                      f"{m['db_bytes_before'] / GIB:.2f} → {m['db_bytes_after'] / GIB:.2f}", "", ""])
@@ -81,7 +82,8 @@ def storage_rows(ours: dict, theirs: dict) -> list[list[str]]:
                          ""])
     before = ours.get("storage_before_maintenance", {}).get("head")
     if before and before["samples"]:
-        rows.append(["head bytes/sample after ingest (all not yet compressed)", _fmt(before["bytes"] / before["samples"]),
+        rows.append(["head bytes/sample after ingest (all not yet compressed)",
+                     _fmt(before["bytes"] / before["samples"]),
                      "", ""])
     history = ours.get("history_maintenance", {}).get("storage", {}).get("compressed")
     blocks = theirs.get("blocks")
