@@ -53,7 +53,8 @@ def test_dump_and_restore_round_trip(db, db_uri, pg_cluster, db_name, second_clu
     # late data (head rows in a compressed range) and fresh head data
     put(db, [ids[0], ids[4]], [ms(EPOCH + timedelta(hours=1, seconds=1)), ms(NOW)], [7.0, 8.0])
     before = answers(db, ids)
-    assert before["storage"][0][2] > 0 and before["storage"][1][2] == 2
+    storage = {tier: samples for tier, _, samples in before["storage"]}
+    assert storage["compressed"] > 0 and storage["head"] == 2
 
     dump = tmp_path / "promscale.dump"
     bindir = Path(pgcluster.pg_config("--bindir"))  # client tools: the system's; servers: the overlay
