@@ -5,13 +5,13 @@ Python loop runs per sample. ``timestamps`` encodes microsecond times with
 delta-of-delta, ``values`` encodes float8 bit-exactly (decimal-scaled integers
 or XOR), and ``_bytes`` holds the shared varint / byte-plane / compressor parts.
 ``series`` merges and deduplicates samples the way the SQL read path does. Both codecs
-also have a ``RAW`` form (``encode_*_raw``): plain little-endian arrays, for rows that
-maintenance writes in a hurry and compacts later.
+also have a ``RAW`` form (``encode_*_raw``, ``raw_*``): the values in PostgreSQL's binary
+form, for rows that maintenance writes in a hurry and compacts later.
 """
 
 from .series import SampleArrays, dedup_sorted, merge_samples
-from .timestamps import decode_times, encode_times, encode_times_raw
-from .values import decode_values, encode_values, encode_values_raw
+from .timestamps import decode_times, encode_times, encode_times_raw, raw_times
+from .values import decode_values, encode_values, encode_values_raw, raw_values
 
 __all__ = [
     "SampleArrays",
@@ -23,4 +23,6 @@ __all__ = [
     "encode_values",
     "encode_values_raw",
     "merge_samples",
+    "raw_times",
+    "raw_values",
 ]

@@ -13,10 +13,10 @@ of microseconds (Prometheus sends milliseconds: unit 10³) and one of:
 The encoder keeps the smaller. Any int64 input round-trips, in any order:
 differences wrap like two's complement and the wrapping sums undo them.
 
-``RAW`` (``encode_times_raw``) is the times as little-endian int64 after the count: no
-CPU to speak of. Maintenance writes it when it flushes a head partition (one row per
-series per partition, rewritten with the encodings above by compaction; see
-extension/promscale/lifecycle/flush.py).
+``RAW`` is the times after the count as big-endian int64, PostgreSQL's binary form of
+timestamptz (``timestamptz_send``): a flush of the head writes what SQL hands it, at no
+CPU cost (``raw_times``), one row per series per partition, and compaction rewrites it
+with the encodings above (extension/promscale/lifecycle/flush.py, compact.py).
 """
 
 from __future__ import annotations
@@ -59,11 +59,17 @@ def encode_times(times_us: np.ndarray) -> bytes:
 
 
 def encode_times_raw(times_us: np.ndarray) -> bytes:
-    """The ``RAW`` form: mode, count, then every time as little-endian int64."""
-    t = np.ascontiguousarray(times_us, dtype=I64)
+    """The ``RAW`` form of times."""
+    return raw_times(np.ascontiguousarray(times_us, dtype=">i8").tobytes(), len(times_us))
+
+
+def raw_times(big_endian: bytes, count: int) -> bytes:
+    """The ``RAW`` form of ``count`` times given as concatenated ``timestamptz_send`` values
+    (mode, count, the values as they are)."""
     out = bytearray((RAW,))
-    put_varint(out, len(t))
-    return bytes(out) + t.tobytes()
+    put_varint(out, count)
+    out += big_endian
+    return bytes(out)
 
 
 def _dod_payload(scaled: np.ndarray, unit: int) -> tuple[int, bytes, bytes]:
@@ -97,7 +103,7 @@ def decode_times(data: bytes | memoryview) -> np.ndarray:
         raise ValueError(f"unknown timestamp encoding {mode}")
     count, pos = get_varint(buf, 1)
     if mode == RAW:
-        return np.frombuffer(buf, dtype=I64, count=count, offset=pos).astype(np.int64)  # a writable copy
+        return np.frombuffer(buf, dtype=">i8", count=count, offset=pos).astype(np.int64)
     if count == 0:
         return np.empty(0, dtype=I64)
     first, pos = get_varint(buf, pos)

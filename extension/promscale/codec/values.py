@@ -11,8 +11,9 @@ Two encodings; the encoder tries what applies and keeps the smaller:
 * ``XOR``: each value's bits XOR the previous one's (Gorilla's idea), as eight
   byte planes. Always exact; used for noisy gauges.
 
-``RAW`` (``encode_values_raw``, never chosen by ``encode_values``) is the bits as
-little-endian uint64: what a flush of the head writes, at no CPU cost.
+``RAW`` (never chosen by ``encode_values``) is the bits after the mode as big-endian
+uint64, PostgreSQL's binary form of float8 (``float8send``): what a flush of the head
+writes, at no CPU cost (``raw_values``).
 """
 
 from __future__ import annotations
@@ -44,12 +45,19 @@ def encode_values(values: np.ndarray) -> bytes:
 
 
 def encode_values_raw(values: np.ndarray) -> bytes:
-    """The ``RAW`` form: version, count, mode, then every value's bits as little-endian uint64."""
-    v = np.ascontiguousarray(values, dtype=np.float64)
-    head = bytearray((VERSION,))
-    put_varint(head, len(v))
-    head.append(RAW)
-    return bytes(head) + v.astype("<f8", copy=False).tobytes()
+    """The ``RAW`` form of values, bit-exact."""
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(U64)
+    return raw_values(bits.astype(">u8").tobytes(), len(bits))
+
+
+def raw_values(big_endian: bytes, count: int) -> bytes:
+    """The ``RAW`` form of ``count`` values given as concatenated ``float8send`` values
+    (version, count, mode, the values as they are)."""
+    out = bytearray((VERSION,))
+    put_varint(out, count)
+    out.append(RAW)
+    out += big_endian
+    return bytes(out)
 
 
 def decode_values(data: bytes | memoryview) -> np.ndarray:
@@ -61,7 +69,7 @@ def decode_values(data: bytes | memoryview) -> np.ndarray:
         return np.empty(0, dtype=np.float64)
     mode = buf[pos]
     if mode == RAW:
-        return np.frombuffer(buf, dtype="<f8", count=count, offset=pos + 1).astype(np.float64)  # a writable copy
+        return np.frombuffer(buf, dtype=">u8", count=count, offset=pos + 1).astype(U64).view(np.float64)
     if mode == XOR:
         return _decode_xor(buf[pos + 1:], count)
     if mode in (DECIMAL_DELTA, DECIMAL_DOD):

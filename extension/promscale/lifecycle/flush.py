@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..codec import SampleArrays, dedup_sorted
+from ..codec import SampleArrays, dedup_sorted, raw_times, raw_values
 from .buckets import big_endian_times, big_endian_values, bucket_of, split_by_bucket
-from .rows import write_compacted, write_flushed
+from .rows import FlushedRow, write_compacted, write_flushed
 
 FETCH_SERIES = 2000  # series per batch: bounds memory on large partitions
 
@@ -62,27 +62,39 @@ def flush_chunks(plpy: Any, table_names: list[str], bucket_interval_us: int,
         batch = cursor.fetch(FETCH_SERIES)
         if not batch:
             break
-        level1: dict[int, dict[int, SampleArrays]] = {}
+        level1: dict[str, list[FlushedRow]] = {}
         level2: dict[tuple[int, int], SampleArrays] = {}
-        for row in batch:
-            samples = _sorted_samples(row["times"], row["vals"])
-            stats["samples"] += len(row["times"]) // 8  # rows read, duplicates included
+        for row, (count, first, last, plain) in zip(batch, _survey(batch)):
+            stats["samples"] += count
+            bucket = bucket_of(first, bucket_interval_us)
+            if plain and bucket in targets and bucket_of(last, bucket_interval_us) == bucket:
+                # the common case: written in order, one bucket: the rows as SQL sent them
+                key, table = targets[bucket]
+                level1.setdefault(table, []).append(FlushedRow(
+                    row["series_id"], key, first, last, count,
+                    raw_times(row["times"], count), raw_values(row["vals"], count)))
+                continue
+            samples = dedup_sorted(big_endian_times(row["times"]), big_endian_values(row["vals"]))
             for bucket, part in split_by_bucket(samples, bucket_interval_us):
                 if bucket in targets:
-                    level1.setdefault(bucket, {})[row["series_id"]] = part
+                    key, table = targets[bucket]
+                    level1.setdefault(table, []).append(FlushedRow.of(row["series_id"], key, part))
                 else:
                     level2[(row["series_id"], bucket)] = part
-        for bucket, fresh in level1.items():
-            key, table = targets[bucket]
-            stats["flushed_rows"] += write_flushed(plpy, plans, table, key, fresh)
+        for table, rows in level1.items():
+            stats["flushed_rows"] += write_flushed(plpy, plans, table, rows)
         stats["compacted"] += write_compacted(plpy, plans, level2)
     return stats
 
 
-def _sorted_samples(times: bytes, vals: bytes) -> SampleArrays:
-    """One series' head rows (in storage order) as time-ordered, deduplicated arrays."""
-    t = big_endian_times(times)
-    v = big_endian_values(vals)
-    if len(t) > 1 and not bool(np.all(t[1:] > t[:-1])):
-        return dedup_sorted(t, v)  # out of order or duplicated (several writers, retries)
-    return SampleArrays(t, v)
+def _survey(batch: Any) -> list[tuple[int, int, int, bool]]:
+    """Per series of a fetched batch, with a few NumPy calls for the whole batch: (sample
+    count, first time, last time, whether its times are strictly increasing)."""
+    counts = np.fromiter((len(row["times"]) >> 3 for row in batch), dtype=np.int64, count=len(batch))
+    times = big_endian_times(b"".join(row["times"] for row in batch))
+    starts = np.cumsum(counts) - counts
+    rising = np.empty(len(times), dtype=bool)
+    rising[1:] = times[1:] > times[:-1]
+    rising[starts] = True  # a series' first time follows no other
+    plain = np.logical_and.reduceat(rising, starts)
+    return list(zip(counts.tolist(), times[starts].tolist(), times[starts + counts - 1].tolist(), plain.tolist()))

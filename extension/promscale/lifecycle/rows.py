@@ -2,9 +2,9 @@
 
 Two levels (sql/migrations/300-cold-tier.sql):
 
-* ``write_flushed``: level-1 rows, RAW-encoded, into one level-1 partition. A row is
-  inserted unless one exists for its (series_id, chunk_start) (a partition flushed again
-  after late samples); those few are merged with the stored row and updated.
+* ``write_flushed``: level-1 rows, RAW-encoded (``FlushedRow``), into one level-1
+  partition. A row is inserted unless one exists for its (series_id, chunk_start) (a
+  range flushed again after late samples); those few are merged with the stored row.
 * ``write_compacted``: level-2 rows, fully encoded, one per series per bucket, each
   merged with the level-2 row stored for that bucket (late samples of a compacted bucket).
 
@@ -14,7 +14,7 @@ these keys meanwhile. Times are microseconds since 2000-01-01 (``buckets``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..codec import (SampleArrays, decode_times, decode_values, encode_times, encode_times_raw, encode_values,
                      encode_values_raw, merge_samples)
@@ -27,15 +27,34 @@ _ROW_VALUES = "u.s, {b}, {lo}, {hi}, u.n, u.t, u.v".format(b=_TS.format("u.b"), 
 
 # --- level 1 ---
 
+class FlushedRow(NamedTuple):
+    """A level-1 row, already RAW-encoded: times and values time-ordered, deduplicated."""
+    series_id: int
+    key_us: int    # chunk_start
+    min_us: int
+    max_us: int
+    count: int
+    times: bytes
+    vals: bytes
+
+    @classmethod
+    def of(cls, series_id: int, key_us: int, samples: SampleArrays) -> "FlushedRow":
+        return cls(series_id, key_us, int(samples.times[0]), int(samples.times[-1]), len(samples),
+                   encode_times_raw(samples.times), encode_values_raw(samples.values))
+
+    def samples(self) -> SampleArrays:
+        return SampleArrays(decode_times(self.times), decode_values(self.vals))
+
+
 _FLUSHED_INSERT = """
     INSERT INTO prom_data.{table} (series_id, chunk_start, min_time, max_time, count, times, vals, level)
     SELECT {values}, 1 FROM {arrays}
     ON CONFLICT (series_id, chunk_start) DO NOTHING
-    RETURNING series_id
 """
 _FLUSHED_STORED = """
-    SELECT c.series_id, c.times, c.vals FROM prom_data.{table} c
-    WHERE c.series_id = ANY ($1) AND c.chunk_start = {key}
+    SELECT c.series_id, _prom_catalog.timestamptz_to_us(c.chunk_start) AS key, c.times, c.vals
+    FROM prom_data.{table} c
+    JOIN unnest($1::int8[], $2::int8[]) AS k(s, b) ON c.series_id = k.s AND c.chunk_start = {b}
 """
 _FLUSHED_UPDATE = """
     UPDATE prom_data.{table} c SET min_time = {lo}, max_time = {hi}, count = u.n, times = u.t, vals = u.v
@@ -50,28 +69,32 @@ def _flushed_plans(plpy: Any, plans: dict, table: str) -> dict[str, Any]:
         name = plpy.quote_ident(table)
         plans[key] = {
             "insert": plpy.prepare(_FLUSHED_INSERT.format(table=name, values=_ROW_VALUES, arrays=_ROW_ARRAYS), _ROW_TYPES),
-            "stored": plpy.prepare(_FLUSHED_STORED.format(table=name, key=_TS.format("$2")), ["int8[]", "int8"]),
+            "stored": plpy.prepare(_FLUSHED_STORED.format(table=name, b=_TS.format("k.b")), ["int8[]", "int8[]"]),
             "update": plpy.prepare(_FLUSHED_UPDATE.format(table=name, arrays=_ROW_ARRAYS, lo=_TS.format("u.lo"),
                                                           hi=_TS.format("u.hi"), b=_TS.format("u.b")), _ROW_TYPES),
         }
     return plans[key]
 
 
-def write_flushed(plpy: Any, plans: dict, table: str, key_us: int, fresh: dict[int, SampleArrays]) -> int:
-    """RAW rows (series_id, key) → samples into level-1 partition ``table``; samples must be
-    time-ordered and deduplicated. Returns the rows written."""
-    if not fresh:
+def write_flushed(plpy: Any, plans: dict, table: str, rows: list[FlushedRow]) -> int:
+    """Inserts level-1 rows into partition ``table``, at most one per (series_id, key_us);
+    a row already stored under the same key (a range flushed again after late samples) is
+    merged with the new one. Returns the rows written."""
+    if not rows:
         return 0
     p = _flushed_plans(plpy, plans, table)
-    inserted = {row["series_id"] for row in plpy.execute(p["insert"], _columns(
-        ((sid, key_us, s) for sid, s in fresh.items()), encode_times_raw, encode_values_raw))}
-    clashes = [sid for sid in fresh if sid not in inserted]
-    if clashes:
-        stored = {row["series_id"]: SampleArrays(decode_times(row["times"]), decode_values(row["vals"]))
-                  for row in plpy.execute(p["stored"], [clashes, key_us])}
-        merged = ((sid, key_us, merge_samples([stored[sid], fresh[sid]])) for sid in clashes)
-        plpy.execute(p["update"], _columns(merged, encode_times_raw, encode_values_raw))
-    return len(fresh)
+    if plpy.execute(p["insert"], [list(c) for c in zip(*rows)]).nrows() < len(rows):
+        # some keys were taken: where the stored row is not the one just tried, merge the two
+        stored = {(r["series_id"], r["key"]): r
+                  for r in plpy.execute(p["stored"], [[r.series_id for r in rows], [r.key_us for r in rows]])}
+        clashes = [(r, stored[(r.series_id, r.key_us)]) for r in rows
+                   if (stored[(r.series_id, r.key_us)]["times"], stored[(r.series_id, r.key_us)]["vals"]) != (r.times, r.vals)]
+        merged = [FlushedRow.of(r.series_id, r.key_us, merge_samples([
+                      SampleArrays(decode_times(old["times"]), decode_values(old["vals"])), r.samples()]))
+                  for r, old in clashes]
+        if merged:
+            plpy.execute(p["update"], [list(c) for c in zip(*merged)])
+    return len(rows)
 
 
 # --- level 2 ---
@@ -127,15 +150,7 @@ def write_compacted(plpy: Any, plans: dict, fresh: dict[tuple[int, int], SampleA
               for (sid, bucket), s in fresh.items()]
     if stored:
         plpy.execute(p["delete"], [[k[0] for k in stored], [k[1] for k in stored]])
-    plpy.execute(p["insert"], _columns(merged, encode_times, encode_values))
+    plpy.execute(p["insert"], [list(c) for c in zip(*(
+        (sid, bucket, int(s.times[0]), int(s.times[-1]), len(s), encode_times(s.times), encode_values(s.values))
+        for sid, bucket, s in merged))])
     return sum(len(m[2]) for m in merged)
-
-
-def _columns(rows: Any, encode_t: Any, encode_v: Any) -> list[list]:
-    """Parallel arrays for _ROW_ARRAYS from (series_id, chunk_start µs, samples) rows."""
-    columns: tuple[list, ...] = ([], [], [], [], [], [], [])
-    for series_id, key, s in rows:
-        for column, value in zip(columns, (series_id, key, int(s.times[0]), int(s.times[-1]), len(s),
-                                           encode_t(s.times), encode_v(s.values))):
-            column.append(value)
-    return list(columns)
