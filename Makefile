@@ -7,6 +7,7 @@
 #   make bench-ingest    remote_write throughput, ours and Prometheus's
 #   make bench-query     query_range latency, ours and Prometheus's
 #   make bench-storage   bytes/sample compressed vs Prometheus's TSDB, compression rate, read latency
+#   make bench-maintenance  flush and compaction time at 100k (or --series N) series
 EXTENSION = promscale
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
 PG_CONFIG ?= pg_config
@@ -65,6 +66,10 @@ test: install-pgroot
 .PHONY: bench-storage
 bench-storage: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/storage.py $(BENCH_ARGS)
+
+.PHONY: bench-maintenance
+bench-maintenance: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/maintenance.py $(BENCH_ARGS)
 
 .PHONY: bench-ingest
 bench-ingest: install-pgroot
