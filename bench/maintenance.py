@@ -30,7 +30,7 @@ from support.postgres import remove_cluster, start_cluster  # noqa: E402
 VALUE = ("CASE s %% 3 WHEN 0 THEN ((r + {r0}) * (s %% 7 + 1))::float8 "
          "WHEN 1 THEN round((50 + 10 * sin(s + r + {r0}))::numeric, 2)::float8 "
          "ELSE sin(s * 1.37 + (r + {r0}) * 0.11) * 1000 END")
-JITTER_MS = "((s * 7919 + (r + {r0}) * 104729) %% 11)"
+JITTER_MS = "((s::bigint * 7919 + (r + {r0}) * 104729) %% 11)"
 
 HEAD_SQL = """
     INSERT INTO prom_data.{table} (series_id, time, value)
