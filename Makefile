@@ -8,6 +8,7 @@
 #   make bench-query     query_range latency, ours and Prometheus's
 #   make bench-storage   bytes/sample compressed vs Prometheus's TSDB, compression rate, read latency
 #   make bench-maintenance  flush and compaction time at 100k (or --series N) series
+#   make bench-head-window  read latency of the last hour by head partition length
 EXTENSION = promscale
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
 PG_CONFIG ?= pg_config
@@ -70,6 +71,10 @@ bench-storage: install-pgroot
 .PHONY: bench-maintenance
 bench-maintenance: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/maintenance.py $(BENCH_ARGS)
+
+.PHONY: bench-head-window
+bench-head-window: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/head_window.py $(BENCH_ARGS)
 
 .PHONY: bench-ingest
 bench-ingest: install-pgroot

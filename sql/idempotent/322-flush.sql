@@ -40,8 +40,8 @@ COMMENT ON FUNCTION _prom_catalog.lock_buckets(timestamptz, timestamptz) IS
 
 -- Whether every snapshot now running sees transaction x as committed (x committed before all
 -- of them began): then dropping what x made redundant cannot hide a sample from anyone. A
--- snapshot whose xmin is past x was taken after x ended. Autovacuum and walsenders hold no
--- query snapshot here (a hot standby's queries are protected by recovery conflicts instead).
+-- snapshot whose xmin is past x was taken after x ended. Autovacuum holds no query snapshot;
+-- a walsender's xmin is a hot standby's oldest snapshot (hot_standby_feedback), which counts.
 CREATE OR REPLACE FUNCTION _prom_catalog.seen_by_every_snapshot(x xid8)
 RETURNS boolean
 LANGUAGE sql
@@ -54,7 +54,7 @@ AS $$
         OR NOT EXISTS (
             SELECT 1 FROM pg_stat_activity a
             WHERE a.pid <> pg_backend_pid() AND a.datname = current_database() AND a.backend_xmin IS NOT NULL
-              AND a.backend_type NOT IN ('autovacuum worker', 'walsender')
+              AND a.backend_type <> 'autovacuum worker'
               AND age(a.backend_xmin) >= age(x::xid))
 $$;
 COMMENT ON FUNCTION _prom_catalog.seen_by_every_snapshot(xid8) IS

@@ -179,3 +179,30 @@ def test_flush_refuses_an_old_snapshot(history):
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         with pytest.raises(psycopg.errors.InvalidTransactionState, match="READ COMMITTED"):
             conn.execute("SELECT prom_api.compress_due_chunks()")
+
+
+def test_flushed_rows_merge_late_duplicate_and_out_of_order_samples(db):
+    """In an open bucket (level 1): samples written out of order and twice come out sorted,
+    the smallest value kept; a partition flushed again merges into the row it wrote before."""
+    db.execute("SELECT prom_api.set_compression_delay('1 day')")  # the bucket stays open: level 1
+    (sid,) = series_ids(db, [{"__name__": "lvl1"}])
+    start = db.execute("SELECT _prom_catalog.aligned_chunk_start(now() - interval '1 hour', interval '15 minutes')"
+                       ).fetchone()[0]
+    t = [start + timedelta(seconds=15 * i) for i in range(6)]
+    put(db, [sid] * 3, [ms(x) for x in t[3:]], [3.0, 4.0, 5.0])   # later times first
+    put(db, [sid] * 3, [ms(x) for x in t[:3]], [0.0, 1.0, 2.0])
+    put(db, [sid], [ms(t[1])], [-1.0])                            # a duplicate time, smaller value
+    with psycopg.connect(db.info.dsn, autocommit=False) as reader:  # keeps the partition attached
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT 1")
+        maintain(db)
+        key, count = db.execute("SELECT chunk_start, count FROM prom_data.compressed_sample WHERE level = 1").fetchone()
+        assert (key, count) == (start, 6)
+        put(db, [sid, sid], [ms(t[1]), ms(t[5]) + 1], [-2.0, 6.0])  # late: into the flushed partition
+        reader.execute("COMMIT")
+    maintain(db)
+    assert head_partitions(db) == []
+    assert db.execute("SELECT chunk_start, count, get_byte(times, 0) FROM prom_data.compressed_sample").fetchall() == [
+        (start, 7, 3)]  # still one RAW row under the key, merged
+    assert db.execute("SELECT times, vals FROM prom_api.get_samples(%s, %s, %s)", ([sid], *FAR)).fetchall() == [
+        (t + [t[5] + timedelta(milliseconds=1)], [0.0, -2.0, 2.0, 3.0, 4.0, 5.0, 6.0])]
