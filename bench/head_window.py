@@ -23,20 +23,13 @@ from pathlib import Path
 
 import psycopg
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / p) for p in ("tests", "tools", ".")]
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / p) for p in ("tests", "tools", ".", "bench")]
 
+from storage import PY_READ_FUNCTION  # noqa: E402  (bench/storage.py: read_samples as a SQL function)
 from support.postgres import remove_cluster, start_cluster  # noqa: E402
 
 SERIES, READ, SCRAPE_S, FLUSH_DELAY_MIN, MAINTENANCE_LAG_MIN = 1000, 700, 15, 5, 1
 BASE = datetime(2030, 1, 1, tzinfo=timezone.utc)  # partitions and buckets align on it
-READ_FUNCTION = """
-CREATE FUNCTION bench_read_samples(ids bigint[], start_us bigint, end_us bigint) RETURNS bigint
-LANGUAGE plpython3u AS $$
-if "promscale" not in GD:
-    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-mod = GD["promscale"].module(plpy, "promscale.lifecycle.read")
-return sum(len(a) for a in mod.read_samples(plpy, SD, ids, start_us, end_us).values())
-$$"""
 
 
 def us(t: datetime) -> int:
@@ -89,7 +82,7 @@ def main() -> int:
         cluster.psql("CREATE EXTENSION promscale CASCADE", dbname="bench")
         with psycopg.connect(cluster.uri("bench"), autocommit=True) as conn:
             conn.execute("SELECT prom_api.set_compression_delay('1000 days')")  # buckets stay open: level 1
-            conn.execute(READ_FUNCTION)
+            conn.execute(PY_READ_FUNCTION)
             conn.execute("SELECT prom_api.get_or_create_series_id(jsonb_build_object('__name__', 'm', 'i', i::text)) "
                          "FROM generate_series(1, %s) i", (SERIES,))
             print(f"last hour of {READ} of {SERIES} series at {SCRAPE_S} s, read_samples, median of {args.reps}:")

@@ -60,6 +60,42 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.seen_by_every_snapshot(xid8) IS
     'Whether every running snapshot sees a transaction as committed';
 
+-- The ids whose advisory lock (lock_class, id) this transaction takes without waiting.
+CREATE OR REPLACE FUNCTION _prom_catalog.try_lock_ids(lock_class int, ids bigint[])
+RETURNS bigint[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+    locked bigint[] := '{}';
+BEGIN
+    FOR id IN SELECT DISTINCT x FROM unnest(ids) AS x ORDER BY x LOOP
+        IF pg_try_advisory_xact_lock(lock_class, (id % 2147483647)::int) THEN
+            locked := locked || id;
+        END IF;
+    END LOOP;
+    RETURN locked;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.try_lock_ids(int, bigint[]) IS
+    'Takes the advisory locks of some ids that are free now; returns those ids';
+
+-- Drops tables of prom_data in one statement: one exclusive lock on their parent, whose wait
+-- lock_timeout bounds (the caller's).
+CREATE OR REPLACE FUNCTION _prom_catalog.drop_data_tables(names name[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE 'DROP TABLE ' || (SELECT string_agg(format('prom_data.%I', n), ', ') FROM unnest(names) AS n);
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.drop_data_tables(name[]) IS 'Drops some tables of prom_data in one statement';
+
 -- Head partitions due for a flush: ended more than the flush delay ago, and never flushed or
 -- written to since (late rows). One row per bucket: a backlog of a bucket is flushed in one
 -- step, so that each compacted row it may write is written once.
@@ -228,18 +264,13 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '200ms'
 AS $$
 DECLARE
-    c record;
-    candidates bigint[] := '{}';
+    -- the ones without a writer (who marks late rows) or a flush inside
+    candidates bigint[] := _prom_catalog.try_lock_ids(1886547831, ARRAY(
+        SELECT sc.id FROM _prom_catalog.sample_chunk sc
+        JOIN _prom_catalog.sample_chunk_state s ON s.chunk_id = sc.id
+        WHERE s.flush_xid IS NOT NULL AND NOT s.late_rows AND _prom_catalog.seen_by_every_snapshot(s.flush_xid)));
     names name[];
 BEGIN
-    FOR c IN SELECT sc.id FROM _prom_catalog.sample_chunk sc
-             JOIN _prom_catalog.sample_chunk_state s ON s.chunk_id = sc.id
-             WHERE s.flush_xid IS NOT NULL AND NOT s.late_rows AND _prom_catalog.seen_by_every_snapshot(s.flush_xid)
-             ORDER BY sc.id LOOP
-        -- held by a writer (who marks late rows) or a flush: not now
-        CONTINUE WHEN NOT pg_try_advisory_xact_lock(1886547831, (c.id % 2147483647)::int);
-        candidates := candidates || c.id;
-    END LOOP;
     IF cardinality(candidates) = 0 THEN
         RETURN 0;
     END IF;
@@ -256,7 +287,7 @@ BEGIN
         END IF;
         DELETE FROM _prom_catalog.sample_chunk_state s
         WHERE s.chunk_id = ANY (candidates) AND NOT EXISTS (SELECT 1 FROM _prom_catalog.sample_chunk sc WHERE sc.id = s.chunk_id);
-        EXECUTE 'DROP TABLE ' || (SELECT string_agg(format('prom_data.%I', n), ', ') FROM unnest(names) AS n);
+        PERFORM _prom_catalog.drop_data_tables(names);
     EXCEPTION WHEN lock_not_available THEN
         RAISE NOTICE 'promscale maintenance: dropping flushed head partitions postponed: prom_data.sample is busy';
         RETURN NULL;

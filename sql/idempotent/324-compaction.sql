@@ -99,16 +99,12 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '200ms'
 AS $$
 DECLARE
-    p record;
-    candidates bigint[] := '{}';
+    -- the ones no compaction (or retention) is working on
+    candidates bigint[] := _prom_catalog.try_lock_ids(1886547832, ARRAY(
+        SELECT c.id FROM _prom_catalog.compressed_partition c
+        WHERE c.level = 1 AND c.compacted_xid IS NOT NULL AND _prom_catalog.seen_by_every_snapshot(c.compacted_xid)));
     names name[];
 BEGIN
-    FOR p IN SELECT c.id FROM _prom_catalog.compressed_partition c
-             WHERE c.level = 1 AND c.compacted_xid IS NOT NULL AND _prom_catalog.seen_by_every_snapshot(c.compacted_xid)
-             ORDER BY c.id LOOP
-        CONTINUE WHEN NOT pg_try_advisory_xact_lock(1886547832, (p.id % 2147483647)::int);
-        candidates := candidates || p.id;
-    END LOOP;
     IF cardinality(candidates) = 0 THEN
         RETURN 0;
     END IF;
@@ -121,7 +117,7 @@ BEGIN
         IF names IS NULL THEN
             RETURN 0;
         END IF;
-        EXECUTE 'DROP TABLE ' || (SELECT string_agg(format('prom_data.%I', n), ', ') FROM unnest(names) AS n);
+        PERFORM _prom_catalog.drop_data_tables(names);
     EXCEPTION WHEN lock_not_available THEN
         RAISE NOTICE 'promscale maintenance: dropping compacted partitions postponed: prom_data.compressed_sample is busy';
         RETURN NULL;
