@@ -63,7 +63,7 @@ COMMENT ON FUNCTION _prom_catalog.insert_samples(bigint[], timestamptz[], double
     'Appends samples without checking their series ids (see prom_api.put_samples)';
 
 -- insert_samples for batches that span several partitions or need new ones: creates the
--- partitions, write-locks every partition in the batch's range, marks flushed ones as holding
+-- partitions, write-locks every partition that gets a sample, marks flushed ones as holding
 -- late rows, and inserts through the parent table.
 CREATE OR REPLACE FUNCTION _prom_catalog.insert_samples_routed(series_ids bigint[], times timestamptz[], vals double precision[])
 RETURNS bigint
@@ -88,7 +88,9 @@ BEGIN
         locked_starts := '{}';
         locked_ends := '{}';
         FOR c IN SELECT sc.id, sc.start_time, sc.end_time FROM _prom_catalog.sample_chunk sc
-                 WHERE sc.start_time <= last_time AND sc.end_time > first_time ORDER BY sc.id LOOP
+                 WHERE sc.start_time <= last_time AND sc.end_time > first_time
+                   AND EXISTS (SELECT 1 FROM unnest(times) AS x WHERE x >= sc.start_time AND x < sc.end_time)
+                 ORDER BY sc.id LOOP
             PERFORM pg_advisory_xact_lock_shared(1886547831, (c.id % 2147483647)::int);
             locked_ids := locked_ids || c.id;
             locked_starts := locked_starts || c.start_time;
