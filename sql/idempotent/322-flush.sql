@@ -97,8 +97,9 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.drop_data_tables(name[]) IS 'Drops some tables of prom_data in one statement';
 
 -- Head partitions due for a flush: ended more than the flush delay ago, and never flushed or
--- written to since (late rows). One row per bucket: a backlog of a bucket is flushed in one
--- step, so that each compacted row it may write is written once.
+-- written to since (late rows). One row per step: a partition on its own, or, where their
+-- bucket is due for compaction already (a backlog, late samples), all of the bucket's, so that
+-- each compacted row they go into is written once.
 CREATE OR REPLACE FUNCTION _prom_catalog.chunks_to_flush()
 RETURNS TABLE (chunk_ids bigint[], table_names name[], start_time timestamptz, end_time timestamptz, late boolean)
 LANGUAGE sql
@@ -110,13 +111,18 @@ AS $$
            min(c.start_time), max(c.end_time), bool_or(coalesce(s.late_rows, false))
     FROM _prom_catalog.sample_chunk c
     LEFT JOIN _prom_catalog.sample_chunk_state s ON s.chunk_id = c.id
+    CROSS JOIN LATERAL (SELECT CASE WHEN isfinite(c.start_time)
+                                    THEN _prom_catalog.aligned_chunk_start(c.start_time, prom_api.get_compressed_chunk_interval())
+                               END AS start) b
     WHERE c.end_time <= now() - prom_api.get_flush_delay()
       AND (s.flush_xid IS NULL OR s.late_rows)
-    GROUP BY CASE WHEN isfinite(c.start_time)
-                  THEN _prom_catalog.aligned_chunk_start(c.start_time, prom_api.get_compressed_chunk_interval()) END
+    GROUP BY CASE WHEN b.start + prom_api.get_compressed_chunk_interval() <= now() - prom_api.get_compression_delay()
+                  THEN b.start END,
+             CASE WHEN b.start + prom_api.get_compressed_chunk_interval() <= now() - prom_api.get_compression_delay()
+                  THEN NULL ELSE c.id END
     ORDER BY 3
 $$;
-COMMENT ON FUNCTION _prom_catalog.chunks_to_flush() IS 'Head partitions that maintenance should flush now, grouped by bucket';
+COMMENT ON FUNCTION _prom_catalog.chunks_to_flush() IS 'Head partitions that maintenance should flush now, one row per flush step';
 
 -- Reads head partitions and writes their samples as compressed rows (lifecycle/flush.py).
 -- Index scans give the rows in series order, streamed in batches: a sort of a whole
