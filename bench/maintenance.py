@@ -123,7 +123,7 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=100_000)
     parser.add_argument("--skip-compaction", action="store_true")
     args = parser.parse_args()
-    cluster = start_cluster({"shared_buffers": "2GB", "max_wal_size": "16GB", "checkpoint_timeout": "30min",
+    cluster = start_cluster({"shared_buffers": "2GB", "max_wal_size": "2GB",
                              "max_parallel_workers_per_gather": "0"})
     try:
         cluster.psql("CREATE DATABASE bench")
