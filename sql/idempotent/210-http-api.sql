@@ -90,7 +90,9 @@ COMMENT ON FUNCTION prom_api.query_exemplars_json(text, double precision, double
 GRANT EXECUTE ON FUNCTION
     _prom_catalog.clamped_timestamptz(double precision),
     _prom_catalog.get_matching_series_ids(text[], text[], text[]),
-    prom_api.get_series_with_samples(bigint[], timestamptz, timestamptz),
+    prom_api.get_active_series(bigint[], timestamptz, timestamptz),
+    prom_api.get_active_label_values(text, timestamptz, timestamptz),
+    prom_api.get_active_label_names(timestamptz, timestamptz),
     prom_api.get_series_labels(bigint[]),
     prom_api.series_json(text[], double precision, double precision, int),
     prom_api.label_names_json(text[], double precision, double precision, int),

@@ -10,6 +10,10 @@ The shape: metric ``scale_metric`` with labels ``instance`` (``hosts`` values),
 ``series`` (one value per series) and ``job`` (one value); ``extra_metrics`` small
 metrics ``scale_small_<i>`` with 10 series each, so tests can check that a lookup of
 one metric does not pay for the big one.
+
+Activity: every series has samples from ``ACTIVE_FROM`` to ``ACTIVE_TO``, except those of the
+upper half of the hosts, which stopped at ``STOPPED_AT``; their bounds are set by
+prom_api.mark_series_activity, as ingest sets them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from __future__ import annotations
 import psycopg
 
 BIG_METRIC = "scale_metric"
+ACTIVE_FROM = "2024-01-01 00:00:00+00"
+STOPPED_AT = "2024-01-01 02:00:00+00"
+ACTIVE_TO = "2024-01-01 06:00:00+00"
 
 
 def build_catalog(conn: psycopg.Connection, n_series: int = 100_000, hosts: int = 1_000,
@@ -28,6 +35,7 @@ def build_catalog(conn: psycopg.Connection, n_series: int = 100_000, hosts: int 
         for i in range(extra_metrics):
             name = f"scale_small_{i}"
             metric_ids[name] = _metric(conn, name, 10, 2)
+        _mark_activity(conn, hosts)
     conn.execute("ANALYZE _prom_catalog.label")
     conn.execute("ANALYZE _prom_catalog.series")
     conn.execute("ANALYZE _prom_catalog.label_key_position")
@@ -61,6 +69,20 @@ def _metric(conn: psycopg.Connection, name: str, n_series: int, hosts: int) -> i
         """, {"m": metric_id, "n": n_series, "hosts": hosts, "name": name})
     conn.execute("SELECT _prom_catalog.create_metric_views(%s)", (metric_id,))
     return metric_id
+
+
+def _mark_activity(conn: psycopg.Connection, hosts: int) -> None:
+    conn.execute(
+        """
+        SELECT count(*) FROM (
+            SELECT array_agg(s.id) AS ids, array_agg(%(start)s::timestamptz) AS los,
+                   array_agg(CASE WHEN m.metric_name = %(big)s AND substr(l.value, 6)::int >= %(half)s
+                                  THEN %(stop)s::timestamptz ELSE %(end)s::timestamptz END) AS his
+            FROM _prom_catalog.series s
+            JOIN _prom_catalog.metric m ON m.id = s.metric_id
+            JOIN _prom_catalog.label l ON l.id = s.labels[2]) a,
+            prom_api.mark_series_activity(a.ids, a.los, a.his)
+        """, {"start": ACTIVE_FROM, "stop": STOPPED_AT, "end": ACTIVE_TO, "big": BIG_METRIC, "half": hosts // 2})
 
 
 def label_set(metric: str, i: int, hosts: int = 1_000) -> dict[str, str]:

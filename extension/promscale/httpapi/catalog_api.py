@@ -1,9 +1,11 @@
 """/api/v1/series, /api/v1/labels, /api/v1/label/<name>/values and /api/v1/metadata.
 
-Each function returns the complete Prometheus response body. Series and label
-lookups honour start/end: only series with samples in the range count (see
-prom_api.get_series_with_samples), and ``limit`` truncates with the warning
-Prometheus 2.51+ gives.
+Each function returns the complete Prometheus response body. Series and label lookups honour
+start/end through the catalog's activity bounds (sql/idempotent/045-activity.sql), never by
+reading samples: without match[], label names come from _prom_catalog.label_key (O(keys)) and
+the values of one label from its index range (O(values)); with match[], the matching series
+come from the GIN index on their labels and are filtered by their bounds (O(series matched)).
+``limit`` truncates with the warning Prometheus 2.51+ gives.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from . import gojson
-from .selectors import SelectorError, parse_match_params, series_in_range
+from .selectors import SelectorError, active_series_query, labels_of, parse_match_params
 
 TRUNCATED = "results truncated due to limit"
 
-_plans: dict[str, Any] = {}
+# start/end arrive as Unix seconds; clients send open bounds far outside timestamptz's range
+START, END = "_prom_catalog.clamped_timestamptz($1)", "_prom_catalog.clamped_timestamptz($2)"
+
+_plans: dict[Any, Any] = {}
 
 
-def _plan(plpy: Any, key: str, query: str, types: list[str]) -> Any:
+def _plan(plpy: Any, key: Any, query: str, types: list[str]) -> Any:
     plan = _plans.get(key)
     if plan is None:
         plan = _plans[key] = plpy.prepare(query, types)
@@ -37,20 +42,18 @@ def _limited(items: list, limit: int | None) -> tuple[list, list[str]]:
     return items, []
 
 
-def _all_series_labels(plpy: Any, column: str, key: str | None, start: float, end: float) -> list[str]:
-    """Label names (column "key") or the values of label ``key`` over every series with
-    samples in the range, in SQL: no per-series Python work for the catalog-wide lookups
-    Grafana's editor makes on start-up."""
-    plan = _plan(plpy, "all_" + column,
-                 "WITH live AS (SELECT prom_api.get_series_with_samples("
-                 "  (SELECT coalesce(array_agg(s.id), '{}') FROM _prom_catalog.series s WHERE s.delete_epoch IS NULL),"
-                 "  _prom_catalog.clamped_timestamptz($1), _prom_catalog.clamped_timestamptz($2)) AS ids) "
-                 f"SELECT DISTINCT l.{column} AS v FROM _prom_catalog.label l "
-                 "WHERE ($3::text IS NULL OR l.key = $3) AND l.id IN ("
-                 "  SELECT DISTINCT u.id FROM live, unnest(live.ids) AS i(id) "
-                 "  JOIN _prom_catalog.series s ON s.id = i.id, unnest(s.labels) AS u(id))",
-                 ["float8", "float8", "text"])
-    return [row["v"] for row in plpy.execute(plan, [start, end, key])]
+def _over_matched(plpy: Any, session: dict, match_sets: list, start: float, end: float, select: str,
+                  extra_type: str | None = None, extra: Any = None) -> list[dict]:
+    """Rows of ``select`` over ``{matched}``: the live series matching match_sets with activity in
+    [start, end]. ``select`` may use one more parameter, ``${extra}``, of type ``extra_type``."""
+    query = active_series_query(plpy, session, match_sets, START, END, first_param=3)
+    if query is None:
+        return []
+    sql, params = query
+    text = select.format(matched=sql, extra=len(params) + 3)
+    types = ["float8", "float8"] + ["int4[]"] * len(params) + ([extra_type] if extra_type else [])
+    plan = _plan(plpy, text, text, types)
+    return plpy.execute(plan, [start, end, *params] + ([extra] if extra_type else []))
 
 
 def series_json(plpy: Any, session: dict, selectors: list[str], start: float, end: float,
@@ -61,8 +64,8 @@ def series_json(plpy: Any, session: dict, selectors: list[str], start: float, en
         match_sets = parse_match_params(selectors)
     except SelectorError as exc:
         return gojson.error("bad_data", f'invalid parameter "match[]": {exc}')
-    label_sets, warnings = _limited([labels for labels, _ in series_in_range(plpy, session, match_sets, start, end)],
-                                    limit)
+    rows = _over_matched(plpy, session, match_sets, start, end, "SELECT m.labels FROM ({matched}) m")
+    label_sets, warnings = _limited(sorted(labels_of(plpy, session, [r["labels"] for r in rows])), limit)
     return _body(gojson.dumps([dict(pairs) for pairs in label_sets]), warnings)
 
 
@@ -73,11 +76,16 @@ def label_names_json(plpy: Any, session: dict, selectors: list[str], start: floa
     except SelectorError as exc:
         return gojson.error("bad_data", str(exc))
     if match_sets is None:
-        names = sorted(_all_series_labels(plpy, "key", None, start, end))
+        plan = _plan(plpy, "names", f"SELECT prom_api.get_active_label_names({START}, {END}) AS v",
+                     ["float8", "float8"])
+        names = plpy.execute(plan, [start, end])[0]["v"]
     else:
-        names = sorted({key for labels, _ in series_in_range(plpy, session, match_sets, start, end)
-                        for key, _ in labels})
-    names, warnings = _limited(names, limit)
+        rows = _over_matched(
+            plpy, session, match_sets, start, end,
+            "SELECT array_agg(DISTINCT p.key) AS v FROM ({matched}) m "
+            "JOIN _prom_catalog.label_key_position p ON p.metric_id = m.metric_id AND m.labels[p.pos] <> 0")
+        names = rows[0]["v"] if rows else None
+    names, warnings = _limited(sorted(names or []), limit)
     return _body(gojson.dumps(names), warnings)
 
 
@@ -88,11 +96,18 @@ def label_values_json(plpy: Any, session: dict, name: str, selectors: list[str],
     except SelectorError as exc:
         return gojson.error("bad_data", str(exc))
     if match_sets is None:
-        values = sorted(_all_series_labels(plpy, "value", name, start, end))
+        plan = _plan(plpy, "values", f"SELECT prom_api.get_active_label_values($3, {START}, {END}) AS v",
+                     ["float8", "float8", "text"])
+        values = plpy.execute(plan, [start, end, name])[0]["v"]
     else:
-        values = sorted({value for labels, _ in series_in_range(plpy, session, match_sets, start, end)
-                         for key, value in labels if key == name})
-    values, warnings = _limited(values, limit)
+        rows = _over_matched(
+            plpy, session, match_sets, start, end,
+            "SELECT array_agg(l.value) AS v FROM _prom_catalog.label l WHERE l.id IN ("
+            "  SELECT m.labels[p.pos] FROM ({matched}) m "
+            "  JOIN _prom_catalog.label_key_position p ON p.metric_id = m.metric_id AND p.key = ${extra})",
+            "text", name)
+        values = rows[0]["v"] if rows else None
+    values, warnings = _limited(sorted(values or []), limit)
     return _body(gojson.dumps(values), warnings)
 
 

@@ -69,25 +69,46 @@ class SqlStorage:
             (match if m.matches(r["value"]) else nomatch).append(r["id"])
         return match, nomatch
 
-    def series_for(self, matchers):
-        key = tuple((m.type, m.name, m.value) for m in matchers)
-        hit = self.series_cache.get(key)
-        if hit is not None:
-            return hit
+    def label_id_filters(self, matchers):
+        """(pos, neg) such that a series matches every matcher when its labels overlap each
+        label-id list of pos and none of neg (GIN-indexed tests); None when none can match."""
         pos, neg = [], []
         for m in matchers:
             match, nomatch = self._label_ids(m)
             if m.matches(""):
                 # series lacking the key match too: exclude the values that do not match
-                if nomatch is None:
-                    nomatch = []
                 if nomatch:
                     neg.append(nomatch)
             else:
                 if not match:
-                    self.series_cache[key] = []
-                    return []
+                    return None
                 pos.append(match)
+        return pos, neg
+
+    def labels_of(self, label_id_arrays):
+        """The sorted (key, value) pairs of each labels array (label ids, 0 = absent)."""
+        missing = set()
+        for ids in label_id_arrays:
+            for lid in ids:
+                if lid and lid not in self.label_cache:
+                    missing.add(lid)
+        if missing:
+            plan = self._plan("labels", "SELECT id, key, value FROM _prom_catalog.label WHERE id = ANY($1)", ["int4[]"])
+            for r in self.plpy.execute(plan, [list(missing)]):
+                self.label_cache[r["id"]] = (r["key"], r["value"])
+        cache = self.label_cache
+        return [tuple(sorted(cache[lid] for lid in ids if lid)) for ids in label_id_arrays]
+
+    def series_for(self, matchers):
+        key = tuple((m.type, m.name, m.value) for m in matchers)
+        hit = self.series_cache.get(key)
+        if hit is not None:
+            return hit
+        filters = self.label_id_filters(matchers)
+        if filters is None:
+            self.series_cache[key] = []
+            return []
+        pos, neg = filters
         conds = [f"s.labels OPERATOR(pg_catalog.&&) ${i + 1}" for i in range(len(pos))]
         conds += [f"NOT s.labels OPERATOR(pg_catalog.&&) ${len(pos) + i + 1}" for i in range(len(neg))]
         where = " AND ".join(conds) if conds else "true"
@@ -95,20 +116,7 @@ class SqlStorage:
                           f"SELECT s.id, s.labels FROM _prom_catalog.series s WHERE {where}",
                           ["int4[]"] * (len(pos) + len(neg)))
         rows = self.plpy.execute(plan, pos + neg)
-        missing = set()
-        for r in rows:
-            for lid in r["labels"]:
-                if lid and lid not in self.label_cache:
-                    missing.add(lid)
-        if missing:
-            plan = self._plan("labels", "SELECT id, key, value FROM _prom_catalog.label WHERE id = ANY($1)", ["int4[]"])
-            for r in self.plpy.execute(plan, [list(missing)]):
-                self.label_cache[r["id"]] = (r["key"], r["value"])
-        out = []
-        for r in rows:
-            labels = tuple(sorted(self.label_cache[lid] for lid in r["labels"] if lid))
-            out.append((labels, r["id"]))
-        out.sort()
+        out = sorted(zip(self.labels_of([r["labels"] for r in rows]), (r["id"] for r in rows)))
         self.series_cache[key] = out
         return out
 

@@ -1,0 +1,301 @@
+-- Activity bounds of series, labels and label keys (sql/migrations/050-activity-bounds.sql):
+-- maintained at ingest, narrowed by garbage collection, read by the HTTP API's lookups
+-- (210-http-api.sql), which then answer "what was active in [start, end]" from the catalog.
+--
+-- The rule every reader relies on: after a write commits, the bounds of its series, of their
+-- labels and of their keys contain every sample time it wrote. Bounds are widened generously
+-- so that they rarely move (a write that moves no bound costs nothing here):
+--   series: last_seen is pushed to the sample time + G + a per-series phase in [0, G), so a
+--           series scraped steadily is marked once every G to 2G, and series created together
+--           (same phase otherwise) do not all come due at the same instant; first_seen is the
+--           first sample's time, lowered by a further G when a backfill lowers it;
+--   labels and keys: the union of their series' bounds, rounded out to the grid of G, so a
+--           label shared by every series (job="node") moves once per G, not once per series.
+-- G is 20 minutes: a series counts at most 2G = 40 minutes after its last sample, a label or
+-- key at most an hour (docs/http-api.md). Rows are locked in a fixed order (series by id,
+-- then labels by id, then keys), and only those whose bound moves: writers do not queue on
+-- hot label rows, and cannot deadlock on them.
+
+-- G, the granularity of activity bounds.
+CREATE OR REPLACE FUNCTION _prom_catalog.activity_granularity()
+RETURNS interval
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT interval '20 minutes'
+$$;
+COMMENT ON FUNCTION _prom_catalog.activity_granularity() IS
+    'Granularity of the activity bounds of series, labels and label keys';
+
+-- Whether t is a finite time well inside timestamptz's range (294276 AD at most), where
+-- moving it by a few G cannot overflow. Bounds outside it are left unrounded: still bounds.
+CREATE OR REPLACE FUNCTION _prom_catalog.activity_roundable(t timestamptz)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t BETWEEN '4000-01-01 00:00:00+00 BC' AND '200000-01-01 00:00:00+00'
+$$;
+COMMENT ON FUNCTION _prom_catalog.activity_roundable(timestamptz) IS
+    'Whether a time can be moved by a few activity granularities without leaving timestamptz''s range';
+
+-- t moved by steps × G (t itself where that could overflow).
+CREATE OR REPLACE FUNCTION _prom_catalog.activity_shift(t timestamptz, steps double precision)
+RETURNS timestamptz
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN _prom_catalog.activity_roundable(t) THEN t + steps * _prom_catalog.activity_granularity()
+                ELSE t END
+$$;
+COMMENT ON FUNCTION _prom_catalog.activity_shift(timestamptz, double precision) IS
+    'A time moved by a number of activity granularities (unchanged near the ends of timestamptz''s range)';
+
+-- The grid point of G at or before t (outward = false), or the one after that (true):
+-- rounding a lower bound down and an upper bound up keeps them bounds.
+CREATE OR REPLACE FUNCTION _prom_catalog.activity_grid(t timestamptz, outward_up boolean)
+RETURNS timestamptz
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN _prom_catalog.activity_roundable(t) THEN
+            to_timestamp((floor(extract(epoch FROM t) / extract(epoch FROM _prom_catalog.activity_granularity()))
+                          + CASE WHEN outward_up THEN 1 ELSE 0 END)::float8
+                         * extract(epoch FROM _prom_catalog.activity_granularity())::float8)
+        ELSE t
+    END
+$$;
+COMMENT ON FUNCTION _prom_catalog.activity_grid(timestamptz, boolean) IS
+    'The activity grid point at or before a time (outward_up false) or the next one after that (true)';
+
+-- A time as Unix milliseconds, rounded towards the inside of a bound (up for a lower bound,
+-- down for an upper one) and clamped to the range the connector's arrays use: writers that
+-- remember bounds in milliseconds never believe them wider than they are.
+CREATE OR REPLACE FUNCTION _prom_catalog.unix_ms(t timestamptz, round_up boolean)
+RETURNS bigint
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN t = '-infinity' THEN -210866803200000   -- the first and last finite times
+        WHEN t = 'infinity' THEN 9224318015999999
+        WHEN round_up THEN ceil(extract(epoch FROM t) * 1000)::bigint
+        ELSE floor(extract(epoch FROM t) * 1000)::bigint
+    END
+$$;
+COMMENT ON FUNCTION _prom_catalog.unix_ms(timestamptz, boolean) IS
+    'A time as Unix milliseconds, rounded up or down, clamped to the range of timestamptz';
+
+-- Widens the bounds of series (and of their labels and keys) to cover samples at
+-- [min_times[i], max_times[i]] for series_ids[i]; returns the bounds now covering each given
+-- series, for writers that remember them (the connector: pyconnector/activity.py).
+CREATE OR REPLACE FUNCTION prom_api.mark_series_activity(
+    series_ids bigint[], min_times timestamptz[], max_times timestamptz[])
+RETURNS TABLE (series_id bigint, first_seen timestamptz, last_seen timestamptz)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g_seconds float8 := extract(epoch FROM _prom_catalog.activity_granularity());
+    moved_labels int[];
+BEGIN
+    IF cardinality(series_ids) IS DISTINCT FROM cardinality(min_times)
+       OR cardinality(series_ids) IS DISTINCT FROM cardinality(max_times) THEN
+        RAISE EXCEPTION 'series_ids, min_times and max_times must have the same length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- 1. series whose bounds do not cover their samples: locked in id order, then widened
+    WITH wanted AS (
+        SELECT w.id, min(w.lo) AS lo, max(w.hi) AS hi
+        FROM unnest(series_ids, min_times, max_times) AS w(id, lo, hi)
+        WHERE w.id IS NOT NULL AND w.lo IS NOT NULL AND w.hi IS NOT NULL
+        GROUP BY w.id),
+    due AS (
+        SELECT s.id, w.lo, w.hi
+        FROM _prom_catalog.series s JOIN wanted w ON w.id = s.id
+        WHERE s.first_seen IS NULL OR s.first_seen > w.lo OR s.last_seen < w.hi
+        ORDER BY s.id
+        FOR NO KEY UPDATE OF s),
+    moved AS (
+        UPDATE _prom_catalog.series s SET
+            first_seen = CASE WHEN s.first_seen IS NULL THEN d.lo
+                              WHEN s.first_seen > d.lo THEN _prom_catalog.activity_shift(d.lo, -1)
+                              ELSE s.first_seen END,
+            last_seen = CASE WHEN s.last_seen IS NULL OR s.last_seen < d.hi
+                             THEN _prom_catalog.activity_shift(d.hi, 1 + (s.id % g_seconds::bigint) / g_seconds)
+                             ELSE s.last_seen END
+        FROM due d
+        WHERE s.id = d.id
+        RETURNING s.labels, s.first_seen, s.last_seen),
+    -- 2. their labels: the union of the new bounds, on the grid; locked in id order
+    label_bounds AS (
+        SELECT u.id, _prom_catalog.activity_grid(min(m.first_seen), false) AS lo,
+               _prom_catalog.activity_grid(max(m.last_seen), true) AS hi
+        FROM moved m, unnest(m.labels) AS u(id)
+        WHERE u.id <> 0
+        GROUP BY u.id),
+    label_due AS (
+        SELECT l.id, b.lo, b.hi
+        FROM _prom_catalog.label l JOIN label_bounds b ON b.id = l.id
+        WHERE l.first_seen IS NULL OR l.first_seen > b.lo OR l.last_seen < b.hi
+        ORDER BY l.id
+        FOR NO KEY UPDATE OF l),
+    label_moved AS (
+        UPDATE _prom_catalog.label l SET
+            first_seen = least(l.first_seen, d.lo),
+            last_seen = greatest(l.last_seen, d.hi)
+        FROM label_due d
+        WHERE l.id = d.id
+        RETURNING l.id)
+    SELECT array_agg(lm.id) INTO moved_labels FROM label_moved lm;
+
+    -- 3. the keys of the labels that moved (inserted on first sight), locked in key order
+    IF moved_labels IS NOT NULL THEN
+        PERFORM _prom_catalog.widen_label_keys(moved_labels);
+    END IF;
+
+    RETURN QUERY
+    SELECT s.id, s.first_seen, s.last_seen
+    FROM _prom_catalog.series s
+    WHERE s.id IN (SELECT DISTINCT w.id FROM unnest(series_ids) AS w(id));
+END
+$$;
+COMMENT ON FUNCTION prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]) IS
+    'Widens the activity bounds of series (and their labels and keys) to cover samples at [min_times, max_times]; returns the bounds of the given series';
+
+-- Widens the bounds of the keys of the given labels to cover the labels' bounds.
+CREATE OR REPLACE FUNCTION _prom_catalog.widen_label_keys(label_ids int[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO _prom_catalog.label_key (key)
+    SELECT DISTINCT l.key FROM _prom_catalog.label l
+    WHERE l.id = ANY (label_ids)
+      AND NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key k WHERE k.key = l.key)
+    ORDER BY 1
+    ON CONFLICT DO NOTHING;
+    WITH key_bounds AS (
+        SELECT l.key, min(l.first_seen) AS lo, max(l.last_seen) AS hi
+        FROM _prom_catalog.label l
+        WHERE l.id = ANY (label_ids)
+        GROUP BY l.key),
+    key_due AS (
+        SELECT k.key, b.lo, b.hi
+        FROM _prom_catalog.label_key k JOIN key_bounds b ON b.key = k.key
+        WHERE k.first_seen IS NULL OR k.first_seen > b.lo OR k.last_seen < b.hi
+        ORDER BY k.key COLLATE "C"
+        FOR NO KEY UPDATE OF k)
+    UPDATE _prom_catalog.label_key k SET
+        first_seen = least(k.first_seen, d.lo),
+        last_seen = greatest(k.last_seen, d.hi)
+    FROM key_due d
+    WHERE k.key = d.key;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.widen_label_keys(int[]) IS
+    'Widens the activity bounds of the keys of the given labels to cover those labels';
+
+-- Marks the series of a batch of samples (parallel arrays), for writers that do not
+-- remember what they marked (prom_api.put_samples without a series epoch): one probe per
+-- distinct series of the batch.
+CREATE OR REPLACE FUNCTION _prom_catalog.mark_activity_of_samples(series_ids bigint[], times timestamptz[])
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*)
+    FROM (SELECT array_agg(b.id) AS ids, array_agg(b.lo) AS los, array_agg(b.hi) AS his
+          FROM (SELECT i.id, min(i.t) AS lo, max(i.t) AS hi
+                FROM unnest(series_ids, times) AS i(id, t) GROUP BY i.id) b) a,
+         prom_api.mark_series_activity(a.ids, a.los, a.his)
+$$;
+COMMENT ON FUNCTION _prom_catalog.mark_activity_of_samples(bigint[], timestamptz[]) IS
+    'Widens the activity bounds of the series of a batch of samples';
+
+-- After garbage collection deleted series (given as pairs: a label id of a deleted series and
+-- that series' last_seen), the labels whose newest activity came from them get their bounds recomputed from the series left (NULL when none is left, so a label of
+-- deleted series only disappears from every lookup), then the keys of labels that shrank.
+-- A label's last_seen always comes from one of its series' marks, so a label whose last_seen
+-- is newer than every deleted series' is still carried by a live one and is left alone: hot
+-- labels (job="node") are never recomputed. The labels are locked before their series are
+-- read, so a write that moves their bounds meanwhile waits and then widens the result.
+CREATE OR REPLACE FUNCTION _prom_catalog.narrow_activity_after_gc(label_ids int[], series_last_seen timestamptz[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    candidates int[];
+    shrunk_keys text[];
+BEGIN
+    -- labels whose last_seen a deleted series may have set, locked in id order
+    SELECT array_agg(c.id ORDER BY c.id) INTO candidates
+    FROM (
+        SELECT l.id
+        FROM (SELECT d.id, _prom_catalog.activity_grid(max(d.last_seen), true) AS hi
+              FROM unnest(label_ids, series_last_seen) AS d(id, last_seen)
+              WHERE d.id <> 0 AND d.last_seen IS NOT NULL
+              GROUP BY d.id) dl
+        JOIN _prom_catalog.label l ON l.id = dl.id
+        WHERE l.last_seen <= dl.hi
+        ORDER BY l.id
+        FOR NO KEY UPDATE OF l) c;
+    IF candidates IS NULL THEN
+        RETURN;
+    END IF;
+    WITH recomputed AS (
+        SELECT c.id, r.lo, r.hi
+        FROM unnest(candidates) AS c(id)
+        CROSS JOIN LATERAL (
+            SELECT _prom_catalog.activity_grid(min(s.first_seen), false) AS lo,
+                   _prom_catalog.activity_grid(max(s.last_seen), true) AS hi
+            FROM _prom_catalog.series s
+            WHERE s.labels @> ARRAY[c.id]) r),
+    changed AS (
+        UPDATE _prom_catalog.label l SET first_seen = r.lo, last_seen = r.hi
+        FROM recomputed r
+        WHERE l.id = r.id AND (l.first_seen, l.last_seen) IS DISTINCT FROM (r.lo, r.hi)
+        RETURNING l.key)
+    SELECT array_agg(DISTINCT ch.key) INTO shrunk_keys FROM changed ch;
+    IF shrunk_keys IS NULL THEN
+        RETURN;
+    END IF;
+    -- keys: recomputed from their labels (an index range per key), locked in key order
+    PERFORM 1 FROM _prom_catalog.label_key k WHERE k.key = ANY (shrunk_keys)
+    ORDER BY k.key COLLATE "C" FOR NO KEY UPDATE;
+    UPDATE _prom_catalog.label_key k SET first_seen = r.lo, last_seen = r.hi
+    FROM (SELECT k2.key, (SELECT min(l.first_seen) FROM _prom_catalog.label l WHERE l.key = k2.key) AS lo,
+                 (SELECT max(l.last_seen) FROM _prom_catalog.label l WHERE l.key = k2.key) AS hi
+          FROM _prom_catalog.label_key k2 WHERE k2.key = ANY (shrunk_keys)) r
+    WHERE k.key = r.key;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.narrow_activity_after_gc(int[], timestamptz[]) IS
+    'Recomputes the activity bounds of labels (and keys) whose newest activity came from series just deleted';
+
+GRANT EXECUTE ON FUNCTION
+    prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]),
+    _prom_catalog.unix_ms(timestamptz, boolean)
+TO prom_writer;

@@ -1,0 +1,29 @@
+-- Activity bounds: when series, labels and label keys had samples, coarsely, so that the
+-- HTTP API's series, label-names and label-values lookups with a time range read the
+-- catalog's indexes instead of samples (sql/idempotent/045-activity.sql maintains them).
+--
+-- For each row, [first_seen, last_seen] contains the time of every sample written for it
+-- (for a label: of every series carrying it; for a key: of every label with that key), widened
+-- by at most a bounded slack so that it moves rarely. NULL: nothing written yet (or, for a
+-- label or key, nothing left after garbage collection).
+
+ALTER TABLE _prom_catalog.series
+    ADD COLUMN first_seen timestamptz,
+    ADD COLUMN last_seen timestamptz;
+-- room on each page, so that moving a bound is a HOT update (no new entries in the labels
+-- indexes): the bounds themselves are never indexed
+ALTER TABLE _prom_catalog.series SET (fillfactor = 80);
+
+ALTER TABLE _prom_catalog.label
+    ADD COLUMN first_seen timestamptz,
+    ADD COLUMN last_seen timestamptz;
+ALTER TABLE _prom_catalog.label SET (fillfactor = 80);
+
+-- One row per label key ever marked: /api/v1/labels without match[] reads this, O(keys).
+CREATE TABLE _prom_catalog.label_key (
+    key text PRIMARY KEY,
+    first_seen timestamptz,
+    last_seen timestamptz
+);
+COMMENT ON TABLE _prom_catalog.label_key IS 'Label keys with the time bounds of their labels'' activity';
+PERFORM pg_catalog.pg_extension_config_dump('_prom_catalog.label_key', '');
