@@ -116,18 +116,20 @@ class ActivityCache:
             order = np.argsort(merged_ids, kind="stable")
             recent = _Sorted(merged_ids[order], np.concatenate([recent.lo[keep], lo])[order],
                              np.concatenate([recent.hi[keep], hi])[order])
-            if len(recent.ids) > max(4096, len(main.ids) // 8):
+            if len(recent.ids) > max(4096, len(main.ids) // 8) or len(main.ids) + len(recent.ids) > self.max_entries:
                 main, recent = self._merged(main, recent), _Sorted()
             self._main, self._recent = main, recent
 
     def _merged(self, main: _Sorted, recent: _Sorted) -> _Sorted:
         """One sorted part of both (disjoint); over the size limit, the series whose bounds end
-        first (those that stopped being written longest ago) are forgotten."""
+        first (those that stopped being written longest ago) are forgotten, a tenth of the limit
+        more than needed, so that a full cache does not merge on every store."""
         ids = np.concatenate([main.ids, recent.ids])
         lo = np.concatenate([main.lo, recent.lo])
         hi = np.concatenate([main.hi, recent.hi])
         if len(ids) > self.max_entries:
-            keep = np.sort(np.argsort(hi, kind="stable")[len(ids) - self.max_entries:])
+            room = self.max_entries - self.max_entries // 10
+            keep = np.sort(np.argsort(hi, kind="stable")[len(ids) - room:])
             ids, lo, hi = ids[keep], lo[keep], hi[keep]
         order = np.argsort(ids, kind="stable")
         return _Sorted(ids[order], lo[order], hi[order])

@@ -16,15 +16,19 @@
 -- then labels by id, then keys), and only those whose bound moves: writers do not queue on
 -- hot label rows, and cannot deadlock on them.
 
+-- The helpers below run for every row a marking touches, so they are plain expressions that
+-- PostgreSQL inlines into the statement calling them: no SET search_path (a SET clause stops
+-- inlining, and each call then costs a planned statement, ~0.1 ms; 999-checks.sql exempts
+-- them), every name qualified instead, as in the matcher operators of 020-labels.sql.
+
 -- G, the granularity of activity bounds.
 CREATE OR REPLACE FUNCTION _prom_catalog.activity_granularity()
 RETURNS interval
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT interval '20 minutes'
+    SELECT '20 minutes'::pg_catalog.interval
 $$;
 COMMENT ON FUNCTION _prom_catalog.activity_granularity() IS
     'Granularity of the activity bounds of series, labels and label keys';
@@ -36,9 +40,9 @@ RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT t BETWEEN '4000-01-01 00:00:00+00 BC' AND '200000-01-01 00:00:00+00'
+    SELECT t OPERATOR(pg_catalog.>=) '4000-01-01 00:00:00+00 BC'::pg_catalog.timestamptz
+       AND t OPERATOR(pg_catalog.<=) '200000-01-01 00:00:00+00'::pg_catalog.timestamptz
 $$;
 COMMENT ON FUNCTION _prom_catalog.activity_roundable(timestamptz) IS
     'Whether a time can be moved by a few activity granularities without leaving timestamptz''s range';
@@ -47,32 +51,31 @@ COMMENT ON FUNCTION _prom_catalog.activity_roundable(timestamptz) IS
 CREATE OR REPLACE FUNCTION _prom_catalog.activity_shift(t timestamptz, steps double precision)
 RETURNS timestamptz
 LANGUAGE sql
-IMMUTABLE
+STABLE  -- as timestamptz arithmetic is: an IMMUTABLE label would stop the inlining
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN _prom_catalog.activity_roundable(t) THEN t + steps * _prom_catalog.activity_granularity()
+    SELECT CASE WHEN _prom_catalog.activity_roundable(t)
+                THEN t OPERATOR(pg_catalog.+) (steps OPERATOR(pg_catalog.*) _prom_catalog.activity_granularity())
                 ELSE t END
 $$;
 COMMENT ON FUNCTION _prom_catalog.activity_shift(timestamptz, double precision) IS
     'A time moved by a number of activity granularities (unchanged near the ends of timestamptz''s range)';
 
--- The grid point of G at or before t (outward = false), or the one after that (true):
+-- The grid point of G at or before t (outward_up = false), or the one after that (true):
 -- rounding a lower bound down and an upper bound up keeps them bounds.
 CREATE OR REPLACE FUNCTION _prom_catalog.activity_grid(t timestamptz, outward_up boolean)
 RETURNS timestamptz
 LANGUAGE sql
-IMMUTABLE
+STABLE  -- as timestamptz arithmetic is: an IMMUTABLE label would stop the inlining
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE
-        WHEN _prom_catalog.activity_roundable(t) THEN
-            to_timestamp((floor(extract(epoch FROM t) / extract(epoch FROM _prom_catalog.activity_granularity()))
-                          + CASE WHEN outward_up THEN 1 ELSE 0 END)::float8
-                         * extract(epoch FROM _prom_catalog.activity_granularity())::float8)
-        ELSE t
-    END
+    SELECT CASE WHEN _prom_catalog.activity_roundable(t)
+                THEN pg_catalog.to_timestamp(
+                         (pg_catalog.floor(pg_catalog.date_part('epoch', t) OPERATOR(pg_catalog./)
+                                           pg_catalog.date_part('epoch', _prom_catalog.activity_granularity()))
+                          OPERATOR(pg_catalog.+) CASE WHEN outward_up THEN 1 ELSE 0 END)
+                         OPERATOR(pg_catalog.*) pg_catalog.date_part('epoch', _prom_catalog.activity_granularity()))
+                ELSE t END
 $$;
 COMMENT ON FUNCTION _prom_catalog.activity_grid(timestamptz, boolean) IS
     'The activity grid point at or before a time (outward_up false) or the next one after that (true)';
@@ -83,15 +86,14 @@ COMMENT ON FUNCTION _prom_catalog.activity_grid(timestamptz, boolean) IS
 CREATE OR REPLACE FUNCTION _prom_catalog.unix_ms(t timestamptz, round_up boolean)
 RETURNS bigint
 LANGUAGE sql
-IMMUTABLE
+STABLE  -- as timestamptz arithmetic is: an IMMUTABLE label would stop the inlining
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
-        WHEN t = '-infinity' THEN -210866803200000   -- the first and last finite times
-        WHEN t = 'infinity' THEN 9224318015999999
-        WHEN round_up THEN ceil(extract(epoch FROM t) * 1000)::bigint
-        ELSE floor(extract(epoch FROM t) * 1000)::bigint
+        WHEN t OPERATOR(pg_catalog.=) '-infinity'::pg_catalog.timestamptz THEN -210866803200000  -- the first and
+        WHEN t OPERATOR(pg_catalog.=) 'infinity'::pg_catalog.timestamptz THEN 9224318015999999   -- last finite times
+        WHEN round_up THEN pg_catalog.ceil(pg_catalog.extract('epoch', t) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8
+        ELSE pg_catalog.floor(pg_catalog.extract('epoch', t) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8
     END
 $$;
 COMMENT ON FUNCTION _prom_catalog.unix_ms(timestamptz, boolean) IS
@@ -110,7 +112,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     g_seconds float8 := extract(epoch FROM _prom_catalog.activity_granularity());
-    moved_labels int[];
+    moved_ids bigint[];
+    moved_first timestamptz[];
+    moved_last timestamptz[];
+    moved_keys text[];
+    moved_key_lo timestamptz[];
+    moved_key_hi timestamptz[];
 BEGIN
     IF cardinality(series_ids) IS DISTINCT FROM cardinality(min_times)
        OR cardinality(series_ids) IS DISTINCT FROM cardinality(max_times) THEN
@@ -118,18 +125,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- 1. series whose bounds do not cover their samples: locked in id order, then widened
+    -- 1. series whose bounds do not cover their samples, widened. Updated in id order (the
+    --    sorted input drives the join) rather than locked first: locking doubles the cost, and
+    --    two writers mark the same series only when they write the same series at once.
     WITH wanted AS (
         SELECT w.id, min(w.lo) AS lo, max(w.hi) AS hi
         FROM unnest(series_ids, min_times, max_times) AS w(id, lo, hi)
         WHERE w.id IS NOT NULL AND w.lo IS NOT NULL AND w.hi IS NOT NULL
-        GROUP BY w.id),
-    due AS (
-        SELECT s.id, w.lo, w.hi
-        FROM _prom_catalog.series s JOIN wanted w ON w.id = s.id
-        WHERE s.first_seen IS NULL OR s.first_seen > w.lo OR s.last_seen < w.hi
-        ORDER BY s.id
-        FOR NO KEY UPDATE OF s),
+        GROUP BY w.id
+        ORDER BY w.id),
     moved AS (
         UPDATE _prom_catalog.series s SET
             first_seen = CASE WHEN s.first_seen IS NULL THEN d.lo
@@ -138,10 +142,11 @@ BEGIN
             last_seen = CASE WHEN s.last_seen IS NULL OR s.last_seen < d.hi
                              THEN _prom_catalog.activity_shift(d.hi, 1 + (s.id % g_seconds::bigint) / g_seconds)
                              ELSE s.last_seen END
-        FROM due d
-        WHERE s.id = d.id
-        RETURNING s.labels, s.first_seen, s.last_seen),
-    -- 2. their labels: the union of the new bounds, on the grid; locked in id order
+        FROM wanted d
+        WHERE s.id = d.id AND (s.first_seen IS NULL OR s.first_seen > d.lo OR s.last_seen < d.hi)
+        RETURNING s.id, s.labels, s.first_seen, s.last_seen),
+    -- 2. their labels: the union of the new bounds, on the grid; locked in id order, as many
+    --    writers may move a shared label (job="node") at once
     label_bounds AS (
         SELECT u.id, _prom_catalog.activity_grid(min(m.first_seen), false) AS lo,
                _prom_catalog.activity_grid(max(m.last_seen), true) AS hi
@@ -160,25 +165,34 @@ BEGIN
             last_seen = greatest(l.last_seen, d.hi)
         FROM label_due d
         WHERE l.id = d.id
-        RETURNING l.id)
-    SELECT array_agg(lm.id) INTO moved_labels FROM label_moved lm;
+        RETURNING l.key, l.first_seen, l.last_seen),
+    key_bounds AS (
+        SELECT lm.key, min(lm.first_seen) AS lo, max(lm.last_seen) AS hi FROM label_moved lm GROUP BY lm.key)
+    SELECT (SELECT array_agg(m.id) FROM moved m), (SELECT array_agg(m.first_seen) FROM moved m),
+           (SELECT array_agg(m.last_seen) FROM moved m),
+           array_agg(k.key), array_agg(k.lo), array_agg(k.hi)
+    INTO moved_ids, moved_first, moved_last, moved_keys, moved_key_lo, moved_key_hi
+    FROM key_bounds k;
 
-    -- 3. the keys of the labels that moved (inserted on first sight), locked in key order
-    IF moved_labels IS NOT NULL THEN
-        PERFORM _prom_catalog.widen_label_keys(moved_labels);
+    -- 3. the keys of the labels that moved
+    IF moved_keys IS NOT NULL THEN
+        PERFORM _prom_catalog.widen_label_keys(moved_keys, moved_key_lo, moved_key_hi);
     END IF;
 
+    -- the bounds now: of the series just moved, and of those already covering their samples
     RETURN QUERY
+    SELECT m.id, m.first_seen, m.last_seen FROM unnest(moved_ids, moved_first, moved_last) AS m(id, first_seen, last_seen)
+    UNION ALL
     SELECT s.id, s.first_seen, s.last_seen
     FROM _prom_catalog.series s
-    WHERE s.id IN (SELECT DISTINCT w.id FROM unnest(series_ids) AS w(id));
+    WHERE s.id IN (SELECT w.id FROM unnest(series_ids) AS w(id) EXCEPT SELECT m.id FROM unnest(moved_ids) AS m(id));
 END
 $$;
 COMMENT ON FUNCTION prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]) IS
     'Widens the activity bounds of series (and their labels and keys) to cover samples at [min_times, max_times]; returns the bounds of the given series';
 
--- Widens the bounds of the keys of the given labels to cover the labels' bounds.
-CREATE OR REPLACE FUNCTION _prom_catalog.widen_label_keys(label_ids int[])
+-- Widens the bounds of label keys (inserted on first sight) to cover [lo, hi], locked in key order.
+CREATE OR REPLACE FUNCTION _prom_catalog.widen_label_keys(keys text[], lo timestamptz[], hi timestamptz[])
 RETURNS void
 LANGUAGE plpgsql
 VOLATILE
@@ -187,20 +201,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO _prom_catalog.label_key (key)
-    SELECT DISTINCT l.key FROM _prom_catalog.label l
-    WHERE l.id = ANY (label_ids)
-      AND NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key k WHERE k.key = l.key)
+    SELECT w.key FROM unnest(keys) AS w(key)
+    WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key k WHERE k.key = w.key)
     ORDER BY 1
     ON CONFLICT DO NOTHING;
-    WITH key_bounds AS (
-        SELECT l.key, min(l.first_seen) AS lo, max(l.last_seen) AS hi
-        FROM _prom_catalog.label l
-        WHERE l.id = ANY (label_ids)
-        GROUP BY l.key),
-    key_due AS (
-        SELECT k.key, b.lo, b.hi
-        FROM _prom_catalog.label_key k JOIN key_bounds b ON b.key = k.key
-        WHERE k.first_seen IS NULL OR k.first_seen > b.lo OR k.last_seen < b.hi
+    WITH key_due AS (
+        SELECT k.key, w.lo, w.hi
+        FROM _prom_catalog.label_key k JOIN unnest(keys, lo, hi) AS w(key, lo, hi) ON w.key = k.key
+        WHERE k.first_seen IS NULL OR k.first_seen > w.lo OR k.last_seen < w.hi
         ORDER BY k.key COLLATE "C"
         FOR NO KEY UPDATE OF k)
     UPDATE _prom_catalog.label_key k SET
@@ -210,8 +218,8 @@ BEGIN
     WHERE k.key = d.key;
 END
 $$;
-COMMENT ON FUNCTION _prom_catalog.widen_label_keys(int[]) IS
-    'Widens the activity bounds of the keys of the given labels to cover those labels';
+COMMENT ON FUNCTION _prom_catalog.widen_label_keys(text[], timestamptz[], timestamptz[]) IS
+    'Widens the activity bounds of label keys to cover the given ranges';
 
 -- Marks the series of a batch of samples (parallel arrays), for writers that do not
 -- remember what they marked (prom_api.put_samples without a series epoch): one probe per

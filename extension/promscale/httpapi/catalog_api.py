@@ -17,8 +17,11 @@ from .selectors import SelectorError, active_series_query, labels_of, parse_matc
 
 TRUNCATED = "results truncated due to limit"
 
-# start/end arrive as Unix seconds; clients send open bounds far outside timestamptz's range
-START, END = "_prom_catalog.clamped_timestamptz($1)", "_prom_catalog.clamped_timestamptz($2)"
+# start/end arrive as Unix seconds; clients send open bounds far outside timestamptz's range.
+# As scalar subqueries they are computed once per execution: clamped_timestamptz is not
+# inlined (its SET clause), and a generic plan would otherwise call it for every row.
+START = "(SELECT _prom_catalog.clamped_timestamptz($1))"
+END = "(SELECT _prom_catalog.clamped_timestamptz($2))"
 
 _plans: dict[Any, Any] = {}
 
@@ -66,7 +69,7 @@ def series_json(plpy: Any, session: dict, selectors: list[str], start: float, en
         return gojson.error("bad_data", f'invalid parameter "match[]": {exc}')
     rows = _over_matched(plpy, session, match_sets, start, end, "SELECT m.labels FROM ({matched}) m")
     label_sets, warnings = _limited(sorted(labels_of(plpy, session, [r["labels"] for r in rows])), limit)
-    return _body(gojson.dumps([dict(pairs) for pairs in label_sets]), warnings)
+    return _body(gojson.label_sets(label_sets), warnings)
 
 
 def label_names_json(plpy: Any, session: dict, selectors: list[str], start: float, end: float,
@@ -86,7 +89,7 @@ def label_names_json(plpy: Any, session: dict, selectors: list[str], start: floa
             "JOIN _prom_catalog.label_key_position p ON p.metric_id = m.metric_id AND m.labels[p.pos] <> 0")
         names = rows[0]["v"] if rows else None
     names, warnings = _limited(sorted(names or []), limit)
-    return _body(gojson.dumps(names), warnings)
+    return _body(gojson.string_list(names), warnings)
 
 
 def label_values_json(plpy: Any, session: dict, name: str, selectors: list[str], start: float, end: float,
@@ -108,7 +111,7 @@ def label_values_json(plpy: Any, session: dict, name: str, selectors: list[str],
             "text", name)
         values = rows[0]["v"] if rows else None
     values, warnings = _limited(sorted(values or []), limit)
-    return _body(gojson.dumps(values), warnings)
+    return _body(gojson.string_list(values), warnings)
 
 
 def metadata_json(plpy: Any, metric: str | None, limit: int | None, limit_per_metric: int | None) -> str:
