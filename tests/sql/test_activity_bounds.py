@@ -140,3 +140,13 @@ def test_concurrent_writers_sharing_labels_neither_deadlock_nor_lose_bounds(db_u
                       (T0, newest)).fetchone()[0]
     assert db.execute("SELECT bool_and(first_seen <= %s AND last_seen >= %s) FROM _prom_catalog.label",
                       (T0, newest)).fetchone()[0]
+
+
+@pytest.mark.parametrize("call", ["_prom_catalog.activity_grid(t, true)", "_prom_catalog.activity_shift(t, 1.5)",
+                                  "_prom_catalog.unix_ms(t, false)"])
+def test_per_row_helpers_are_inlined(db, call):
+    """A SET clause or a volatility label that stops inlining makes each call a planned statement
+    (~0.1 ms a row: marking 2,000 series took 300 ms instead of 40)."""
+    plan = "\n".join(r[0] for r in db.execute(
+        f"EXPLAIN (VERBOSE) SELECT {call} FROM (VALUES (now()), (now())) AS v(t)").fetchall())
+    assert "activity_" not in plan and "unix_ms" not in plan, plan
