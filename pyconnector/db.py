@@ -102,20 +102,38 @@ def first_line(exc: BaseException) -> str:
 
 
 class Database:
-    def __init__(self, uri: str, connect_timeout: int = 10, application_name: str = "promscale-connector"):
+    def __init__(self, uri: str, connect_timeout: int = 10, application_name: str = "promscale-connector",
+                 statement_timeout_ms: int | None = None):
         self.uri = uri
         self.connect_timeout = connect_timeout
         self.application_name = application_name
+        # every statement of this connector's sessions runs under this timeout; calls that ask
+        # for another one set it for their own transaction
+        self.statement_timeout_ms = statement_timeout_ms
         self._local = threading.local()
 
     # --- connections ---
 
     def _connect(self) -> psycopg.Connection:
+        options = {}
+        if self.statement_timeout_ms is not None:
+            options["options"] = f"-c statement_timeout={int(self.statement_timeout_ms)}"
         conn = psycopg.connect(
-            self.uri, connect_timeout=self.connect_timeout, application_name=self.application_name, autocommit=True
+            self.uri, connect_timeout=self.connect_timeout, application_name=self.application_name, autocommit=True,
+            **options,
         )
         pgbinary.register(conn)
         return conn
+
+    def _statement(self, conn: psycopg.Connection, timeout_ms: int | None, run: Any) -> Any:
+        """``run(conn)`` under statement timeout ``timeout_ms``: a single autocommit statement when
+        that is the session's own timeout (one round trip), else in a transaction of its own that
+        sets it, sent as one pipeline."""
+        if timeout_ms is None or timeout_ms == self.statement_timeout_ms:
+            return run(conn)
+        with conn.pipeline(), conn.transaction():
+            conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+            return run(conn)
 
     def connection(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
@@ -160,13 +178,13 @@ class Database:
         ``timeout_ms`` (this transaction only). A cancelled statement raises QueryTimeout;
         an error raised by the function itself raises QueryFailed with its message."""
 
+        def first_value(conn: psycopg.Connection) -> Any:
+            row = conn.execute(sql, params).fetchone()
+            return row[0] if row else None
+
         def work(conn: psycopg.Connection) -> Any:
             try:
-                with conn.transaction():
-                    if timeout_ms is not None:
-                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
-                    row = conn.execute(sql, params).fetchone()
-                    return row[0] if row else None
+                return self._statement(conn, timeout_ms, first_value)
             except errors.QueryCanceled as exc:
                 raise QueryTimeout(first_line(exc)) from exc
             except (errors.RaiseException, errors.ExternalRoutineException, errors.InvalidParameterValue,
@@ -181,16 +199,16 @@ class Database:
         """(label names, label values, times in ms, values) of each matching series; binary
         results so that NaN payloads (stale markers) arrive bit-exact."""
 
+        def rows(conn: psycopg.Connection) -> list:
+            with conn.cursor(binary=True) as cur:
+                cur.execute("SELECT keys, vals, times_ms, samples FROM prom_api.get_matching_samples("
+                            "%s::text[], %s::text[], %s::text[], %s::bigint, %s::bigint)",
+                            (names, ops, values, start_ms, end_ms))
+                return cur.fetchall()
+
         def work(conn: psycopg.Connection) -> list:
             try:
-                with conn.transaction():
-                    if timeout_ms is not None:
-                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
-                    with conn.cursor(binary=True) as cur:
-                        cur.execute("SELECT keys, vals, times_ms, samples FROM prom_api.get_matching_samples("
-                                    "%s::text[], %s::text[], %s::text[], %s::bigint, %s::bigint)",
-                                    (names, ops, values, start_ms, end_ms))
-                        return cur.fetchall()
+                return self._statement(conn, timeout_ms, rows)
             except errors.QueryCanceled as exc:
                 raise QueryTimeout(first_line(exc)) from exc
             except (errors.InvalidRegularExpression, errors.InvalidParameterValue) as exc:
@@ -202,15 +220,13 @@ class Database:
         """prom_api.get_series_epoch(): changes when retention deletes series."""
         return self._run(lambda conn: conn.execute("SELECT prom_api.get_series_epoch()").fetchone()[0])
 
-    def resolve_series(self, ords: Sequence[int], keys: Sequence[str], values: Sequence[str]) -> dict[int, int]:
-        """Series id for each input ordinal, creating series as needed (own transaction)."""
+    def resolve_series(self, label_sets: Sequence[bytes]) -> list[int]:
+        """Series id of each label set in canonical encoding (see ingest.canonical_label_set),
+        creating series as needed (own transaction)."""
 
-        def work(conn: psycopg.Connection) -> dict[int, int]:
-            rows = conn.execute(
-                "SELECT ord, series_id FROM prom_api.get_or_create_series_ids(%s::int[], %s::text[], %s::text[])",
-                (list(ords), list(keys), list(values)),
-            ).fetchall()
-            return dict(rows)
+        def work(conn: psycopg.Connection) -> list[int]:
+            return conn.execute("SELECT prom_api.get_or_create_series_ids(%s::bytea[])",
+                                (list(label_sets),)).fetchone()[0]
 
         return self._run(work)
 

@@ -23,6 +23,14 @@ from .series_cache import SeriesCache
 WIDE_BATCH_MS = 24 * 3600 * 1000
 
 
+def canonical_label_set(pairs: list[tuple[str, str]]) -> bytes:
+    """A label set as the database identifies it (prom_api.get_or_create_series_ids(bytea[])):
+    labels in bytewise name order, each ``name NUL value NUL``; the series is found by the
+    SHA-256 of these bytes. ``pairs`` come sorted from decode_labels (names are ASCII, so
+    string order is byte order) and hold no NUL (decode_labels refuses it)."""
+    return b"".join(name.encode() + b"\0" + value.encode() + b"\0" for name, value in pairs)
+
+
 @dataclass
 class IngestResult:
     samples: int
@@ -52,16 +60,8 @@ class Ingestor:
         if not missed:
             return ids, 0, epoch  # type: ignore[return-value]
         missing = list(dict.fromkeys(key for key, sid in zip(keys, ids) if sid is None))
-        ords: list[int] = []
-        names: list[str] = []
-        values: list[str] = []
-        for ordinal, key in enumerate(missing):
-            for name, value in decode_labels(key):  # raises BadRequest before any write
-                ords.append(ordinal)
-                names.append(name)
-                values.append(value)
-        resolved = self.db.resolve_series(ords, names, values)
-        found = {key: resolved[ordinal] for ordinal, key in enumerate(missing)}
+        label_sets = [canonical_label_set(decode_labels(key)) for key in missing]  # BadRequest before any write
+        found = dict(zip(missing, self.db.resolve_series(label_sets)))
         self.cache.store(found, epoch)
         return [sid if sid is not None else found[key] for key, sid in zip(keys, ids)], missed, epoch
 

@@ -167,6 +167,9 @@ def decode_labels(key: SeriesKey) -> list[tuple[str, str]]:
         if not LABEL_NAME.fullmatch(name):
             raise BadRequest(f"invalid label name {name!r} in series {format_labels(pairs)}: "
                              "names must match [a-zA-Z_][a-zA-Z0-9_]*")
+    for name, value in pairs:
+        if "\0" in value:
+            raise BadRequest(f"label {name!r} of series {format_labels(pairs)} holds a NUL character")
     metric = dict(pairs).get("__name__", "")
     if not metric:
         raise BadRequest(f"series {format_labels(pairs)} has no __name__ label")

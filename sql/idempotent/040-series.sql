@@ -1,23 +1,36 @@
 -- Series resolution: label sets in, stable series ids out, for many series in one call.
---
--- Safe under concurrent connectors: every insert is ON CONFLICT DO NOTHING and runs in
--- a fixed order (metric name, then key and value, then labels array), and new label key
--- positions are assigned under a per-metric advisory lock taken in metric-id order, so
--- two callers never wait on each other in a cycle.
 
--- Positional labels array: ids[i] placed at positions[i], 0 where a key is absent.
-CREATE OR REPLACE FUNCTION _prom_catalog.positional_labels(positions int[], ids int[])
-RETURNS int[]
+-- The bytes one label contributes to a label set's canonical encoding: key and value, each NUL-terminated
+-- (PostgreSQL text cannot contain NUL, so the encoding is unambiguous).
+CREATE OR REPLACE FUNCTION _prom_catalog.label_pair_bytes(key text, value text)
+RETURNS bytea
 LANGUAGE sql
-IMMUTABLE
+-- STABLE like convert_to, and no SET search_path (every name is schema-qualified instead):
+-- only then is it inlined, which matters at 10,000 labels per call
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.convert_to(key, 'UTF8') OPERATOR(pg_catalog.||) '\x00'::pg_catalog.bytea
+           OPERATOR(pg_catalog.||) pg_catalog.convert_to(value, 'UTF8') OPERATOR(pg_catalog.||) '\x00'::pg_catalog.bytea
+$$;
+COMMENT ON FUNCTION _prom_catalog.label_pair_bytes(text, text) IS
+    'Encoding of one label in a label set hash (see _prom_catalog.label_set_hash)';
+
+-- The identity of a series: SHA-256 of its label set in canonical encoding (labels in bytewise
+-- key order, each encoded by label_pair_bytes). get_or_create_series_ids(int[], text[], text[])
+-- builds the same encoding set-wise; the connector builds it in Python (pyconnector/ingest.py).
+CREATE OR REPLACE FUNCTION _prom_catalog.label_set_hash(keys text[], vals text[])
+RETURNS bytea
+LANGUAGE sql
+STABLE
 PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT array_agg(coalesce(ids[array_position(positions, g)], 0) ORDER BY g)
-    FROM generate_series(1, (SELECT max(p) FROM unnest(positions) p)) g
+    SELECT sha256(string_agg(_prom_catalog.label_pair_bytes(x.k, x.v), ''::bytea ORDER BY x.k COLLATE "C"))
+    FROM unnest(keys, vals) AS x(k, v)
 $$;
-COMMENT ON FUNCTION _prom_catalog.positional_labels(int[], int[]) IS
-    'Builds a series labels array from label ids and their key positions';
+COMMENT ON FUNCTION _prom_catalog.label_set_hash(text[], text[]) IS
+    'SHA-256 of a label set given as parallel key and value arrays: the unique identity of a series';
 
 -- Advisory-lock namespace for assigning label key positions of one metric.
 CREATE OR REPLACE FUNCTION _prom_catalog.lock_metric_keys(metric_id int)
@@ -30,158 +43,144 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.lock_metric_keys(int) IS 'Serializes new label key positions of one metric';
 
--- Series ids for label sets given as parallel arrays: row i of (series_ord, label_keys,
--- label_values) is one label of input series series_ord[i]. Creates what is missing
--- (metrics and their views, labels, key positions, series). Returns (ord, series_id)
--- for every distinct input ord.
-CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_ids(
-    series_ord int[], label_keys text[], label_values text[])
-RETURNS TABLE (ord int, series_id bigint)
+-- Series ids of label sets in canonical encoding (see _prom_catalog.label_set_hash: labels in
+-- bytewise key order, each `key NUL value NUL`), aligned with the input; creates what is missing.
+--
+-- Cost follows the input, never the catalog: existing series (the common case, e.g. a connector
+-- whose cache is cold) are found with one probe of the unique hash index each; only label sets
+-- not found are parsed and created (_prom_catalog.create_series). A label set that is not in
+-- canonical encoding is never found by its hash and is refused by the creation, so a caller can
+-- never be handed another label set's series.
+CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_ids(label_sets bytea[])
+RETURNS bigint[]
 LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $func$
 DECLARE
-    bad record;
-    new_metric_ids int[];
-    keyed_metric_ids int[];
-    mid int;
+    ids bigint[];
+    revive bigint[];
+    missing bytea[];
+    created bigint[];
+BEGIN
+    SELECT array_agg(s.id ORDER BY x.n),
+           array_agg(s.id) FILTER (WHERE s.delete_epoch IS NOT NULL),
+           array_agg(x.b ORDER BY x.b) FILTER (WHERE s.id IS NULL)
+    INTO ids, revive, missing
+    FROM unnest(label_sets) WITH ORDINALITY AS x(b, n)
+    LEFT JOIN LATERAL (SELECT s.id, s.delete_epoch FROM _prom_catalog.series s
+                       WHERE s.label_hash = sha256(x.b) LIMIT 1) s ON true;
+    IF revive IS NOT NULL THEN
+        -- marked deleted by garbage collection: written again, so live again
+        UPDATE _prom_catalog.series s SET delete_epoch = NULL
+        WHERE s.id IN (SELECT unnest(revive)) AND s.delete_epoch IS NOT NULL;
+    END IF;
+    IF missing IS NOT NULL THEN
+        missing := ARRAY(SELECT DISTINCT m FROM unnest(missing) AS m);
+        created := _prom_catalog.create_series(missing);
+        SELECT array_agg(coalesce(x.id, c.id) ORDER BY x.n) INTO ids
+        FROM unnest(label_sets, ids) WITH ORDINALITY AS x(b, id, n)
+        LEFT JOIN unnest(missing, created) AS c(b, id) ON x.id IS NULL AND c.b = x.b;
+    END IF;
+    RETURN ids;
+END
+$func$;
+COMMENT ON FUNCTION prom_api.get_or_create_series_ids(bytea[]) IS
+    'Series ids of label sets in canonical encoding (labels in bytewise key order, each key NUL value NUL), creating series as needed';
+
+-- Creates the series of canonical label sets that do not exist yet and returns the ids of all
+-- of them, in input order (extension/promscale/catalog/series.py).
+CREATE OR REPLACE FUNCTION _prom_catalog.create_series(label_sets bytea[])
+RETURNS bigint[]
+LANGUAGE plpython3u
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+mod = GD["promscale"].module(plpy, "promscale.catalog.series")
+try:
+    return mod.create_series(plpy, SD, label_sets or [])
+except mod.InvalidLabelSet as exc:
+    plpy.error(str(exc), sqlstate="22023")
+$python$;
+COMMENT ON FUNCTION _prom_catalog.create_series(bytea[]) IS
+    'Creates the series of canonical label sets, with the metrics, labels and key positions they need; returns their ids';
+
+-- New label keys of a metric get the next positions, under the metric's key lock (callers
+-- lock metrics in id order, so concurrent callers cannot deadlock).
+CREATE OR REPLACE FUNCTION _prom_catalog.add_label_keys(metric_id int, keys text[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _prom_catalog.lock_metric_keys(metric_id);
+    INSERT INTO _prom_catalog.label_key_position (metric_id, key, pos, column_name)
+    SELECT add_label_keys.metric_id, n.key,
+           coalesce((SELECT max(p.pos) FROM _prom_catalog.label_key_position p WHERE p.metric_id = add_label_keys.metric_id), 0)
+               + row_number() OVER (ORDER BY n.key <> '__name__', n.key),
+           _prom_catalog.column_name_for(n.key)
+    FROM (SELECT DISTINCT k AS key FROM unnest(keys) AS k) n
+    -- again under the lock: another caller may have added some of them meanwhile
+    WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key_position p
+                      WHERE p.metric_id = add_label_keys.metric_id AND p.key = n.key);
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.add_label_keys(int, text[]) IS 'Gives new label keys of a metric the next positions';
+
+-- The same for label sets given as parallel arrays: row i of (series_ord, label_keys,
+-- label_values) is one label of input series series_ord[i]. Returns (ord, series_id) for
+-- every distinct input ord. Each label set is validated (one non-empty __name__, no repeated
+-- or empty key, no NULL value) and encoded in one pass over the input, sorted once by (ord,
+-- key): an ORDER BY inside the aggregate would sort again per label set.
+CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_ids(
+    series_ord int[], label_keys text[], label_values text[])
+RETURNS TABLE (ord int, series_id bigint)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+ROWS 1000
+SET search_path = pg_catalog, pg_temp
+AS $func$
+DECLARE
+    bad_ord int;
+    bad_problem text;
+    ords int[];
+    label_sets bytea[];
 BEGIN
     IF cardinality(series_ord) IS DISTINCT FROM cardinality(label_keys)
        OR cardinality(series_ord) IS DISTINCT FROM cardinality(label_values) THEN
         RAISE EXCEPTION 'series_ord, label_keys and label_values must have the same length'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-
-    -- Validate before writing anything: one non-empty __name__ and no repeated key per series.
-    SELECT i.o, count(*) FILTER (WHERE i.k = '__name__' AND i.v <> '') AS names,
-           count(*) - count(DISTINCT i.k) AS repeats,
-           count(*) FILTER (WHERE i.k IS NULL OR i.k = '' OR i.v IS NULL) AS empties
-    INTO bad
-    FROM unnest(series_ord, label_keys, label_values) AS i(o, k, v)
-    GROUP BY i.o
-    HAVING count(*) FILTER (WHERE i.k = '__name__' AND i.v <> '') <> 1
-        OR count(*) <> count(DISTINCT i.k)
-        OR count(*) FILTER (WHERE i.k IS NULL OR i.k = '' OR i.v IS NULL) > 0
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'invalid label set for series %: %', bad.o,
-            CASE WHEN bad.names <> 1 THEN 'it needs exactly one non-empty __name__ label'
-                 WHEN bad.repeats > 0 THEN 'a label name is repeated'
-                 ELSE 'a label name is empty or a value is NULL' END
+    SELECT array_agg(g.o ORDER BY g.o), array_agg(g.label_set ORDER BY g.o),
+           (array_agg(g.o ORDER BY g.o) FILTER (WHERE g.problem IS NOT NULL))[1],
+           (array_agg(g.problem ORDER BY g.o) FILTER (WHERE g.problem IS NOT NULL))[1]
+    INTO ords, label_sets, bad_ord, bad_problem
+    FROM (
+        SELECT i.o,
+               string_agg(_prom_catalog.label_pair_bytes(i.k, i.v), ''::bytea) AS label_set,
+               CASE WHEN count(*) FILTER (WHERE i.k = '__name__' AND i.v <> '') <> 1
+                        THEN 'it needs exactly one non-empty __name__ label'
+                    WHEN count(*) FILTER (WHERE i.k IS NULL OR i.k = '' OR i.v IS NULL) > 0
+                        THEN 'a label name is empty or a value is NULL'
+                    WHEN bool_or(i.repeated) THEN 'a label name is repeated'
+               END AS problem
+        FROM (SELECT x.o, x.k, x.v, x.k = lag(x.k) OVER (PARTITION BY x.o ORDER BY x.k COLLATE "C") AS repeated
+              FROM unnest(series_ord, label_keys, label_values) AS x(o, k, v)) i
+        GROUP BY i.o) g;
+    IF bad_problem IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid label set for series %: %', bad_ord, bad_problem
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-
-    -- 1. metrics
-    WITH ins AS (
-        INSERT INTO _prom_catalog.metric (metric_name, view_name)
-        SELECT n.v, _prom_catalog.identifier_for(n.v)
-        FROM (SELECT DISTINCT i.v FROM unnest(label_keys, label_values) AS i(k, v) WHERE i.k = '__name__') n
-        WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.metric m WHERE m.metric_name = n.v)
-        ORDER BY n.v
-        ON CONFLICT DO NOTHING
-        RETURNING id)
-    SELECT array_agg(id ORDER BY id) INTO new_metric_ids FROM ins;
-
-    -- 2. labels
-    INSERT INTO _prom_catalog.label (key, value)
-    SELECT DISTINCT i.k, i.v
-    FROM unnest(label_keys, label_values) AS i(k, v)
-    WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label l WHERE l.key = i.k AND l.value = i.v)
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING;
-
-    -- 3. label key positions, for metrics that gained keys
-    SELECT array_agg(DISTINCT m.id ORDER BY m.id) INTO keyed_metric_ids
-    FROM _prom_catalog.labels_with_metric(series_ord, label_keys, label_values) i
-    JOIN _prom_catalog.metric m ON m.metric_name = i.metric_name
-    WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key_position p
-                      WHERE p.metric_id = m.id AND p.key = i.k);
-
-    IF keyed_metric_ids IS NOT NULL THEN
-        FOREACH mid IN ARRAY keyed_metric_ids LOOP
-            PERFORM _prom_catalog.lock_metric_keys(mid);
-            INSERT INTO _prom_catalog.label_key_position (metric_id, key, pos, column_name)
-            SELECT mid, nk.k,
-                   coalesce((SELECT max(p.pos) FROM _prom_catalog.label_key_position p WHERE p.metric_id = mid), 0)
-                       + row_number() OVER (ORDER BY nk.k <> '__name__', nk.k),
-                   _prom_catalog.column_name_for(nk.k)
-            FROM (SELECT DISTINCT i.k
-                  FROM _prom_catalog.labels_with_metric(series_ord, label_keys, label_values) i
-                  JOIN _prom_catalog.metric m ON m.metric_name = i.metric_name AND m.id = mid
-                  WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key_position p
-                                    WHERE p.metric_id = mid AND p.key = i.k)) nk;
-        END LOOP;
-    END IF;
-
-    -- views of new metrics, and new columns for metrics that gained keys
-    FOR mid IN SELECT DISTINCT u.id FROM unnest(coalesce(keyed_metric_ids, '{}') || coalesce(new_metric_ids, '{}')) AS u(id)
-               ORDER BY u.id LOOP
-        PERFORM _prom_catalog.try_create_metric_views(mid);
-    END LOOP;
-
-    -- 4. series; those marked deleted by garbage collection come back when written again
-    IF EXISTS (SELECT 1 FROM _prom_catalog.series s WHERE s.delete_epoch IS NOT NULL) THEN
-        UPDATE _prom_catalog.series s SET delete_epoch = NULL
-        FROM _prom_catalog.series_labels_of(series_ord, label_keys, label_values) b
-        WHERE s.labels = b.labels AND s.delete_epoch IS NOT NULL;
-    END IF;
-    INSERT INTO _prom_catalog.series (metric_id, labels)
-    SELECT DISTINCT b.metric_id, b.labels
-    FROM _prom_catalog.series_labels_of(series_ord, label_keys, label_values) b
-    -- ">= AND <=" is equality that only the unique btree can serve: given "=", the planner
-    -- may pick the GIN index, whose equality check is a hundred times slower per probe
-    WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.series s WHERE s.labels >= b.labels AND s.labels <= b.labels)
-    ORDER BY b.labels
-    ON CONFLICT DO NOTHING;
-
-    RETURN QUERY
-    SELECT b.ord, s.id
-    FROM _prom_catalog.series_labels_of(series_ord, label_keys, label_values) b
-    JOIN _prom_catalog.series s ON s.labels >= b.labels AND s.labels <= b.labels;  -- btree equality, see above
+    RETURN QUERY SELECT x.o, x.id FROM unnest(ords, prom_api.get_or_create_series_ids(label_sets)) AS x(o, id);
 END
 $func$;
 COMMENT ON FUNCTION prom_api.get_or_create_series_ids(int[], text[], text[]) IS
-    'Resolves many label sets to series ids in one call, creating metrics, labels and series as needed';
-
--- Input labels with the metric name of their series alongside (a window, not a self-join:
--- the planner cannot estimate unnest() and would nest-loop a self-join over every pair).
-CREATE OR REPLACE FUNCTION _prom_catalog.labels_with_metric(
-    series_ord int[], label_keys text[], label_values text[])
-RETURNS TABLE (o int, k text, v text, metric_name text)
-LANGUAGE sql
-IMMUTABLE
-ROWS 10
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT i.o, i.k, i.v, max(i.v) FILTER (WHERE i.k = '__name__') OVER (PARTITION BY i.o)
-    FROM unnest(series_ord, label_keys, label_values) AS i(o, k, v)
-$$;
-COMMENT ON FUNCTION _prom_catalog.labels_with_metric(int[], text[], text[]) IS
-    'Rows of input label sets (parallel arrays) with the __name__ of their series';
-
--- Labels arrays of input label sets whose metrics, labels and key positions exist.
--- ROWS 10: callers probe series by labels; a low estimate keeps those probes on the index
--- instead of hashing the whole series table.
-CREATE OR REPLACE FUNCTION _prom_catalog.series_labels_of(
-    series_ord int[], label_keys text[], label_values text[])
-RETURNS TABLE (ord int, metric_id int, labels int[])
-LANGUAGE sql
-STABLE
-ROWS 10
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT i.o, m.id,
-           _prom_catalog.positional_labels(array_agg(p.pos), array_agg(l.id))
-    FROM _prom_catalog.labels_with_metric(series_ord, label_keys, label_values) i
-    JOIN _prom_catalog.metric m ON m.metric_name = i.metric_name
-    JOIN _prom_catalog.label_key_position p ON p.metric_id = m.id AND p.key = i.k
-    JOIN _prom_catalog.label l ON l.key = i.k AND l.value = i.v
-    GROUP BY i.o, m.id
-$$;
-COMMENT ON FUNCTION _prom_catalog.series_labels_of(int[], text[], text[]) IS
-    'Positional labels arrays for input label sets (parallel arrays of series ordinal, key, value)';
+    'Resolves many label sets (parallel arrays of series ordinal, label name, label value) to series ids, creating series as needed';
 
 -- Public form: one label set as a jsonb object, e.g. '{"__name__": "up", "job": "node"}'.
 CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_id(labels jsonb)

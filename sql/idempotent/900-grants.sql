@@ -35,6 +35,7 @@ TO prom_reader;
 -- Writers: ingest through the SECURITY DEFINER put_* and series functions only.
 GRANT EXECUTE ON FUNCTION
     prom_api.get_or_create_series_ids(int[], text[], text[]),
+    prom_api.get_or_create_series_ids(bytea[]),
     prom_api.get_or_create_series_id(jsonb),
     prom_api.put_samples(bigint[], timestamptz[], double precision[]),
     prom_api.prepare_sample_chunks(timestamptz[], int),

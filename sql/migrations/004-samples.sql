@@ -1,8 +1,6 @@
--- Head sample storage (DESIGN §4): one table partitioned by time, partitions made on demand.
--- No (series_id, time) index: per-row index maintenance costs more than the heap append
--- (see docs/performance.md). Readers select by time range (partition pruning plus a BRIN
--- index per partition) and deduplicate (series_id, time) themselves, which also makes a
--- retried remote_write batch invisible.
+-- Head sample storage (DESIGN §4): one table partitioned by time, partitions made on demand,
+-- each with a series_id btree, the per-series path of reads (sql/idempotent/050-sample-chunks.sql). No unique constraint: readers deduplicate
+-- (series_id, time) themselves, which also makes a retried remote_write batch invisible.
 CREATE TABLE prom_data.sample (
     series_id bigint NOT NULL,
     time timestamptz NOT NULL,

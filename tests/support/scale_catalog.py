@@ -2,7 +2,7 @@
 
 Resolving 100,000 label sets through the ingest API would make the fixture cost more than
 the tests; these rows are what that API writes (metric, interned labels, key positions,
-positional labels arrays), inserted set-wise. Whoever changes the catalog's layout keeps
+positional labels arrays, label-set hashes), inserted set-wise. Whoever changes the catalog's layout keeps
 this module in step: tests/sql/test_scale_catalog.py checks it against the API, so a
 catalog built here cannot silently differ from one built by ingest.
 
@@ -59,8 +59,11 @@ def _metric(conn: psycopg.Connection, name: str, n_series: int, hosts: int) -> i
     # activity bounds as a write of samples from ACTIVE_FROM to ACTIVE_TO (or STOPPED_AT) leaves them
     conn.execute(
         """
-        INSERT INTO _prom_catalog.series (metric_id, labels, first_seen, last_seen)
-        SELECT %(m)s, ARRAY[n.id, h.id, j.id, s.id], %(start)s,
+        INSERT INTO _prom_catalog.series (metric_id, labels, label_hash, first_seen, last_seen)
+        SELECT %(m)s, ARRAY[n.id, h.id, j.id, s.id],
+               _prom_catalog.label_set_hash(ARRAY['__name__', 'instance', 'job', 'series'],
+                                            ARRAY[n.value, h.value, j.value, s.value]),
+               %(start)s,
                CASE WHEN %(name)s = %(big)s AND i %% %(hosts)s >= %(hosts)s / 2 THEN %(stop)s::timestamptz
                     ELSE %(end)s::timestamptz END
         FROM generate_series(0, %(n)s - 1) i

@@ -61,13 +61,15 @@ def _flush(out: list, series_id: int | None, parts: list[SampleArrays], start_us
 
 # --- the read path for Python callers (the PromQL engine runs in PL/Python) ---
 
+# "= ANY" is an index condition on each head partition's series_id btree: k series cost k
+# index descents per partition in the range, whatever else the partitions hold
 _HEAD_SQL = """
     SELECT h.series_id,
            string_agg(pg_catalog.timestamptz_send(h.time), ''::bytea) AS times,
            string_agg(pg_catalog.float8send(h.value), ''::bytea) AS vals
     FROM prom_data.sample h
-    JOIN unnest($1::int8[]) AS wanted(id) ON h.series_id = wanted.id
-    WHERE h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
+    WHERE h.series_id = ANY ($1::int8[])
+      AND h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
     GROUP BY h.series_id
 """
 
