@@ -78,12 +78,8 @@ def main() -> int:
 
     cluster = start_cluster({"shared_buffers": "1GB"})
     try:
-        with psycopg.connect(cluster.uri(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        with psycopg.connect(cluster.uri("bench"), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION promscale CASCADE")
-            conn.execute("CREATE ROLE promscale_writer LOGIN IN ROLE prom_writer")
-        with connector(cluster.uri("bench", "promscale_writer"), "--workers", "2") as ours, \
+        cluster.create_promscale_database("bench")
+        with connector(cluster.uri("bench", "promscale"), "--workers", "2") as ours, \
                 prometheus(PROMETHEUS_CONFIG, "--web.enable-remote-write-receiver") as prom:
             print(f"pushed to both in {push([ours + '/write', prom + '/api/v1/write'], labels, now_ms):.0f} s")
             with psycopg.connect(cluster.uri("bench"), autocommit=True) as conn:

@@ -10,8 +10,9 @@ the series of a request whose samples fall outside them.
 
 The check runs on every request, for every series of it, so it is vectorised: the bounds
 live in NumPy arrays sorted by series id (a large, rarely rebuilt part and a small part for
-recent additions) and a request's series are looked up with ``searchsorted``; about 0.1 ms
-for 2,000 series where a dict lookup per series took 0.5 ms.
+recent additions) and a request's series are looked up with ``searchsorted``: 0.1 ms for a
+request of 2,000 series with 10,000 remembered, 0.25 ms with 1,000,000, where a dict lookup per
+series took 0.5 ms.
 """
 
 from __future__ import annotations
@@ -76,20 +77,25 @@ class ActivityCache:
         return len(self._main.ids) + len(self._recent.ids)
 
     def due(self, marks: Marks) -> Marks | None:
-        """The part of ``marks`` whose samples the remembered bounds do not cover (None: all covered)."""
-        lo = np.full(len(marks.series_ids), UNKNOWN_LO, dtype=np.int64)
-        hi = np.full(len(marks.series_ids), UNKNOWN_HI, dtype=np.int64)
+        """The part of ``marks`` whose samples the remembered bounds do not cover (None: all
+        covered), in series id order."""
+        # searching with sorted ids walks the large array in order: 0.14 instead of 0.31 ms for
+        # 2,000 series among 1,000,000
+        order = np.argsort(marks.series_ids, kind="stable")
+        ids, min_ms, max_ms = marks.series_ids[order], marks.min_ms[order], marks.max_ms[order]
+        lo = np.full(len(ids), UNKNOWN_LO, dtype=np.int64)
+        hi = np.full(len(ids), UNKNOWN_HI, dtype=np.int64)
         # a store running meanwhile may move entries between the parts: at worst a series is
         # marked once more, which the database finds already covered
         for part in (self._main, self._recent):
             if len(part.ids):
-                pos, found = part.find(marks.series_ids)
+                pos, found = part.find(ids)
                 lo = np.where(found, part.lo[pos], lo)
                 hi = np.where(found, part.hi[pos], hi)
-        outside = (marks.min_ms < lo) | (marks.max_ms > hi)
+        outside = (min_ms < lo) | (max_ms > hi)
         if not outside.any():
             return None
-        return Marks(marks.series_ids[outside], marks.min_ms[outside], marks.max_ms[outside])
+        return Marks(ids[outside], min_ms[outside], max_ms[outside])
 
     def store(self, series_ids: np.ndarray, lo_ms: np.ndarray, hi_ms: np.ndarray) -> None:
         """Remember the bounds the database holds for these series (after the write committed)."""

@@ -14,7 +14,6 @@ from ..promql.storage import SqlStorage
 NON_EMPTY = "match[] must contain at least one non-empty matcher"
 Series = tuple[tuple[tuple[str, str], ...], int]  # (sorted label pairs, series id)
 
-_plans: dict[str, Any] = {}
 
 
 class SelectorError(Exception):
