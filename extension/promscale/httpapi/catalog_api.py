@@ -94,16 +94,16 @@ def label_names_json(plpy: Any, session: dict, selectors: list[str], start: floa
 # arrays with an absent key in the middle have their positions read, in a second pass.
 _NAMES_FULL = (
     "WITH pm AS ("
-    "  SELECT m.metric_id, max(cardinality(m.labels)) FILTER (WHERE array_position(m.labels, 0) IS NULL) AS full,"
-    "         bool_or(array_position(m.labels, 0) IS NOT NULL) AS gaps"
-    "  FROM ({matched}) m GROUP BY m.metric_id) "
+    "  SELECT m.metric_id, max(cardinality(m.labels)) FILTER (WHERE NOT m.gap) AS full, bool_or(m.gap) AS gaps"
+    "  FROM (SELECT s.metric_id, s.labels, s.labels @> '{{0}}' AS gap FROM ({matched}) s) m"
+    "  GROUP BY m.metric_id) "
     "SELECT (SELECT array_agg(DISTINCT p.key) FROM pm "
     "        JOIN _prom_catalog.label_key_position p ON p.metric_id = pm.metric_id AND p.pos <= pm.full) AS v, "
     "       (SELECT array_agg(pm.metric_id) FROM pm WHERE pm.gaps) AS gappy")
 _NAMES_GAPPY = (
     "SELECT array_agg(DISTINCT p.key) AS v FROM ({matched}) m "
     "JOIN _prom_catalog.label_key_position p ON p.metric_id = m.metric_id AND m.labels[p.pos] <> 0 "
-    "WHERE array_position(m.labels, 0) IS NOT NULL AND m.metric_id = ANY(${extra})")
+    "WHERE m.labels @> '{{0}}' AND m.metric_id = ANY(${extra})")
 
 
 def _names_of_matched(plpy: Any, session: dict, match_sets: list, start: float, end: float) -> list[str]:
