@@ -12,9 +12,9 @@
 --   labels and keys: the union of their series' bounds, rounded out to the grid of G, so a
 --           label shared by every series (job="node") moves once per G, not once per series.
 -- G is 20 minutes: a series counts at most 2G = 40 minutes after its last sample, a label or
--- key at most an hour (docs/http-api.md). Rows are locked in a fixed order (series by id,
--- then labels by id, then keys), and only those whose bound moves: writers do not queue on
--- hot label rows, and cannot deadlock on them.
+-- key at most an hour (docs/http-api.md). Only rows whose bound moves are written, in a fixed
+-- order (series by id, then labels by id, then keys by name): writers do not queue on hot
+-- label rows, and cannot deadlock on them.
 
 -- The helpers below run for every row a marking touches, so they are plain expressions that
 -- PostgreSQL inlines into the statement calling them: no SET search_path (a SET clause stops
@@ -246,7 +246,10 @@ COMMENT ON FUNCTION _prom_catalog.mark_activity_of_samples(bigint[], timestamptz
 -- A label's last_seen always comes from one of its series' marks, so a label whose last_seen
 -- is newer than every deleted series' is still carried by a live one and is left alone: hot
 -- labels (job="node") are never recomputed. The labels are locked before their series are
--- read, so a write that moves their bounds meanwhile waits and then widens the result.
+-- read, so a write that moves their bounds meanwhile waits and then widens the result. (A
+-- write that does not move them, i.e. of samples older than the deleted series' last ones,
+-- which retention has already removed, may be missed by the recomputation: data that old is
+-- on its way out itself.)
 CREATE OR REPLACE FUNCTION _prom_catalog.narrow_activity_after_gc(label_ids int[], series_last_seen timestamptz[])
 RETURNS void
 LANGUAGE plpgsql
