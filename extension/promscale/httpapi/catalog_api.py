@@ -53,7 +53,9 @@ def _over_matched(plpy: Any, session: dict, match_sets: list, start: float, end:
     if query is None:
         return []
     sql, params = query
-    text = select.format(matched=sql, extra=len(params) + 3)
+    # OFFSET 0 keeps the selection a subquery of its own: the GIN index first, whatever the plan
+    # (a generic plan otherwise joins the key positions first and probes the series per metric)
+    text = select.format(matched=f"SELECT * FROM ({sql}) AS u OFFSET 0", extra=len(params) + 3)
     types = ["float8", "float8"] + ["int4[]"] * len(params) + ([extra_type] if extra_type else [])
     plan = _plan(plpy, text, text, types)
     return plpy.execute(plan, [start, end, *params] + ([extra] if extra_type else []))
