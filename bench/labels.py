@@ -43,8 +43,10 @@ LOOKUPS = [
     ("instance values, match[] node_load1", "label/instance/values", {"match[]": "node_load1"}),
     ("series, one instance (107)", "series", {"match[]": f'{{instance="{INSTANCE}"}}'}),
     ("series node_load1 (1 per instance)", "series", {"match[]": "node_load1"}),
-    # a metric's label names, as Grafana's query builder asks once a metric is picked: 64 series per instance
+    # a metric's label names, as Grafana's query builder asks once a metric is picked, and a
+    # label_values(metric, label) variable: 64 series per instance
     ("label names, match[] node_cpu_seconds_total", "labels", {"match[]": "node_cpu_seconds_total"}),
+    ("cpu values, match[] node_cpu_seconds_total", "label/cpu/values", {"match[]": "node_cpu_seconds_total"}),
 ]
 
 

@@ -9,12 +9,13 @@
 --           series scraped steadily is marked once every G to 2G, and series created together
 --           (same phase otherwise) do not all come due at the same instant; first_seen is the
 --           first sample's time, lowered by a further G when a backfill lowers it;
---   labels and keys: the union of their series' bounds, rounded out to the grid of G, so a
---           label shared by every series (job="node") moves once per G, not once per series.
+--   labels, a metric's keys (label_key_position) and keys: the union of their series' bounds,
+--           rounded out to the grid of G, so a label shared by every series (job="node") moves
+--           once per G, not once per series.
 -- G is 20 minutes: a series counts at most 2G = 40 minutes after its last sample, a label or
 -- key at most an hour (docs/http-api.md). Only rows whose bound moves are written, in a fixed
--- order (series by id, then labels by id, then keys by name): writers do not queue on hot
--- label rows, and cannot deadlock on them.
+-- order (series by id, then labels by id, then metric keys by metric and position, then keys by
+-- name): writers do not queue on hot label rows, and cannot deadlock on them.
 
 -- The helpers below run for every row a marking touches, so they are plain expressions that
 -- PostgreSQL inlines into the statement calling them: no SET search_path (a SET clause stops
@@ -144,7 +145,7 @@ BEGIN
                              ELSE s.last_seen END
         FROM wanted d
         WHERE s.id = d.id AND (s.first_seen IS NULL OR s.first_seen > d.lo OR s.last_seen < d.hi)
-        RETURNING s.id, s.labels, s.first_seen, s.last_seen),
+        RETURNING s.id, s.metric_id, s.labels, s.first_seen, s.last_seen),
     -- 2. their labels: the union of the new bounds, on the grid; locked in id order, as many
     --    writers may move a shared label (job="node") at once
     label_bounds AS (
@@ -166,6 +167,26 @@ BEGIN
         FROM label_due d
         WHERE l.id = d.id
         RETURNING l.key, l.first_seen, l.last_seen),
+    -- 3. the keys of their metrics (label_key_position), likewise: locked in (metric, position) order
+    position_bounds AS (
+        SELECT m.metric_id, u.pos, _prom_catalog.activity_grid(min(m.first_seen), false) AS lo,
+               _prom_catalog.activity_grid(max(m.last_seen), true) AS hi
+        FROM moved m, unnest(m.labels) WITH ORDINALITY AS u(id, pos)
+        WHERE u.id <> 0
+        GROUP BY m.metric_id, u.pos),
+    position_due AS (
+        SELECT p.metric_id, p.pos, b.lo, b.hi
+        FROM _prom_catalog.label_key_position p JOIN position_bounds b ON b.metric_id = p.metric_id AND b.pos = p.pos
+        WHERE p.first_seen IS NULL OR p.first_seen > b.lo OR p.last_seen < b.hi
+        ORDER BY p.metric_id, p.pos
+        FOR NO KEY UPDATE OF p),
+    position_moved AS (
+        UPDATE _prom_catalog.label_key_position p SET
+            first_seen = least(p.first_seen, d.lo),
+            last_seen = greatest(p.last_seen, d.hi)
+        FROM position_due d
+        WHERE p.metric_id = d.metric_id AND p.pos = d.pos
+        RETURNING p.metric_id),
     key_bounds AS (
         SELECT lm.key, min(lm.first_seen) AS lo, max(lm.last_seen) AS hi FROM label_moved lm GROUP BY lm.key)
     SELECT (SELECT array_agg(m.id) FROM moved m), (SELECT array_agg(m.first_seen) FROM moved m),
@@ -174,7 +195,7 @@ BEGIN
     INTO moved_ids, moved_first, moved_last, moved_keys, moved_key_lo, moved_key_hi
     FROM key_bounds k;
 
-    -- 3. the keys of the labels that moved
+    -- 4. the keys of the labels that moved
     IF moved_keys IS NOT NULL THEN
         PERFORM _prom_catalog.widen_label_keys(moved_keys, moved_key_lo, moved_key_hi);
     END IF;
@@ -240,17 +261,19 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.mark_activity_of_samples(bigint[], timestamptz[]) IS
     'Widens the activity bounds of the series of a batch of samples';
 
--- After garbage collection deleted series (given as pairs: a label id of a deleted series and
--- that series' last_seen), the labels whose newest activity came from them get their bounds recomputed from the series left (NULL when none is left, so a label of
--- deleted series only disappears from every lookup), then the keys of labels that shrank.
--- A label's last_seen always comes from one of its series' marks, so a label whose last_seen
--- is newer than every deleted series' is still carried by a live one and is left alone: hot
--- labels (job="node") are never recomputed. The labels are locked before their series are
--- read, so a write that moves their bounds meanwhile waits and then widens the result. (A
--- write that does not move them, i.e. of samples older than the deleted series' last ones,
--- which retention has already removed, may be missed by the recomputation: data that old is
--- on its way out itself.)
-CREATE OR REPLACE FUNCTION _prom_catalog.narrow_activity_after_gc(label_ids int[], series_last_seen timestamptz[])
+-- After garbage collection deleted series (given as one row per label of a deleted series: the
+-- label id, its position, the series' metric and last_seen), the labels and metric keys whose
+-- newest activity came from them get their bounds recomputed from the series left (NULL when
+-- none is left, so a label of deleted series only disappears from every lookup), then the keys
+-- of labels that shrank. A label's last_seen always comes from one of its series' marks, so a
+-- label whose last_seen is newer than every deleted series' is still carried by a live one and
+-- is left alone: hot labels (job="node") are never recomputed. The rows are locked (labels, then
+-- metric keys, then keys, as writers lock them) before their series are read, so a write that
+-- moves their bounds meanwhile waits and then widens the result. (A write that does not move
+-- them, i.e. of samples older than the deleted series' last ones, which retention has already
+-- removed, may be missed by the recomputation: data that old is on its way out itself.)
+CREATE OR REPLACE FUNCTION _prom_catalog.narrow_activity_after_gc(
+    label_ids int[], positions int[], metric_ids int[], series_last_seen timestamptz[])
 RETURNS void
 LANGUAGE plpgsql
 VOLATILE
@@ -258,11 +281,13 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    candidates int[];
+    labels_due int[];
+    metrics_due int[];
+    positions_due int[];
     shrunk_keys text[];
 BEGIN
-    -- labels whose last_seen a deleted series may have set, locked in id order
-    SELECT array_agg(c.id ORDER BY c.id) INTO candidates
+    -- labels whose last_seen a deleted series may have set
+    SELECT array_agg(c.id ORDER BY c.id) INTO labels_due
     FROM (
         SELECT l.id
         FROM (SELECT d.id, _prom_catalog.activity_grid(max(d.last_seen), true) AS hi
@@ -273,38 +298,63 @@ BEGIN
         WHERE l.last_seen <= dl.hi
         ORDER BY l.id
         FOR NO KEY UPDATE OF l) c;
-    IF candidates IS NULL THEN
-        RETURN;
+    -- metric keys likewise
+    SELECT array_agg(c.metric_id ORDER BY c.metric_id, c.pos), array_agg(c.pos ORDER BY c.metric_id, c.pos)
+    INTO metrics_due, positions_due
+    FROM (
+        SELECT p.metric_id, p.pos
+        FROM (SELECT d.metric_id, d.pos, _prom_catalog.activity_grid(max(d.last_seen), true) AS hi
+              FROM unnest(label_ids, positions, metric_ids, series_last_seen) AS d(id, pos, metric_id, last_seen)
+              WHERE d.id <> 0 AND d.last_seen IS NOT NULL
+              GROUP BY d.metric_id, d.pos) dp
+        JOIN _prom_catalog.label_key_position p ON p.metric_id = dp.metric_id AND p.pos = dp.pos
+        WHERE p.last_seen <= dp.hi
+        ORDER BY p.metric_id, p.pos
+        FOR NO KEY UPDATE OF p) c;
+
+    IF labels_due IS NOT NULL THEN
+        WITH recomputed AS (
+            SELECT c.id, r.lo, r.hi
+            FROM unnest(labels_due) AS c(id)
+            CROSS JOIN LATERAL (  -- the label's series, through the GIN index
+                SELECT _prom_catalog.activity_grid(min(s.first_seen), false) AS lo,
+                       _prom_catalog.activity_grid(max(s.last_seen), true) AS hi
+                FROM _prom_catalog.series s
+                WHERE s.labels @> ARRAY[c.id]) r),
+        changed AS (
+            UPDATE _prom_catalog.label l SET first_seen = r.lo, last_seen = r.hi
+            FROM recomputed r
+            WHERE l.id = r.id AND (l.first_seen, l.last_seen) IS DISTINCT FROM (r.lo, r.hi)
+            RETURNING l.key)
+        SELECT array_agg(DISTINCT ch.key) INTO shrunk_keys FROM changed ch;
     END IF;
-    WITH recomputed AS (
-        SELECT c.id, r.lo, r.hi
-        FROM unnest(candidates) AS c(id)
-        CROSS JOIN LATERAL (
-            SELECT _prom_catalog.activity_grid(min(s.first_seen), false) AS lo,
-                   _prom_catalog.activity_grid(max(s.last_seen), true) AS hi
-            FROM _prom_catalog.series s
-            WHERE s.labels @> ARRAY[c.id]) r),
-    changed AS (
-        UPDATE _prom_catalog.label l SET first_seen = r.lo, last_seen = r.hi
-        FROM recomputed r
-        WHERE l.id = r.id AND (l.first_seen, l.last_seen) IS DISTINCT FROM (r.lo, r.hi)
-        RETURNING l.key)
-    SELECT array_agg(DISTINCT ch.key) INTO shrunk_keys FROM changed ch;
-    IF shrunk_keys IS NULL THEN
-        RETURN;
+
+    IF metrics_due IS NOT NULL THEN
+        UPDATE _prom_catalog.label_key_position p SET first_seen = r.lo, last_seen = r.hi
+        FROM (SELECT c.metric_id, c.pos, r.lo, r.hi
+              FROM unnest(metrics_due, positions_due) AS c(metric_id, pos)
+              CROSS JOIN LATERAL (  -- the metric's series, through its index
+                  SELECT _prom_catalog.activity_grid(min(s.first_seen), false) AS lo,
+                         _prom_catalog.activity_grid(max(s.last_seen), true) AS hi
+                  FROM _prom_catalog.series s
+                  WHERE s.metric_id = c.metric_id AND s.labels[c.pos] <> 0) r) r
+        WHERE p.metric_id = r.metric_id AND p.pos = r.pos;
     END IF;
-    -- keys: recomputed from their labels (an index range per key), locked in key order
-    PERFORM 1 FROM _prom_catalog.label_key k WHERE k.key = ANY (shrunk_keys)
-    ORDER BY k.key COLLATE "C" FOR NO KEY UPDATE;
-    UPDATE _prom_catalog.label_key k SET first_seen = r.lo, last_seen = r.hi
-    FROM (SELECT k2.key, (SELECT min(l.first_seen) FROM _prom_catalog.label l WHERE l.key = k2.key) AS lo,
-                 (SELECT max(l.last_seen) FROM _prom_catalog.label l WHERE l.key = k2.key) AS hi
-          FROM _prom_catalog.label_key k2 WHERE k2.key = ANY (shrunk_keys)) r
-    WHERE k.key = r.key;
+
+    IF shrunk_keys IS NOT NULL THEN
+        -- keys: recomputed from their labels (an index range per key), locked in key order
+        PERFORM 1 FROM _prom_catalog.label_key k WHERE k.key = ANY (shrunk_keys)
+        ORDER BY k.key COLLATE "C" FOR NO KEY UPDATE;
+        UPDATE _prom_catalog.label_key k SET first_seen = r.lo, last_seen = r.hi
+        FROM (SELECT k2.key, (SELECT min(l.first_seen) FROM _prom_catalog.label l WHERE l.key = k2.key) AS lo,
+                     (SELECT max(l.last_seen) FROM _prom_catalog.label l WHERE l.key = k2.key) AS hi
+              FROM _prom_catalog.label_key k2 WHERE k2.key = ANY (shrunk_keys)) r
+        WHERE k.key = r.key;
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION _prom_catalog.narrow_activity_after_gc(int[], timestamptz[]) IS
-    'Recomputes the activity bounds of labels (and keys) whose newest activity came from series just deleted';
+COMMENT ON FUNCTION _prom_catalog.narrow_activity_after_gc(int[], int[], int[], timestamptz[]) IS
+    'Recomputes the activity bounds of labels, metric keys and keys whose newest activity came from series just deleted';
 
 GRANT EXECUTE ON FUNCTION
     prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]),

@@ -3,7 +3,8 @@
 -- catalog's indexes instead of samples (sql/idempotent/045-activity.sql maintains them).
 --
 -- For each row, [first_seen, last_seen] contains the time of every sample written for it
--- (for a label: of every series carrying it; for a key: of every label with that key), widened
+-- (for a label: of every series carrying it; for a metric's key: of every series of the metric
+-- having that key; for a key: of every label with that key), widened
 -- by at most a bounded slack so that it moves rarely. NULL: nothing written yet (or, for a
 -- label or key, nothing left after garbage collection).
 
@@ -18,6 +19,12 @@ ALTER TABLE _prom_catalog.label
     ADD COLUMN first_seen timestamptz,
     ADD COLUMN last_seen timestamptz;
 ALTER TABLE _prom_catalog.label SET (fillfactor = 80);
+
+-- Per metric and label key: /api/v1/labels?match[]=<metric> reads this, O(keys of the metric).
+ALTER TABLE _prom_catalog.label_key_position
+    ADD COLUMN first_seen timestamptz,
+    ADD COLUMN last_seen timestamptz;
+ALTER TABLE _prom_catalog.label_key_position SET (fillfactor = 80);
 
 -- One row per label key ever marked: /api/v1/labels without match[] reads this, O(keys).
 CREATE TABLE _prom_catalog.label_key (

@@ -122,3 +122,14 @@ def test_label_names_with_match(conn, window, expected):
     assert names == expected
     assert_catalog_only(plans)
     assert rows_read(plans, "series") <= CALLS * 100
+
+
+@pytest.mark.parametrize("window, expected", [(OPEN, ["__name__", "instance", "job", "series"]), (EARLY, [])])
+def test_label_names_of_a_metric_read_its_keys(conn, window, expected):
+    """labels?match[]=<metric>, Grafana's question once a metric is picked: the metric's keys,
+    not its 100,000 series."""
+    names, plans = call(conn, "SELECT prom_api.label_names_json(ARRAY[%s], %s, %s)", (BIG_METRIC, *window))
+    assert names == expected
+    assert_catalog_only(plans)
+    assert rows_read(plans, "series") == 0
+    assert rows_read(plans, "label_key_position") <= CALLS * 16

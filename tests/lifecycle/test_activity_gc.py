@@ -18,8 +18,9 @@ def values(db, key: str, window=OPEN) -> list[str]:
                       )["data"]
 
 
-def names(db, window=OPEN) -> list[str]:
-    return json.loads(db.execute("SELECT prom_api.label_names_json(NULL, %s, %s)", window).fetchone()[0])["data"]
+def names(db, window=OPEN, match=None) -> list[str]:
+    return json.loads(db.execute("SELECT prom_api.label_names_json(%s, %s, %s)", (match, *window)).fetchone()[0]
+                      )["data"]
 
 
 def test_labels_of_collected_series_leave_the_lookups(db):
@@ -28,6 +29,7 @@ def test_labels_of_collected_series_leave_the_lookups(db):
     put(db, [kept, gone], [old, old], [1.0, 1.0])
     put(db, [kept], [ms(NOW)], [1.0])
     assert values(db, "job") == ["gone", "kept"] and "only_gone" in names(db)
+    assert names(db, match=["m"]) == ["__name__", "job", "only_gone"]
     before = db.execute("SELECT first_seen, last_seen FROM _prom_catalog.label WHERE key = 'job' AND value = 'kept'"
                         ).fetchone()
 
@@ -40,6 +42,7 @@ def test_labels_of_collected_series_leave_the_lookups(db):
     assert values(db, "job") == ["kept"]
     assert values(db, "only_gone") == []
     assert "only_gone" not in names(db) and names(db) == ["__name__", "job"]
+    assert names(db, match=["m"]) == ["__name__", "job"]  # the metric's keys narrowed too
     assert values(db, "__name__") == ["m"]
     # a label a live series carries is left alone, its bounds too
     assert db.execute("SELECT first_seen, last_seen FROM _prom_catalog.label WHERE key = 'job' AND value = 'kept'"
@@ -48,3 +51,4 @@ def test_labels_of_collected_series_leave_the_lookups(db):
     (again,) = series_ids(db, [{"__name__": "m", "job": "gone", "only_gone": "1"}])
     put(db, [again], [ms(NOW)], [1.0])
     assert values(db, "job") == ["gone", "kept"] and "only_gone" in names(db)
+    assert names(db, match=["m"]) == ["__name__", "job", "only_gone"]

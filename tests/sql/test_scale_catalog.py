@@ -36,7 +36,9 @@ def test_scale_catalog_bounds_are_what_marking_leaves(db):
     build_catalog(db, n_series=2_000, hosts=50, extra_metrics=1)
     snapshot = ("SELECT (SELECT array_agg((id, first_seen, last_seen) ORDER BY id) FROM _prom_catalog.series), "
                 "(SELECT array_agg((id, first_seen, last_seen) ORDER BY id) FROM _prom_catalog.label), "
-                "(SELECT array_agg((key, first_seen, last_seen) ORDER BY key) FROM _prom_catalog.label_key)")
+                "(SELECT array_agg((key, first_seen, last_seen) ORDER BY key) FROM _prom_catalog.label_key), "
+                "(SELECT array_agg((metric_id, pos, first_seen, last_seen) ORDER BY metric_id, pos) "
+                " FROM _prom_catalog.label_key_position)")
     built = db.execute(snapshot).fetchone()
     ranges = db.execute(
         "SELECT array_agg(s.id), array_agg(%s::timestamptz), "
@@ -46,6 +48,7 @@ def test_scale_catalog_bounds_are_what_marking_leaves(db):
         "JOIN _prom_catalog.label l ON l.id = s.labels[2]", (ACTIVE_FROM, BIG_METRIC, STOPPED_AT, ACTIVE_TO)).fetchone()
     db.execute("UPDATE _prom_catalog.series SET first_seen = NULL, last_seen = NULL")
     db.execute("UPDATE _prom_catalog.label SET first_seen = NULL, last_seen = NULL")
+    db.execute("UPDATE _prom_catalog.label_key_position SET first_seen = NULL, last_seen = NULL")
     db.execute("DELETE FROM _prom_catalog.label_key")
     db.execute("SELECT count(*) FROM prom_api.mark_series_activity(%s, %s, %s)", ranges)
     assert db.execute(snapshot).fetchone() == built

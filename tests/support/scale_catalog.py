@@ -82,7 +82,7 @@ def _metric(conn: psycopg.Connection, name: str, n_series: int, hosts: int) -> i
 
 
 def _mark_activity(conn: psycopg.Connection, hosts: int) -> None:
-    """Label and key bounds from the series' bounds, as prom_api.mark_series_activity leaves
+    """Label, metric key and key bounds from the series' bounds, as prom_api.mark_series_activity leaves
     them (marking 100,000 series through it takes seconds more; tests/sql/test_scale_catalog.py
     checks that both agree)."""
     assert conn.execute("SELECT extract(epoch FROM _prom_catalog.activity_granularity())").fetchone()[0] == 1200
@@ -94,6 +94,16 @@ def _mark_activity(conn: psycopg.Connection, hosts: int) -> None:
                      _prom_catalog.activity_grid(max(s.last_seen), true) AS hi
               FROM _prom_catalog.series s, unnest(s.labels) AS u(id) WHERE u.id <> 0 GROUP BY u.id) b
         WHERE l.id = b.id
+        """)
+    conn.execute(
+        """
+        UPDATE _prom_catalog.label_key_position p
+        SET first_seen = b.lo, last_seen = b.hi
+        FROM (SELECT s.metric_id, u.pos, _prom_catalog.activity_grid(min(s.first_seen), false) AS lo,
+                     _prom_catalog.activity_grid(max(s.last_seen), true) AS hi
+              FROM _prom_catalog.series s, unnest(s.labels) WITH ORDINALITY AS u(id, pos) WHERE u.id <> 0
+              GROUP BY s.metric_id, u.pos) b
+        WHERE p.metric_id = b.metric_id AND p.pos = b.pos
         """)
     conn.execute(
         """

@@ -108,7 +108,27 @@ _NAMES_GAPPY = (
     "WHERE m.labels @> '{{0}}' AND m.metric_id = ANY(${extra})")
 
 
+def _metric_names(match_sets: list) -> list[str] | None:
+    """The metric names, when every selector is a bare one (``up``, ``{__name__="up"}``)."""
+    names = []
+    for matchers in match_sets:
+        if len(matchers) != 1 or matchers[0].name != "__name__" or matchers[0].type != "=":
+            return None
+        names.append(matchers[0].value)
+    return names
+
+
 def _names_of_matched(plpy: Any, session: dict, match_sets: list, start: float, end: float) -> list[str]:
+    metrics = _metric_names(match_sets)
+    if metrics is not None:
+        # what Grafana asks once a metric is picked: the metric's keys and their activity
+        # bounds (label_key_position), O(keys of the metric) however many series it has
+        plan = _plan(plpy, "metric_names",
+                     "SELECT array_agg(DISTINCT p.key) AS v FROM _prom_catalog.metric m "
+                     "JOIN _prom_catalog.label_key_position p ON p.metric_id = m.id "
+                     f"WHERE m.metric_name = ANY($3) AND p.first_seen <= {END} AND p.last_seen >= {START} "
+                     f"AND {START} <= {END}", ["float8", "float8", "text[]"])
+        return plpy.execute(plan, [start, end, metrics])[0]["v"] or []
     rows = _over_matched(plpy, session, match_sets, start, end, _NAMES_FULL)
     if not rows:
         return []
