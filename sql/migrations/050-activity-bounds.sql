@@ -11,9 +11,13 @@
 ALTER TABLE _prom_catalog.series
     ADD COLUMN first_seen timestamptz,
     ADD COLUMN last_seen timestamptz;
--- room on each page, so that moving a bound is a HOT update (no new entries in the labels
--- indexes): the bounds themselves are never indexed
-ALTER TABLE _prom_catalog.series SET (fillfactor = 80);
+-- Half of each page kept free, so that moving a bound is a HOT update: the bounds are never
+-- indexed, and a non-HOT update would add every label of the series to the GIN index again.
+-- A new series is marked by its first write, right after the series around it were created:
+-- measured on 2,000 new series, that first mark took 35-70 ms with 20% free (a quarter of the
+-- updates HOT, and the GIN pending list flushed sooner for everyone) and 11-12 ms with half free.
+-- The price is a table about 1.6 times larger (~110 bytes more per series).
+ALTER TABLE _prom_catalog.series SET (fillfactor = 50);
 
 ALTER TABLE _prom_catalog.label
     ADD COLUMN first_seen timestamptz,

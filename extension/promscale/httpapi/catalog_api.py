@@ -55,7 +55,8 @@ def _over_matched(plpy: Any, session: dict, match_sets: list, start: float, end:
     sql, params = query
     # OFFSET 0 keeps the selection a subquery of its own: the GIN index first, whatever the plan
     # (a generic plan otherwise joins the key positions first and probes the series per metric)
-    text = select.format(matched=f"SELECT * FROM ({sql}) AS u OFFSET 0", extra=len(params) + 3)
+    sql = f"SELECT * FROM ({sql}) AS u OFFSET 0"
+    text = select.format(matched=sql, extra=len(params) + 3)
     types = ["float8", "float8"] + ["int4[]"] * len(params) + ([extra_type] if extra_type else [])
     plan = _plan(plpy, text, text, types)
     return plpy.execute(plan, [start, end, *params] + ([extra] if extra_type else []))
@@ -150,15 +151,17 @@ def label_values_json(plpy: Any, session: dict, name: str, selectors: list[str],
                      ["float8", "float8", "text"])
         values = plpy.execute(plan, [start, end, name])[0]["v"]
     else:
-        rows = _over_matched(
-            plpy, session, match_sets, start, end,
-            "SELECT array_agg(l.value) AS v FROM _prom_catalog.label l WHERE l.id IN ("
-            "  SELECT m.labels[p.pos] FROM ({matched}) m "
-            "  JOIN _prom_catalog.label_key_position p ON p.metric_id = m.metric_id AND p.key = ${extra})",
-            "text", name)
+        rows = _over_matched(plpy, session, match_sets, start, end, _VALUES_OF_MATCHED, "text", name)
         values = rows[0]["v"] if rows else None
     values, warnings = _limited(sorted(values or []), limit)
     return _body(gojson.string_list(values), warnings)
+
+
+# Values of a label among the matched series, each read once: the label id at the key's position.
+_VALUES_OF_MATCHED = (
+    "SELECT array_agg(l.value) AS v FROM _prom_catalog.label l WHERE l.id IN ("
+    "  SELECT m.labels[p.pos] FROM ({matched}) m "
+    "  JOIN _prom_catalog.label_key_position p ON p.metric_id = m.metric_id AND p.key = ${extra})")
 
 
 def metadata_json(plpy: Any, metric: str | None, limit: int | None, limit_per_metric: int | None) -> str:
