@@ -94,10 +94,14 @@ class Ingestor:
         samples = None
         due = None
         if len(write.times_ms):
+            # in series id order: the head's series_id index then takes its entries in key order
+            # (neighbouring leaf pages, ~0.6 us less per row than the request's order)
+            sample_series = np.repeat(series_of_ts, write.sample_counts)
+            order = np.argsort(sample_series, kind="stable")
             samples = SampleBatch(
-                Int8Array.of(np.repeat(series_of_ts, write.sample_counts)),
-                TimestamptzArray.from_unix_ms(write.times_ms),
-                Float8Array.of(write.values),
+                Int8Array.of(sample_series[order]),
+                TimestamptzArray.from_unix_ms(write.times_ms[order]),
+                Float8Array.of(write.values[order]),
             )
             due = self.activity.due(time_ranges(series_of_ts, write.sample_counts, write.times_ms))
         exemplars = None

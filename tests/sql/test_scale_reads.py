@@ -64,3 +64,32 @@ def test_sql_read_path_probes_the_series_index(scale_db_uri):
         rows = conn.execute("SELECT series_id, cardinality(times) FROM prom_api.get_samples(%s, to_timestamp(%s), "
                             "to_timestamp(%s)) ORDER BY 1", (ids, now - 900, now)).fetchall()
         assert rows == [(sid, 12) for sid in ids]
+
+
+def test_a_read_of_most_series_scans_the_range_once(scale_db_uri):
+    with psycopg.connect(scale_db_uri, autocommit=True) as conn, conn.transaction(force_rollback=True):
+        now = load_head(conn)
+        conn.execute("ANALYZE _prom_catalog.series")
+        plans = nested_plans(conn, "SELECT prom_api.query_json(%s, %s)", ("count(scale_metric)", now))
+        head_reads = [p for p in plans if "FROM prom_data.sample h" in p]
+        assert head_reads and all(re.search(r"Hash (Semi )?Join", p) and re.search(r"Seq Scan on sample_\d+", p)
+                                  and not re.search(INDEX_PATH, p) for p in head_reads), \
+            [p[:3000] for p in head_reads]
+        body = conn.execute("SELECT prom_api.query_json(%s, %s)", ("count(scale_metric)", now)).fetchone()[0]
+        assert '"100000"' in body
+
+
+def test_both_head_plans_read_the_same_samples(db):
+    ids = [db.execute("SELECT prom_api.get_or_create_series_id(%s::jsonb)",
+                      (f'{{"__name__": "m", "i": "{i}"}}',)).fetchone()[0] for i in range(20)]
+    now = time.time()
+    for step in range(8):
+        db.execute("SELECT prom_api.put_samples(%s, array_fill(to_timestamp(%s), ARRAY[20]), "
+                   "ARRAY(SELECT random() FROM generate_series(1, 20)))", (ids, now - step * 15))
+    db.execute("ANALYZE _prom_catalog.series")
+    together = db.execute("SELECT prom_api.query_range_json('m', %s, %s, 15)", (now - 120, now)).fetchone()[0]
+    one_by_one = [db.execute("SELECT prom_api.query_range_json(%s, %s, %s, 15)",
+                             (f'm{{i="{i}"}}', now - 120, now)).fetchone()[0] for i in range(20)]
+    for i, body in enumerate(one_by_one):  # each series' result is part of the scan's result
+        series = body[body.index('"result":[') + len('"result":['):-3]
+        assert series in together, i

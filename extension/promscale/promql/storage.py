@@ -22,6 +22,14 @@ def _slice(rows, mint: int, maxt: int):
     return out
 
 
+def _label_order_key(entry: tuple) -> str:
+    """A string that sorts like the label set (a tuple of (name, value) pairs sorted by name):
+    name and value end in \x01 and \x00, below any character a name or value can hold (names
+    are [a-zA-Z0-9_]; text cannot hold NUL), so a shorter name or value, or fewer labels, sort
+    first as in the tuple order."""
+    return "".join([f"{k}\x01{v}\x00" for k, v in entry[0]])
+
+
 class MemoryStorage:
     """Series held in Python, for unit tests: {labels_tuple: (times_ms, values)}."""
 
@@ -119,7 +127,10 @@ class SqlStorage:
                           f"SELECT s.id, s.labels FROM _prom_catalog.series s WHERE {where}",
                           ["int4[]"] * (len(pos) + len(neg)))
         rows = self.plpy.execute(plan, pos + neg)
-        out = sorted(zip(self.labels_of([r["labels"] for r in rows]), (r["id"] for r in rows)))
+        out = list(zip(self.labels_of([r["labels"] for r in rows]), (r["id"] for r in rows)))
+        # label order (Prometheus's labels.Compare), through one string per label set: comparing
+        # strings is a memcmp, comparing tuples of pairs a Python call per element
+        out.sort(key=_label_order_key)
         self.series_cache[key] = out
         return out
 
