@@ -92,11 +92,6 @@ proto:
 bench-query: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/query.py $(BENCH_ARGS)
 
-<<<<<<< HEAD
-.PHONY: bench-labels
-bench-labels: install-pgroot
-	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/labels.py $(BENCH_ARGS)
-=======
 .PHONY: bench-series
 bench-series: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/series.py $(BENCH_ARGS)
@@ -104,4 +99,7 @@ bench-series: install-pgroot
 .PHONY: bench-views
 bench-views: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/views.py $(BENCH_ARGS)
->>>>>>> main
+
+.PHONY: bench-labels
+bench-labels: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/labels.py $(BENCH_ARGS)
