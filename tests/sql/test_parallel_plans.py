@@ -52,8 +52,12 @@ READS = {
         "SELECT * FROM prom_api.get_samples('${ids}', '${start}', '${end}')",
     "prom_api.get_series_epoch()": "SELECT prom_api.get_series_epoch() IS NOT NULL",
     "prom_api.get_series_labels(bigint[])": "SELECT * FROM prom_api.get_series_labels('${ids}')",
-    "prom_api.get_series_with_samples(bigint[], timestamp with time zone, timestamp with time zone)":
-        "SELECT * FROM prom_api.get_series_with_samples('${ids}', '${start}', '${end}')",
+    "prom_api.get_active_series(bigint[], timestamp with time zone, timestamp with time zone)":
+        "SELECT * FROM prom_api.get_active_series('${ids}', '${start}', '${end}')",
+    "prom_api.get_active_label_names(timestamp with time zone, timestamp with time zone)":
+        "SELECT prom_api.get_active_label_names('${start}', '${end}')",
+    "prom_api.get_active_label_values(text, timestamp with time zone, timestamp with time zone)":
+        "SELECT prom_api.get_active_label_values('instance', '${start}', '${end}')",
     "prom_api.jsonb(integer[])": "SELECT prom_api.jsonb(s.labels) FROM _prom_catalog.series s",
     "prom_api.key(integer)": "SELECT prom_api.key(l.id) FROM _prom_catalog.label l",
     "prom_api.label_eq(text, text)":
@@ -134,6 +138,8 @@ WRITES = {
         "SELECT prom_api.prepare_sample_chunks(ARRAY['${end}'::timestamptz])",
     "prom_api.put_exemplars(bigint[], timestamp with time zone[], double precision[], jsonb[])":
         "SELECT prom_api.put_exemplars('${one_id}', ARRAY['${end}'::timestamptz], '{2}', ARRAY['{\"a\": \"b\"}'::jsonb])",
+    "prom_api.mark_series_activity(bigint[], timestamp with time zone[], timestamp with time zone[])":
+        "SELECT * FROM prom_api.mark_series_activity('${one_id}', ARRAY['${start}'::timestamptz], ARRAY['${end}'::timestamptz])",
     "prom_api.put_metadata(text[], text[], text[], text[])":
         "SELECT prom_api.put_metadata('{up}', '{gauge}', '{\"\"}', '{Up.}')",
     "prom_api.put_samples(bigint[], timestamp with time zone[], double precision[])":

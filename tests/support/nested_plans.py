@@ -1,14 +1,16 @@
 """The executed plans of every statement a call runs, nested ones included (SQL and PL/Python
 functions' own queries), captured with auto_explain: tests assert on the plans a user's call
-really gets (custom and, after a few calls, generic), not on a copy of its query."""
+really gets (custom and, after a few calls, generic), not on a copy of its query. (support/plans.py
+explains one statement from the outside.)"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+
+from support.plans import nodes
 
 AUTO_EXPLAIN = {
     "auto_explain.log_min_duration": "0",
@@ -42,18 +44,9 @@ def run_explained(conn: psycopg.Connection, sql: str, params: Any = ()) -> tuple
     return result, [p for p in plans if p["Query Text"].strip() != sql.strip()]
 
 
-def nodes(plan: dict) -> Iterator[dict]:
-    """Every node of a plan (init plans and subplans included)."""
-    stack = [plan["Plan"]]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.get("Plans", ()))
-
-
 def scans(plans: list[dict]) -> list[dict]:
     """The nodes that read a relation, over all plans."""
-    return [n for p in plans for n in nodes(p) if "Relation Name" in n]
+    return [n for p in plans for n in nodes(p["Plan"]) if "Relation Name" in n]
 
 
 def rows_read(plans: list[dict], relation: str) -> int:
