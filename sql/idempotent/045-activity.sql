@@ -119,6 +119,7 @@ DECLARE
     moved_keys text[];
     moved_key_lo timestamptz[];
     moved_key_hi timestamptz[];
+    moved_pairs bigint;
 BEGIN
     IF cardinality(series_ids) IS DISTINCT FROM cardinality(min_times)
        OR cardinality(series_ids) IS DISTINCT FROM cardinality(max_times) THEN
@@ -167,16 +168,19 @@ BEGIN
         FROM label_due d
         WHERE l.id = d.id
         RETURNING l.key, l.first_seen, l.last_seen),
-    -- 3. the keys of their metrics (label_key_position), likewise: locked in (metric, position) order
-    position_bounds AS (
-        SELECT m.metric_id, u.pos, _prom_catalog.activity_grid(min(m.first_seen), false) AS lo,
+    -- 3. the keys of their metrics (label_key_position) and the labels of their metrics
+    --    (metric_label, created on first sight), likewise: in (metric, position, label) order
+    pair_bounds AS (
+        SELECT m.metric_id, u.pos, u.id AS label_id, _prom_catalog.activity_grid(min(m.first_seen), false) AS lo,
                _prom_catalog.activity_grid(max(m.last_seen), true) AS hi
         FROM moved m, unnest(m.labels) WITH ORDINALITY AS u(id, pos)
         WHERE u.id <> 0
-        GROUP BY m.metric_id, u.pos),
+        GROUP BY m.metric_id, u.pos, u.id),
     position_due AS (
         SELECT p.metric_id, p.pos, b.lo, b.hi
-        FROM _prom_catalog.label_key_position p JOIN position_bounds b ON b.metric_id = p.metric_id AND b.pos = p.pos
+        FROM (SELECT pb.metric_id, pb.pos, min(pb.lo) AS lo, max(pb.hi) AS hi
+              FROM pair_bounds pb GROUP BY pb.metric_id, pb.pos) b
+        JOIN _prom_catalog.label_key_position p ON p.metric_id = b.metric_id AND p.pos = b.pos
         WHERE p.first_seen IS NULL OR p.first_seen > b.lo OR p.last_seen < b.hi
         ORDER BY p.metric_id, p.pos
         FOR NO KEY UPDATE OF p),
@@ -187,12 +191,27 @@ BEGIN
         FROM position_due d
         WHERE p.metric_id = d.metric_id AND p.pos = d.pos
         RETURNING p.metric_id),
+    pair_moved AS (
+        -- only pairs whose bounds must move reach the upsert, which locks what it finds
+        INSERT INTO _prom_catalog.metric_label AS ml (metric_id, key, label_id, first_seen, last_seen)
+        SELECT b.metric_id, p.key, b.label_id, b.lo, b.hi
+        FROM pair_bounds b
+        JOIN _prom_catalog.label_key_position p ON p.metric_id = b.metric_id AND p.pos = b.pos
+        WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.metric_label x
+                          WHERE x.metric_id = b.metric_id AND x.key = p.key AND x.label_id = b.label_id
+                            AND x.first_seen <= b.lo AND x.last_seen >= b.hi)
+        ORDER BY b.metric_id, p.key, b.label_id
+        ON CONFLICT (metric_id, key, label_id) DO UPDATE SET
+            first_seen = least(ml.first_seen, excluded.first_seen),
+            last_seen = greatest(ml.last_seen, excluded.last_seen)
+        RETURNING ml.metric_id),
     key_bounds AS (
         SELECT lm.key, min(lm.first_seen) AS lo, max(lm.last_seen) AS hi FROM label_moved lm GROUP BY lm.key)
     SELECT (SELECT array_agg(m.id) FROM moved m), (SELECT array_agg(m.first_seen) FROM moved m),
            (SELECT array_agg(m.last_seen) FROM moved m),
-           array_agg(k.key), array_agg(k.lo), array_agg(k.hi)
-    INTO moved_ids, moved_first, moved_last, moved_keys, moved_key_lo, moved_key_hi
+           array_agg(k.key), array_agg(k.lo), array_agg(k.hi),
+           (SELECT count(*) FROM position_moved) + (SELECT count(*) FROM pair_moved)  -- in this order
+    INTO moved_ids, moved_first, moved_last, moved_keys, moved_key_lo, moved_key_hi, moved_pairs
     FROM key_bounds k;
 
     -- 4. the keys of the labels that moved
@@ -262,16 +281,16 @@ COMMENT ON FUNCTION _prom_catalog.mark_activity_of_samples(bigint[], timestamptz
     'Widens the activity bounds of the series of a batch of samples';
 
 -- After garbage collection deleted series (given as one row per label of a deleted series: the
--- label id, its position, the series' metric and last_seen), the labels and metric keys whose
--- newest activity came from them get their bounds recomputed from the series left (NULL when
--- none is left, so a label of deleted series only disappears from every lookup), then the keys
--- of labels that shrank. A label's last_seen always comes from one of its series' marks, so a
--- label whose last_seen is newer than every deleted series' is still carried by a live one and
--- is left alone: hot labels (job="node") are never recomputed. The rows are locked (labels, then
--- metric keys, then keys, as writers lock them) before their series are read, so a write that
--- moves their bounds meanwhile waits and then widens the result. (A write that does not move
--- them, i.e. of samples older than the deleted series' last ones, which retention has already
--- removed, may be missed by the recomputation: data that old is on its way out itself.)
+-- label id, its position, the series' metric and last_seen), the labels, metric keys and metric
+-- labels whose newest activity came from them get their bounds recomputed from the series left
+-- (NULL when none is left, so a label of deleted series only disappears from every lookup),
+-- then the keys of labels that shrank. A label's last_seen always comes from one of its series'
+-- marks, so a label whose last_seen is newer than every deleted series' is still carried by a
+-- live one and is left alone: hot labels (job="node") are never recomputed. The rows are locked
+-- (labels, metric keys, metric labels, keys: the writers' order) before their series are read,
+-- so a write that moves their bounds meanwhile waits and then widens the result. (A write that
+-- does not move them, i.e. of samples older than the deleted series' last ones, which retention
+-- has already removed, may be missed by the recomputation: data that old is on its way out.)
 CREATE OR REPLACE FUNCTION _prom_catalog.narrow_activity_after_gc(
     label_ids int[], positions int[], metric_ids int[], series_last_seen timestamptz[])
 RETURNS void
@@ -340,6 +359,28 @@ BEGIN
                   WHERE s.metric_id = c.metric_id AND s.labels[c.pos] <> 0) r) r
         WHERE p.metric_id = r.metric_id AND p.pos = r.pos;
     END IF;
+
+    -- labels of metrics likewise (a deleted series' metric and label)
+    WITH due AS (
+        SELECT ml.metric_id, ml.key, ml.label_id
+        FROM (SELECT d.metric_id, d.id, _prom_catalog.activity_grid(max(d.last_seen), true) AS hi
+              FROM unnest(label_ids, metric_ids, series_last_seen) AS d(id, metric_id, last_seen)
+              WHERE d.id <> 0 AND d.last_seen IS NOT NULL
+              GROUP BY d.metric_id, d.id) dp
+        JOIN _prom_catalog.label l ON l.id = dp.id
+        JOIN _prom_catalog.metric_label ml ON ml.metric_id = dp.metric_id AND ml.key = l.key AND ml.label_id = dp.id
+        WHERE ml.last_seen <= dp.hi
+        ORDER BY ml.metric_id, ml.key, ml.label_id
+        FOR NO KEY UPDATE OF ml)
+    UPDATE _prom_catalog.metric_label ml SET first_seen = r.lo, last_seen = r.hi
+    FROM (SELECT d.metric_id, d.key, d.label_id, r.lo, r.hi
+          FROM due d
+          CROSS JOIN LATERAL (  -- the label's series, through the GIN index, of that metric
+              SELECT _prom_catalog.activity_grid(min(s.first_seen), false) AS lo,
+                     _prom_catalog.activity_grid(max(s.last_seen), true) AS hi
+              FROM _prom_catalog.series s
+              WHERE s.labels @> ARRAY[d.label_id] AND s.metric_id = d.metric_id) r) r
+    WHERE ml.metric_id = r.metric_id AND ml.key = r.key AND ml.label_id = r.label_id;
 
     IF shrunk_keys IS NOT NULL THEN
         -- keys: recomputed from their labels (an index range per key), locked in key order

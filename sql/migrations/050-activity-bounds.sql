@@ -3,8 +3,8 @@
 -- catalog's indexes instead of samples (sql/idempotent/045-activity.sql maintains them).
 --
 -- For each row, [first_seen, last_seen] contains the time of every sample written for it
--- (for a label: of every series carrying it; for a metric's key: of every series of the metric
--- having that key; for a key: of every label with that key), widened
+-- (for a label: of every series carrying it; for a metric's key or label: of every series of the
+-- metric having it; for a key: of every label with that key), widened
 -- by at most a bounded slack so that it moves rarely. NULL: nothing written yet (or, for a
 -- label or key, nothing left after garbage collection).
 
@@ -29,6 +29,20 @@ ALTER TABLE _prom_catalog.label_key_position
     ADD COLUMN first_seen timestamptz,
     ADD COLUMN last_seen timestamptz;
 ALTER TABLE _prom_catalog.label_key_position SET (fillfactor = 80);
+
+-- Per metric and label: label/<name>/values?match[]=<metric> (Grafana's label_values(metric,
+-- name)) reads the (metric, name) range of this, O(values of the name in the metric), where
+-- reading the metric's series costs O(series). Created by the first mark of such a pair.
+CREATE TABLE _prom_catalog.metric_label (
+    metric_id int NOT NULL,
+    key text NOT NULL,
+    label_id int NOT NULL,
+    first_seen timestamptz,
+    last_seen timestamptz,
+    PRIMARY KEY (metric_id, key, label_id)
+) WITH (fillfactor = 80);
+COMMENT ON TABLE _prom_catalog.metric_label IS 'Labels of each metric''s series, with the time bounds of their activity';
+PERFORM pg_catalog.pg_extension_config_dump('_prom_catalog.metric_label', '');
 
 -- One row per label key ever marked: /api/v1/labels without match[] reads this, O(keys).
 CREATE TABLE _prom_catalog.label_key (

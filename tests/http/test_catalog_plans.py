@@ -133,3 +133,15 @@ def test_label_names_of_a_metric_read_its_keys(conn, window, expected):
     assert_catalog_only(plans)
     assert rows_read(plans, "series") == 0
     assert rows_read(plans, "label_key_position") <= CALLS * 16
+
+
+@pytest.mark.parametrize("window, hosts", [(OPEN, 1000), (LATE, 500), (EARLY, 0)])
+def test_label_values_of_a_metric_read_its_labels_of_that_name(conn, window, hosts):
+    """label_values(metric, name) in Grafana: the values of one name in one metric, not the
+    metric's 100,000 series."""
+    values, plans = call(conn, "SELECT prom_api.label_values_json('instance', ARRAY[%s], %s, %s)",
+                         (BIG_METRIC, *window))
+    assert values == sorted(f"host-{i}" for i in range(hosts))
+    assert_catalog_only(plans)
+    assert rows_read(plans, "series") == 0
+    assert rows_read(plans, "metric_label") <= CALLS * 1000

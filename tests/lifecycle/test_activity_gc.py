@@ -13,9 +13,9 @@ NOW = datetime.now(timezone.utc)
 OPEN = (-9.2e12, 9.2e12)
 
 
-def values(db, key: str, window=OPEN) -> list[str]:
-    return json.loads(db.execute("SELECT prom_api.label_values_json(%s, NULL, %s, %s)", (key, *window)).fetchone()[0]
-                      )["data"]
+def values(db, key: str, window=OPEN, match=None) -> list[str]:
+    return json.loads(db.execute("SELECT prom_api.label_values_json(%s, %s, %s, %s)", (key, match, *window)
+                                 ).fetchone()[0])["data"]
 
 
 def names(db, window=OPEN, match=None) -> list[str]:
@@ -30,6 +30,7 @@ def test_labels_of_collected_series_leave_the_lookups(db):
     put(db, [kept], [ms(NOW)], [1.0])
     assert values(db, "job") == ["gone", "kept"] and "only_gone" in names(db)
     assert names(db, match=["m"]) == ["__name__", "job", "only_gone"]
+    assert values(db, "job", match=["m"]) == ["gone", "kept"]
     before = db.execute("SELECT first_seen, last_seen FROM _prom_catalog.label WHERE key = 'job' AND value = 'kept'"
                         ).fetchone()
 
@@ -43,6 +44,7 @@ def test_labels_of_collected_series_leave_the_lookups(db):
     assert values(db, "only_gone") == []
     assert "only_gone" not in names(db) and names(db) == ["__name__", "job"]
     assert names(db, match=["m"]) == ["__name__", "job"]  # the metric's keys narrowed too
+    assert values(db, "job", match=["m"]) == ["kept"]  # and its labels
     assert values(db, "__name__") == ["m"]
     # a label a live series carries is left alone, its bounds too
     assert db.execute("SELECT first_seen, last_seen FROM _prom_catalog.label WHERE key = 'job' AND value = 'kept'"

@@ -38,7 +38,9 @@ def test_scale_catalog_bounds_are_what_marking_leaves(db):
                 "(SELECT array_agg((id, first_seen, last_seen) ORDER BY id) FROM _prom_catalog.label), "
                 "(SELECT array_agg((key, first_seen, last_seen) ORDER BY key) FROM _prom_catalog.label_key), "
                 "(SELECT array_agg((metric_id, pos, first_seen, last_seen) ORDER BY metric_id, pos) "
-                " FROM _prom_catalog.label_key_position)")
+                " FROM _prom_catalog.label_key_position), "
+                "(SELECT array_agg((metric_id, key, label_id, first_seen, last_seen) ORDER BY metric_id, key, label_id) "
+                " FROM _prom_catalog.metric_label)")
     built = db.execute(snapshot).fetchone()
     ranges = db.execute(
         "SELECT array_agg(s.id), array_agg(%s::timestamptz), "
@@ -50,5 +52,6 @@ def test_scale_catalog_bounds_are_what_marking_leaves(db):
     db.execute("UPDATE _prom_catalog.label SET first_seen = NULL, last_seen = NULL")
     db.execute("UPDATE _prom_catalog.label_key_position SET first_seen = NULL, last_seen = NULL")
     db.execute("DELETE FROM _prom_catalog.label_key")
+    db.execute("DELETE FROM _prom_catalog.metric_label")
     db.execute("SELECT count(*) FROM prom_api.mark_series_activity(%s, %s, %s)", ranges)
     assert db.execute(snapshot).fetchone() == built

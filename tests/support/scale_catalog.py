@@ -82,7 +82,7 @@ def _metric(conn: psycopg.Connection, name: str, n_series: int, hosts: int) -> i
 
 
 def _mark_activity(conn: psycopg.Connection, hosts: int) -> None:
-    """Label, metric key and key bounds from the series' bounds, as prom_api.mark_series_activity leaves
+    """Label, metric key, metric label and key bounds from the series' bounds, as prom_api.mark_series_activity leaves
     them (marking 100,000 series through it takes seconds more; tests/sql/test_scale_catalog.py
     checks that both agree)."""
     assert conn.execute("SELECT extract(epoch FROM _prom_catalog.activity_granularity())").fetchone()[0] == 1200
@@ -104,6 +104,14 @@ def _mark_activity(conn: psycopg.Connection, hosts: int) -> None:
               FROM _prom_catalog.series s, unnest(s.labels) WITH ORDINALITY AS u(id, pos) WHERE u.id <> 0
               GROUP BY s.metric_id, u.pos) b
         WHERE p.metric_id = b.metric_id AND p.pos = b.pos
+        """)
+    conn.execute(
+        """
+        INSERT INTO _prom_catalog.metric_label (metric_id, key, label_id, first_seen, last_seen)
+        SELECT s.metric_id, l.key, l.id, _prom_catalog.activity_grid(min(s.first_seen), false),
+               _prom_catalog.activity_grid(max(s.last_seen), true)
+        FROM _prom_catalog.series s, unnest(s.labels) AS u(id) JOIN _prom_catalog.label l ON l.id = u.id
+        GROUP BY s.metric_id, l.key, l.id
         """)
     conn.execute(
         """

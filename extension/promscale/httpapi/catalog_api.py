@@ -3,8 +3,10 @@
 Each function returns the complete Prometheus response body. Series and label lookups honour
 start/end through the catalog's activity bounds (sql/idempotent/045-activity.sql), never by
 reading samples: without match[], label names come from _prom_catalog.label_key (O(keys)) and
-the values of one label from its index range (O(values)); with match[], the matching series
-come from the GIN index on their labels and are filtered by their bounds (O(series matched)).
+the values of one label from its index range (O(values)); with bare metric names as match[],
+from the metric's keys and labels (label_key_position, metric_label); with other match[], the
+matching series come from the GIN index on their labels and are filtered by their bounds
+(O(series matched)).
 ``limit`` truncates with the warning Prometheus 2.51+ gives.
 """
 
@@ -150,6 +152,16 @@ def label_values_json(plpy: Any, session: dict, name: str, selectors: list[str],
         plan = _plan(plpy, "values", f"SELECT prom_api.get_active_label_values($3, {START}, {END}) AS v",
                      ["float8", "float8", "text"])
         values = plpy.execute(plan, [start, end, name])[0]["v"]
+    elif (metrics := _metric_names(match_sets)) is not None:
+        # Grafana's label_values(metric, name): the (metric, name) range of metric_label,
+        # O(values of the name in the metric) however many series the metric has
+        plan = _plan(plpy, "metric_values",
+                     "SELECT array_agg(DISTINCT l.value) AS v FROM _prom_catalog.metric m "
+                     "JOIN _prom_catalog.metric_label ml ON ml.metric_id = m.id AND ml.key = $4 "
+                     "JOIN _prom_catalog.label l ON l.id = ml.label_id "
+                     f"WHERE m.metric_name = ANY($3) AND ml.first_seen <= {END} AND ml.last_seen >= {START} "
+                     f"AND {START} <= {END}", ["float8", "float8", "text[]", "text"])
+        values = plpy.execute(plan, [start, end, metrics, name])[0]["v"]
     else:
         rows = _over_matched(plpy, session, match_sets, start, end, _VALUES_OF_MATCHED, "text", name)
         values = rows[0]["v"] if rows else None
