@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import gojson
-from .selectors import SelectorError, active_series_query, labels_of, parse_match_params
+from .selectors import SelectorError, active_series_query, label_sets, parse_match_params
 
 TRUNCATED = "results truncated due to limit"
 
@@ -72,9 +72,13 @@ def series_json(plpy: Any, session: dict, selectors: list[str], start: float, en
         match_sets = parse_match_params(selectors)
     except SelectorError as exc:
         return gojson.error("bad_data", f'invalid parameter "match[]": {exc}')
-    rows = _over_matched(plpy, session, match_sets, start, end, "SELECT m.labels FROM ({matched}) m")
-    label_sets, warnings = _limited(sorted(labels_of(plpy, session, [r["labels"] for r in rows])), limit)
-    return _body(gojson.label_sets(label_sets), warnings)
+    # one row for all the series (SqlStorage.label_sets)
+    rows = _over_matched(plpy, session, match_sets, start, end,
+                         "SELECT array_agg(cardinality(m.labels)) AS widths, "
+                         "string_agg(array_to_string(m.labels, ' '), ' ') AS labels FROM ({matched}) m")
+    found = label_sets(plpy, session, rows[0]["widths"] or [], rows[0]["labels"]) if rows else []
+    found, warnings = _limited(sorted(found), limit)
+    return _body(gojson.label_sets(found), warnings)
 
 
 def label_names_json(plpy: Any, session: dict, selectors: list[str], start: float, end: float,

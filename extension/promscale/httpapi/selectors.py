@@ -85,6 +85,7 @@ def active_series_query(plpy: Any, session: dict, match_sets: list[list[ast.Matc
     return " UNION ".join(parts), params
 
 
-def labels_of(plpy: Any, session: dict, label_id_arrays: list[list[int]]) -> list[tuple[tuple[str, str], ...]]:
-    """Sorted (key, value) pairs of each labels array, through the engine's session label cache."""
-    return SqlStorage(plpy, session).labels_of(label_id_arrays)
+def label_sets(plpy: Any, session: dict, widths: list[int], labels_text: str | None) -> list[tuple[tuple[str, str], ...]]:
+    """Sorted (key, value) pairs of labels arrays aggregated in one row (SqlStorage.label_sets),
+    through the engine's session label cache."""
+    return SqlStorage(plpy, session).label_sets(widths, labels_text)

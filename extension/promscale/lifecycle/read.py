@@ -67,9 +67,10 @@ def _flush(out: list, series_id: int | None, parts: list[SampleArrays], start_us
 # random heap page per sample, whatever else the partitions hold. When the series asked are a
 # large share of all series, one pass over the range's rows costs less: a semi-join on
 # "series_id + 0" (an expression no index serves) makes the plan a scan whatever the estimates.
-# Either way the rows come back as a few rows of concatenated binary columns (grouped by
-# series_id modulo 8 only to bound the size of one value), not a row per series: PL/Python
-# builds a Python object per row and field, which cost ~5 us per series.
+# Either way the rows come back as one row of concatenated binary columns, not a row per
+# series: PL/Python builds a Python object per row and field, which cost ~5 us per series (and
+# no GROUP BY: grouping sorted every row of the read). A column holds 8 bytes per sample, so
+# the engine's sample limit (50,000,000) keeps it below PostgreSQL's 1 GB per value.
 _HEAD_COLUMNS = """
     SELECT string_agg(pg_catalog.int8send(h.series_id), ''::bytea) AS ids,
            string_agg(pg_catalog.timestamptz_send(h.time), ''::bytea) AS times,
@@ -79,12 +80,10 @@ _HEAD_COLUMNS = """
 _HEAD_SQL = _HEAD_COLUMNS + """
     WHERE h.series_id = ANY ($1::int8[])
       AND h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
-    GROUP BY h.series_id % 8
 """
 _HEAD_SCAN_SQL = _HEAD_COLUMNS + """
     WHERE h.series_id + 0 IN (SELECT unnest($1::int8[]))
       AND h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
-    GROUP BY h.series_id % 8
 """
 # share of all series above which a read scans the head's range instead of probing per series
 # (a random page per sample costs ~10x a row of a scan)
@@ -118,11 +117,15 @@ def read_samples(plpy: Any, plans: dict, series_ids: list[int], start_us: int, e
     """What ``prom_api.get_samples`` returns, as NumPy arrays and without converting a single
     value to SQL and back: {series_id: SampleArrays(times in µs since 2000, float64 values)},
     time-ordered, deduplicated exactly like the SQL function (same merge of head and
-    compressed rows, same value kept on duplicate times), bit-exact.
+    compressed rows, same value kept on duplicate times), bit-exact."""
+    return split_series(*read_samples_flat(plpy, plans, series_ids, start_us, end_us))
 
-    All series are handled together as flat arrays (series id, time, value): one sort and
-    one deduplication for the whole read when the parts are not already in order, so the
-    cost per series is a slice, not a sort."""
+
+def read_samples_flat(plpy: Any, plans: dict, series_ids: list[int], start_us: int,
+                      end_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same samples as flat arrays (series id, time, value), ordered by (series id, time):
+    all series are handled together, one sort and one deduplication for the whole read when
+    the parts are not already in order, so the cost per series is a slice, not a sort."""
     from .buckets import big_endian_times, big_endian_values
 
     if "rows_us" not in plans:
@@ -140,13 +143,15 @@ def read_samples(plpy: Any, plans: dict, series_ids: list[int], start_us: int, e
         times.append(t)
         values.append(decode_values(row["vals"]))
     for row in plpy.execute(_head_plan(plpy, plans, len(series_ids)), [series_ids, start_us, end_us]):
+        if row["ids"] is None:  # no head rows
+            continue
         ids.append(np.frombuffer(row["ids"], dtype=">i8").astype(np.int64))
         times.append(big_endian_times(row["times"]))
         values.append(big_endian_values(row["vals"]))
     if not ids:
-        return {}
-    return split_series(*sorted_unique(np.concatenate(ids), np.concatenate(times), np.concatenate(values),
-                                       start_us, end_us))
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    return sorted_unique(np.concatenate(ids), np.concatenate(times), np.concatenate(values), start_us, end_us)
 
 
 def sorted_unique(ids: np.ndarray, times: np.ndarray, values: np.ndarray,
@@ -177,11 +182,15 @@ def _strictly_ordered(ids: np.ndarray, times: np.ndarray) -> bool:
     return bool(((ids[1:] > ids[:-1]) | ((ids[1:] == ids[:-1]) & (times[1:] > times[:-1]))).all())
 
 
-def split_series(ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> dict[int, SampleArrays]:
-    """{series id: its samples} from arrays ordered by series id (slices, no copies)."""
+def series_bounds(ids: np.ndarray) -> dict[int, tuple[int, int]]:
+    """{series id: (start, end) of its samples} in arrays ordered by series id."""
     if not len(ids):
         return {}
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     ends = np.r_[starts[1:], len(ids)]
-    return {sid: SampleArrays(times[a:b], values[a:b])
-            for sid, a, b in zip(ids[starts].tolist(), starts.tolist(), ends.tolist())}
+    return dict(zip(ids[starts].tolist(), zip(starts.tolist(), ends.tolist())))
+
+
+def split_series(ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> dict[int, SampleArrays]:
+    """{series id: its samples} from arrays ordered by series id (slices, no copies)."""
+    return {sid: SampleArrays(times[a:b], values[a:b]) for sid, (a, b) in series_bounds(ids).items()}

@@ -96,19 +96,25 @@ class SqlStorage:
                 pos.append(match)
         return pos, neg
 
-    def labels_of(self, label_id_arrays):
-        """The sorted (key, value) pairs of each labels array (label ids, 0 = absent)."""
-        missing = set()
-        for ids in label_id_arrays:
-            for lid in ids:
-                if lid and lid not in self.label_cache:
-                    missing.add(lid)
+    def label_sets(self, widths, labels_text):
+        """The sorted (key, value) pairs of labels arrays given as their lengths and all their
+        label ids in one space-separated text (string_agg(array_to_string(labels, ' '), ' ')):
+        PL/Python makes a Python object per row and field (~5 us per series), but parses one long
+        text of label ids at C speed."""
+        flat = np.array(labels_text.split(" "), dtype=np.int64) if widths else np.zeros(0, dtype=np.int64)
+        cache = self.label_cache
+        missing = [lid for lid in np.unique(flat).tolist() if lid and lid not in cache]
         if missing:
             plan = self._plan("labels", "SELECT id, key, value FROM _prom_catalog.label WHERE id = ANY($1)", ["int4[]"])
-            for r in self.plpy.execute(plan, [list(missing)]):
-                self.label_cache[r["id"]] = (r["key"], r["value"])
-        cache = self.label_cache
-        return [tuple(sorted(cache[lid] for lid in ids if lid)) for ids in label_id_arrays]
+            for r in self.plpy.execute(plan, [missing]):
+                cache[r["id"]] = (r["key"], r["value"])
+        label_ids = flat.tolist()
+        out = []
+        at = 0
+        for width in widths:
+            out.append(tuple(sorted(cache[lid] for lid in label_ids[at:at + width] if lid)))
+            at += width
+        return out
 
     def series_for(self, matchers):
         key = tuple((m.type, m.name, m.value) for m in matchers)
@@ -123,11 +129,14 @@ class SqlStorage:
         conds = [f"s.labels OPERATOR(pg_catalog.&&) ${i + 1}" for i in range(len(pos))]
         conds += [f"NOT s.labels OPERATOR(pg_catalog.&&) ${len(pos) + i + 1}" for i in range(len(neg))]
         where = " AND ".join(conds) if conds else "true"
+        # one row for all matching series (see label_sets)
         plan = self._plan(("series", len(pos), len(neg)),
-                          f"SELECT s.id, s.labels FROM _prom_catalog.series s WHERE {where}",
+                          "SELECT array_agg(s.id) AS ids, array_agg(cardinality(s.labels)) AS widths, "
+                          "string_agg(array_to_string(s.labels, ' '), ' ') AS labels "
+                          f"FROM _prom_catalog.series s WHERE {where}",
                           ["int4[]"] * (len(pos) + len(neg)))
-        rows = self.plpy.execute(plan, pos + neg)
-        out = list(zip(self.labels_of([r["labels"] for r in rows]), (r["id"] for r in rows)))
+        row = self.plpy.execute(plan, pos + neg)[0]
+        out = list(zip(self.label_sets(row["widths"] or [], row["labels"]), row["ids"] or []))
         # label order (Prometheus's labels.Compare), through one string per label set: comparing
         # strings is a memcmp, comparing tuples of pairs a Python call per element
         out.sort(key=_label_order_key)
@@ -153,15 +162,16 @@ class SqlStorage:
         # prom_api.get_samples, but head rows are merged and deduplicated with NumPy instead of a
         # SQL sort, and compressed rows never become SQL values (measured: most of a query's time
         # was get_samples' sort).
-        from ..lifecycle.read import read_samples
+        from ..lifecycle.read import read_samples_flat, series_bounds
 
         plans = self.session.setdefault("promql_read_plans", {})
-        found = read_samples(self.plpy, plans, [sid for _, sid in series],
-                             mint * 1000 - _PG_EPOCH_US, maxt * 1000 - _PG_EPOCH_US)
+        ids, times_us, values = read_samples_flat(self.plpy, plans, [sid for _, sid in series],
+                                                  mint * 1000 - _PG_EPOCH_US, maxt * 1000 - _PG_EPOCH_US)
+        times_ms = (times_us + _PG_EPOCH_US) // 1000  # once for every series
+        bounds = series_bounds(ids)
         out = []
         for labels, sid in series:
-            samples = found.get(sid)
-            if samples is None or not len(samples.times):
-                continue
-            out.append((labels, (samples.times + _PG_EPOCH_US) // 1000, samples.values))
+            span = bounds.get(sid)
+            if span is not None:
+                out.append((labels, times_ms[span[0]:span[1]], values[span[0]:span[1]]))
         return out
