@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import gojson
-from .selectors import SelectorError, active_series_query, label_sets, parse_match_params
+from .selectors import SelectorError, active_series_query, parse_match_params, sorted_label_sets
 
 TRUNCATED = "results truncated due to limit"
 
@@ -76,8 +76,8 @@ def series_json(plpy: Any, session: dict, selectors: list[str], start: float, en
     rows = _over_matched(plpy, session, match_sets, start, end,
                          "SELECT array_agg(cardinality(m.labels)) AS widths, "
                          "string_agg(array_to_string(m.labels, ' '), ' ') AS labels FROM ({matched}) m")
-    found = label_sets(plpy, session, rows[0]["widths"] or [], rows[0]["labels"]) if rows else []
-    found, warnings = _limited(sorted(found), limit)
+    found = sorted_label_sets(plpy, session, rows[0]["widths"] or [], rows[0]["labels"]) if rows else []
+    found, warnings = _limited(found, limit)
     return _body(gojson.label_sets(found), warnings)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..promql import ast
 from ..promql.parser import parse
 from ..promql.parser import parse_metric_selector as engine_parse_metric_selector
-from ..promql.storage import SqlStorage
+from ..promql.storage import SqlStorage, _label_order_key
 
 NON_EMPTY = "match[] must contain at least one non-empty matcher"
 Series = tuple[tuple[tuple[str, str], ...], int]  # (sorted label pairs, series id)
@@ -85,7 +85,10 @@ def active_series_query(plpy: Any, session: dict, match_sets: list[list[ast.Matc
     return " UNION ".join(parts), params
 
 
-def label_sets(plpy: Any, session: dict, widths: list[int], labels_text: str | None) -> list[tuple[tuple[str, str], ...]]:
-    """Sorted (key, value) pairs of labels arrays aggregated in one row (SqlStorage.label_sets),
-    through the engine's session label cache."""
-    return SqlStorage(plpy, session).label_sets(widths, labels_text)
+def sorted_label_sets(plpy: Any, session: dict, widths: list[int],
+                      labels_text: str | None) -> list[tuple[tuple[str, str], ...]]:
+    """Label sets (sorted (key, value) pairs) of labels arrays aggregated in one row
+    (SqlStorage.label_sets, through the engine's session label cache), in Prometheus's order,
+    with the engine's sort key (one string per set: twice as fast as comparing tuples)."""
+    sets = SqlStorage(plpy, session).label_sets(widths, labels_text)
+    return sorted(sets, key=lambda pairs: _label_order_key((pairs,)))
