@@ -6,9 +6,12 @@
 #   make bench-traces    OTLP trace ingest (HTTP, gRPC), bytes/span, Jaeger query latency
 #   make bench-ingest    remote_write throughput, ours and Prometheus's
 #   make bench-query     query_range latency, ours and Prometheus's
+#   make bench-labels    series, label names and label values lookups, ours and Prometheus's
 #   make bench-storage   bytes/sample compressed vs Prometheus's TSDB, compression rate, read latency
 #   make bench-maintenance  flush and compaction time at 100k (or --series N) series
 #   make bench-head-window  read latency of the last hour by head partition length
+#   make bench-series    series resolution latency (existing / new) against catalog size
+#   make bench-views     a time-filtered view query on 72 h vs 2 h of compressed history
 EXTENSION = promscale
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
 PG_CONFIG ?= pg_config
@@ -22,6 +25,12 @@ DATA_built = build/promscale--$(EXTVERSION).sql \
 EXTENSION_SOURCES := sql/bootstrap.sql $(wildcard sql/migrations/*.sql sql/idempotent/*.sql) \
 	$(shell find extension/promscale -name '*.py' -not -path '*/__pycache__/*') tools/build_extension.py promscale.control
 
+# The planner library (src/): time filters on the prom_metric views bound the compressed rows
+# they read (docs/architecture.md). No LLVM bitcode: JIT inlining of a planner hook gains nothing.
+MODULE_big = promscale
+OBJS = src/compressed_time_bounds.o
+override with_llvm = no
+
 # PGXS exists only once postgresql-server-dev is installed (make deps does that)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
@@ -31,8 +40,9 @@ endif
 $(DATA_built) &: $(EXTENSION_SOURCES)
 	$(HOST_PYTHON) tools/build_extension.py --out build
 
-# the PL/Python modules need the server's Python packages
+# the PL/Python modules need the server's Python packages, the planner library a C compiler
 install: server-deps
+$(OBJS): | server-deps
 .PHONY: server-deps
 server-deps:
 	@tools/install-deps.sh --server-only
@@ -91,3 +101,15 @@ proto:
 .PHONY: bench-query
 bench-query: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/query.py $(BENCH_ARGS)
+
+.PHONY: bench-series
+bench-series: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/series.py $(BENCH_ARGS)
+
+.PHONY: bench-views
+bench-views: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/views.py $(BENCH_ARGS)
+
+.PHONY: bench-labels
+bench-labels: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/labels.py $(BENCH_ARGS)

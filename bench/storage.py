@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -103,48 +105,56 @@ def python_read_latency(conn: psycopg.Connection, queries: dict[str, tuple], rep
     return out
 
 
-def ours(data: list[Series], queries_for, reps: int, row_interval: str) -> dict:
+@contextmanager
+def bench_database() -> Iterator[psycopg.Connection]:
+    """A connection (autocommit, binary arrays) to a database with the extension, in a throwaway
+    cluster tuned for loading: 1 GB of shared buffers, no autovacuum."""
     cluster = start_cluster({"shared_buffers": "1GB", "autovacuum": "off"})
     try:
         cluster.psql("CREATE DATABASE bench")
         cluster.psql("CREATE EXTENSION promscale CASCADE", dbname="bench")
         with psycopg.connect(cluster.uri("bench"), autocommit=True) as conn:
             pgbinary.register(conn)
-            began = time.perf_counter()
-            ids = load(conn, data)
-            load_s = time.perf_counter() - began
-            conn.execute("VACUUM ANALYZE")
-            samples = conn.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0]
-            head_bytes = relation_bytes(conn, "sample_chunk")
-            queries = queries_for(ids)
-            query_latency(conn, queries, 1)  # warm the cache
-            head_latency = query_latency(conn, queries, reps)
-            conn.execute("SELECT prom_api.set_compression_delay('0')")
-            conn.execute("SELECT prom_api.set_compressed_chunk_interval(%s)", (row_interval,))
-            began = time.perf_counter()
-            conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
-            compress_s = time.perf_counter() - began
-            conn.execute("VACUUM ANALYZE")
-            left = conn.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0]
-            stored, payload, rows = conn.execute(
-                "SELECT sum(count), sum(octet_length(times) + octet_length(vals)), count(*) "
-                "FROM prom_data.compressed_sample").fetchone()
-            cold_bytes = relation_bytes(conn, "compressed_partition")
-            time_bytes, value_bytes = conn.execute(
-                "SELECT sum(octet_length(times)), sum(octet_length(vals)) FROM prom_data.compressed_sample").fetchone()
-            query_latency(conn, queries, 1)
-            cold_latency = query_latency(conn, queries, reps)
-            conn.execute(PY_READ_FUNCTION)
-            py_latency = python_read_latency(conn, queries, reps)
-            assert left == 0 and stored == samples, (left, stored, samples)
-            for name in queries:
-                assert head_latency[name][1] == cold_latency[name][1] == py_latency[name][1], name
-        return {"samples": samples, "load_s": load_s, "head_bytes": head_bytes, "cold_bytes": cold_bytes,
-                "payload": payload, "time_bytes": time_bytes, "value_bytes": value_bytes, "rows": rows,
-                "compress_s": compress_s, "head_latency": head_latency, "cold_latency": cold_latency,
-                "py_latency": py_latency}
+            yield conn
     finally:
         remove_cluster(cluster)
+
+
+def ours(data: list[Series], queries_for, reps: int, row_interval: str) -> dict:
+    with bench_database() as conn:
+        began = time.perf_counter()
+        ids = load(conn, data)
+        load_s = time.perf_counter() - began
+        conn.execute("VACUUM ANALYZE")
+        samples = conn.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0]
+        head_bytes = relation_bytes(conn, "sample_chunk")
+        queries = queries_for(ids)
+        query_latency(conn, queries, 1)  # warm the cache
+        head_latency = query_latency(conn, queries, reps)
+        conn.execute("SELECT prom_api.set_compression_delay('0')")
+        conn.execute("SELECT prom_api.set_compressed_chunk_interval(%s)", (row_interval,))
+        began = time.perf_counter()
+        conn.execute("CALL prom_api.execute_maintenance(log_steps => false)")
+        compress_s = time.perf_counter() - began
+        conn.execute("VACUUM ANALYZE")
+        left = conn.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0]
+        stored, payload, rows = conn.execute(
+            "SELECT sum(count), sum(octet_length(times) + octet_length(vals)), count(*) "
+            "FROM prom_data.compressed_sample").fetchone()
+        cold_bytes = relation_bytes(conn, "compressed_partition")
+        time_bytes, value_bytes = conn.execute(
+            "SELECT sum(octet_length(times)), sum(octet_length(vals)) FROM prom_data.compressed_sample").fetchone()
+        query_latency(conn, queries, 1)
+        cold_latency = query_latency(conn, queries, reps)
+        conn.execute(PY_READ_FUNCTION)
+        py_latency = python_read_latency(conn, queries, reps)
+        assert left == 0 and stored == samples, (left, stored, samples)
+        for name in queries:
+            assert head_latency[name][1] == cold_latency[name][1] == py_latency[name][1], name
+    return {"samples": samples, "load_s": load_s, "head_bytes": head_bytes, "cold_bytes": cold_bytes,
+            "payload": payload, "time_bytes": time_bytes, "value_bytes": value_bytes, "rows": rows,
+            "compress_s": compress_s, "head_latency": head_latency, "cold_latency": cold_latency,
+            "py_latency": py_latency}
 
 
 def write_openmetrics(data: list[Series], path: Path) -> None:

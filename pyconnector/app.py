@@ -79,7 +79,7 @@ def text_response(status: int, message: str) -> Response:
 class Connector:
     def __init__(self, config: Config):
         self.config = config
-        self.db = Database(config.db_uri, config.db_connect_timeout)
+        self.db = Database(config.db_uri, config.db_connect_timeout, statement_timeout_ms=config.query_timeout // 1_000_000)
         self.cache = SeriesCache(config.series_cache_size)
         self.ingestor = Ingestor(self.db, self.cache)
         self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))

@@ -58,6 +58,15 @@ class SampleBatch:
 
 
 @dataclass
+class ActivityBatch:
+    """Series whose activity bounds must widen to cover [min_times, max_times] (prom_api.mark_series_activity)."""
+
+    series_ids: Int8Array
+    min_times: TimestamptzArray
+    max_times: TimestamptzArray
+
+
+@dataclass
 class ExemplarBatch:
     series_ids: Int8Array
     times: TimestamptzArray
@@ -93,20 +102,38 @@ def first_line(exc: BaseException) -> str:
 
 
 class Database:
-    def __init__(self, uri: str, connect_timeout: int = 10, application_name: str = "promscale-connector"):
+    def __init__(self, uri: str, connect_timeout: int = 10, application_name: str = "promscale-connector",
+                 statement_timeout_ms: int | None = None):
         self.uri = uri
         self.connect_timeout = connect_timeout
         self.application_name = application_name
+        # every statement of this connector's sessions runs under this timeout; calls that ask
+        # for another one set it for their own transaction
+        self.statement_timeout_ms = statement_timeout_ms
         self._local = threading.local()
 
     # --- connections ---
 
     def _connect(self) -> psycopg.Connection:
+        options = {}
+        if self.statement_timeout_ms is not None:
+            options["options"] = f"-c statement_timeout={int(self.statement_timeout_ms)}"
         conn = psycopg.connect(
-            self.uri, connect_timeout=self.connect_timeout, application_name=self.application_name, autocommit=True
+            self.uri, connect_timeout=self.connect_timeout, application_name=self.application_name, autocommit=True,
+            **options,
         )
         pgbinary.register(conn)
         return conn
+
+    def _statement(self, conn: psycopg.Connection, timeout_ms: int | None, run: Any) -> Any:
+        """``run(conn)`` under statement timeout ``timeout_ms``: a single autocommit statement when
+        that is the session's own timeout (one round trip), else in a transaction of its own that
+        sets it, sent as one pipeline."""
+        if timeout_ms is None or timeout_ms == self.statement_timeout_ms:
+            return run(conn)
+        with conn.pipeline(), conn.transaction():
+            conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+            return run(conn)
 
     def connection(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
@@ -151,13 +178,13 @@ class Database:
         ``timeout_ms`` (this transaction only). A cancelled statement raises QueryTimeout;
         an error raised by the function itself raises QueryFailed with its message."""
 
+        def first_value(conn: psycopg.Connection) -> Any:
+            row = conn.execute(sql, params).fetchone()
+            return row[0] if row else None
+
         def work(conn: psycopg.Connection) -> Any:
             try:
-                with conn.transaction():
-                    if timeout_ms is not None:
-                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
-                    row = conn.execute(sql, params).fetchone()
-                    return row[0] if row else None
+                return self._statement(conn, timeout_ms, first_value)
             except errors.QueryCanceled as exc:
                 raise QueryTimeout(first_line(exc)) from exc
             except (errors.RaiseException, errors.ExternalRoutineException, errors.InvalidParameterValue,
@@ -172,16 +199,16 @@ class Database:
         """(label names, label values, times in ms, values) of each matching series; binary
         results so that NaN payloads (stale markers) arrive bit-exact."""
 
+        def rows(conn: psycopg.Connection) -> list:
+            with conn.cursor(binary=True) as cur:
+                cur.execute("SELECT keys, vals, times_ms, samples FROM prom_api.get_matching_samples("
+                            "%s::text[], %s::text[], %s::text[], %s::bigint, %s::bigint)",
+                            (names, ops, values, start_ms, end_ms))
+                return cur.fetchall()
+
         def work(conn: psycopg.Connection) -> list:
             try:
-                with conn.transaction():
-                    if timeout_ms is not None:
-                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
-                    with conn.cursor(binary=True) as cur:
-                        cur.execute("SELECT keys, vals, times_ms, samples FROM prom_api.get_matching_samples("
-                                    "%s::text[], %s::text[], %s::text[], %s::bigint, %s::bigint)",
-                                    (names, ops, values, start_ms, end_ms))
-                        return cur.fetchall()
+                return self._statement(conn, timeout_ms, rows)
             except errors.QueryCanceled as exc:
                 raise QueryTimeout(first_line(exc)) from exc
             except (errors.InvalidRegularExpression, errors.InvalidParameterValue) as exc:
@@ -220,11 +247,15 @@ class Database:
         exemplars: ExemplarBatch | None = None,
         metadata: MetadataBatch | None = None,
         series_epoch: int | None = None,
-    ) -> None:
+        activity: ActivityBatch | None = None,
+    ) -> tuple[list[int], list[int], list[int]] | None:
         """Write one request's data in one transaction; returns after COMMIT. With
-        ``series_epoch``, the database checks the epoch instead of every series id."""
+        ``series_epoch``, the database checks the epoch instead of every series id. With
+        ``activity``, the series' activity bounds are widened too; then the result is the
+        bounds they have now: (series ids, first_seen ms, last_seen ms)."""
 
-        def work(conn: psycopg.Connection) -> None:
+        def work(conn: psycopg.Connection) -> tuple[list[int], list[int], list[int]] | None:
+            marked = None
             with conn.transaction():
                 if samples is not None and len(samples.series_ids):
                     if series_epoch is None:
@@ -237,6 +268,14 @@ class Database:
                             "SELECT prom_api.put_samples(%b, %b, %b, %s::bigint)",
                             (samples.series_ids, samples.times, samples.values, series_epoch),
                         )
+                if activity is not None and len(activity.series_ids):
+                    marked = conn.execute(
+                        "SELECT coalesce(array_agg(m.series_id), '{}'), "
+                        "       coalesce(array_agg(_prom_catalog.unix_ms(m.first_seen, true)), '{}'), "
+                        "       coalesce(array_agg(_prom_catalog.unix_ms(m.last_seen, false)), '{}') "
+                        "FROM prom_api.mark_series_activity(%b, %b, %b) m",
+                        (activity.series_ids, activity.min_times, activity.max_times),
+                    ).fetchone()
                 if exemplars is not None and len(exemplars.series_ids):
                     conn.execute(
                         "SELECT prom_api.put_exemplars(%b, %b, %b, %s::jsonb[])",
@@ -247,8 +286,9 @@ class Database:
                         "SELECT prom_api.put_metadata(%s::text[], %s::text[], %s::text[], %s::text[])",
                         (metadata.families, metadata.types, metadata.units, metadata.helps),
                     )
+            return marked
 
-        self._run(work)
+        return self._run(work)
 
     def put_spans(self, args: tuple, types: Sequence[str]) -> int:
         """Write one OTLP request's spans (ps_trace.put_spans arguments and their SQL types)
@@ -279,6 +319,7 @@ __all__ = [
     "QueryFailed",
     "StaleSeries",
     "SampleBatch",
+    "ActivityBatch",
     "ExemplarBatch",
     "MetadataBatch",
     "errors",

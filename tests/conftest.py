@@ -66,6 +66,13 @@ def db_name(pg_cluster, promscale_template) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def module_db_uri(pg_cluster, promscale_template) -> Iterator[str]:
+    """A database with the extension shared by one test module, for data costly to build."""
+    for name in _database_from_template(pg_cluster, promscale_template):
+        yield pg_cluster.uri(name)
+
+
+@pytest.fixture(scope="module")
 def scale_db_uri(pg_cluster, promscale_template) -> Iterator[str]:
     """A database shared by one test module, holding a catalog of 100,000 series built in SQL
     (tests/support/scale_catalog.py). Tests must not change what the catalog holds."""

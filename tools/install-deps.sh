@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install what the project needs and is missing: Debian packages (PostgreSQL 15 with
-# PL/Python and PGXS, the server-side Python packages, Prometheus for tests), then the
+# PL/Python and PGXS, a C compiler, the server-side Python packages, Prometheus for tests), then the
 # project's virtualenv. Safe to re-run; does nothing when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 postgresql-server-dev-15 python3-numpy)
+# gcc and libc6-dev build the planner library (src/) with PGXS
+SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 postgresql-server-dev-15 python3-numpy
+                 gcc libc6-dev)
 TEST_PACKAGES=(prometheus prometheus-node-exporter postgresql-15-cron)
 VENV=${VENV:-.venv}
 PYTHON=${HOST_PYTHON:-python3}

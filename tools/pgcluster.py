@@ -67,6 +67,17 @@ def give_to_server_user(path: Path) -> None:
         path.chmod(0o700)
 
 
+def link_entries(source: Path, target: Path, skip: tuple[str, ...] = ()) -> None:
+    """Symlink every entry of ``source`` into the directory ``target``, except ``skip`` and
+    promscale's own files (the overlay holds this checkout's build instead)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        link = target / entry.name
+        if entry.name in skip or entry.name.startswith("promscale") or link.exists() or link.is_symlink():
+            continue
+        link.symlink_to(entry)
+
+
 def make_overlay(pgroot: Path) -> Path:
     """Build (or refresh) a PostgreSQL overlay under ``pgroot``; returns its bindir.
 
@@ -85,23 +96,14 @@ def make_overlay(pgroot: Path) -> Path:
         # a copy, not a symlink: PostgreSQL resolves symlinks to find its share directory
         if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime or dst.stat().st_size != src.stat().st_size:
             shutil.copy2(src, dst)
-    if not o_pkglibdir.is_symlink():
-        if o_pkglibdir.exists():
-            shutil.rmtree(o_pkglibdir)
-        o_pkglibdir.parent.mkdir(parents=True, exist_ok=True)
-        o_pkglibdir.symlink_to(pkglibdir)
-    (o_sharedir / "extension").mkdir(parents=True, exist_ok=True)
-    for entry in sharedir.iterdir():
-        target = o_sharedir / entry.name
-        if entry.name == "extension" or target.exists() or target.is_symlink():
-            continue
-        target.symlink_to(entry)
-    for entry in (sharedir / "extension").iterdir():
-        if entry.name.startswith("promscale"):
-            continue  # the overlay holds this checkout's build instead
-        target = o_sharedir / "extension" / entry.name
-        if not (target.exists() or target.is_symlink()):
-            target.symlink_to(entry)
+    # lib/ and share/extension/ are real directories of symlinks to the system's files, except
+    # promscale's: `make install DESTDIR=pgroot` puts this checkout's build there, never
+    # through a symlink into the system installation
+    if o_pkglibdir.is_symlink():
+        o_pkglibdir.unlink()  # overlays made before the planner library linked lib/ whole
+    link_entries(pkglibdir, o_pkglibdir)
+    link_entries(sharedir, o_sharedir, skip=("extension",))
+    link_entries(sharedir / "extension", o_sharedir / "extension")
     for path in [pgroot, *pgroot.rglob("*")]:
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else path.stat().st_mode | 0o044)

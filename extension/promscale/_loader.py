@@ -8,10 +8,17 @@ install script stores every module of the ``promscale`` package in a table;
 The installed extension version is checked on every entry (one cached SPI
 query): after ``ALTER EXTENSION promscale UPDATE`` a long-lived session drops
 its old modules and imports the new ones instead of running stale code.
+
+Functions that run in parallel workers cannot use this loader: PL/Python wraps
+every SPI call in a subtransaction, which PostgreSQL refuses in parallel mode
+(and PL/Python 15 raises that error from outside its error handling, which
+corrupts the interpreter). Their bodies carry the sources they need, embedded
+by tools/build_extension.py, and import them with :func:`import_embedded`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.abc
 import importlib.util
 import linecache
@@ -93,3 +100,17 @@ def install(plpy: Any, GD: dict) -> Runtime:
     runtime = Runtime(plpy)
     GD["promscale"] = runtime
     return runtime
+
+
+def import_embedded(sources: dict[str, tuple[bool, str]], name: str) -> Any:
+    """Import ``name`` (a ``promscale.*`` module) from ``sources``, the modules a function body
+    carries, without SPI. They live under a private package named after a digest of their
+    sources, so they never mix with the table's modules, and a session that outlives an
+    upgrade imports the new sources under a new name."""
+    digest = hashlib.sha1(repr(sorted(sources.items())).encode()).hexdigest()[:12]
+    root = f"_promscale_embedded_{digest}"
+    if not any(isinstance(f, ModuleTableFinder) and root in f.sources for f in sys.meta_path):
+        renamed = {root + n[len(PACKAGE):]: entry for n, entry in sources.items()
+                   if n == PACKAGE or n.startswith(PACKAGE + ".")}
+        sys.meta_path.append(ModuleTableFinder(renamed))
+    return importlib.import_module(root + name[len(PACKAGE):])

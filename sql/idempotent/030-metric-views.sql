@@ -90,7 +90,10 @@ COMMENT ON FUNCTION _prom_catalog.create_metric_views(int) IS 'Creates or extend
 
 -- The samples of one metric, head and compressed, deduplicated on (series_id, time), as a subquery.
 -- Written into the view itself (not called as a function) so that the planner pushes
--- time and series_id predicates down into the scan.
+-- time and series_id predicates down into the scan. A time filter reaches the compressed branch as
+-- a filter on timestamptz_from_us(x.t) over unnest(decode_times(cs.times), ...): the planner
+-- library (src/compressed_time_bounds.c) recognises that shape and bounds the compressed rows
+-- and partitions read; keep it (tests/sql/test_view_time_bounds.py fails otherwise).
 CREATE OR REPLACE FUNCTION _prom_catalog.metric_samples_sql(metric_id int)
 RETURNS text
 LANGUAGE sql

@@ -117,7 +117,8 @@ COMMENT ON FUNCTION _prom_catalog.insert_samples_routed(bigint[], timestamptz[],
 
 -- Writes samples. Once garbage collection has run, an id a writer cached may belong to a
 -- deleted series: every id is checked and a deleted one refused with SQLSTATE PS001, so the
--- writer resolves the labels again (sql/idempotent/340-series-gc.sql).
+-- writer resolves the labels again (sql/idempotent/340-series-gc.sql). The series' activity
+-- bounds are widened to cover the samples (sql/idempotent/045-activity.sql).
 CREATE OR REPLACE FUNCTION prom_api.put_samples(series_ids bigint[], times timestamptz[], vals double precision[])
 RETURNS bigint
 LANGUAGE plpgsql
@@ -127,6 +128,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     stale bigint[];
+    written bigint;
 BEGIN
     IF EXISTS (SELECT 1 FROM _prom_catalog.gc_epoch) THEN
         stale := _prom_catalog.stale_series_ids(series_ids);
@@ -136,7 +138,9 @@ BEGIN
                       HINT = 'prom_api.get_or_create_series_ids returns the current ids';
         END IF;
     END IF;
-    RETURN _prom_catalog.insert_samples(series_ids, times, vals);
+    written := _prom_catalog.insert_samples(series_ids, times, vals);
+    PERFORM _prom_catalog.mark_activity_of_samples(series_ids, times);
+    RETURN written;
 END
 $$;
 COMMENT ON FUNCTION prom_api.put_samples(bigint[], timestamptz[], double precision[]) IS
@@ -145,7 +149,9 @@ COMMENT ON FUNCTION prom_api.put_samples(bigint[], timestamptz[], double precisi
 -- Writes samples for a writer that caches series ids by epoch (the connector): instead of
 -- checking every id, it checks that no series was marked deleted since the writer's cache
 -- was filled (prom_api.get_series_epoch() then). Otherwise SQLSTATE PS001: the writer empties
--- its cache, reads the epoch again and resolves its label sets again.
+-- its cache, reads the epoch again and resolves its label sets again. Such a writer also
+-- remembers the activity bounds of its series and calls prom_api.mark_series_activity, in
+-- the same transaction, for the series whose samples they do not cover.
 CREATE OR REPLACE FUNCTION prom_api.put_samples(
     series_ids bigint[], times timestamptz[], vals double precision[], series_epoch bigint)
 RETURNS bigint

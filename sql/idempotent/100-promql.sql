@@ -42,10 +42,6 @@ LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
--- the sample read scans whole head partitions; the planner underestimates its rows (unnest) and
--- would not split it between workers (measured: 220 -> 110 ms for 200 series x 6 h on 2 cores)
-SET parallel_setup_cost = 10
-SET parallel_tuple_cost = 0.001
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -114,10 +110,6 @@ LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
--- the sample read scans whole head partitions; the planner underestimates its rows (unnest) and
--- would not split it between workers (measured: 220 -> 110 ms for 200 series x 6 h on 2 cores)
-SET parallel_setup_cost = 10
-SET parallel_tuple_cost = 0.001
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -134,10 +126,6 @@ LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
--- the sample read scans whole head partitions; the planner underestimates its rows (unnest) and
--- would not split it between workers (measured: 220 -> 110 ms for 200 series x 6 h on 2 cores)
-SET parallel_setup_cost = 10
-SET parallel_tuple_cost = 0.001
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")

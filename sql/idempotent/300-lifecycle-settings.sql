@@ -205,16 +205,22 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    span_max interval := _prom_catalog.get_compressed_row_span_max();
 BEGIN
     IF chunk_interval IS NOT NULL AND (extract(epoch FROM interval '1 day') / extract(epoch FROM chunk_interval)) <>
         floor(extract(epoch FROM interval '1 day') / extract(epoch FROM chunk_interval)) THEN
         RAISE EXCEPTION 'invalid compressed chunk interval %: it must divide one day evenly (e.g. 1 hour, 4 hours, 1 day)', chunk_interval
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM _prom_catalog.set_interval_setting('compressed_chunk_interval_max',
-                                               greatest(chunk_interval, _prom_catalog.get_compressed_row_span_max()),
+    PERFORM _prom_catalog.set_interval_setting('compressed_chunk_interval_max', greatest(chunk_interval, span_max),
                                                interval '1 minute');
     PERFORM _prom_catalog.set_interval_setting('compressed_chunk_interval', chunk_interval, interval '1 minute');
+    IF chunk_interval > span_max THEN
+        -- Plans of view queries hold the span as a constant and depend on this function
+        -- (src/compressed_time_bounds.c): altering it makes every session plan them again.
+        ALTER FUNCTION _prom_catalog.get_compressed_row_span_max() STABLE;
+    END IF;
     RETURN true;
 END
 $$;

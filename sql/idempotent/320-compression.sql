@@ -3,6 +3,9 @@
 -- extension/promscale/lifecycle and codec.
 
 -- Times of one compressed row, as microseconds since 2000-01-01.
+-- The two decoders run in parallel workers (the views' compressed scans split between them), so
+-- they carry the codec's sources (tools/build_extension.py) instead of reading the module table:
+-- PL/Python cannot run SPI in parallel mode (see extension/promscale/_loader.py).
 CREATE OR REPLACE FUNCTION _prom_catalog.decode_times(times bytea)
 RETURNS bigint[]
 LANGUAGE plpython3u
@@ -13,9 +16,10 @@ SET search_path = pg_catalog, pg_temp
 AS $python$
 decode = SD.get("decode")
 if decode is None:
-    if "promscale" not in GD:
-        plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-    decode = SD["decode"] = GD["promscale"].module(plpy, "promscale.codec").decode_times
+    sources = {}  # promscale-embed: promscale.codec
+    loader = {"__name__": "promscale_embedded_loader"}
+    exec(sources["promscale._loader"][1], loader)
+    decode = SD["decode"] = loader["import_embedded"](sources, "promscale.codec").decode_times
 return decode(times).tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_times(bytea) IS 'Decodes the times column of a compressed row (microseconds since 2000-01-01)';
@@ -31,9 +35,10 @@ SET search_path = pg_catalog, pg_temp
 AS $python$
 decode = SD.get("decode")
 if decode is None:
-    if "promscale" not in GD:
-        plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-    decode = SD["decode"] = GD["promscale"].module(plpy, "promscale.codec").decode_values
+    sources = {}  # promscale-embed: promscale.codec
+    loader = {"__name__": "promscale_embedded_loader"}
+    exec(sources["promscale._loader"][1], loader)
+    decode = SD["decode"] = loader["import_embedded"](sources, "promscale.codec").decode_values
 return decode(vals).view("<i8").tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_value_bits(bytea) IS 'Decodes the vals column of a compressed row, as float8 bit patterns';
@@ -64,9 +69,8 @@ DROP FUNCTION IF EXISTS _prom_catalog.chunk_has_rows(name);
 DROP FUNCTION IF EXISTS _prom_catalog.compress_chunks(bigint[]);
 DROP FUNCTION IF EXISTS _prom_catalog.compress_chunk_rows(name[], bigint);
 
--- The samples of one metric in a time range, one row per sample: the time-bounded form of the
--- prom_metric.<metric> views. A view decodes every compressed row of its metric before it can
--- filter on time; this reads only the rows overlapping the range (through get_samples).
+-- The samples of one metric in a time range, one row per sample (through get_samples), for
+-- callers that have the range as values rather than as a filter on a prom_metric view:
 --     SELECT s.labels, m.time, m.value
 --     FROM prom_api.get_metric_samples('node_load1', now() - interval '1 day', now()) m
 --     JOIN prom_series.node_load1 s USING (series_id);

@@ -9,7 +9,7 @@ RETURNS SETOF _ps_trace.span
 LANGUAGE plpython3u
 STABLE
 STRICT
-PARALLEL RESTRICTED  -- PL/Python (unpacking) cannot run in parallel workers
+PARALLEL UNSAFE  -- reads the chunk's dictionary with SPI, which PL/Python cannot do in parallel mode
 ROWS 10
 SET search_path = pg_catalog, pg_temp
 AS $python$
@@ -28,7 +28,7 @@ CREATE OR REPLACE FUNCTION _ps_trace.unpack_spans_with_events(p _ps_trace.span_p
 RETURNS TABLE (s _ps_trace.span, events jsonb)
 LANGUAGE plpython3u
 STABLE
-PARALLEL RESTRICTED  -- PL/Python (unpacking) cannot run in parallel workers
+PARALLEL UNSAFE  -- reads the chunk's dictionary with SPI, which PL/Python cannot do in parallel mode
 ROWS 10
 SET search_path = pg_catalog, pg_temp
 AS $python$
@@ -47,7 +47,7 @@ RETURNS SETOF _ps_trace.event
 LANGUAGE plpython3u
 STABLE
 STRICT
-PARALLEL RESTRICTED  -- PL/Python (unpacking) cannot run in parallel workers
+PARALLEL UNSAFE  -- reads the chunk's dictionary with SPI, which PL/Python cannot do in parallel mode
 ROWS 10
 SET search_path = pg_catalog, pg_temp
 AS $python$
@@ -65,7 +65,7 @@ RETURNS SETOF _ps_trace.link
 LANGUAGE plpython3u
 STABLE
 STRICT
-PARALLEL RESTRICTED  -- PL/Python (unpacking) cannot run in parallel workers
+PARALLEL UNSAFE  -- reads the chunk's dictionary with SPI, which PL/Python cannot do in parallel mode
 ROWS 2
 SET search_path = pg_catalog, pg_temp
 AS $python$

@@ -5,7 +5,7 @@ CREATE OR REPLACE FUNCTION ps_trace.trace_tree(_trace_id uuid)
 RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, lvl int, path bigint[])
 LANGUAGE sql
 STABLE
-PARALLEL RESTRICTED
+PARALLEL UNSAFE  -- packed rows are unpacked by PL/Python with SPI (405-trace-packed-read.sql)
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH RECURSIVE t AS MATERIALIZED (  -- the trace's spans, read once (packed rows unpack once)
@@ -30,7 +30,7 @@ CREATE OR REPLACE FUNCTION ps_trace.upstream_spans(_trace_id uuid, _span_id bigi
 RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int, path bigint[])
 LANGUAGE sql
 STABLE
-PARALLEL RESTRICTED
+PARALLEL UNSAFE  -- packed rows are unpacked by PL/Python with SPI (405-trace-packed-read.sql)
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH RECURSIVE t AS MATERIALIZED (
@@ -55,7 +55,7 @@ CREATE OR REPLACE FUNCTION ps_trace.downstream_spans(_trace_id uuid, _span_id bi
 RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int, path bigint[])
 LANGUAGE sql
 STABLE
-PARALLEL RESTRICTED
+PARALLEL UNSAFE  -- packed rows are unpacked by PL/Python with SPI (405-trace-packed-read.sql)
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH RECURSIVE t AS MATERIALIZED (
@@ -81,7 +81,7 @@ RETURNS TABLE (trace_id uuid, parent_span_id bigint, span_id bigint, dist int,
                is_upstream boolean, is_downstream boolean, path bigint[])
 LANGUAGE sql
 STABLE
-PARALLEL RESTRICTED
+PARALLEL UNSAFE  -- packed rows are unpacked by PL/Python with SPI (405-trace-packed-read.sql)
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT u.trace_id, u.parent_span_id, u.span_id, u.dist, true, u.dist = 0, u.path
@@ -100,7 +100,7 @@ CREATE OR REPLACE FUNCTION ps_trace.operation_calls(_start_time timestamptz, _en
 RETURNS TABLE (parent_operation_id bigint, child_operation_id bigint, cnt bigint)
 LANGUAGE sql
 STABLE
-PARALLEL RESTRICTED
+PARALLEL UNSAFE  -- packed rows are unpacked by PL/Python with SPI (405-trace-packed-read.sql)
 SET search_path = pg_catalog, pg_temp
 AS $$
     -- children from the row partitions and the packed rows overlapping the window; their

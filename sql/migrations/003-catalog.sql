@@ -59,7 +59,10 @@ CREATE TABLE _prom_catalog.series (
     -- set when the series has no samples left (retention); NULL = live
     delete_epoch bigint
 );
-CREATE INDEX series_labels_gin ON _prom_catalog.series USING gin (labels);
+-- Matchers probe this index. New series go to its pending list, which every search reads
+-- whole: a small list keeps a search's cost independent of how many series were created
+-- lately, and new series still get the batched insertion of the list (sorted merges).
+CREATE INDEX series_labels_gin ON _prom_catalog.series USING gin (labels) WITH (gin_pending_list_limit = 256);
 CREATE INDEX series_metric_id ON _prom_catalog.series (metric_id);
 COMMENT ON TABLE _prom_catalog.series IS 'A series: its metric and positional label ids; ids are stable and never reused';
 

@@ -74,3 +74,40 @@ def test_tracebacks_show_module_source(plpy, modules):
     with pytest.raises(ValueError) as info:
         runtime.module(plpy, "promscale.broken").fail()
     assert "raise ValueError('boom')" in "".join(traceback.format_tb(info.tb))
+
+
+def test_embedded_modules_import_without_the_database():
+    """What the parallel-safe decoders do: import from sources carried in the function body,
+    with no plpy at all, under a private package that a second function body shares."""
+    sources = {
+        "promscale": (True, '__version__ = "1.0.0"\n'),
+        "promscale.codec": (True, "from .inner import VALUE\n"),
+        "promscale.codec.inner": (False, "VALUE = 'embedded'\n"),
+    }
+    try:
+        codec = _loader.import_embedded(sources, "promscale.codec")
+        assert codec.VALUE == "embedded"
+        assert codec.__name__.startswith("_promscale_embedded_") and "promscale.codec" not in sys.modules
+        assert _loader.import_embedded(dict(sources), "promscale.codec") is codec
+        newer = dict(sources, **{"promscale.codec.inner": (False, "VALUE = 'upgraded'\n")})
+        assert _loader.import_embedded(newer, "promscale.codec").VALUE == "upgraded"
+        assert codec.VALUE == "embedded"
+    finally:
+        for name in [n for n in sys.modules if n.startswith("_promscale_embedded_")]:
+            del sys.modules[name]
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _loader.ModuleTableFinder)]
+
+
+def test_build_embeds_modules_into_function_bodies():
+    import build_extension
+
+    modules = [("promscale", True, "V = 1\n"), ("promscale._loader", False, "L = 1\n"),
+               ("promscale.codec", True, "C = 1\n"), ("promscale.codec.values", False, "X = 1\n"),
+               ("promscale.promql", True, "P = 1\n")]
+    sql = "AS $python$\nif True:\n    sources = {}  # promscale-embed: promscale.codec\n$python$"
+    body = build_extension.embed_modules(sql, modules).split("\n")[2]
+    assert body.startswith("    sources = {") and body.endswith("  # promscale-embed: promscale.codec")
+    embedded = eval(body.split(" = ", 1)[1].split("  #")[0])
+    assert sorted(embedded) == ["promscale", "promscale._loader", "promscale.codec", "promscale.codec.values"]
+    with pytest.raises(SystemExit, match="unknown module"):
+        build_extension.embed_modules(sql.replace("promscale.codec", "promscale.nothing"), modules)

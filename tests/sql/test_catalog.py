@@ -215,10 +215,16 @@ def test_every_public_function_has_a_comment_and_fixed_search_path(db):
         WHERE p.proconfig IS NULL AND NOT (p.prokind = 'p' AND NOT p.prosecdef)
           AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'internal') ORDER BY 1""").fetchall()
     # only the inlined operator bodies and label hash encoding go without (see
-    # sql/idempotent/020-labels.sql and 040-series.sql), and
+    # sql/idempotent/020-labels.sql and 040-series.sql), the per-row expressions of activity
+    # bounds, inlined too (045-activity.sql), and
     # procedures that COMMIT (they cannot have a SET clause, and run as their caller), and
     # LANGUAGE internal bit reinterpretations (sql/idempotent/300-lifecycle-settings.sql)
-    assert {r[0].split("(")[0].split(".")[-1] for r in unpinned} == {"label_ids_match", "labels_match", "label_pair_bytes"}
+    assert {r[0].split("(")[0].split(".")[-1] for r in unpinned} == {
+        "label_ids_match", "labels_match", "label_pair_bytes", "activity_granularity", "activity_roundable",
+        "activity_shift", "activity_grid", "unix_ms"}
+    # none of those is SECURITY DEFINER
+    assert not [r for r in unpinned if db.execute("SELECT prosecdef FROM pg_proc WHERE oid = %s::regprocedure",
+                                                  (r[0],)).fetchone()[0]]
 
 
 def test_python_modules_match_the_extension_version(db):
