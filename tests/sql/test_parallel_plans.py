@@ -39,6 +39,7 @@ READS = {
     "prom_api.format_query(text)": "SELECT prom_api.format_query('sum by (job) (rate(up[5m]))')",
     "prom_api.get_compressed_chunk_interval()": "SELECT prom_api.get_compressed_chunk_interval()",
     "prom_api.get_compression_delay()": "SELECT prom_api.get_compression_delay()",
+    "prom_api.get_flush_delay()": "SELECT prom_api.get_flush_delay()",
     "prom_api.get_default_chunk_interval()": "SELECT prom_api.get_default_chunk_interval()",
     "prom_api.get_default_retention_period()": "SELECT prom_api.get_default_retention_period()",
     "prom_api.get_matching_samples(text[], text[], text[], bigint, bigint)":
@@ -151,6 +152,7 @@ WRITES = {
     "prom_api.schedule_maintenance(text)": "SELECT prom_api.schedule_maintenance()",  # an error without pg_cron
     "prom_api.set_compressed_chunk_interval(interval)": "SELECT prom_api.set_compressed_chunk_interval('2 hours')",
     "prom_api.set_compression_delay(interval)": "SELECT prom_api.set_compression_delay('1 hour')",
+    "prom_api.set_flush_delay(interval)": "SELECT prom_api.set_flush_delay('5 minutes')",
     "prom_api.set_default_chunk_interval(interval)": "SELECT prom_api.set_default_chunk_interval('2 hours')",
     "prom_api.set_default_retention_period(interval)": "SELECT prom_api.set_default_retention_period('100 days')",
     "prom_api.set_metric_retention_period(text, interval)": "SELECT prom_api.set_metric_retention_period('up', '9 days')",
