@@ -6,7 +6,10 @@
 #   make bench-traces    OTLP trace ingest (HTTP, gRPC), bytes/span, Jaeger query latency
 #   make bench-ingest    remote_write throughput, ours and Prometheus's
 #   make bench-query     query_range latency, ours and Prometheus's
+#   make bench-labels    series, label names and label values lookups, ours and Prometheus's
 #   make bench-storage   bytes/sample compressed vs Prometheus's TSDB, compression rate, read latency
+#   make bench-maintenance  flush and compaction time at 100k (or --series N) series
+#   make bench-head-window  read latency of the last hour by head partition length
 #   make bench-series    series resolution latency (existing / new) against catalog size
 #   make bench-views     a time-filtered view query on 72 h vs 2 h of compressed history
 #   make bench-scale     ours vs Prometheus at 10k/100k/1M series: ingest, churn, queries, catalog, memory
@@ -76,6 +79,14 @@ test: install-pgroot
 bench-storage: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/storage.py $(BENCH_ARGS)
 
+.PHONY: bench-maintenance
+bench-maintenance: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/maintenance.py $(BENCH_ARGS)
+
+.PHONY: bench-head-window
+bench-head-window: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/head_window.py $(BENCH_ARGS)
+
 .PHONY: bench-ingest
 bench-ingest: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/ingest.py $(BENCH_ARGS)
@@ -99,6 +110,10 @@ bench-series: install-pgroot
 .PHONY: bench-views
 bench-views: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/views.py $(BENCH_ARGS)
+
+.PHONY: bench-labels
+bench-labels: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/labels.py $(BENCH_ARGS)
 
 .PHONY: bench-scale
 bench-scale: install-pgroot

@@ -5,7 +5,7 @@ Load: node_exporter-like series (instances × metric families with their usual l
 fresh timestamp for every series, 2,000 samples per request (Prometheus's max_samples_per_send), several
 concurrent senders. Requests are encoded before the clock starts, so the figures measure the receivers.
 
-    make bench-ingest [BENCH_ARGS="--series 20000 --rounds 40 --senders 4"]
+    make bench-ingest [BENCH_ARGS="--series 20000 --rounds 40 --senders 4 --step 15000"]
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ def bench_promscale(labels, args, start_ms) -> tuple[float, int]:
                               threads=args.threads) as connector:
             url = connector.url + "/write"
             # the first round creates the series; time only the steady state that follows
-            send_all(url, build_requests(labels, 1, start_ms - 1000, 1000, args.senders))
-            timed = build_requests(labels, args.rounds, start_ms, 1000, args.senders)
+            send_all(url, build_requests(labels, 1, start_ms - args.step, args.step, args.senders))
+            timed = build_requests(labels, args.rounds, start_ms, args.step, args.senders)
             elapsed = send_all(url, timed)
         with psycopg.connect(cluster.uri("promscale"), autocommit=True) as conn:
             stored = conn.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0]
@@ -111,8 +111,8 @@ def bench_prometheus(labels, args, start_ms) -> tuple[float, int]:
     prom.start()
     try:
         url = prom.url + "/api/v1/write"
-        send_all(url, build_requests(labels, 1, start_ms - 1000, 1000, args.senders))
-        timed = build_requests(labels, args.rounds, start_ms, 1000, args.senders)
+        send_all(url, build_requests(labels, 1, start_ms - args.step, args.step, args.senders))
+        timed = build_requests(labels, args.rounds, start_ms, args.step, args.senders)
         elapsed = send_all(url, timed)
         metrics = urlopen(prom.url + "/metrics", timeout=30).read().decode()
         appended = sum(float(line.split()[-1]) for line in metrics.splitlines()
@@ -128,6 +128,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=60, help="timed rounds (one sample per series each)")
+    parser.add_argument("--step", type=int, default=1000,
+                        help="ms between rounds; 15000 over 80 rounds crosses the 20-minute activity bounds once")
     parser.add_argument("--senders", type=int, default=4, help="concurrent HTTP connections")
     parser.add_argument("--workers", type=int, default=2, help="connector worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per connector worker")
@@ -136,7 +138,7 @@ def main() -> int:
 
     labels = encoded_labels(label_sets(args.series))
     # Prometheus accepts samples only near its head: end the data at "now"
-    start_ms = int(time.time() * 1000) - (args.rounds + 1) * 1000
+    start_ms = int(time.time() * 1000) - (args.rounds + 1) * args.step
     print(f"load: {args.series} series, {args.rounds} rounds, {SAMPLES_PER_REQUEST} samples/request, "
           f"{args.senders} senders; connector {args.workers} workers x {args.threads} threads")
     ours_s, ours_n = bench_promscale(labels, args, start_ms)

@@ -77,8 +77,8 @@ class Config:
         "series ids cached per worker (keyed on raw label bytes)", int)})
     db_connect_timeout: int = field(default=10, metadata={"option": Option(
         "seconds to wait for a database connection", int)})
-    maintenance_interval: float = field(default=1800.0, metadata={"option": Option(
-        "run prom_api.execute_maintenance() (compression, retention) this often, e.g. 30m; 0 = never "
+    maintenance_interval: float = field(default=60.0, metadata={"option": Option(
+        "run prom_api.execute_maintenance() (flushes, compaction, retention) this often, e.g. 1m; 0 = never "
         "(when pg_cron schedules it)", _duration)})
     log_level: str = field(default="info", metadata={"option": Option(
         "debug, info, warning or error")})

@@ -58,6 +58,15 @@ class SampleBatch:
 
 
 @dataclass
+class ActivityBatch:
+    """Series whose activity bounds must widen to cover [min_times, max_times] (prom_api.mark_series_activity)."""
+
+    series_ids: Int8Array
+    min_times: TimestamptzArray
+    max_times: TimestamptzArray
+
+
+@dataclass
 class ExemplarBatch:
     series_ids: Int8Array
     times: TimestamptzArray
@@ -238,11 +247,15 @@ class Database:
         exemplars: ExemplarBatch | None = None,
         metadata: MetadataBatch | None = None,
         series_epoch: int | None = None,
-    ) -> None:
+        activity: ActivityBatch | None = None,
+    ) -> tuple[list[int], list[int], list[int]] | None:
         """Write one request's data in one transaction; returns after COMMIT. With
-        ``series_epoch``, the database checks the epoch instead of every series id."""
+        ``series_epoch``, the database checks the epoch instead of every series id. With
+        ``activity``, the series' activity bounds are widened too; then the result is the
+        bounds they have now: (series ids, first_seen ms, last_seen ms)."""
 
-        def work(conn: psycopg.Connection) -> None:
+        def work(conn: psycopg.Connection) -> tuple[list[int], list[int], list[int]] | None:
+            marked = None
             with conn.transaction():
                 if samples is not None and len(samples.series_ids):
                     if series_epoch is None:
@@ -255,6 +268,14 @@ class Database:
                             "SELECT prom_api.put_samples(%b, %b, %b, %s::bigint)",
                             (samples.series_ids, samples.times, samples.values, series_epoch),
                         )
+                if activity is not None and len(activity.series_ids):
+                    marked = conn.execute(
+                        "SELECT coalesce(array_agg(m.series_id), '{}'), "
+                        "       coalesce(array_agg(_prom_catalog.unix_ms(m.first_seen, true)), '{}'), "
+                        "       coalesce(array_agg(_prom_catalog.unix_ms(m.last_seen, false)), '{}') "
+                        "FROM prom_api.mark_series_activity(%b, %b, %b) m",
+                        (activity.series_ids, activity.min_times, activity.max_times),
+                    ).fetchone()
                 if exemplars is not None and len(exemplars.series_ids):
                     conn.execute(
                         "SELECT prom_api.put_exemplars(%b, %b, %b, %s::jsonb[])",
@@ -265,8 +286,9 @@ class Database:
                         "SELECT prom_api.put_metadata(%s::text[], %s::text[], %s::text[], %s::text[])",
                         (metadata.families, metadata.types, metadata.units, metadata.helps),
                     )
+            return marked
 
-        self._run(work)
+        return self._run(work)
 
     def put_spans(self, args: tuple, types: Sequence[str]) -> int:
         """Write one OTLP request's spans (ps_trace.put_spans arguments and their SQL types)
@@ -297,6 +319,7 @@ __all__ = [
     "QueryFailed",
     "StaleSeries",
     "SampleBatch",
+    "ActivityBatch",
     "ExemplarBatch",
     "MetadataBatch",
     "errors",

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .db import Database, DatabaseUnavailable, ExemplarBatch, MetadataBatch, SampleBatch, StaleSeries
+from .activity import ActivityCache, time_ranges
+from .db import ActivityBatch, Database, DatabaseUnavailable, ExemplarBatch, MetadataBatch, SampleBatch, StaleSeries
 from .pgbinary import Float8Array, Int8Array, TimestamptzArray
 from .remote_write import DecodedWrite, decode_labels
 from .series_cache import SeriesCache
@@ -42,9 +43,11 @@ class IngestResult:
 
 
 class Ingestor:
-    def __init__(self, db: Database, cache: SeriesCache):
+    def __init__(self, db: Database, cache: SeriesCache, activity: ActivityCache | None = None):
         self.db = db
         self.cache = cache
+        # what the activity bounds of the series already cover (pyconnector/activity.py)
+        self.activity = activity or ActivityCache(cache.max_entries)
 
     def series_ids(self, keys: list) -> tuple[list[int], int, int]:
         """Series id per key, how many of the lookups missed the cache, and the series
@@ -70,6 +73,7 @@ class Ingestor:
             # retention deleted series since this worker's cache was filled: start the cache
             # over, resolve the request's series again (reviving or recreating them), write once more
             self.cache.invalidate(epoch)
+            self.activity.clear()
             ids, misses, epoch = self.series_ids(write.keys)
             try:
                 self._write(write, ids, epoch)
@@ -88,6 +92,7 @@ class Ingestor:
     def _write(self, write: DecodedWrite, ids: list[int], epoch: int) -> None:
         series_of_ts = np.array(ids, dtype=np.int64)
         samples = None
+        due = None
         if len(write.times_ms):
             # in series id order: the head's series_id index then takes its entries in key order
             # (neighbouring leaf pages, ~0.6 us less per row than the request's order)
@@ -98,6 +103,7 @@ class Ingestor:
                 TimestamptzArray.from_unix_ms(write.times_ms[order]),
                 Float8Array.of(write.values[order]),
             )
+            due = self.activity.due(time_ranges(series_of_ts, write.sample_counts, write.times_ms))
         exemplars = None
         if write.exemplars.ts_index:
             exemplars = ExemplarBatch(
@@ -110,4 +116,10 @@ class Ingestor:
         if samples and write.times_ms.max() - write.times_ms.min() > WIDE_BATCH_MS:
             self.db.prepare_sample_chunks(samples.times)  # backfill: partitions first, in small steps
         if samples or exemplars or metadata:
-            self.db.write(samples, exemplars, metadata, series_epoch=epoch)
+            activity = None
+            if due is not None:
+                activity = ActivityBatch(Int8Array.of(due.series_ids), TimestamptzArray.from_unix_ms(due.min_ms),
+                                         TimestamptzArray.from_unix_ms(due.max_ms))
+            marked = self.db.write(samples, exemplars, metadata, series_epoch=epoch, activity=activity)
+            if marked is not None:  # committed: remember what the bounds cover now
+                self.activity.store(*marked)

@@ -50,7 +50,9 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     -- default here, not as a row: see sql/migrations/301-settings-defaults-in-getters.sql
-    SELECT _prom_catalog.get_interval_setting('chunk_interval', interval '1 hour')
+    -- short: maintenance flushes a partition into per-series rows soon after it closes, so the
+    -- head, read at ~3 us per sample, holds minutes of data (docs/performance.md, "Head partitions")
+    SELECT _prom_catalog.get_interval_setting('chunk_interval', interval '15 minutes')
 $$;
 COMMENT ON FUNCTION prom_api.get_default_chunk_interval() IS
     'Time span of each new partition (chunk) of head samples';

@@ -1,5 +1,5 @@
--- Series selection for the HTTP API and remote_read: label matchers → series ids,
--- and which of those series have samples in a time range.
+-- Series selection for the HTTP API and remote_read: label matchers → series ids, and
+-- which series, label values and label names were active in a time range.
 
 -- A time in Unix seconds as timestamptz, clamped to what timestamptz can hold: HTTP
 -- clients send open bounds such as Prometheus's minTime (year -292 million) and
@@ -81,48 +81,61 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) IS
     'Ids of the live series matching all label matchers (name, op in = != =~ !~, value or regex)';
 
--- The subset of series_ids with at least one sample in [start_time, end_time], in the head
--- (exact) or in compressed rows (a compressed row counts when its [min_time, max_time]
--- overlaps the range, so a series whose compressed bucket straddles the range without a
--- sample inside it counts too, the same chunk granularity Prometheus's own lookup has).
--- A range covering every head and compressed partition answers without reading samples
--- (every live series has samples somewhere); otherwise the range is scanned once, all
--- series together.
-CREATE OR REPLACE FUNCTION prom_api.get_series_with_samples(series_ids bigint[], start_time timestamptz, end_time timestamptz)
+-- What was active in [start_time, end_time], from the activity bounds of the catalog
+-- (sql/idempotent/045-activity.sql) rather than from samples: everything with samples in the
+-- range counts; something whose last sample is up to 40 minutes (a series) or an hour (a
+-- label or key) before start_time may count too, as may one with a gap in its samples that
+-- spans the whole range.
+
+-- The given series that are live and active in the range: one primary-key probe each.
+CREATE OR REPLACE FUNCTION prom_api.get_active_series(series_ids bigint[], start_time timestamptz, end_time timestamptz)
 RETURNS bigint[]
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    lo timestamptz := get_series_with_samples.start_time;
-    hi timestamptz := get_series_with_samples.end_time;
-    result bigint[];
-BEGIN
-    IF cardinality(series_ids) IS NULL OR cardinality(series_ids) = 0 OR lo > hi THEN
-        RETURN '{}';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM _prom_catalog.sample_chunk c WHERE c.start_time < lo OR c.end_time > hi)
-       AND NOT EXISTS (SELECT 1 FROM _prom_catalog.compressed_partition p WHERE p.start_time < lo OR p.end_time > hi)
-    THEN
-        RETURN series_ids;
-    END IF;
-    -- joins on the unnested ids (hash joins): "= ANY (array)" is not hashed for a parameter
-    SELECT coalesce(array_agg(found.series_id), '{}') INTO result
-    FROM (
-        SELECT h.series_id
-        FROM prom_data.sample h JOIN unnest(series_ids) AS wanted(id) ON h.series_id = wanted.id
-        WHERE h.time >= lo AND h.time <= hi
-        UNION
-        SELECT c.series_id
-        FROM prom_data.compressed_sample c JOIN unnest(series_ids) AS wanted(id) ON c.series_id = wanted.id
-        WHERE c.chunk_start <= hi AND c.min_time <= hi AND c.max_time >= lo
-    ) found;
-    RETURN result;
-END
+    SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}')
+    FROM _prom_catalog.series s
+    WHERE s.id IN (SELECT unnest(series_ids))
+      AND s.delete_epoch IS NULL AND s.first_seen <= end_time AND s.last_seen >= start_time
+      AND start_time <= end_time
 $$;
-COMMENT ON FUNCTION prom_api.get_series_with_samples(bigint[], timestamptz, timestamptz) IS
-    'The given series that have samples within [start_time, end_time] (head rows exactly, compressed rows by their time span)';
+COMMENT ON FUNCTION prom_api.get_active_series(bigint[], timestamptz, timestamptz) IS
+    'The given series that are live and had samples in [start_time, end_time], by their activity bounds';
+
+-- Values of one label key active in the range, sorted bytewise: the key's range of the
+-- (key, value) index, O(values of the key). A SQL function's body is planned for any key
+-- (a generic plan), which for "key = $1" estimates a tenth of all labels and scans them all;
+-- ">= AND <=" is the same test, estimated as a narrow range, so the index serves it.
+CREATE OR REPLACE FUNCTION prom_api.get_active_label_values(key text, start_time timestamptz, end_time timestamptz)
+RETURNS text[]
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(l.value ORDER BY l.value COLLATE "C"), '{}')
+    FROM _prom_catalog.label l
+    WHERE l.key >= get_active_label_values.key AND l.key <= get_active_label_values.key
+      AND l.first_seen <= end_time AND l.last_seen >= start_time
+      AND start_time <= end_time
+$$;
+COMMENT ON FUNCTION prom_api.get_active_label_values(text, timestamptz, timestamptz) IS
+    'Values of a label key that had samples in [start_time, end_time], by their activity bounds, sorted bytewise';
+
+-- Label keys active in the range, sorted bytewise: O(keys).
+CREATE OR REPLACE FUNCTION prom_api.get_active_label_names(start_time timestamptz, end_time timestamptz)
+RETURNS text[]
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(k.key ORDER BY k.key COLLATE "C"), '{}')
+    FROM _prom_catalog.label_key k
+    WHERE k.first_seen <= end_time AND k.last_seen >= start_time
+      AND start_time <= end_time
+$$;
+COMMENT ON FUNCTION prom_api.get_active_label_names(timestamptz, timestamptz) IS
+    'Label keys that had samples in [start_time, end_time], by their activity bounds, sorted bytewise';
 
 -- Labels of series as (series_id, keys, values), keys in byte order, for building
 -- label sets outside SQL (JSON and protobuf encoders).

@@ -9,7 +9,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
-SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
+SET jit = off  -- JIT would compile a large catalog scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -17,7 +17,7 @@ mod = GD["promscale"].module(plpy, "promscale.httpapi.catalog_api")
 return mod.series_json(plpy, GD, match or [], start_time, end_time, limit)
 $python$;
 COMMENT ON FUNCTION prom_api.series_json(text[], double precision, double precision, int) IS
-    'Prometheus /api/v1/series response body: label sets of series matching any selector with samples in [start, end]';
+    'Prometheus /api/v1/series response body: label sets of series matching any selector, active in [start, end]';
 
 -- /api/v1/labels
 CREATE OR REPLACE FUNCTION prom_api.label_names_json(
@@ -26,7 +26,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
-SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
+SET jit = off  -- JIT would compile a large catalog scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -34,7 +34,7 @@ mod = GD["promscale"].module(plpy, "promscale.httpapi.catalog_api")
 return mod.label_names_json(plpy, GD, match or [], start_time, end_time, limit)
 $python$;
 COMMENT ON FUNCTION prom_api.label_names_json(text[], double precision, double precision, int) IS
-    'Prometheus /api/v1/labels response body: label names of series (matching any selector, if given) with samples in [start, end]';
+    'Prometheus /api/v1/labels response body: label names of series (matching any selector, if given) active in [start, end]';
 
 -- /api/v1/label/<name>/values
 CREATE OR REPLACE FUNCTION prom_api.label_values_json(
@@ -43,7 +43,7 @@ RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
-SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
+SET jit = off  -- JIT would compile a large catalog scan for ~200 ms (see docs/performance.md)
 AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
@@ -51,7 +51,7 @@ mod = GD["promscale"].module(plpy, "promscale.httpapi.catalog_api")
 return mod.label_values_json(plpy, GD, name, match or [], start_time, end_time, limit)
 $python$;
 COMMENT ON FUNCTION prom_api.label_values_json(text, text[], double precision, double precision, int) IS
-    'Prometheus /api/v1/label/<name>/values response body: values of the label among series with samples in [start, end]';
+    'Prometheus /api/v1/label/<name>/values response body: values of the label among series active in [start, end]';
 
 -- /api/v1/metadata
 CREATE OR REPLACE FUNCTION prom_api.metadata_json(
@@ -90,7 +90,9 @@ COMMENT ON FUNCTION prom_api.query_exemplars_json(text, double precision, double
 GRANT EXECUTE ON FUNCTION
     _prom_catalog.clamped_timestamptz(double precision),
     _prom_catalog.get_matching_series_ids(text[], text[], text[]),
-    prom_api.get_series_with_samples(bigint[], timestamptz, timestamptz),
+    prom_api.get_active_series(bigint[], timestamptz, timestamptz),
+    prom_api.get_active_label_values(text, timestamptz, timestamptz),
+    prom_api.get_active_label_names(timestamptz, timestamptz),
     prom_api.get_series_labels(bigint[]),
     prom_api.series_json(text[], double precision, double precision, int),
     prom_api.label_names_json(text[], double precision, double precision, int),

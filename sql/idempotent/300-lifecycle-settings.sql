@@ -131,7 +131,7 @@ AS $$
     SELECT _prom_catalog.get_interval_setting('compression_delay', interval '1 hour')
 $$;
 COMMENT ON FUNCTION prom_api.get_compression_delay() IS
-    'How long after the end of its compressed row interval a head partition waits before maintenance compresses it (default 1 hour)';
+    'How long after the end of a bucket (compressed row interval) maintenance waits before it compacts the bucket''s flushed rows (default 1 hour)';
 
 CREATE OR REPLACE FUNCTION prom_api.set_compression_delay(delay interval)
 RETURNS boolean
@@ -146,7 +146,33 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION prom_api.set_compression_delay(interval) IS
-    'Sets how long after its end a head partition is compressed (late samples are merged either way)';
+    'Sets how long after its end a bucket is compacted (late samples are merged either way)';
+
+CREATE OR REPLACE FUNCTION prom_api.get_flush_delay()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.get_interval_setting('flush_delay', interval '5 minutes')
+$$;
+COMMENT ON FUNCTION prom_api.get_flush_delay() IS
+    'How long after its end a head partition waits before maintenance flushes it into per-series rows (default 5 minutes)';
+
+CREATE OR REPLACE FUNCTION prom_api.set_flush_delay(delay interval)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _prom_catalog.set_interval_setting('flush_delay', delay, interval '0');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_flush_delay(interval) IS
+    'Sets how long after its end a head partition is flushed (samples arriving later are merged either way)';
 
 CREATE OR REPLACE FUNCTION prom_api.get_compressed_chunk_interval()
 RETURNS interval

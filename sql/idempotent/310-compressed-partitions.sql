@@ -1,7 +1,8 @@
 -- Partitions of prom_data.compressed_sample, created on demand like head partitions
--- (create standalone, then ATTACH: running readers are not blocked).
+-- (create standalone, then ATTACH: running readers are not blocked). Level 2 (compacted)
+-- has one partition per day, level 1 (flushed) one per bucket (see 300-cold-tier.sql).
 
--- Time span of each partition of compressed rows: one day (a multiple of every allowed row span).
+-- Time span of each partition of compacted rows: one day (a multiple of every allowed row span).
 CREATE OR REPLACE FUNCTION _prom_catalog.get_compressed_partition_interval()
 RETURNS interval
 LANGUAGE sql
@@ -10,10 +11,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT interval '1 day'
 $$;
-COMMENT ON FUNCTION _prom_catalog.get_compressed_partition_interval() IS 'Time span of each partition of compressed rows';
+COMMENT ON FUNCTION _prom_catalog.get_compressed_partition_interval() IS 'Time span of each partition of compacted (level 2) rows';
 
--- Creates the partition holding chunk_start `t`. Caller holds the creation lock.
-CREATE OR REPLACE FUNCTION _prom_catalog.create_compressed_partition(t timestamptz)
+-- Creates the partition of a level holding chunk_start `t`: aligned to a day (level 2) or to
+-- the bucket (level 1), clipped to its neighbours of the same level. Caller holds the creation lock.
+DROP FUNCTION IF EXISTS _prom_catalog.create_compressed_partition(timestamptz);  -- gained the level
+CREATE OR REPLACE FUNCTION _prom_catalog.create_compressed_partition(t timestamptz, part_level smallint)
 RETURNS name
 LANGUAGE plpgsql
 VOLATILE
@@ -21,7 +24,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    part_interval interval := _prom_catalog.get_compressed_partition_interval();
+    part_interval interval := CASE part_level WHEN 2 THEN _prom_catalog.get_compressed_partition_interval()
+                                              ELSE prom_api.get_compressed_chunk_interval() END;
     part_start timestamptz;
     part_end timestamptz;
     part_id bigint;
@@ -37,31 +41,33 @@ BEGIN
     EXCEPTION WHEN datetime_field_overflow THEN
         part_end := 'infinity';
     END;
-    part_start := greatest(part_start,
-        (SELECT max(p.end_time) FROM _prom_catalog.compressed_partition p WHERE p.end_time <= t));
-    part_end := least(part_end,
-        (SELECT min(p.start_time) FROM _prom_catalog.compressed_partition p WHERE p.start_time > t));
-    INSERT INTO _prom_catalog.compressed_partition (table_name, start_time, end_time)
-    VALUES ('pending', part_start, part_end)
+    part_start := greatest(part_start, (SELECT max(p.end_time) FROM _prom_catalog.compressed_partition p
+                                        WHERE p.level = part_level AND p.end_time <= t));
+    part_end := least(part_end, (SELECT min(p.start_time) FROM _prom_catalog.compressed_partition p
+                                 WHERE p.level = part_level AND p.start_time > t));
+    INSERT INTO _prom_catalog.compressed_partition (table_name, start_time, end_time, level)
+    VALUES ('pending', part_start, part_end, part_level)
     RETURNING id INTO part_id;
-    part_table := format('compressed_%s', part_id);
+    part_table := format(CASE part_level WHEN 2 THEN 'compressed_%s' ELSE 'flushed_%s' END, part_id);
     UPDATE _prom_catalog.compressed_partition p SET table_name = part_table WHERE p.id = part_id;
 
     EXECUTE format('CREATE TABLE prom_data.%I (LIKE prom_data.compressed_sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)',
                    part_table);
-    EXECUTE format('ALTER TABLE prom_data.%I ADD CONSTRAINT %I CHECK (chunk_start >= %L AND chunk_start < %L)',
-                   part_table, part_table || '_range', part_start, part_end);
+    EXECUTE format('ALTER TABLE prom_data.%I ADD CONSTRAINT %I CHECK (level = %s AND chunk_start >= %L AND chunk_start < %L)',
+                   part_table, part_table || '_range', part_level, part_start, part_end);
     EXECUTE format('ALTER TABLE prom_data.%I ADD PRIMARY KEY (series_id, chunk_start)', part_table);
-    EXECUTE format('ALTER TABLE prom_data.compressed_sample ATTACH PARTITION prom_data.%I FOR VALUES FROM (%L) TO (%L)',
+    EXECUTE format('ALTER TABLE prom_data.%I ATTACH PARTITION prom_data.%I FOR VALUES FROM (%L) TO (%L)',
+                   CASE part_level WHEN 2 THEN 'compressed_sample_compacted' ELSE 'compressed_sample_flushed' END,
                    part_table, part_start, part_end);
     RETURN part_table;
 END
 $$;
-COMMENT ON FUNCTION _prom_catalog.create_compressed_partition(timestamptz) IS
-    'Creates the partition of prom_data.compressed_sample holding a chunk start';
+COMMENT ON FUNCTION _prom_catalog.create_compressed_partition(timestamptz, smallint) IS
+    'Creates the partition of prom_data.compressed_sample of a level (1 flushed, 2 compacted) holding a chunk start';
 
--- Makes sure a partition exists for every given chunk start; returns how many were created.
-CREATE OR REPLACE FUNCTION _prom_catalog.ensure_compressed_partitions(chunk_starts timestamptz[])
+-- Makes sure a partition of the level exists for every given chunk start; returns how many were created.
+DROP FUNCTION IF EXISTS _prom_catalog.ensure_compressed_partitions(timestamptz[]);  -- gained the level
+CREATE OR REPLACE FUNCTION _prom_catalog.ensure_compressed_partitions(chunk_starts timestamptz[], part_level smallint DEFAULT 2)
 RETURNS int
 LANGUAGE plpgsql
 VOLATILE
@@ -74,16 +80,17 @@ DECLARE
     locked boolean := false;
 BEGIN
     LOOP
-        -- lock the catalog rows of the partitions we will write: retention deletes the row
-        -- before dropping the table, so it waits for us (or we see the row gone, and recreate)
+        -- lock the catalog rows of the partitions we will write: retention and compaction delete
+        -- the row before dropping the table, so they wait for us (or we see the row gone, and recreate)
         PERFORM 1 FROM _prom_catalog.compressed_partition p
-        WHERE EXISTS (SELECT 1 FROM unnest(chunk_starts) AS x WHERE tstzrange(p.start_time, p.end_time) @> x)
+        WHERE p.level = part_level
+          AND EXISTS (SELECT 1 FROM unnest(chunk_starts) AS x WHERE tstzrange(p.start_time, p.end_time) @> x)
         FOR KEY SHARE OF p;
         SELECT x INTO missing
         FROM unnest(chunk_starts) AS x
         WHERE x IS NOT NULL AND NOT EXISTS (
             SELECT 1 FROM _prom_catalog.compressed_partition p
-            WHERE tstzrange(p.start_time, p.end_time) @> x)
+            WHERE p.level = part_level AND tstzrange(p.start_time, p.end_time) @> x)
         LIMIT 1;
         EXIT WHEN NOT FOUND;
         IF NOT locked THEN
@@ -91,11 +98,11 @@ BEGIN
             locked := true;
             CONTINUE;
         END IF;
-        PERFORM _prom_catalog.create_compressed_partition(missing);
+        PERFORM _prom_catalog.create_compressed_partition(missing, part_level);
         created := created + 1;
     END LOOP;
     RETURN created;
 END
 $$;
-COMMENT ON FUNCTION _prom_catalog.ensure_compressed_partitions(timestamptz[]) IS
-    'Creates the missing partitions of prom_data.compressed_sample for a set of chunk starts';
+COMMENT ON FUNCTION _prom_catalog.ensure_compressed_partitions(timestamptz[], smallint) IS
+    'Creates the missing partitions of prom_data.compressed_sample of a level for a set of chunk starts';

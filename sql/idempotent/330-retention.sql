@@ -74,19 +74,28 @@ BEGIN
     IF tbl IS NULL THEN
         RETURN NULL;
     END IF;
+    -- not while a writer or a flush is in the head partition (322-flush.sql), or a compaction
+    -- in the level-1 partition (324-compaction.sql); the next run retries
+    IF kind = 'drop_head' AND NOT pg_try_advisory_xact_lock(1886547831, (item_id % 2147483647)::int)
+       OR kind = 'drop_compressed' AND NOT pg_try_advisory_xact_lock(1886547832, (item_id % 2147483647)::int) THEN
+        RETURN NULL;
+    END IF;
     BEGIN
         IF kind IN ('drop_compressed', 'purge_compressed') THEN
-            -- compressions read and rewrite rows; wait until none is running
+            -- flushes and compaction read and rewrite rows; wait until none is running
             PERFORM pg_advisory_xact_lock(1886547827, -1);
         END IF;
         IF kind IN ('drop_head', 'drop_compressed') THEN
-            -- catalog row first: a compression holding it locked finishes before we drop
+            -- catalog row first: a flush or compaction holding it locked finishes before we drop
             IF kind = 'drop_head' THEN
                 DELETE FROM _prom_catalog.sample_chunk c WHERE c.id = item_id;
-                DELETE FROM _prom_catalog.sample_chunk_state s WHERE s.chunk_id = item_id;
             ELSE
                 DELETE FROM _prom_catalog.compressed_partition c WHERE c.id = item_id;
             END IF;
+            IF NOT FOUND THEN
+                RETURN NULL;  -- dropped meanwhile (a flushed or compacted partition)
+            END IF;
+            DELETE FROM _prom_catalog.sample_chunk_state s WHERE kind = 'drop_head' AND s.chunk_id = item_id;
             EXECUTE format('SELECT array(SELECT DISTINCT series_id FROM prom_data.%I)', tbl) INTO touched;
             EXECUTE format('SELECT count(*) FROM prom_data.%I', tbl) INTO removed;
             EXECUTE format('DROP TABLE prom_data.%I', tbl);

@@ -83,6 +83,10 @@ DECLARE
     unused bigint[];
     deleted bigint := 0;
     n bigint;
+    gone_labels int[];
+    gone_positions int[];
+    gone_metrics int[];
+    gone_last_seen timestamptz[];
 BEGIN
     IF NOT pg_try_advisory_xact_lock(1886547829) THEN
         RETURN 0;
@@ -103,9 +107,16 @@ BEGIN
         UPDATE _prom_catalog.series s SET delete_epoch = NULL
         WHERE s.id = ANY (marked) AND NOT s.id = ANY (unused);
         DELETE FROM prom_data.exemplar x WHERE x.series_id = ANY (unused);
-        DELETE FROM _prom_catalog.series s WHERE s.id = ANY (unused) AND s.delete_epoch = e.epoch;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        WITH gone AS (
+            DELETE FROM _prom_catalog.series s WHERE s.id = ANY (unused) AND s.delete_epoch = e.epoch
+            RETURNING s.metric_id, s.labels, s.last_seen)
+        SELECT (SELECT count(*) FROM gone), p.ids, p.positions, p.metrics, p.last_seen
+        INTO n, gone_labels, gone_positions, gone_metrics, gone_last_seen
+        FROM (SELECT array_agg(u.id) AS ids, array_agg(u.pos) AS positions,   -- one row per label of a series
+                     array_agg(g.metric_id) AS metrics, array_agg(g.last_seen) AS last_seen
+              FROM gone g, unnest(g.labels) WITH ORDINALITY AS u(id, pos)) p;
         deleted := deleted + n;
+        PERFORM _prom_catalog.narrow_activity_after_gc(gone_labels, gone_positions, gone_metrics, gone_last_seen);
     END LOOP;
     RETURN deleted;
 END

@@ -1,4 +1,4 @@
--- Maintenance: retention, compression and series garbage collection in bounded steps.
+-- Maintenance: retention, flushes, compaction and series garbage collection in bounded steps.
 --     CALL prom_api.execute_maintenance();
 -- Each step (one partition, one chunk) is its own transaction, so a long run holds no lock
 -- for long and loses nothing when interrupted. Steps take advisory locks on their item:
@@ -19,7 +19,8 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.record_maintenance(text, text) IS 'Records one finished maintenance step';
 
 -- Runs maintenance until nothing is due (or max_duration has passed). Must be called
--- outside an explicit transaction block (it commits after every step).
+-- outside an explicit transaction block (it commits after every step). Cheap when nothing is
+-- due (every check reads small catalog tables), so it can run every minute: flushes need that.
 CREATE OR REPLACE PROCEDURE prom_api.execute_maintenance(max_duration interval DEFAULT NULL, log_steps boolean DEFAULT true)
 LANGUAGE plpgsql
 AS $$
@@ -29,6 +30,7 @@ DECLARE
     result bigint;
     steps int := 0;
     pass int;
+    compacting boolean;
 BEGIN
     -- Transaction-local: a procedure that commits cannot have a SET clause.
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -38,8 +40,8 @@ BEGIN
         COMMIT;
     END IF;
 
-    -- Retention first (no point compressing expired data), and again after compression:
-    -- partitions that compression created may hold rows some metric keeps for less long.
+    -- Retention first (no point flushing expired data), and again after the flushes:
+    -- partitions they created may hold rows some metric keeps for less long.
     FOR pass IN 1..2 LOOP
         FOR item IN SELECT * FROM _prom_catalog.retention_work() ORDER BY kind, item_id LOOP
             EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
@@ -54,20 +56,57 @@ BEGIN
             COMMIT;
         END LOOP;
         EXIT WHEN pass = 2;
-        FOR item IN SELECT * FROM _prom_catalog.chunk_groups_to_compress() LOOP
-            EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
-            result := _prom_catalog.compress_chunks(item.chunk_ids);
-            IF result IS NOT NULL THEN
-                PERFORM _prom_catalog.record_maintenance('compress', array_to_string(item.table_names, ', '));
-                steps := steps + 1;
+
+        -- Flushes come first, and again between compaction slices: the head must stay short
+        -- while a large bucket is compacted.
+        LOOP
+            FOR item IN SELECT * FROM _prom_catalog.chunks_to_flush() LOOP
+                EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
+                result := _prom_catalog.flush_chunks(item.chunk_ids);
+                IF result IS NOT NULL THEN
+                    PERFORM _prom_catalog.record_maintenance('flush', array_to_string(item.table_names, ', '));
+                    steps := steps + 1;
+                    IF log_steps THEN
+                        RAISE NOTICE 'promscale maintenance: flushed % (% to %)%: % samples',
+                            array_to_string(item.table_names, ', '), item.start_time, item.end_time,
+                            CASE WHEN item.late THEN ' late samples' ELSE '' END, result;
+                    END IF;
+                END IF;
+                COMMIT;
+            END LOOP;
+            result := _prom_catalog.drop_flushed_chunks();
+            IF result > 0 THEN
+                PERFORM _prom_catalog.record_maintenance('drop_flushed', result || ' head partitions');
                 IF log_steps THEN
-                    RAISE NOTICE 'promscale maintenance: compressed % (% to %)%: % samples',
-                        array_to_string(item.table_names, ', '), item.start_time, item.end_time,
-                        CASE WHEN item.late THEN ' late samples' ELSE '' END, result;
+                    RAISE NOTICE 'promscale maintenance: dropped % flushed head partitions', result;
                 END IF;
             END IF;
             COMMIT;
+            compacting := false;
+            FOR item IN SELECT * FROM _prom_catalog.partitions_to_compact() LOOP
+                EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
+                result := _prom_catalog.compact_partition(item.partition_id);
+                CONTINUE WHEN result IS NULL;  -- another session compacts it
+                IF log_steps THEN
+                    RAISE NOTICE 'promscale maintenance: compacting % (% to %): % series', item.table_name,
+                        item.start_time, item.end_time, result;
+                END IF;
+                PERFORM _prom_catalog.record_maintenance('compact', item.table_name);
+                steps := steps + 1;
+                compacting := true;
+                COMMIT;
+                EXIT;  -- one slice, then flushes again
+            END LOOP;
+            EXIT WHEN NOT compacting OR (max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration);
         END LOOP;
+        result := _prom_catalog.drop_compacted_partitions();
+        IF result > 0 THEN
+            PERFORM _prom_catalog.record_maintenance('drop_compacted', result || ' flushed partitions');
+            IF log_steps THEN
+                RAISE NOTICE 'promscale maintenance: dropped % compacted partitions', result;
+            END IF;
+        END IF;
+        COMMIT;
     END LOOP;
 
     result := ps_trace.drop_expired_trace_partitions();
@@ -93,8 +132,10 @@ BEGIN
     END LOOP;
     COMMIT;
 
-    result := _prom_catalog.purge_exemplars();
-    IF result > 0 THEN
+    -- exemplars have no index on time: their purge reads them all, so once an hour
+    IF coalesce((SELECT m.last_done_at FROM _prom_catalog.maintenance_stat m WHERE m.task = 'purge_exemplars'),
+                '-infinity') < now() - interval '1 hour' THEN
+        result := _prom_catalog.purge_exemplars();
         PERFORM _prom_catalog.record_maintenance('purge_exemplars', result || ' exemplars');
     END IF;
     COMMIT;
@@ -113,10 +154,40 @@ BEGIN
 END
 $$;
 COMMENT ON PROCEDURE prom_api.execute_maintenance(interval, boolean) IS
-    'Applies retention, compresses due head partitions and deletes unused series, committing after each step';
+    'Applies retention, flushes and compacts samples, drops what they made redundant and deletes unused series, committing after each step';
+
+-- Flushes every due head partition and compacts every due bucket now, in one transaction
+-- (for operators and tests; maintenance does the same in steps, and then drops what these made
+-- redundant, which needs a transaction of its own). Returns the samples flushed.
+CREATE OR REPLACE FUNCTION prom_api.compress_due_chunks()
+RETURNS bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    total bigint := 0;
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM _prom_catalog.chunks_to_flush() LOOP
+        total := total + coalesce(_prom_catalog.flush_chunks(c.chunk_ids), 0);
+    END LOOP;
+    FOR c IN SELECT * FROM _prom_catalog.partitions_to_compact() LOOP
+        LOOP
+            EXIT WHEN coalesce(_prom_catalog.compact_partition(c.partition_id, interval '1 day'), 0) = 0
+                   OR (SELECT p.compacted_xid IS NOT NULL FROM _prom_catalog.compressed_partition p WHERE p.id = c.partition_id);
+        END LOOP;
+    END LOOP;
+    RETURN total;
+END
+$$;
+COMMENT ON FUNCTION prom_api.compress_due_chunks() IS
+    'Flushes all due head partitions and compacts all due buckets in one transaction; returns samples flushed (execute_maintenance does it in steps)';
 
 -- Schedules execute_maintenance with pg_cron (when pg_cron is installed in this database).
-CREATE OR REPLACE FUNCTION prom_api.schedule_maintenance(schedule text DEFAULT '*/30 * * * *')
+DROP FUNCTION IF EXISTS prom_api.schedule_maintenance(text);  -- its default changed
+CREATE OR REPLACE FUNCTION prom_api.schedule_maintenance(schedule text DEFAULT '* * * * *')
 RETURNS bigint
 LANGUAGE plpgsql
 VOLATILE
@@ -138,7 +209,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION prom_api.schedule_maintenance(text) IS
-    'Runs prom_api.execute_maintenance() on a pg_cron schedule (default every 30 minutes); returns the cron job id';
+    'Runs prom_api.execute_maintenance() on a pg_cron schedule (default every minute); returns the cron job id';
 
 CREATE OR REPLACE FUNCTION prom_api.unschedule_maintenance()
 RETURNS boolean

@@ -5,7 +5,13 @@ CREATE OR REPLACE VIEW prom_info.maintenance AS
 WITH pending AS (
     SELECT w.kind AS task, count(*) AS n FROM _prom_catalog.retention_work() w GROUP BY w.kind
     UNION ALL
-    SELECT 'compress', count(*) FROM _prom_catalog.chunks_to_compress()
+    SELECT 'flush', coalesce(sum(cardinality(f.chunk_ids)), 0) FROM _prom_catalog.chunks_to_flush() f
+    UNION ALL
+    SELECT 'drop_flushed', count(*) FROM _prom_catalog.sample_chunk_state s WHERE s.flush_xid IS NOT NULL AND NOT s.late_rows
+    UNION ALL
+    SELECT 'compact', count(*) FROM _prom_catalog.partitions_to_compact()
+    UNION ALL
+    SELECT 'drop_compacted', count(*) FROM _prom_catalog.compressed_partition p WHERE p.compacted_xid IS NOT NULL
     UNION ALL
     SELECT 'refresh_views', count(*) FROM _prom_catalog.metric m WHERE m.views_stale
     UNION ALL
@@ -19,9 +25,12 @@ FROM (VALUES
     ('drop_compressed', 'compressed partitions past every retention period'),
     ('purge_head', 'head partitions holding metrics past their retention period'),
     ('purge_compressed', 'compressed partitions holding metrics past their retention period'),
-    ('purge_exemplars', 'exemplars past their retention period'),
+    ('purge_exemplars', 'exemplars past their retention period (checked once an hour)'),
     ('drop_trace_chunks', 'trace partitions past the trace retention period'),
-    ('compress', 'head partitions to compress (closed, or with late samples)'),
+    ('flush', 'head partitions to flush into per-series rows (closed, or with late samples)'),
+    ('drop_flushed', 'flushed head partitions to drop'),
+    ('compact', 'flushed partitions of closed buckets to compact'),
+    ('drop_compacted', 'compacted flushed partitions to drop'),
     ('delete_series', 'series without samples, marked for deletion')) AS t(task, description)
 LEFT JOIN pending p ON p.task = t.task
 LEFT JOIN _prom_catalog.maintenance_stat s ON s.task = t.task;
@@ -35,7 +44,7 @@ FROM _prom_catalog.metric m
 LEFT JOIN _prom_catalog.metric_retention r ON r.metric_id = m.id;
 COMMENT ON VIEW prom_info.retention IS 'Retention period in force for every metric';
 
--- Samples and bytes in the head and in compressed rows.
+-- Samples and bytes in the head, in flushed (level 1) and in compacted (level 2) rows.
 CREATE OR REPLACE FUNCTION _prom_catalog.storage_summary()
 RETURNS TABLE (tier text, partitions bigint, samples bigint, total_bytes bigint)
 LANGUAGE plpgsql
@@ -49,13 +58,16 @@ BEGIN
            coalesce(sum(pg_total_relation_size(format('prom_data.%I', c.table_name)::regclass)), 0)::bigint
     FROM (SELECT sc.table_name, _prom_catalog.count_rows(sc.table_name) AS n FROM _prom_catalog.sample_chunk sc) c;
     RETURN QUERY
-    SELECT 'compressed'::text, (SELECT count(*) FROM _prom_catalog.compressed_partition),
-           (SELECT coalesce(sum(cs.count), 0)::bigint FROM prom_data.compressed_sample cs),
+    SELECT CASE l.level WHEN 1 THEN 'flushed' ELSE 'compressed' END,
+           (SELECT count(*) FROM _prom_catalog.compressed_partition p WHERE p.level = l.level),
+           (SELECT coalesce(sum(cs.count), 0)::bigint FROM prom_data.compressed_sample cs WHERE cs.level = l.level),
            (SELECT coalesce(sum(pg_total_relation_size(format('prom_data.%I', p.table_name)::regclass)), 0)::bigint
-            FROM _prom_catalog.compressed_partition p);
+            FROM _prom_catalog.compressed_partition p WHERE p.level = l.level)
+    FROM (VALUES (1::smallint), (2::smallint)) AS l(level);
 END
 $$;
-COMMENT ON FUNCTION _prom_catalog.storage_summary() IS 'Partitions, samples and bytes on disk of the head and the compressed tier';
+COMMENT ON FUNCTION _prom_catalog.storage_summary() IS
+    'Partitions, samples and bytes on disk of the head, flushed (level 1) and compressed (level 2) rows';
 
 CREATE OR REPLACE FUNCTION _prom_catalog.count_rows(table_name name)
 RETURNS bigint
@@ -78,4 +90,4 @@ SELECT s.tier, s.partitions, s.samples, s.total_bytes,
        round(s.total_bytes::numeric / nullif(s.samples, 0), 3) AS bytes_per_sample
 FROM _prom_catalog.storage_summary() s;
 COMMENT ON VIEW prom_info.storage IS
-    'Samples and bytes on disk per tier (head rows are counted, so this view reads all of the head)';
+    'Samples and bytes on disk per tier: head, flushed, compressed (head rows are counted, so this view reads all of the head; until flushed partitions are dropped, their samples count in two tiers)';

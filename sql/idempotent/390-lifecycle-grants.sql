@@ -17,6 +17,7 @@ GRANT EXECUTE ON FUNCTION
     prom_api.get_default_retention_period(),
     prom_api.get_metric_retention_period(text),
     prom_api.get_compression_delay(),
+    prom_api.get_flush_delay(),
     prom_api.get_compressed_chunk_interval(),
     prom_api.get_metric_samples(text, timestamptz, timestamptz)
 TO prom_reader;
@@ -32,6 +33,7 @@ GRANT EXECUTE ON FUNCTION
     prom_api.set_metric_retention_period(text, interval),
     prom_api.reset_metric_retention_period(text),
     prom_api.set_compression_delay(interval),
+    prom_api.set_flush_delay(interval),
     prom_api.set_compressed_chunk_interval(interval)
 TO prom_admin;
 
@@ -39,9 +41,8 @@ TO prom_admin;
 GRANT EXECUTE ON FUNCTION
     _prom_catalog.retention_periods_in_force(),
     _prom_catalog.retention_work(),
-    _prom_catalog.chunks_to_compress(),
-    _prom_catalog.chunk_groups_to_compress(),
-    _prom_catalog.chunk_has_rows(name),
+    _prom_catalog.chunks_to_flush(),
+    _prom_catalog.partitions_to_compact(),
     _prom_catalog.storage_summary(),
     _prom_catalog.count_rows(name)
 TO prom_reader;
@@ -53,7 +54,10 @@ GRANT EXECUTE ON FUNCTION
     _prom_catalog.record_maintenance(text, text),
     _prom_catalog.apply_retention(text, bigint, interval),
     _prom_catalog.purge_exemplars(),
-    _prom_catalog.compress_chunks(bigint[]),
+    _prom_catalog.flush_chunks(bigint[]),
+    _prom_catalog.drop_flushed_chunks(),
+    _prom_catalog.compact_partition(bigint, interval),
+    _prom_catalog.drop_compacted_partitions(),
     _prom_catalog.delete_marked_series()
 TO prom_maintenance, prom_admin;
 GRANT EXECUTE ON FUNCTION

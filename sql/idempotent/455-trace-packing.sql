@@ -71,10 +71,16 @@ DECLARE
     done int := 0;
 BEGIN
     FOR chunk IN
-        SELECT c.id, c.start_time, c.end_time FROM _ps_trace.chunk c
+        SELECT c.id, c.start_time, c.end_time, c.packed_at FROM _ps_trace.chunk c
         WHERE c.end_time <= boundary ORDER BY c.start_time
     LOOP
         EXIT WHEN done >= max_chunks;
+        IF chunk.packed_at IS NOT NULL THEN
+            -- packed, and no late span since? (checked without a lock: maintenance runs every
+            -- minute, and locking every packed chunk's row each time would write for nothing)
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM _ps_trace.%I)', 'span_' || chunk.id) INTO has_rows;
+            CONTINUE WHEN NOT has_rows;
+        END IF;
         -- wait for the writers of this chunk (and another packer), keep new ones out until commit
         SELECT c.packed_at INTO was_packed_at FROM _ps_trace.chunk c WHERE c.id = chunk.id FOR UPDATE;
         CONTINUE WHEN NOT FOUND;  -- dropped meanwhile

@@ -56,20 +56,24 @@ def test_unknown_operator_is_an_error(module_conn):
         module_conn.execute("SELECT _prom_catalog.get_matching_series_ids('{a}', '{==}', '{b}')")
 
 
-def test_series_with_samples_in_range(module_conn, ids):
+def test_active_series_by_activity_bounds(module_conn, ids):
+    """A series counts in a range its samples fall in, and up to 40 minutes after its last one."""
     all_ids = [ids["m:a"], ids["m:b"]]
 
     def within(start_ms, end_ms):
         got = module_conn.execute(
-            "SELECT prom_api.get_series_with_samples(%s, _prom_catalog.timestamptz_of_ms(%s), "
+            "SELECT prom_api.get_active_series(%s, _prom_catalog.timestamptz_of_ms(%s), "
             "_prom_catalog.timestamptz_of_ms(%s))", (all_ids, start_ms, end_ms)).fetchone()[0]
         return sorted(got)
 
+    minute = 60_000
     assert within(T0, T0) == [ids["m:a"]]
-    assert within(T0 + 1, T0 + 3_600_000) == [ids["m:b"]]
-    assert within(T0 + 1, T0 + 3_599_999) == []
-    assert within(-(2**62), 2**62) == sorted(all_ids)  # covers every chunk: no sample scan
-    assert within(T0 + 10, T0) == []
+    assert within(T0 - minute, T0 - 1) == []  # nothing before the first sample
+    assert within(T0 + 3_600_000, T0 + 3_600_000) == [ids["m:b"]]
+    assert within(T0 + 1, T0 + 19 * minute) == [ids["m:a"]]  # inside the slack after the last sample
+    assert within(T0 + 41 * minute, T0 + 59 * minute) == []  # beyond it
+    assert within(-(2**62), 2**62) == sorted(all_ids)
+    assert within(T0 + 10, T0) == []  # start after end
 
 
 @pytest.mark.parametrize("seconds, expected", [
@@ -88,6 +92,7 @@ def test_compressed_data_counts_for_series_in_range(api, module_conn):
     old = 1_500_000_000_000  # long past the compression delay
     push(api, [({"__name__": "cold_metric", "job": "old"}, [(old + 15_000 * i, float(i)) for i in range(10)])])
     assert module_conn.execute("SELECT prom_api.compress_due_chunks()").fetchone()[0] > 0
+    module_conn.execute("SELECT _prom_catalog.drop_flushed_chunks()")  # as the next maintenance run would
     assert module_conn.execute("SELECT count(*) FROM prom_data.compressed_sample").fetchone()[0] > 0
     assert module_conn.execute("SELECT count(*) FROM prom_data.sample WHERE time < to_timestamp(1600000000)"
                                ).fetchone()[0] == 0

@@ -50,10 +50,24 @@ def test_dump_and_restore_round_trip(db, db_uri, pg_cluster, db_name, second_clu
     db.execute("SELECT prom_api.set_metric_retention_period('m_2', '40000 days')")
     db.execute("SELECT prom_api.set_compression_delay('0')")
     db.execute("CALL prom_api.execute_maintenance()")
+    # flushed rows of an open bucket (level 1)
+    db.execute("SELECT prom_api.set_compression_delay('1 day')")
+    put(db, *scrape_batch(rng, ids, ms(NOW - timedelta(hours=1)), 60))
+    db.execute("CALL prom_api.execute_maintenance()")
+    # two flushed head partitions that a snapshot kept from being dropped, one with late rows
+    with psycopg.connect(db_uri, autocommit=False) as reader:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT 1")
+        put(db, [ids[1], ids[3]], [ms(NOW - timedelta(minutes=45)) + 1, ms(NOW - timedelta(minutes=25)) + 1], [5.0, 5.5])
+        db.execute("CALL prom_api.execute_maintenance()")
+        put(db, [ids[2]], [ms(NOW - timedelta(minutes=45)) + 2], [6.0])
     # late data (head rows in a compressed range) and fresh head data
     put(db, [ids[0], ids[4]], [ms(EPOCH + timedelta(hours=1, seconds=1)), ms(NOW)], [7.0, 8.0])
     before = answers(db, ids)
-    assert before["storage"][0][2] > 0 and before["storage"][1][2] == 2
+    storage = {tier: samples for tier, _, samples in before["storage"]}
+    assert storage["compressed"] > 0 and storage["flushed"] > 0 and storage["head"] == 5
+    assert db.execute("SELECT count(*), count(*) FILTER (WHERE late_rows) FROM _prom_catalog.sample_chunk_state "
+                      "WHERE flush_xid IS NOT NULL").fetchone() == (2, 1)
 
     dump = tmp_path / "promscale.dump"
     bindir = Path(pgcluster.pg_config("--bindir"))  # client tools: the system's; servers: the overlay
@@ -70,10 +84,14 @@ def test_dump_and_restore_round_trip(db, db_uri, pg_cluster, db_name, second_clu
         assert "prom_metric" in restored.execute("SHOW search_path").fetchone()[0]
         install_helpers(restored)
         assert answers(restored, ids) == before
-        # and it keeps working: maintenance merges the late rows, ingest resolves the same series
+        # and it keeps working: maintenance merges the late rows (flushed partitions, whose flush
+        # transaction is the old cluster's, are dropped), compacts, ingest resolves the same series
+        restored.execute("SELECT prom_api.set_compression_delay('0')")
         restored.execute("CALL prom_api.execute_maintenance()")
         assert read_exact(restored, ids, *FAR) == before["samples"]
-        assert restored.execute("SELECT count(*) FROM prom_data.sample WHERE time < now() - interval '1 day'"
+        assert restored.execute("SELECT count(*) FROM prom_data.sample WHERE time < now() - interval '10 minutes'"
+                                ).fetchone()[0] == 0
+        assert restored.execute("SELECT count(*) FROM _prom_catalog.sample_chunk_state WHERE flush_xid IS NOT NULL"
                                 ).fetchone()[0] == 0
         assert series_ids(restored, [{"__name__": "m_0", "instance": "h0", "zone": ""}]) == [ids[0]]
         (new_id,) = series_ids(restored, [{"__name__": "m_0", "instance": "new"}])

@@ -1,4 +1,4 @@
-"""Compression on a real database: reads answer the same before and after, late data merges."""
+"""Flush and compaction on a real database: reads answer the same before and after, late data merges."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def loaded(db):
     put(db, sids[:40], times[:40], [v + 1 for v in values[:40]])
     put(db, sids[:40], times[:40], values[:40])
     db.execute("SELECT prom_api.set_compression_delay('0')")
+    db.execute("SELECT prom_api.set_default_retention_period('36500 days')")  # keep 1970
     return db, ids
 
 
@@ -43,11 +44,16 @@ def test_compressed_reads_equal_uncompressed(loaded):
     assert stale_markers(before[0]) == 2 * 3
     assert sum(v == STALE_BITS.to_bytes(8, "big") for view in before[1] for _, _, v in view) == 2 * 3
     head_rows = db.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0]
-    moved = db.execute("SELECT prom_api.compress_due_chunks()").fetchone()[0]
-    assert moved == head_rows
-    assert db.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0] == 0
+    flushed = db.execute("SELECT prom_api.compress_due_chunks()").fetchone()[0]
+    assert flushed == head_rows
     stored = db.execute("SELECT sum(count) FROM prom_data.compressed_sample").fetchone()[0]
     assert stored == 2 * 12 * 1500  # duplicates removed
+    # the flushed partitions are still there (a snapshot older than the flush may read them):
+    # readers see every sample twice, and deduplicate
+    assert db.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0] == head_rows
+    assert snapshot(db, ids) == before
+    db.execute("CALL prom_api.execute_maintenance(log_steps => false)")  # drops them
+    assert db.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0] == 0
     assert snapshot(db, ids) == before
     # ranges that cut through compressed rows
     for start, end in ((EPOCH + timedelta(hours=3), EPOCH + timedelta(hours=3, minutes=7)),
@@ -69,8 +75,9 @@ def test_late_samples_merge_without_loss_or_duplicates(loaded):
     put(db, [ids[0], ids[0], ids[1]], [late_t, late_t + 1, ms(existing)], [1.5, 2.5, -1e300])
     merged = read_exact(db, ids, *FAR)
     assert sum(len(t) for _, t, _ in merged) == 2 * 12 * 1500 + 2
-    assert db.execute("SELECT count(*) FROM _prom_catalog.chunks_to_compress() WHERE late").fetchone()[0] == 1
-    db.execute("SELECT prom_api.compress_due_chunks()")
+    # the partition was flushed but not dropped yet: the writer marked it, and it is flushed again
+    assert db.execute("SELECT count(*) FROM _prom_catalog.chunks_to_flush() WHERE late").fetchone()[0] == 1
+    db.execute("CALL prom_api.execute_maintenance(log_steps => false)")
     assert db.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0] == 0
     assert read_exact(db, ids, *FAR) == merged
     assert db.execute("SELECT sum(count) FROM prom_data.compressed_sample").fetchone()[0] == 2 * 12 * 1500 + 2
@@ -97,20 +104,20 @@ def test_reader_role_reads_compressed(loaded, pg_cluster, db_name):
 
 def test_maintenance_time_budget_and_progress_view(loaded):
     db, ids = loaded
-    db.execute("SELECT prom_api.set_default_retention_period('36500 days')")  # keep 1970
-    pending = db.execute("SELECT pending FROM prom_info.maintenance WHERE task = 'compress'").fetchone()[0]
-    assert pending == db.execute("SELECT count(*) FROM _prom_catalog.chunks_to_compress()").fetchone()[0] > 0
+    pending = db.execute("SELECT pending FROM prom_info.maintenance WHERE task = 'flush'").fetchone()[0]
+    assert pending == db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] > 0
     # a spent budget starts no step; the work stays pending
     db.execute("CALL prom_api.execute_maintenance(max_duration => '0', log_steps => false)")
-    assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'compress'").fetchone() == (pending, 0)
+    assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'flush'").fetchone() == (pending, 0)
     notices: list[str] = []
     db.add_notice_handler(lambda d: notices.append(d.message_primary))
     db.execute("CALL prom_api.execute_maintenance()")
-    steps = [n for n in notices if "compressed" in n]
+    steps = [n for n in notices if "flushed sample_" in n]
     assert steps and notices[-1].startswith("promscale maintenance: done")
-    assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'compress'").fetchone() == (0, len(steps))
-    head, cold = db.execute("SELECT samples FROM prom_info.storage ORDER BY tier DESC").fetchall()
-    assert head == (0,) and cold == (2 * 12 * 1500,)
+    assert db.execute("SELECT pending, done FROM prom_info.maintenance WHERE task = 'flush'").fetchone() == (0, len(steps))
+    assert any(n.startswith(f"promscale maintenance: dropped {pending} flushed head partitions") for n in notices)
+    storage = dict(db.execute("SELECT tier, samples FROM prom_info.storage").fetchall())
+    assert storage == {"head": 0, "flushed": 0, "compressed": 2 * 12 * 1500}
 
 
 def test_python_read_path_equals_get_samples(loaded):

@@ -33,7 +33,7 @@ def test_pg_cron_runs_maintenance(cron_cluster):
         conn.execute("SELECT prom_api.set_compression_delay('0')")
         conn.execute("SELECT prom_api.put_samples(ARRAY[prom_api.get_or_create_series_id('{\"__name__\": \"c\"}')], "
                      "ARRAY[now() - interval '1 day'], ARRAY[1.0])")
-        job = conn.execute("SELECT prom_api.schedule_maintenance('* * * * *')").fetchone()[0]
+        job = conn.execute("SELECT prom_api.schedule_maintenance()").fetchone()[0]  # every minute by default
         assert conn.execute("SELECT schedule, command FROM cron.job WHERE jobid = %s", (job,)).fetchone() == (
             "* * * * *", "CALL prom_api.execute_maintenance(log_steps => false)")
         # scheduling again replaces the job (same name) instead of adding one

@@ -46,3 +46,40 @@ def test_stale_marker_bits_survive():
     stub.on("FROM prom_data.compressed_sample", lambda *a: [row(7, [1, 2], [1.0, stale])])
     ((_, _, value_bits),) = compressed_samples(stub, {}, [7], "s", "e", 0, 5)
     assert value_bits[1] == 0x7FF0000000000002
+
+
+def test_all_series_sorted_and_deduplicated_at_once_as_each_alone():
+    """read_samples orders and deduplicates every series of a read together; each series must
+    come out exactly as dedup_sorted makes it alone (same sample kept on a duplicate time)."""
+    from promscale.codec.series import dedup_sorted
+    from promscale.lifecycle.read import sorted_unique, split_series
+
+    rng = np.random.default_rng(3)
+    stale = np.array([0x7FF0000000000002], dtype=np.uint64).view(np.float64)[0]
+    for _ in range(50):
+        n = int(rng.integers(1, 400))
+        ids = rng.integers(1, 6, n).astype(np.int64)
+        times = rng.integers(0, 60, n).astype(np.int64) * 1000  # many duplicate times
+        values = rng.choice([1.0, -1.0, 0.0, -0.0, np.inf, np.nan, stale, 2.5], n)
+        start, end = 5_000, 50_000
+        got = split_series(*sorted_unique(ids, times, values, start, end))
+        for sid in range(1, 6):
+            mine = ids == sid
+            inside = mine & (times >= start) & (times <= end)
+            want = dedup_sorted(times[inside], values[inside])
+            if not len(want):
+                assert sid not in got
+                continue
+            assert np.array_equal(got[sid].times, want.times)
+            assert np.array_equal(got[sid].values.view(np.uint64), want.values.view(np.uint64))
+
+
+def test_ordered_input_is_returned_as_it_is():
+    from promscale.lifecycle.read import sorted_unique, split_series
+
+    ids = np.array([1, 1, 2, 7, 7, 7], dtype=np.int64)
+    times = np.array([1, 2, 1, 1, 5, 9], dtype=np.int64)
+    values = np.arange(6, dtype=np.float64)
+    out = split_series(*sorted_unique(ids, times, values, 0, 10))
+    assert list(out) == [1, 2, 7]
+    assert out[7].times.tolist() == [1, 5, 9] and out[7].values.tolist() == [3.0, 4.0, 5.0]

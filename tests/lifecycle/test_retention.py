@@ -48,9 +48,9 @@ def aged(db):
 
 def test_retention_per_metric(aged):
     db, ids = aged
-    assert db.execute("SELECT pending FROM prom_info.maintenance WHERE task = 'compress'").fetchone()[0] > 0
+    assert db.execute("SELECT pending FROM prom_info.maintenance WHERE task = 'flush'").fetchone()[0] > 0
     notices = maintain(db)
-    assert any("compressed" in n for n in notices) and any("purge_" in n for n in notices), notices
+    assert any("flushed" in n for n in notices) and any("purge_" in n for n in notices), notices
     assert day_counts(db, "a") == {20: 10, 1: 10}
     assert day_counts(db, "b") == {1: 10}
     assert day_counts(db, "c") == {100: 10, 20: 10, 1: 10}

@@ -12,7 +12,7 @@ from pyconnector.maintenance import SCHEDULER_LOCK, MaintenanceScheduler
 
 
 def test_interval_flag_and_variable():
-    assert config.load([], environ={}).maintenance_interval == 1800
+    assert config.load([], environ={}).maintenance_interval == 60
     assert config.load(["--maintenance-interval", "5m"], environ={}).maintenance_interval == 300
     assert config.load([], environ={"PROMSCALE_MAINTENANCE_INTERVAL": "0"}).maintenance_interval == 0
     with pytest.raises(SystemExit, match="PROMSCALE_MAINTENANCE_INTERVAL"):
@@ -27,7 +27,7 @@ def test_run_once_maintains_and_yields_to_a_running_peer(db, pg_cluster, db_name
     db.execute("SELECT prom_api.put_samples(ARRAY[prom_api.get_or_create_series_id('{\"__name__\": \"x\"}')], "
                "ARRAY[now() - interval '1 day'], ARRAY[1.0])")
     assert scheduler.run_once() is True
-    assert db.execute("SELECT done FROM prom_info.maintenance WHERE task = 'compress'").fetchone()[0] == 1
+    assert db.execute("SELECT done FROM prom_info.maintenance WHERE task = 'flush'").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0] == 0
     # another connector process holds the lock: this one skips its turn
     db.execute("SELECT pg_advisory_lock(%s)", (SCHEDULER_LOCK,))

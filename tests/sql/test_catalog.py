@@ -107,6 +107,7 @@ def test_views_deduplicate_retried_samples(db):
 
 
 def test_partitions_are_created_for_any_time(db):
+    db.execute("SELECT prom_api.set_default_chunk_interval('1 hour')")
     sid = series_id(db, {"__name__": "anytime"})
     times = ["1970-01-01 00:00:00+00", "1969-12-31 23:59:59.999+00", "2024-06-01 12:34:56+00",
              "10000-01-01 00:00:00+00", "294276-12-31 23:59:59+00"]
@@ -122,6 +123,8 @@ def test_partitions_are_created_for_any_time(db):
 
 
 def test_chunk_interval_is_configurable_and_neighbours_do_not_overlap(db):
+    assert db.execute("SELECT prom_api.get_default_chunk_interval()").fetchone()[0].total_seconds() == 15 * 60
+    db.execute("SELECT prom_api.set_default_chunk_interval('1 hour')")
     sid = series_id(db, {"__name__": "chunky"})
     put(db, sid, ["2024-01-01 00:30:00+00"], [1])  # 1h chunk 00:00-01:00
     db.execute("SELECT prom_api.set_default_chunk_interval('6 hours')")
@@ -136,6 +139,7 @@ def test_chunk_interval_is_configurable_and_neighbours_do_not_overlap(db):
 
 def test_backfill_partitions_are_prepared_a_few_per_transaction(db):
     # 120 hours of one sample each: 120 one-hour chunks, at most 50 per call
+    db.execute("SELECT prom_api.set_default_chunk_interval('1 hour')")
     times = "SELECT array_agg(timestamptz '2020-01-01' + h * interval '1 hour' + interval '1 minute') " \
             "FROM generate_series(0, 119) h"
     calls = [db.execute(f"SELECT prom_api.prepare_sample_chunks(({times}), 50)").fetchone()[0] for _ in range(4)]
@@ -211,10 +215,16 @@ def test_every_public_function_has_a_comment_and_fixed_search_path(db):
         WHERE p.proconfig IS NULL AND NOT (p.prokind = 'p' AND NOT p.prosecdef)
           AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'internal') ORDER BY 1""").fetchall()
     # only the inlined operator bodies and label hash encoding go without (see
-    # sql/idempotent/020-labels.sql and 040-series.sql), and
+    # sql/idempotent/020-labels.sql and 040-series.sql), the per-row expressions of activity
+    # bounds, inlined too (045-activity.sql), and
     # procedures that COMMIT (they cannot have a SET clause, and run as their caller), and
     # LANGUAGE internal bit reinterpretations (sql/idempotent/300-lifecycle-settings.sql)
-    assert {r[0].split("(")[0].split(".")[-1] for r in unpinned} == {"label_ids_match", "labels_match", "label_pair_bytes"}
+    assert {r[0].split("(")[0].split(".")[-1] for r in unpinned} == {
+        "label_ids_match", "labels_match", "label_pair_bytes", "activity_granularity", "activity_roundable",
+        "activity_shift", "activity_grid", "unix_ms"}
+    # none of those is SECURITY DEFINER
+    assert not [r for r in unpinned if db.execute("SELECT prosecdef FROM pg_proc WHERE oid = %s::regprocedure",
+                                                  (r[0],)).fetchone()[0]]
 
 
 def test_python_modules_match_the_extension_version(db):

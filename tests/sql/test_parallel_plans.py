@@ -39,6 +39,7 @@ READS = {
     "prom_api.format_query(text)": "SELECT prom_api.format_query('sum by (job) (rate(up[5m]))')",
     "prom_api.get_compressed_chunk_interval()": "SELECT prom_api.get_compressed_chunk_interval()",
     "prom_api.get_compression_delay()": "SELECT prom_api.get_compression_delay()",
+    "prom_api.get_flush_delay()": "SELECT prom_api.get_flush_delay()",
     "prom_api.get_default_chunk_interval()": "SELECT prom_api.get_default_chunk_interval()",
     "prom_api.get_default_retention_period()": "SELECT prom_api.get_default_retention_period()",
     "prom_api.get_matching_samples(text[], text[], text[], bigint, bigint)":
@@ -52,8 +53,12 @@ READS = {
         "SELECT * FROM prom_api.get_samples('${ids}', '${start}', '${end}')",
     "prom_api.get_series_epoch()": "SELECT prom_api.get_series_epoch() IS NOT NULL",
     "prom_api.get_series_labels(bigint[])": "SELECT * FROM prom_api.get_series_labels('${ids}')",
-    "prom_api.get_series_with_samples(bigint[], timestamp with time zone, timestamp with time zone)":
-        "SELECT * FROM prom_api.get_series_with_samples('${ids}', '${start}', '${end}')",
+    "prom_api.get_active_series(bigint[], timestamp with time zone, timestamp with time zone)":
+        "SELECT * FROM prom_api.get_active_series('${ids}', '${start}', '${end}')",
+    "prom_api.get_active_label_names(timestamp with time zone, timestamp with time zone)":
+        "SELECT prom_api.get_active_label_names('${start}', '${end}')",
+    "prom_api.get_active_label_values(text, timestamp with time zone, timestamp with time zone)":
+        "SELECT prom_api.get_active_label_values('instance', '${start}', '${end}')",
     "prom_api.jsonb(integer[])": "SELECT prom_api.jsonb(s.labels) FROM _prom_catalog.series s",
     "prom_api.key(integer)": "SELECT prom_api.key(l.id) FROM _prom_catalog.label l",
     "prom_api.label_eq(text, text)":
@@ -134,6 +139,8 @@ WRITES = {
         "SELECT prom_api.prepare_sample_chunks(ARRAY['${end}'::timestamptz])",
     "prom_api.put_exemplars(bigint[], timestamp with time zone[], double precision[], jsonb[])":
         "SELECT prom_api.put_exemplars('${one_id}', ARRAY['${end}'::timestamptz], '{2}', ARRAY['{\"a\": \"b\"}'::jsonb])",
+    "prom_api.mark_series_activity(bigint[], timestamp with time zone[], timestamp with time zone[])":
+        "SELECT * FROM prom_api.mark_series_activity('${one_id}', ARRAY['${start}'::timestamptz], ARRAY['${end}'::timestamptz])",
     "prom_api.put_metadata(text[], text[], text[], text[])":
         "SELECT prom_api.put_metadata('{up}', '{gauge}', '{\"\"}', '{Up.}')",
     "prom_api.put_samples(bigint[], timestamp with time zone[], double precision[])":
@@ -145,6 +152,7 @@ WRITES = {
     "prom_api.schedule_maintenance(text)": "SELECT prom_api.schedule_maintenance()",  # an error without pg_cron
     "prom_api.set_compressed_chunk_interval(interval)": "SELECT prom_api.set_compressed_chunk_interval('2 hours')",
     "prom_api.set_compression_delay(interval)": "SELECT prom_api.set_compression_delay('1 hour')",
+    "prom_api.set_flush_delay(interval)": "SELECT prom_api.set_flush_delay('5 minutes')",
     "prom_api.set_default_chunk_interval(interval)": "SELECT prom_api.set_default_chunk_interval('2 hours')",
     "prom_api.set_default_retention_period(interval)": "SELECT prom_api.set_default_retention_period('100 days')",
     "prom_api.set_metric_retention_period(text, interval)": "SELECT prom_api.set_metric_retention_period('up', '9 days')",

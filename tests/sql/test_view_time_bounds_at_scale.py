@@ -39,8 +39,8 @@ def scale_history(scale_db_uri) -> dict:
             times, vals, count = encoded_bucket(start)
             metrics = [SMALL_METRIC] + ([BIG_METRIC] if start.astimezone(timezone.utc).hour == 8 else [])  # mid-day: one partition
             db.execute(
-                "INSERT INTO prom_data.compressed_sample (series_id, chunk_start, min_time, max_time, count, times, vals) "
-                "SELECT s.id, %(start)s, %(start)s, %(start)s + interval '239 minutes', %(count)s, %(times)s, %(vals)s "
+                "INSERT INTO prom_data.compressed_sample (series_id, chunk_start, min_time, max_time, count, times, vals, level) "
+                "SELECT s.id, %(start)s, %(start)s, %(start)s + interval '239 minutes', %(count)s, %(times)s, %(vals)s, 2 "
                 "FROM _prom_catalog.series s JOIN _prom_catalog.metric m ON m.id = s.metric_id "
                 "WHERE m.metric_name = ANY (%(metrics)s)",
                 {"start": start, "count": count, "times": times, "vals": vals, "metrics": metrics})

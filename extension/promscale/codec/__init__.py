@@ -4,12 +4,14 @@ Pure NumPy (the server's Python has nothing else), vectorised end to end: no
 Python loop runs per sample. ``timestamps`` encodes microsecond times with
 delta-of-delta, ``values`` encodes float8 bit-exactly (decimal-scaled integers
 or XOR), and ``_bytes`` holds the shared varint / byte-plane / compressor parts.
-``series`` merges and deduplicates samples the way the SQL read path does.
+``series`` merges and deduplicates samples the way the SQL read path does. Both codecs
+also have a ``RAW`` form (``encode_*_raw``, ``raw_*``): the values in PostgreSQL's binary
+form, for rows that maintenance writes in a hurry and compacts later.
 """
 
 from .series import SampleArrays, dedup_sorted, merge_samples
-from .timestamps import decode_times, encode_times
-from .values import decode_values, encode_values
+from .timestamps import decode_times, encode_times, encode_times_raw, raw_times
+from .values import decode_values, encode_values, encode_values_raw, raw_values
 
 __all__ = [
     "SampleArrays",
@@ -17,6 +19,10 @@ __all__ = [
     "decode_values",
     "dedup_sorted",
     "encode_times",
+    "encode_times_raw",
     "encode_values",
+    "encode_values_raw",
     "merge_samples",
+    "raw_times",
+    "raw_values",
 ]

@@ -9,12 +9,11 @@ from typing import Any
 from ..promql import ast
 from ..promql.parser import parse
 from ..promql.parser import parse_metric_selector as engine_parse_metric_selector
-from ..promql.storage import SqlStorage
+from ..promql.storage import SqlStorage, _label_order_key
 
 NON_EMPTY = "match[] must contain at least one non-empty matcher"
 Series = tuple[tuple[tuple[str, str], ...], int]  # (sorted label pairs, series id)
 
-_plans: dict[str, Any] = {}
 
 
 class SelectorError(Exception):
@@ -60,16 +59,36 @@ def select_series(plpy: Any, session: dict, match_sets: list[list[ast.Matcher]] 
     return sorted((labels, sid) for sid, labels in found.items())
 
 
-def series_in_range(plpy: Any, session: dict, match_sets: list[list[ast.Matcher]] | None,
-                    start: float, end: float) -> list[Series]:
-    """The selected series with samples in [start, end] (Unix seconds), sorted by labels."""
-    series = select_series(plpy, session, match_sets)
-    if not series:
-        return []
-    plan = _plans.get("range")
-    if plan is None:
-        plan = _plans["range"] = plpy.prepare(
-            "SELECT prom_api.get_series_with_samples($1, _prom_catalog.clamped_timestamptz($2), "
-            "_prom_catalog.clamped_timestamptz($3)) AS ids", ["bigint[]", "float8", "float8"])
-    keep = set(plpy.execute(plan, [[sid for _, sid in series], start, end])[0]["ids"] or [])
-    return [s for s in series if s[1] in keep]
+def active_series_query(plpy: Any, session: dict, match_sets: list[list[ast.Matcher]], start_sql: str,
+                        end_sql: str, first_param: int) -> tuple[str, list[list[int]]] | None:
+    """SQL of (id, metric_id, labels) of the live series matching any of the sets whose activity
+    bounds meet [start_sql, end_sql] (timestamptz expressions; see sql/idempotent/045-activity.sql),
+    and its label-id parameters, numbered from ``first_param``; None when no series can match.
+    Each matcher is an overlap test that the GIN index on series.labels answers, so the cost
+    follows the series matched, not the size of the catalog."""
+    storage = SqlStorage(plpy, session)
+    parts: list[str] = []
+    params: list[list[int]] = []
+    for matchers in match_sets:
+        filters = storage.label_id_filters(matchers)
+        if filters is None:
+            continue
+        pos, neg = filters
+        conds = ["s.delete_epoch IS NULL", f"s.first_seen <= {end_sql}", f"s.last_seen >= {start_sql}",
+                 f"{start_sql} <= {end_sql}"]
+        for ids, negate in [(ids, False) for ids in pos] + [(ids, True) for ids in neg]:
+            conds.append(f"{'NOT ' if negate else ''}s.labels OPERATOR(pg_catalog.&&) ${first_param + len(params)}")
+            params.append(ids)
+        parts.append("SELECT s.id, s.metric_id, s.labels FROM _prom_catalog.series s WHERE " + " AND ".join(conds))
+    if not parts:
+        return None
+    return " UNION ".join(parts), params
+
+
+def sorted_label_sets(plpy: Any, session: dict, widths: list[int],
+                      labels_text: str | None) -> list[tuple[tuple[str, str], ...]]:
+    """Label sets (sorted (key, value) pairs) of labels arrays aggregated in one row
+    (SqlStorage.label_sets, through the engine's session label cache), in Prometheus's order,
+    with the engine's sort key (one string per set: twice as fast as comparing tuples)."""
+    sets = SqlStorage(plpy, session).label_sets(widths, labels_text)
+    return sorted(sets, key=lambda pairs: _label_order_key((pairs,)))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..codec import SampleArrays
+
 UNIX_EPOCH_US = 946_684_800_000_000  # 2000-01-01 minus 1970-01-01, in microseconds
 
 
@@ -17,6 +19,24 @@ def bucket_starts(times_us: np.ndarray, interval_us: int) -> np.ndarray:
     """Start of the bucket holding each time."""
     shifted = times_us + UNIX_EPOCH_US
     return shifted - shifted % interval_us - UNIX_EPOCH_US
+
+
+def bucket_of(time_us: int, interval_us: int) -> int:
+    """bucket_starts for one time, in Python ints (a NumPy call per series costs more)."""
+    shifted = time_us + UNIX_EPOCH_US
+    return shifted - shifted % interval_us - UNIX_EPOCH_US
+
+
+def split_by_bucket(samples: SampleArrays, interval_us: int) -> list[tuple[int, SampleArrays]]:
+    """(bucket start, samples in it) for each bucket that time-ordered samples touch."""
+    first = bucket_of(int(samples.times[0]), interval_us)
+    if bucket_of(int(samples.times[-1]), interval_us) == first:
+        return [(first, samples)]
+    buckets = bucket_starts(samples.times, interval_us)
+    cuts = np.flatnonzero(buckets[1:] != buckets[:-1]) + 1
+    bounds = [0, *cuts.tolist(), len(buckets)]
+    return [(int(buckets[lo]), SampleArrays(samples.times[lo:hi], samples.values[lo:hi]))
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def big_endian_times(raw: bytes) -> np.ndarray:

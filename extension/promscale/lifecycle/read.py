@@ -67,23 +67,23 @@ def _flush(out: list, series_id: int | None, parts: list[SampleArrays], start_us
 # random heap page per sample, whatever else the partitions hold. When the series asked are a
 # large share of all series, one pass over the range's rows costs less: a semi-join on
 # "series_id + 0" (an expression no index serves) makes the plan a scan whatever the estimates.
-_HEAD_SQL = """
-    SELECT h.series_id,
+# Either way the rows come back as one row of concatenated binary columns, not a row per
+# series: PL/Python builds a Python object per row and field, which cost ~5 us per series (and
+# no GROUP BY: grouping sorted every row of the read). A column holds 8 bytes per sample, so
+# the engine's sample limit (50,000,000) keeps it below PostgreSQL's 1 GB per value.
+_HEAD_COLUMNS = """
+    SELECT string_agg(pg_catalog.int8send(h.series_id), ''::bytea) AS ids,
            string_agg(pg_catalog.timestamptz_send(h.time), ''::bytea) AS times,
            string_agg(pg_catalog.float8send(h.value), ''::bytea) AS vals
     FROM prom_data.sample h
+"""
+_HEAD_SQL = _HEAD_COLUMNS + """
     WHERE h.series_id = ANY ($1::int8[])
       AND h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
-    GROUP BY h.series_id
 """
-_HEAD_SCAN_SQL = """
-    SELECT h.series_id,
-           string_agg(pg_catalog.timestamptz_send(h.time), ''::bytea) AS times,
-           string_agg(pg_catalog.float8send(h.value), ''::bytea) AS vals
-    FROM prom_data.sample h
+_HEAD_SCAN_SQL = _HEAD_COLUMNS + """
     WHERE h.series_id + 0 IN (SELECT unnest($1::int8[]))
       AND h.time >= _prom_catalog.timestamptz_from_us($2) AND h.time <= _prom_catalog.timestamptz_from_us($3)
-    GROUP BY h.series_id
 """
 # share of all series above which a read scans the head's range instead of probing per series
 # (a random page per sample costs ~10x a row of a scan)
@@ -118,6 +118,14 @@ def read_samples(plpy: Any, plans: dict, series_ids: list[int], start_us: int, e
     value to SQL and back: {series_id: SampleArrays(times in µs since 2000, float64 values)},
     time-ordered, deduplicated exactly like the SQL function (same merge of head and
     compressed rows, same value kept on duplicate times), bit-exact."""
+    return split_series(*read_samples_flat(plpy, plans, series_ids, start_us, end_us))
+
+
+def read_samples_flat(plpy: Any, plans: dict, series_ids: list[int], start_us: int,
+                      end_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same samples as flat arrays (series id, time, value), ordered by (series id, time):
+    all series are handled together, one sort and one deduplication for the whole read when
+    the parts are not already in order, so the cost per series is a slice, not a sort."""
     from .buckets import big_endian_times, big_endian_values
 
     if "rows_us" not in plans:
@@ -125,26 +133,64 @@ def read_samples(plpy: Any, plans: dict, series_ids: list[int], start_us: int, e
             _ROWS_SQL.replace("$2::timestamptz", "_prom_catalog.timestamptz_from_us($2)")
                      .replace("$3::timestamptz", "_prom_catalog.timestamptz_from_us($3)"),
             ["int8[]", "int8", "int8"])
-    out: dict[int, SampleArrays] = {}
-    current: int | None = None
-    parts: list[SampleArrays] = []
-    cold: list[tuple[int, list[SampleArrays]]] = []
+    ids: list[np.ndarray] = []
+    times: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    # compressed rows come ordered by (series_id, chunk_start): each decodes to a sorted run
     for row in plpy.execute(plans["rows_us"], [series_ids, start_us, end_us]):
-        if row["series_id"] != current:
-            if current is not None:
-                cold.append((current, parts))
-            current, parts = row["series_id"], []
-        parts.append(SampleArrays(decode_times(row["times"]), decode_values(row["vals"])))
-    if current is not None:
-        cold.append((current, parts))
-    for series_id, series_parts in cold:
-        merged = merge_samples(series_parts) if len(series_parts) > 1 else series_parts[0]
-        lo = int(np.searchsorted(merged.times, start_us, side="left"))
-        hi = int(np.searchsorted(merged.times, end_us, side="right"))
-        if hi > lo:
-            out[series_id] = SampleArrays(merged.times[lo:hi], merged.values[lo:hi])
+        t = decode_times(row["times"])
+        ids.append(np.full(len(t), row["series_id"], dtype=np.int64))
+        times.append(t)
+        values.append(decode_values(row["vals"]))
     for row in plpy.execute(_head_plan(plpy, plans, len(series_ids)), [series_ids, start_us, end_us]):
-        head = SampleArrays(big_endian_times(row["times"]), big_endian_values(row["vals"]))
-        stored = out.get(row["series_id"])
-        out[row["series_id"]] = merge_samples([stored, head] if stored is not None else [head])
-    return out
+        if row["ids"] is None:  # no head rows
+            continue
+        ids.append(np.frombuffer(row["ids"], dtype=">i8").astype(np.int64))
+        times.append(big_endian_times(row["times"]))
+        values.append(big_endian_values(row["vals"]))
+    if not ids:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    return sorted_unique(np.concatenate(ids), np.concatenate(times), np.concatenate(values), start_us, end_us)
+
+
+def sorted_unique(ids: np.ndarray, times: np.ndarray, values: np.ndarray,
+                  start_us: int, end_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The samples within [start_us, end_us], ordered by (series id, time), one per (series id,
+    time): the one that sorts first in PostgreSQL's float8 order (NaN last), as dedup_sorted."""
+    inside = (times >= start_us) & (times <= end_us)
+    if not inside.all():
+        ids, times, values = ids[inside], times[inside], values[inside]
+    if len(ids) > 1 and not _strictly_ordered(ids, times):
+        # head rows of many series interleave, but each series' rows come in time order: a
+        # stable sort on the series id alone nearly always finishes the job
+        order = np.argsort(ids, kind="stable")
+        ids, times, values = ids[order], times[order], values[order]
+        if not _strictly_ordered(ids, times):  # late or duplicate samples: the full order
+            nan = np.isnan(values)
+            order = np.lexsort((np.where(nan, 0.0, values), nan, times, ids))
+            ids, times, values = ids[order], times[order], values[order]
+            keep = np.empty(len(ids), dtype=bool)
+            keep[0] = True
+            np.logical_or(ids[1:] != ids[:-1], times[1:] != times[:-1], out=keep[1:])
+            if not keep.all():
+                ids, times, values = ids[keep], times[keep], values[keep]
+    return ids, times, values
+
+
+def _strictly_ordered(ids: np.ndarray, times: np.ndarray) -> bool:
+    return bool(((ids[1:] > ids[:-1]) | ((ids[1:] == ids[:-1]) & (times[1:] > times[:-1]))).all())
+
+
+def series_bounds(ids: np.ndarray) -> dict[int, tuple[int, int]]:
+    """{series id: (start, end) of its samples} in arrays ordered by series id."""
+    if not len(ids):
+        return {}
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    return dict(zip(ids[starts].tolist(), zip(starts.tolist(), ends.tolist())))
+
+
+def split_series(ids: np.ndarray, times: np.ndarray, values: np.ndarray) -> dict[int, SampleArrays]:
+    """{series id: its samples} from arrays ordered by series id (slices, no copies)."""
+    return {sid: SampleArrays(times[a:b], values[a:b]) for sid, (a, b) in series_bounds(ids).items()}

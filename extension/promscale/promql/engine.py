@@ -127,30 +127,32 @@ class Evaluator:
         lookback = self.ctx.lookback
         series = self.ctx.storage.select(node.matchers, int(ref.min()) - lookback, int(ref.max()))
         n = len(ts)
-        labels, vals, mask, times = [], [], [], []
-        total = 0
-        for k, (lbls, t, v) in enumerate(series):
-            if k % 256 == 255:
-                self.ctx.check_deadline()
-            idx = np.searchsorted(t, ref, "right") - 1
-            ok = idx >= 0
-            idc = np.where(ok, idx, 0)
-            st = t[idc]
-            sv = v[idc]
-            ok &= st >= ref - lookback
-            ok &= ~is_stale(sv)
-            if not ok.any():
-                continue
-            total += int(ok.sum())
-            if total > self.ctx.max_samples:
-                self.ctx.too_many()
-            labels.append(lbls)
-            vals.append(sv)
-            mask.append(ok)
-            times.append(st)
-        if not labels:
+        if not series:
             return Vector.empty(n)
-        return Vector(labels, np.array(vals), np.array(mask), np.array(times))
+        self.ctx.check_deadline()
+        # every series at once: the latest sample at or before each step, found in the series'
+        # times laid end to end (each series' times are sorted, so a search in the whole array
+        # for (series, step time) lands in that series' block)
+        lengths = np.fromiter((len(t) for _, t, _ in series), dtype=np.int64, count=len(series))
+        ends = np.cumsum(lengths)
+        times = np.concatenate([t for _, t, _ in series])
+        values = np.concatenate([v for _, _, v in series])
+        block = np.repeat(np.arange(len(series), dtype=np.int64), lengths)
+        order_key, wanted = _series_time_keys(block, times, np.arange(len(series), dtype=np.int64), ref)
+        idx = np.searchsorted(order_key, wanted, "right") - 1
+        ok = idx >= (ends - lengths)[:, None]
+        idc = np.where(ok, idx, 0)
+        st = times[idc]
+        sv = values[idc]
+        ok &= st >= ref[None, :] - lookback
+        ok &= ~is_stale(sv)
+        keep = ok.any(axis=1)
+        if int(ok.sum()) > self.ctx.max_samples:
+            self.ctx.too_many()
+        if not keep.any():
+            return Vector.empty(n)
+        rows = np.flatnonzero(keep)
+        return Vector([series[i][0] for i in rows.tolist()], sv[rows], ok[rows], st[rows])
 
     def eval_range(self, node, ts: np.ndarray) -> Matrix:
         """A matrix selector or subquery as per-series samples plus per-step windows."""
@@ -195,6 +197,17 @@ class Evaluator:
                     self.ctx.too_many()
                 series.append(RangeSeries(lbls, inner_ts[m], inner.vals[i][m]))
         return Matrix(series, ref, node.range)
+
+
+def _series_time_keys(block: np.ndarray, times: np.ndarray, series: np.ndarray, ref: np.ndarray):
+    """Sortable int64 keys of (series, time) for the samples (block, times) and for every
+    (series, ref) pair (a 2-D array): the series in the high bits, the time's rank among all
+    times and refs in the low ones, so any time fits and the order is exact."""
+    ranks = np.unique(np.concatenate([times, ref]))
+    bits = max(int(len(ranks)).bit_length(), 1)
+    sample_keys = (block << bits) | np.searchsorted(ranks, times)
+    ref_keys = (series[:, None] << bits) | np.searchsorted(ranks, ref)[None, :]
+    return sample_keys, ref_keys
 
 
 def broadcast(v, n: int):

@@ -22,6 +22,14 @@ def _slice(rows, mint: int, maxt: int):
     return out
 
 
+def _label_order_key(entry: tuple) -> str:
+    """A string that sorts like the label set (a tuple of (name, value) pairs sorted by name):
+    name and value end in \x01 and \x00, below any character a name or value can hold (names
+    are [a-zA-Z0-9_]; text cannot hold NUL), so a shorter name or value, or fewer labels, sort
+    first as in the tuple order."""
+    return "".join([f"{k}\x01{v}\x00" for k, v in entry[0]])
+
+
 class MemoryStorage:
     """Series held in Python, for unit tests: {labels_tuple: (times_ms, values)}."""
 
@@ -63,52 +71,75 @@ class SqlStorage:
             plan = self._plan("label_eq", "SELECT id FROM _prom_catalog.label WHERE key = $1 AND value = $2",
                               ["text", "text"])
             return [r["id"] for r in self.plpy.execute(plan, [m.name, m.value])], None
-        plan = self._plan("label_key", "SELECT id, value FROM _prom_catalog.label WHERE key = $1", ["text"])
+        # ">= AND <=": a generic plan of "key = $1" expects a tenth of all labels and scans them
+        # all; as a narrow range, the (key, value) index reads only this key's values
+        plan = self._plan("label_key", "SELECT id, value FROM _prom_catalog.label WHERE key >= $1 AND key <= $1",
+                          ["text"])
         match, nomatch = [], []
         for r in self.plpy.execute(plan, [m.name]):
             (match if m.matches(r["value"]) else nomatch).append(r["id"])
         return match, nomatch
+
+    def label_id_filters(self, matchers):
+        """(pos, neg) such that a series matches every matcher when its labels overlap each
+        label-id list of pos and none of neg (GIN-indexed tests); None when none can match."""
+        pos, neg = [], []
+        for m in matchers:
+            match, nomatch = self._label_ids(m)
+            if m.matches(""):
+                # series lacking the key match too: exclude the values that do not match
+                if nomatch:
+                    neg.append(nomatch)
+            else:
+                if not match:
+                    return None
+                pos.append(match)
+        return pos, neg
+
+    def label_sets(self, widths, labels_text):
+        """The sorted (key, value) pairs of labels arrays given as their lengths and all their
+        label ids in one space-separated text (string_agg(array_to_string(labels, ' '), ' ')):
+        PL/Python makes a Python object per row and field (~5 us per series), but parses one long
+        text of label ids at C speed."""
+        flat = np.array(labels_text.split(" "), dtype=np.int64) if widths else np.zeros(0, dtype=np.int64)
+        cache = self.label_cache
+        missing = [lid for lid in np.unique(flat).tolist() if lid and lid not in cache]
+        if missing:
+            plan = self._plan("labels", "SELECT id, key, value FROM _prom_catalog.label WHERE id = ANY($1)", ["int4[]"])
+            for r in self.plpy.execute(plan, [missing]):
+                cache[r["id"]] = (r["key"], r["value"])
+        label_ids = flat.tolist()
+        out = []
+        at = 0
+        for width in widths:
+            out.append(tuple(sorted(cache[lid] for lid in label_ids[at:at + width] if lid)))
+            at += width
+        return out
 
     def series_for(self, matchers):
         key = tuple((m.type, m.name, m.value) for m in matchers)
         hit = self.series_cache.get(key)
         if hit is not None:
             return hit
-        pos, neg = [], []
-        for m in matchers:
-            match, nomatch = self._label_ids(m)
-            if m.matches(""):
-                # series lacking the key match too: exclude the values that do not match
-                if nomatch is None:
-                    nomatch = []
-                if nomatch:
-                    neg.append(nomatch)
-            else:
-                if not match:
-                    self.series_cache[key] = []
-                    return []
-                pos.append(match)
+        filters = self.label_id_filters(matchers)
+        if filters is None:
+            self.series_cache[key] = []
+            return []
+        pos, neg = filters
         conds = [f"s.labels OPERATOR(pg_catalog.&&) ${i + 1}" for i in range(len(pos))]
         conds += [f"NOT s.labels OPERATOR(pg_catalog.&&) ${len(pos) + i + 1}" for i in range(len(neg))]
         where = " AND ".join(conds) if conds else "true"
+        # one row for all matching series (see label_sets)
         plan = self._plan(("series", len(pos), len(neg)),
-                          f"SELECT s.id, s.labels FROM _prom_catalog.series s WHERE {where}",
+                          "SELECT array_agg(s.id) AS ids, array_agg(cardinality(s.labels)) AS widths, "
+                          "string_agg(array_to_string(s.labels, ' '), ' ') AS labels "
+                          f"FROM _prom_catalog.series s WHERE {where}",
                           ["int4[]"] * (len(pos) + len(neg)))
-        rows = self.plpy.execute(plan, pos + neg)
-        missing = set()
-        for r in rows:
-            for lid in r["labels"]:
-                if lid and lid not in self.label_cache:
-                    missing.add(lid)
-        if missing:
-            plan = self._plan("labels", "SELECT id, key, value FROM _prom_catalog.label WHERE id = ANY($1)", ["int4[]"])
-            for r in self.plpy.execute(plan, [list(missing)]):
-                self.label_cache[r["id"]] = (r["key"], r["value"])
-        out = []
-        for r in rows:
-            labels = tuple(sorted(self.label_cache[lid] for lid in r["labels"] if lid))
-            out.append((labels, r["id"]))
-        out.sort()
+        row = self.plpy.execute(plan, pos + neg)[0]
+        out = list(zip(self.label_sets(row["widths"] or [], row["labels"]), row["ids"] or []))
+        # label order (Prometheus's labels.Compare), through one string per label set: comparing
+        # strings is a memcmp, comparing tuples of pairs a Python call per element
+        out.sort(key=_label_order_key)
         self.series_cache[key] = out
         return out
 
@@ -131,15 +162,16 @@ class SqlStorage:
         # prom_api.get_samples, but head rows are merged and deduplicated with NumPy instead of a
         # SQL sort, and compressed rows never become SQL values (measured: most of a query's time
         # was get_samples' sort).
-        from ..lifecycle.read import read_samples
+        from ..lifecycle.read import read_samples_flat, series_bounds
 
         plans = self.session.setdefault("promql_read_plans", {})
-        found = read_samples(self.plpy, plans, [sid for _, sid in series],
-                             mint * 1000 - _PG_EPOCH_US, maxt * 1000 - _PG_EPOCH_US)
+        ids, times_us, values = read_samples_flat(self.plpy, plans, [sid for _, sid in series],
+                                                  mint * 1000 - _PG_EPOCH_US, maxt * 1000 - _PG_EPOCH_US)
+        times_ms = (times_us + _PG_EPOCH_US) // 1000  # once for every series
+        bounds = series_bounds(ids)
         out = []
         for labels, sid in series:
-            samples = found.get(sid)
-            if samples is None or not len(samples.times):
-                continue
-            out.append((labels, (samples.times + _PG_EPOCH_US) // 1000, samples.values))
+            span = bounds.get(sid)
+            if span is not None:
+                out.append((labels, times_ms[span[0]:span[1]], values[span[0]:span[1]]))
         return out
