@@ -32,12 +32,14 @@ DECLARE
     pass int;
     compacting boolean;
 BEGIN
-    -- Transaction-local: a procedure that commits cannot have a SET clause.
+    -- A procedure that commits cannot have a SET clause: the search_path is pinned for each
+    -- transaction instead, here and after every COMMIT.
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     IF EXISTS (SELECT 1 FROM _prom_catalog.metric m WHERE m.views_stale) THEN
         result := prom_api.refresh_metric_views();
         PERFORM _prom_catalog.record_maintenance('refresh_views', result || ' metrics');
         COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
     END IF;
 
     -- Retention first (no point flushing expired data), and again after the flushes:
@@ -54,6 +56,7 @@ BEGIN
                 END IF;
             END IF;
             COMMIT;
+            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
         END LOOP;
         EXIT WHEN pass = 2;
 
@@ -73,6 +76,7 @@ BEGIN
                     END IF;
                 END IF;
                 COMMIT;
+                PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
             END LOOP;
             result := _prom_catalog.drop_flushed_chunks();
             IF result > 0 THEN
@@ -82,6 +86,7 @@ BEGIN
                 END IF;
             END IF;
             COMMIT;
+            PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
             compacting := false;
             FOR item IN SELECT * FROM _prom_catalog.partitions_to_compact() LOOP
                 EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
@@ -95,6 +100,7 @@ BEGIN
                 steps := steps + 1;
                 compacting := true;
                 COMMIT;
+                PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
                 EXIT;  -- one slice, then flushes again
             END LOOP;
             EXIT WHEN NOT compacting OR (max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration);
@@ -107,6 +113,7 @@ BEGIN
             END IF;
         END IF;
         COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
     END LOOP;
 
     result := ps_trace.drop_expired_trace_partitions();
@@ -117,6 +124,7 @@ BEGIN
         END IF;
     END IF;
     COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
 
     -- pack closed trace partitions, one per transaction (late spans make a packed one due again)
     FOR pass IN 1..100000 LOOP  -- ends when nothing is due
@@ -129,8 +137,10 @@ BEGIN
             RAISE NOTICE 'promscale maintenance: packed % trace chunk', result;
         END IF;
         COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
     END LOOP;
     COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
 
     -- exemplars have no index on time: their purge reads them all, so once an hour
     IF coalesce((SELECT m.last_done_at FROM _prom_catalog.maintenance_stat m WHERE m.task = 'purge_exemplars'),
@@ -139,6 +149,7 @@ BEGIN
         PERFORM _prom_catalog.record_maintenance('purge_exemplars', result || ' exemplars');
     END IF;
     COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
 
     result := _prom_catalog.delete_marked_series();
     IF result > 0 THEN
@@ -148,6 +159,7 @@ BEGIN
         END IF;
     END IF;
     COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
     IF log_steps THEN
         RAISE NOTICE 'promscale maintenance: done, % steps in %', steps, pg_catalog.clock_timestamp() - started;
     END IF;

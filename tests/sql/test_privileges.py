@@ -66,3 +66,23 @@ def test_role_hierarchy(db):
         WHERE r.rolname LIKE 'prom\\_%' GROUP BY r.rolname ORDER BY 1""").fetchall()
     assert dict(rows) == {"prom_admin": ["prom_modifier"], "prom_modifier": ["prom_writer"],
                           "prom_writer": ["prom_reader"], "prom_maintenance": ["prom_reader"]}
+
+
+def test_procedures_pin_search_path_after_every_commit(db):
+    """A procedure that commits cannot carry SET search_path, and a COMMIT ends a
+    transaction-local set_config: each transaction of such a procedure must pin it again, or its
+    operators and functions would resolve through the caller's search_path."""
+    procedures = db.execute(
+        "SELECT p.oid::regprocedure::text, p.prosrc FROM pg_proc p "
+        "JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e' "
+        "JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'promscale' WHERE p.prokind = 'p'").fetchall()
+    pin = "PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);"
+    committing = [(name, src) for name, src in procedures if "COMMIT;" in src]
+    assert committing, "execute_maintenance commits between its steps"
+    for name, src in committing:
+        code = [line.split("--")[0].strip() for line in src.splitlines()]
+        code = [line for line in code if line]
+        begin = code.index("BEGIN")
+        assert code[begin + 1] == pin, f"{name}: search_path not pinned at its start"
+        unpinned = [i for i, line in enumerate(code) if line == "COMMIT;" and code[i + 1] != pin]
+        assert not unpinned, f"{name}: COMMIT not followed by the search_path pin"
