@@ -197,6 +197,7 @@ def maintenance_hour(uri: str, workload: Workload, timeline: Timeline, minutes: 
     return {"samples": samples, "minutes": minutes, "load_s": load_s, "seconds": seconds,
             "seconds_per_hour": seconds * 60 / minutes, "db_bytes_before": db_before, "db_bytes_after": db_after,
             "head_before": before["head"], "head_after": after["head"],
+            "flushed_before": before.get("flushed"), "flushed_after": after.get("flushed"),
             "compressed_before": before["compressed"], "compressed_after": after["compressed"]}
 
 
@@ -234,7 +235,7 @@ def run_ours(out: dict, workload: Workload, timeline: Timeline, args, deadline: 
                     out["analyze_s"] = time.perf_counter() - started
                     out["storage_before_maintenance"] = stored = storage(conn)
                 sent = sum(phase["samples"] for phase in out["ingest"].values())
-                if stored["head"]["samples"] + stored["compressed"]["samples"] != sent:
+                if sum(tier["samples"] for tier in stored.values()) != sent:  # head, flushed, compressed
                     raise RuntimeError(f"stored {stored} samples, sent {sent}")
                 print(f"    ANALYZE in {out['analyze_s']:.1f} s; all {sent:,} samples stored; querying")
                 out["queries"] = {k: asdict(v) for k, v in time_queries(

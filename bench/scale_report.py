@@ -82,7 +82,7 @@ def storage_rows(ours: dict, theirs: dict) -> list[list[str]]:
                          ""])
     before = ours.get("storage_before_maintenance", {}).get("head")
     if before and before["samples"]:
-        rows.append(["head bytes/sample after ingest (all not yet compressed)",
+        rows.append(["head bytes/sample after ingest (the 15-minute partitions not flushed yet)",
                      _fmt(before["bytes"] / before["samples"]),
                      "", ""])
     history = ours.get("history_maintenance", {}).get("storage", {}).get("compressed")
