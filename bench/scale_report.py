@@ -64,6 +64,8 @@ def ingest_rows(ours: dict, theirs: dict) -> list[list[str]]:
     restart = f" (+{o['restart_s']:.1f} s start)" if o and "restart_s" in o else ""
     rows.append(["cold connector's first minute, s (Prometheus: the same minute)", _fmt(o_s) + restart, _fmt(t_s),
                  _ratio(o_s, t_s)])
+    if "analyze_s" in ours:
+        rows.append(["VACUUM (ANALYZE) after ingest, s (what autovacuum would do)", _fmt(ours["analyze_s"]), "", ""])
     return rows
 
 

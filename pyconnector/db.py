@@ -1,7 +1,10 @@
 """The one module that talks to PostgreSQL.
 
 Each worker thread keeps one connection (gunicorn's threads are long-lived, so
-a thread-local connection is the pool). Failures are sorted into what the
+a thread-local connection is the pool). At start a worker opens one warmed
+connection per thread (open_warm_connections), which the threads take on their
+first request: a new session's first request would otherwise load NumPy and
+the extension's PL/Python modules (~150 ms). Failures are sorted into what the
 client should do about them: retry later (DatabaseUnavailable → 503) or fix
 the request (InvalidData → 400); anything else is a bug (500).
 """
@@ -9,7 +12,9 @@ the request (InvalidData → 400); anything else is a bug (500).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -111,6 +116,7 @@ class Database:
         # for another one set it for their own transaction
         self.statement_timeout_ms = statement_timeout_ms
         self._local = threading.local()
+        self._warm: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
 
     # --- connections ---
 
@@ -135,15 +141,46 @@ class Database:
             conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
             return run(conn)
 
+    def open_warm_connections(self, count: int) -> int:
+        """Opens ``count`` sessions at once, each with the PL/Python modules of ingest and queries
+        loaded (prom_api.warm_session()), for threads without a connection to take. A session
+        that fails is logged and left out: its thread connects on its first request, as
+        without warming. Returns how many are ready."""
+
+        def warm_one(_: int) -> bool:
+            try:
+                conn = self._connect()
+                conn.execute("SELECT prom_api.warm_session()")
+            except psycopg.Error as exc:
+                log.warning("could not open a warm database session (threads connect on demand): %s",
+                            first_line(exc))
+                return False
+            self._warm.put(conn)
+            return True
+
+        with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
+            return sum(pool.map(warm_one, range(count)))
+
     def connection(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.broken:
-            try:
-                conn = self._connect()
-            except psycopg.Error as exc:
-                raise classify(exc) from exc
+            conn = self._take_warm()
+            if conn is None:
+                try:
+                    conn = self._connect()
+                except psycopg.Error as exc:
+                    raise classify(exc) from exc
             self._local.conn = conn
         return conn
+
+    def _take_warm(self) -> psycopg.Connection | None:
+        while True:
+            try:
+                conn = self._warm.get_nowait()
+            except queue.Empty:
+                return None
+            if not (conn.closed or conn.broken):
+                return conn
 
     def discard(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -30,3 +30,25 @@ return GD["promscale"].module(plpy, "promscale").__version__
 $python$;
 COMMENT ON FUNCTION prom_api.python_version() IS
     'Version of the promscale PL/Python modules running in this session; equals the extension version';
+
+-- Loads what a session's first ingest or query request would otherwise load (NumPy and the
+-- modules of series creation, PromQL, the HTTP API's lookups and the read path: ~150 ms of CPU
+-- per session), so that a client can pay it when it opens a connection rather than on its first
+-- request. The connector calls it on the connections it opens at start (pyconnector/db.py).
+-- Returns the version of the modules loaded.
+CREATE OR REPLACE FUNCTION prom_api.warm_session()
+RETURNS text
+LANGUAGE plpython3u
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+runtime = GD["promscale"]
+for name in ("promscale.catalog.series", "promscale.promql.api", "promscale.httpapi.catalog_api",
+             "promscale.lifecycle.read"):
+    runtime.module(plpy, name)
+return runtime.loaded_version
+$python$;
+COMMENT ON FUNCTION prom_api.warm_session() IS
+    'Loads the PL/Python modules of ingest and queries into this session (what its first request would pay); returns their version';

@@ -13,6 +13,7 @@ GRANT EXECUTE ON FUNCTION
     _ps_catalog.python_bootstrap(),
     _ps_catalog.get_setting(text),
     prom_api.python_version(),
+    prom_api.warm_session(),
     prom_api.get_default_chunk_interval(),
     prom_api.jsonb(int[]),
     prom_api.val(int),

@@ -3,6 +3,11 @@ that asks for another timeout gets it for its own transaction only."""
 
 from __future__ import annotations
 
+import threading
+
+import psycopg
+import pytest
+
 from pyconnector.db import Database
 
 
@@ -13,3 +18,45 @@ def test_sessions_run_under_the_query_timeout(db_uri):
     assert db.call("SHOW statement_timeout", (), timeout_ms=50) == "50ms"
     assert db.call("SHOW statement_timeout", ()) == "1234ms"  # SET LOCAL: that transaction only
     db.discard()
+
+
+
+def test_threads_take_the_warm_sessions_opened_at_start(db_uri):
+    """The sessions opened at start have the PL/Python modules loaded, and the threads' first
+    requests run in them rather than in new sessions."""
+    db = Database(db_uri, application_name="warm-session-test")
+    assert db.open_warm_connections(2) == 2
+    with psycopg.connect(db_uri) as admin:
+        warmed = {pid for (pid,) in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'warm-session-test'")}
+    assert len(warmed) == 2
+    loaded = "'promscale.promql.api' in __import__('sys').modules and 'numpy' in __import__('sys').modules"
+    seen: list[tuple[int, bool]] = []
+
+    def first_request() -> None:
+        db.connection().execute(
+            f"CREATE FUNCTION pg_temp.loaded() RETURNS boolean LANGUAGE plpython3u AS $$ return {loaded} $$")
+        seen.append((db.call("SELECT pg_backend_pid()", ()), db.call("SELECT pg_temp.loaded()", ())))
+        db.discard()
+
+    threads = [threading.Thread(target=first_request) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {pid for pid, _ in seen} == warmed
+    assert all(is_loaded for _, is_loaded in seen)
+    # no warm session left: a further thread connects on demand, to a new session
+    fresh: list[tuple[int, bool]] = []
+    other = threading.Thread(target=lambda: fresh.append(
+        (db.call("SELECT pg_backend_pid()", ()), db.discard())))
+    other.start()
+    other.join()
+    assert fresh[0][0] not in warmed
+
+
+def test_a_database_that_refuses_warm_sessions_leaves_threads_to_connect(pg_cluster, db_name):
+    db = Database(pg_cluster.uri(db_name, "no_such_role"), connect_timeout=5)
+    assert db.open_warm_connections(2) == 0
+    with pytest.raises(Exception, match="no_such_role"):
+        db.call("SELECT 1", ())
