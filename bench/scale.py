@@ -65,7 +65,7 @@ from pyconnector.pgbinary import Float8Array, Int8Array, TimestamptzArray  # noq
 from remote_write_client import DeadlineExceeded, encode_labels  # noqa: E402
 from scale_dataset import POD_LIFETIME_ROUNDS, SCRAPE_MS, Workload  # noqa: E402
 from scale_phases import Timeline, ingest  # noqa: E402
-from scale_queries import WARMUPS, time_queries, time_views  # noqa: E402
+from scale_queries import time_queries, time_views, warmups  # noqa: E402
 from scale_report import print_curve, print_size  # noqa: E402
 from support.connector import ConnectorProcess  # noqa: E402
 from support.postgres import remove_cluster, start_cluster  # noqa: E402
@@ -110,14 +110,15 @@ class Connector:
         self.start()
         return self.url
 
-    def warm_url(self) -> str:
-        """A fresh connector whose every database session has run each kind of request."""
+    def warm_url(self, end_s: float) -> str:
+        """A fresh connector whose every database session has run each kind of request over the
+        queried time range (scale_queries.warmups)."""
         self.start()
         connections = self.workers * self.threads
 
         def burst() -> None:
             with requests.Session() as session:
-                for path, params in WARMUPS:
+                for path, params in warmups(end_s):
                     session.get(self.url + path, params=params, timeout=120)
 
         for _ in range(2):
@@ -293,7 +294,7 @@ def run_prometheus(out: dict, workload: Workload, timeline: Timeline, args) -> N
             raise RuntimeError(f"Prometheus appended {appended:.0f} of {sent} samples")
         print("    querying")
         out["queries"] = {k: asdict(v) for k, v in time_queries(
-            lambda: prom.url, lambda: prom.url, timeline.end_ms / 1000, args.repeat).items()}
+            lambda: prom.url, lambda _end_s: prom.url, timeline.end_ms / 1000, args.repeat).items()}
         out["memory"] = {"prometheus": peak_rss_bytes(prom.process.pid)}
         out["blocks"] = prometheus_blocks(prom.data_dir)
         out["tsdb_bytes"] = sum(f.stat().st_size for f in prom.data_dir.rglob("*") if f.is_file())

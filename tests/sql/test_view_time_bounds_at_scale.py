@@ -102,3 +102,19 @@ def test_a_window_of_the_big_metric_reads_one_partition(conn, scale_history):
     filters = " ".join(n.get("Filter", "") + n.get("Index Cond", "") + n.get("Recheck Cond", "")
                        for n in compressed_scans(plan))
     assert "max_time" in filters and "min_time" in filters
+
+
+def test_a_label_filter_selecting_series_first_reads_only_theirs(conn, scale_history):
+    """A filter on a label column is applied after the metric's rows of the range are read (a
+    join with prom_series); selecting the series ids first with a matcher (the GIN index), as
+    docs/sql-api.md shows, turns it into a series_id filter that reaches the rows through the
+    index."""
+    wanted = conn.execute(f"SELECT count(*) FROM prom_series.{BIG_METRIC} WHERE instance = 'host-7'").fetchone()[0]
+    assert 0 < wanted <= 1_000  # of 100,000
+    start = scale_history["big_bucket"]
+    plan = explain(conn, f"SELECT instance, count(*), sum(value) FROM prom_metric.{BIG_METRIC} "
+                         f"WHERE series_id = ANY (ARRAY(SELECT series_id FROM prom_series.{BIG_METRIC} "
+                         "WHERE label_ids ? ('instance' == 'host-7'))) AND time BETWEEN %s AND %s GROUP BY 1",
+                   (start, start + timedelta(hours=1)))
+    assert decoded_rows(plan) == wanted
+    assert_index_paths(plan)
