@@ -121,10 +121,10 @@ def decode_times(data: bytes | memoryview) -> np.ndarray:
     else:
         slots = np.arange(1, count, dtype=I64) * np.int64(unzz(param))
         from_first = (stream.view(U64) + slots.view(U64)).view(I64)
-    with np.errstate(over="ignore"):
-        if unit > 1:
-            from_first = (from_first.view(U64) * np.uint64(unit)).view(I64)
-        out = np.empty(count, dtype=I64)
-        out[0] = unzz(first)
-        out[1:] = (from_first.view(U64) + np.uint64(unzz(first) & 0xFFFFFFFFFFFFFFFF)).view(I64)
+    # wrapping unsigned array arithmetic (see _bytes.wrapping_cumsum: no np.errstate needed)
+    if unit > 1:
+        from_first = (from_first.view(U64) * np.uint64(unit)).view(I64)
+    out = np.empty(count, dtype=I64)
+    out[0] = unzz(first)
+    out[1:] = (from_first.view(U64) + np.uint64(unzz(first) & 0xFFFFFFFFFFFFFFFF)).view(I64)
     return out
