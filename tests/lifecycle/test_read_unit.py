@@ -83,3 +83,35 @@ def test_ordered_input_is_returned_as_it_is():
     out = split_series(*sorted_unique(ids, times, values, 0, 10))
     assert list(out) == [1, 2, 7]
     assert out[7].times.tolist() == [1, 5, 9] and out[7].values.tolist() == [3.0, 4.0, 5.0]
+
+
+def test_flushed_rows_are_converted_together_as_each_alone():
+    """Flushed (RAW) rows are joined and converted in one go; mixed with fully encoded rows of
+    the same series, overlapping and duplicating each other, the read is the one that decoding
+    every row alone gives."""
+    from promscale.codec import decode_times, decode_values, encode_times_raw, encode_values_raw
+    from promscale.lifecycle.read import read_samples_flat, sorted_unique
+
+    rng = np.random.default_rng(11)
+    stale = np.array([0x7FF0000000000002], dtype=np.uint64).view(np.float64)[0]
+    for _ in range(20):
+        rows = []
+        for series_id in sorted(rng.choice(50, size=int(rng.integers(1, 6)), replace=False).tolist()):
+            for start in sorted(rng.integers(0, 1000, size=int(rng.integers(1, 5))).tolist()):
+                t = np.unique(start + rng.integers(0, 300, size=int(rng.integers(1, 40))))
+                v = rng.choice([1.5, -0.0, np.nan, stale, 7.25, np.inf], size=len(t))
+                raw = bool(rng.integers(0, 2))
+                rows.append({"series_id": series_id,
+                             "times": (encode_times_raw if raw else encode_times)(t),
+                             "vals": (encode_values_raw if raw else encode_values)(v)})
+        stub = PlpyStub()
+        stub.on("FROM prom_data.compressed_sample", lambda *a, rows=rows: rows)
+        stub.on("FROM prom_data.sample", lambda *a: [{"ids": None, "times": None, "vals": None}])
+        stub.on("FROM pg_catalog.pg_class", lambda *a: [{"n": 1000}])
+        ids, times, values = read_samples_flat(stub, {}, [r["series_id"] for r in rows], 100, 900)
+        alone = [(np.full(len(decode_times(r["times"])), r["series_id"]), decode_times(r["times"]),
+                  decode_values(r["vals"])) for r in rows]
+        want = sorted_unique(*(np.concatenate(parts) for parts in zip(*alone)), 100, 900)
+        assert ids.tolist() == want[0].tolist()
+        assert times.tolist() == want[1].tolist()
+        assert values.view(np.int64).tolist() == want[2].view(np.int64).tolist()

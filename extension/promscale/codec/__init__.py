@@ -10,8 +10,8 @@ form, for rows that maintenance writes in a hurry and compacts later.
 """
 
 from .series import SampleArrays, dedup_sorted, merge_samples
-from .timestamps import decode_times, encode_times, encode_times_raw, raw_times
-from .values import decode_values, encode_values, encode_values_raw, raw_values
+from .timestamps import decode_times, encode_times, encode_times_raw, raw_times, raw_times_payload
+from .values import decode_values, encode_values, encode_values_raw, raw_values, raw_values_payload
 
 __all__ = [
     "SampleArrays",
@@ -24,5 +24,7 @@ __all__ = [
     "encode_values_raw",
     "merge_samples",
     "raw_times",
+    "raw_times_payload",
     "raw_values",
+    "raw_values_payload",
 ]

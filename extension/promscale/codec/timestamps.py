@@ -72,6 +72,15 @@ def raw_times(big_endian: bytes, count: int) -> bytes:
     return bytes(out)
 
 
+def raw_times_payload(data: bytes) -> bytes | None:
+    """The big-endian int64 times of a ``RAW`` encoded row as they are, or None for the
+    other modes: readers concatenate many such rows and convert them with one NumPy call."""
+    if not data or data[0] != RAW:
+        return None
+    count, pos = get_varint(data, 1)
+    return data[pos:pos + 8 * count]
+
+
 def _dod_payload(scaled: np.ndarray, unit: int) -> tuple[int, bytes, bytes]:
     header = bytearray((_UNITS.index(unit),))
     put_varint(header, zz(int(scaled[0])))

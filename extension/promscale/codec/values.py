@@ -60,6 +60,17 @@ def raw_values(big_endian: bytes, count: int) -> bytes:
     return bytes(out)
 
 
+def raw_values_payload(data: bytes) -> bytes | None:
+    """The big-endian float8 bits of a ``RAW`` encoded row as they are, or None for the other
+    modes (see timestamps.raw_times_payload)."""
+    if not data or data[0] != VERSION:
+        return None
+    count, pos = get_varint(data, 1)
+    if count == 0 or data[pos] != RAW:
+        return None
+    return data[pos + 1:pos + 1 + 8 * count]
+
+
 def decode_values(data: bytes | memoryview) -> np.ndarray:
     buf = memoryview(data)
     if buf[0] != VERSION:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..codec import SampleArrays, decode_times, decode_values, merge_samples
+from ..codec import SampleArrays, decode_times, decode_values, merge_samples, raw_times_payload, raw_values_payload
 
 _ROWS_SQL = """
     SELECT c.series_id, c.times, c.vals
@@ -136,12 +136,29 @@ def read_samples_flat(plpy: Any, plans: dict, series_ids: list[int], start_us: i
     ids: list[np.ndarray] = []
     times: list[np.ndarray] = []
     values: list[np.ndarray] = []
-    # compressed rows come ordered by (series_id, chunk_start): each decodes to a sorted run
+    # compressed rows come ordered by (series_id, chunk_start): each decodes to a sorted run.
+    # Flushed (level-1) rows hold their samples as they are (RAW): their bytes are joined and
+    # converted together, a few NumPy calls for all of them rather than per row.
+    raw_ids: list[int] = []
+    raw_counts: list[int] = []
+    raw_times: list[bytes] = []
+    raw_vals: list[bytes] = []
     for row in plpy.execute(plans["rows_us"], [series_ids, start_us, end_us]):
+        t_raw, v_raw = raw_times_payload(row["times"]), raw_values_payload(row["vals"])
+        if t_raw is not None and v_raw is not None and len(t_raw) == len(v_raw):
+            raw_ids.append(row["series_id"])
+            raw_counts.append(len(t_raw) // 8)
+            raw_times.append(t_raw)
+            raw_vals.append(v_raw)
+            continue
         t = decode_times(row["times"])
         ids.append(np.full(len(t), row["series_id"], dtype=np.int64))
         times.append(t)
         values.append(decode_values(row["vals"]))
+    if raw_ids:
+        ids.append(np.repeat(np.asarray(raw_ids, dtype=np.int64), raw_counts))
+        times.append(np.frombuffer(b"".join(raw_times), dtype=">i8").astype(np.int64))
+        values.append(np.frombuffer(b"".join(raw_vals), dtype=">u8").astype(np.uint64).view(np.float64))
     for row in plpy.execute(_head_plan(plpy, plans, len(series_ids)), [series_ids, start_us, end_us]):
         if row["ids"] is None:  # no head rows
             continue
