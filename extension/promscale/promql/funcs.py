@@ -189,24 +189,47 @@ def _gather(s: RangeSeries, lo, hi, fill=0.0):
     return W, M, idx
 
 
-def _rate(s, lo, hi, ref, rng, is_counter, is_rate):
+def _rate_all(mat, windows, is_counter, is_rate):
+    """rate/increase/delta of every series of ``mat`` at once: (results, ok), one row per
+    series. The series' samples are concatenated and each series' windows shifted to its
+    offset; a window never reaches into another series, and the counter drop at a boundary
+    between two series is zeroed, so each row is what the series alone gives."""
+    lengths = np.array([len(s.v) for s in mat.series], dtype=np.int64)
+    if not lengths.any():
+        shape = (len(mat.series), len(mat.ref))
+        return np.zeros(shape), np.zeros(shape, dtype=bool)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    t = np.concatenate([s.t for s in mat.series])
+    v = np.concatenate([s.v for s in mat.series]).astype(float, copy=False)
+    lo = np.stack([w[0] for w in windows]) + starts[:, None]
+    hi = np.stack([w[1] for w in windows]) + starts[:, None]
+    return _rate(t, v, starts, lengths, lo, hi, mat.ref, mat.range, is_counter, is_rate)
+
+
+def _rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_rate):
+    """Prometheus's extrapolatedRate over series concatenated in ``t``/``v`` (series k at
+    ``starts[k]``, ``lengths[k]`` samples), windows [lo, hi) per series row and step."""
     cnt = hi - lo
     ok = cnt >= 2
     li = np.where(ok, lo, 0)
     hi1 = np.where(ok, hi - 1, 0)
-    v, t = s.v, s.t
     first, last = v[li], v[hi1]
     tf, tl = t[li].astype(float), t[hi1].astype(float)
     result = last - first
-    if is_counter:
+    if is_counter and len(v) > 1:
         drops = np.zeros(len(v))
-        if len(v) > 1:
-            dec = v[1:] < v[:-1]
-            drops[1:] = np.where(dec, v[:-1], 0.0)
-        if drops.any():
-            c = np.concatenate([[0.0], np.cumsum(drops)])
-            # resets inside the window: pairs (i-1, i) with lo < i < hi
-            result = result + (c[hi1 + 1] - c[li + 1])
+        drops[1:] = np.where(v[1:] < v[:-1], v[:-1], 0.0)
+        drops[starts[lengths > 0]] = 0.0  # a series' first sample follows another series
+        dropped = np.concatenate([[0], np.cumsum(drops != 0)])
+        # counter resets are rare: the series that have one get the drops inside each window
+        # (pairs (i-1, i) with lo < i < hi) added from a cumulative sum of their own, the sums
+        # Prometheus forms; the others keep last - first as it is
+        for k in np.flatnonzero(dropped[starts + lengths] - dropped[starts] > 0):
+            a = starts[k]
+            c = np.concatenate([[0.0], np.cumsum(drops[a:a + lengths[k]])])
+            l_own = np.where(ok[k], lo[k] - a, 0)
+            h_own = np.where(ok[k], hi[k] - 1 - a, 0)
+            result[k] = result[k] + (c[h_own + 1] - c[l_own + 1])
     range_start = (ref - rng).astype(float)
     range_end = ref.astype(float)
     dur_start = (tf - range_start) / 1000
@@ -367,19 +390,23 @@ def range_call(ev, node: A.Call, ts):
         bad = (tf <= 0) | (tf >= 1)
         if bad.any():
             raise PromQLError("invalid trend factor. Expected: 0 < tf < 1, got: %s" % _go_percent_f(tf[bad][0]))
+    windows = [mat.windows(s) for s in mat.series]
+    rates = None
+    if name in ("rate", "increase", "delta") and mat.series:
+        rates = _rate_all(mat, windows, name != "delta", name == "rate")
     labels, vals, mask = [], [], []
     samples = 0
     for k, s in enumerate(mat.series):
         if k % 256 == 255:
             ev.ctx.check_deadline()
-        lo, hi = mat.windows(s)
+        lo, hi = windows[k]
         cnt = hi - lo
         present = cnt > 0
         if not present.any():
             continue
         samples = max(samples, int(cnt.max()))
-        if name in ("rate", "increase", "delta"):
-            res, ok = _rate(s, lo, hi, mat.ref, mat.range, name != "delta", name == "rate")
+        if rates is not None:
+            res, ok = rates[0][k], rates[1][k]
         elif name in ("irate", "idelta"):
             res, ok = _instant_rate(s, lo, hi, name == "irate")
         elif name == "count_over_time":
