@@ -37,7 +37,9 @@ class ConnectorProcess:
             try:
                 if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # refused before gunicorn listens; queued (a timeout) while its workers open
+                # and warm their database sessions, before they accept
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"connector not healthy after {timeout}s:\n{self.log_tail()}")
@@ -54,7 +56,7 @@ class ConnectorProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
-        os.unlink(self._log.name)
+        Path(self._log.name).unlink(missing_ok=True)  # stop() may run twice
 
     def __enter__(self) -> ConnectorProcess:
         try:
