@@ -257,13 +257,22 @@ class Database:
         """prom_api.get_series_epoch(): changes when retention deletes series."""
         return self._run(lambda conn: conn.execute("SELECT prom_api.get_series_epoch()").fetchone()[0])
 
-    def resolve_series(self, label_sets: Sequence[bytes]) -> list[int]:
+    def resolve_series(self, label_sets: Sequence[bytes]) -> tuple[list[int], tuple[list[int], list[int], list[int]]]:
         """Series id of each label set in canonical encoding (see ingest.canonical_label_set),
-        creating series as needed (own transaction)."""
+        creating series as needed (own transaction); and the activity bounds those series hold
+        (series ids, first_seen ms, last_seen ms; series without bounds yet left out)."""
 
-        def work(conn: psycopg.Connection) -> list[int]:
-            return conn.execute("SELECT prom_api.get_or_create_series_ids(%s::bytea[])",
-                                (list(label_sets),)).fetchone()[0]
+        def work(conn: psycopg.Connection) -> tuple[list[int], tuple[list[int], list[int], list[int]]]:
+            ids, bounded, first_ms, last_ms = conn.execute(
+                "SELECT r.ids, coalesce(array_agg(a.series_id) FILTER (WHERE a.series_id IS NOT NULL), '{}'), "
+                "       coalesce(array_agg(_prom_catalog.unix_ms(a.first_seen, true)) "
+                "                FILTER (WHERE a.series_id IS NOT NULL), '{}'), "
+                "       coalesce(array_agg(_prom_catalog.unix_ms(a.last_seen, false)) "
+                "                FILTER (WHERE a.series_id IS NOT NULL), '{}') "
+                "FROM (SELECT prom_api.get_or_create_series_ids(%s::bytea[]) AS ids) r "
+                "LEFT JOIN LATERAL prom_api.get_series_activity(r.ids) a ON true GROUP BY r.ids",
+                (list(label_sets),)).fetchone()
+            return ids, (bounded, first_ms, last_ms)
 
         return self._run(work)
 

@@ -61,8 +61,11 @@ class Ingestor:
             return ids, 0, epoch  # type: ignore[return-value]
         missing = list(dict.fromkeys(key for key, sid in zip(keys, ids) if sid is None))
         label_sets = [canonical_label_set(decode_labels(key)) for key in missing]  # BadRequest before any write
-        found = dict(zip(missing, self.db.resolve_series(label_sets)))
+        resolved, bounds = self.db.resolve_series(label_sets)
+        found = dict(zip(missing, resolved))
         self.cache.store(found, epoch)
+        # what the database's activity bounds already cover needs no mark (after a restart, most)
+        self.activity.store(*(np.asarray(column, dtype=np.int64) for column in bounds))
         return [sid if sid is not None else found[key] for key, sid in zip(keys, ids)], missed, epoch
 
     def ingest(self, write: DecodedWrite) -> IngestResult:

@@ -397,7 +397,25 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.narrow_activity_after_gc(int[], int[], int[], timestamptz[]) IS
     'Recomputes the activity bounds of labels, metric keys and keys whose newest activity came from series just deleted';
 
+-- The activity bounds series hold now (series that have none yet are left out), for writers
+-- that remember them: a connector whose cache is empty (a restart, a new worker) learns the
+-- bounds of the series it resolves in the same call, and then marks only the series whose
+-- samples fall outside them instead of every series once.
+CREATE OR REPLACE FUNCTION prom_api.get_series_activity(series_ids bigint[])
+RETURNS TABLE (series_id bigint, first_seen timestamptz, last_seen timestamptz)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.id, s.first_seen, s.last_seen
+    FROM _prom_catalog.series s
+    WHERE s.id = ANY (series_ids) AND s.first_seen IS NOT NULL AND s.last_seen IS NOT NULL
+$$;
+COMMENT ON FUNCTION prom_api.get_series_activity(bigint[]) IS
+    'Activity bounds [first_seen, last_seen] of the given series that have bounds';
+
 GRANT EXECUTE ON FUNCTION
     prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]),
+    prom_api.get_series_activity(bigint[]),
     _prom_catalog.unix_ms(timestamptz, boolean)
 TO prom_writer;

@@ -58,13 +58,26 @@ def test_marks_only_what_the_remembered_bounds_do_not_cover(app, db):
     assert all(last.timestamp() * 1000 >= T0 + 45 * MINUTE for _, last in rows)
 
 
-def test_a_fresh_connector_marks_again_harmlessly(app, db, pg_cluster, db_name, tmp_path):
+def test_a_fresh_connector_learns_the_bounds_as_it_resolves(app, db, pg_cluster, db_name, tmp_path):
+    """A restarted connector (empty caches) gets the series' bounds with their ids, and marks
+    only what they do not cover: nothing for the next scrape, the series past them later."""
     push(app, scrape(T0))
     before = db.execute("SELECT id, xmin::text FROM _prom_catalog.series ORDER BY id").fetchall()
     other = create_app(Config(db_uri=pg_cluster.uri(db_name, "promscale_writer"), telemetry_dir=str(tmp_path)))
-    push(other, scrape(T0 + 15_000))
-    assert len(other.ingestor.activity) == 3  # learnt the bounds from the database
-    assert db.execute("SELECT id, xmin::text FROM _prom_catalog.series ORDER BY id").fetchall() == before
+    marked: list[int] = []
+    write = other.ingestor.db.write
+
+    def counting_write(*args, activity=None, **kwargs):
+        marked.append(0 if activity is None else len(activity.series_ids))
+        return write(*args, activity=activity, **kwargs)
+
+    other.ingestor.db.write = counting_write
+    push(other, scrape(T0 + 15_000, hosts=("a", "b", "c", "d")))
+    assert marked == [1]  # only the new series "d"
+    assert len(other.ingestor.activity) == 4
+    assert db.execute("SELECT id, xmin::text FROM _prom_catalog.series ORDER BY id").fetchall()[:3] == before
+    push(other, scrape(T0 + 45 * MINUTE, hosts=("a",)))
+    assert marked[-1] == 1  # past the bounds it learnt
 
 
 def test_what_the_connector_writes_is_what_the_lookups_see(app):

@@ -41,6 +41,7 @@ READS = {
     "prom_api.get_compression_delay()": "SELECT prom_api.get_compression_delay()",
     "prom_api.get_flush_delay()": "SELECT prom_api.get_flush_delay()",
     "prom_api.warm_session()": "SELECT prom_api.warm_session() IS NOT NULL",
+    "prom_api.get_series_activity(bigint[])": "SELECT count(*) FROM prom_api.get_series_activity(ARRAY[1, 2, 3]::bigint[])",
     "prom_api.get_default_chunk_interval()": "SELECT prom_api.get_default_chunk_interval()",
     "prom_api.get_default_retention_period()": "SELECT prom_api.get_default_retention_period()",
     "prom_api.get_matching_samples(text[], text[], text[], bigint, bigint)":
