@@ -263,14 +263,13 @@ class Database:
         (series ids, first_seen ms, last_seen ms; series without bounds yet left out)."""
 
         def work(conn: psycopg.Connection) -> tuple[list[int], tuple[list[int], list[int], list[int]]]:
+            # the CTE runs the resolution once (as a subquery it was evaluated again for the result)
             ids, bounded, first_ms, last_ms = conn.execute(
-                "SELECT r.ids, coalesce(array_agg(a.series_id) FILTER (WHERE a.series_id IS NOT NULL), '{}'), "
-                "       coalesce(array_agg(_prom_catalog.unix_ms(a.first_seen, true)) "
-                "                FILTER (WHERE a.series_id IS NOT NULL), '{}'), "
-                "       coalesce(array_agg(_prom_catalog.unix_ms(a.last_seen, false)) "
-                "                FILTER (WHERE a.series_id IS NOT NULL), '{}') "
-                "FROM (SELECT prom_api.get_or_create_series_ids(%s::bytea[]) AS ids) r "
-                "LEFT JOIN LATERAL prom_api.get_series_activity(r.ids) a ON true GROUP BY r.ids",
+                "WITH r AS MATERIALIZED (SELECT prom_api.get_or_create_series_ids(%s::bytea[]) AS ids) "
+                "SELECT (SELECT r.ids FROM r), coalesce(array_agg(a.series_id), '{}'), "
+                "       coalesce(array_agg(_prom_catalog.unix_ms(a.first_seen, true)), '{}'), "
+                "       coalesce(array_agg(_prom_catalog.unix_ms(a.last_seen, false)), '{}') "
+                "FROM r CROSS JOIN LATERAL prom_api.get_series_activity(r.ids) a",
                 (list(label_sets),)).fetchone()
             return ids, (bounded, first_ms, last_ms)
 

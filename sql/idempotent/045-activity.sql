@@ -407,9 +407,12 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- one primary-key probe per id, whatever the planner guesses of the array's size
     SELECT s.id, s.first_seen, s.last_seen
-    FROM _prom_catalog.series s
-    WHERE s.id = ANY (series_ids) AND s.first_seen IS NOT NULL AND s.last_seen IS NOT NULL
+    FROM unnest(series_ids) AS wanted(id)
+    CROSS JOIN LATERAL (SELECT s.id, s.first_seen, s.last_seen FROM _prom_catalog.series s
+                        WHERE s.id = wanted.id LIMIT 1) s
+    WHERE s.first_seen IS NOT NULL AND s.last_seen IS NOT NULL
 $$;
 COMMENT ON FUNCTION prom_api.get_series_activity(bigint[]) IS
     'Activity bounds [first_seen, last_seen] of the given series that have bounds';
