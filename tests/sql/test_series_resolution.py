@@ -112,6 +112,11 @@ CATALOG_TABLES = ("series", "label")
 
 def nested_plans(conn: psycopg.Connection, statement: str, params: tuple) -> list[str]:
     """The plan of every statement ``statement`` runs, functions' statements included."""
+    return plans_of(conn, lambda: conn.execute(statement, params))
+
+
+def plans_of(conn: psycopg.Connection, run) -> list[str]:
+    """The plan of every statement ``run()`` makes ``conn`` execute, functions' statements included."""
     plans: list[str] = []
     conn.add_notice_handler(lambda diag: plans.append(diag.message_primary or ""))
     conn.execute("LOAD 'auto_explain'")
@@ -119,7 +124,7 @@ def nested_plans(conn: psycopg.Connection, statement: str, params: tuple) -> lis
     conn.execute("SET auto_explain.log_nested_statements = on")
     conn.execute("SET auto_explain.log_level = notice")
     conn.execute("SET client_min_messages = notice")
-    conn.execute(statement, params)
+    run()
     conn.execute("SET auto_explain.log_min_duration = -1")
     return [p for p in plans if p.startswith("duration")]
 
@@ -152,3 +157,22 @@ def test_creating_series_probes_indexes_only(scale_db_uri):
             text = "\n".join(plans)
             assert "Insert on series" in text and "Index Only Scan using label_key_value_id_key on label" in text
             assert conn.execute("SELECT count(*) FROM prom_series.scale_metric WHERE extra = 'x'").fetchone()[0] == 500
+
+
+def test_the_connectors_resolution_reads_bounds_by_primary_key(scale_db_uri):
+    """The connector's one statement (ids and the activity bounds they hold) probes indexes
+    only: the bounds cost one primary-key probe per series, not a scan of the catalog."""
+    from pyconnector.db import Database
+
+    db = Database(scale_db_uri)
+    conn = db.connection()
+    wanted = [blob(label_set(BIG_METRIC, i)) for i in range(0, 100_000, 50)]  # 2,000 existing series
+    result: list = []
+    plans = plans_of(conn, lambda: result.append(db.resolve_series(wanted)))
+    ids, (bounded, first_ms, last_ms) = result[0]
+    assert len(set(ids)) == 2_000
+    assert sorted(bounded) == sorted(ids)  # the catalog's series all have bounds
+    assert all(lo <= hi for lo, hi in zip(first_ms, last_ms))
+    assert_only_index_probes(plans)
+    assert "Index Scan using series_pkey on series" in "\n".join(plans)
+    db.discard()
