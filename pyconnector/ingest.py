@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activity import ActivityCache, time_ranges
+from .activity import ActivityCache, Marks, time_ranges
 from .db import ActivityBatch, Database, DatabaseUnavailable, ExemplarBatch, MetadataBatch, SampleBatch, StaleSeries
 from .pgbinary import Float8Array, Int8Array, TimestamptzArray
-from .remote_write import DecodedWrite, decode_labels
+from .remote_write import DecodedWrite, canonical_labels
 from .series_cache import SeriesCache
 
 
@@ -24,10 +24,10 @@ WIDE_BATCH_MS = 24 * 3600 * 1000
 
 
 def canonical_label_set(pairs: list[tuple[str, str]]) -> bytes:
-    """A label set as the database identifies it (prom_api.get_or_create_series_ids(bytea[])):
-    labels in bytewise name order, each ``name NUL value NUL``; the series is found by the
-    SHA-256 of these bytes. ``pairs`` come sorted from decode_labels (names are ASCII, so
-    string order is byte order) and hold no NUL (decode_labels refuses it)."""
+    """Sorted (name, value) pairs in the encoding the database identifies a label set by
+    (prom_api.get_or_create_series_ids(bytea[])): each ``name NUL value NUL``; the series is
+    found by the SHA-256 of these bytes. The connector builds it from a request's raw labels
+    (remote_write.canonical_labels); this form is for callers holding pairs (tests, benchmarks)."""
     return b"".join(name.encode() + b"\0" + value.encode() + b"\0" for name, value in pairs)
 
 
@@ -49,9 +49,10 @@ class Ingestor:
         # what the activity bounds of the series already cover (pyconnector/activity.py)
         self.activity = activity or ActivityCache(cache.max_entries)
 
-    def series_ids(self, keys: list) -> tuple[list[int], int, int]:
+    def series_ids(self, keys: list, sample_ranges: Marks | None = None) -> tuple[list[int], int, int]:
         """Series id per key, how many of the lookups missed the cache, and the series
-        epoch the ids are valid in (read before resolving, so never newer than the ids)."""
+        epoch the ids are valid in (read before resolving, so never newer than the ids).
+        ``sample_ranges`` (by key index) give the series created here their activity bounds."""
         epoch = self.cache.epoch
         if epoch is None:
             epoch = self.cache.adopt_epoch(self.db.series_epoch())
@@ -60,16 +61,21 @@ class Ingestor:
         if not missed:
             return ids, 0, epoch  # type: ignore[return-value]
         missing = list(dict.fromkeys(key for key, sid in zip(keys, ids) if sid is None))
-        label_sets = [canonical_label_set(decode_labels(key)) for key in missing]  # BadRequest before any write
-        resolved, bounds = self.db.resolve_series(label_sets)
+        label_sets = [canonical_labels(key) for key in missing]  # BadRequest before any write
+        first_times, last_times = _times_of(missing, keys, ids, sample_ranges)
+        resolved, bounds = self.db.resolve_series(label_sets, first_times, last_times)
         found = dict(zip(missing, resolved))
         self.cache.store(found, epoch)
-        # what the database's activity bounds already cover needs no mark (after a restart, most)
+        # what the database's activity bounds already cover needs no mark: after a restart most
+        # series, and every series created here
         self.activity.store(*(np.asarray(column, dtype=np.int64) for column in bounds))
         return [sid if sid is not None else found[key] for key, sid in zip(keys, ids)], missed, epoch
 
     def ingest(self, write: DecodedWrite) -> IngestResult:
-        ids, misses, epoch = self.series_ids(write.keys)
+        sample_ranges = None
+        if len(write.times_ms):
+            sample_ranges = time_ranges(np.arange(len(write.keys)), write.sample_counts, write.times_ms)
+        ids, misses, epoch = self.series_ids(write.keys, sample_ranges)
         try:
             self._write(write, ids, epoch)
         except StaleSeries:
@@ -77,7 +83,7 @@ class Ingestor:
             # over, resolve the request's series again (reviving or recreating them), write once more
             self.cache.invalidate(epoch)
             self.activity.clear()
-            ids, misses, epoch = self.series_ids(write.keys)
+            ids, misses, epoch = self.series_ids(write.keys, sample_ranges)
             try:
                 self._write(write, ids, epoch)
             except StaleSeries as exc:  # garbage collection ran again meanwhile: let the client retry
@@ -126,3 +132,22 @@ class Ingestor:
             marked = self.db.write(samples, exemplars, metadata, series_epoch=epoch, activity=activity)
             if marked is not None:  # committed: remember what the bounds cover now
                 self.activity.store(*marked)
+
+
+def _times_of(missing: list, keys: list, ids: list, sample_ranges: Marks | None
+              ) -> tuple[TimestamptzArray | None, TimestamptzArray | None]:
+    """The time range of the samples of each ``missing`` key in this request (a key may repeat:
+    the union), as resolve_series takes them; NULL for a key without samples."""
+    if sample_ranges is None:
+        return None, None
+    lo: dict = {}
+    hi: dict = {}
+    for ts, first_ms, last_ms in zip(sample_ranges.series_ids.tolist(), sample_ranges.min_ms.tolist(),
+                                     sample_ranges.max_ms.tolist()):
+        if ids[ts] is None:
+            key = keys[ts]
+            lo[key] = min(lo.get(key, first_ms), first_ms)
+            hi[key] = max(hi.get(key, last_ms), last_ms)
+    nulls = np.array([key not in lo for key in missing], dtype=bool)
+    return (TimestamptzArray.from_unix_ms(np.array([lo.get(key, 0) for key in missing], dtype=np.int64), nulls),
+            TimestamptzArray.from_unix_ms(np.array([hi.get(key, 0) for key in missing], dtype=np.int64), nulls))

@@ -24,15 +24,23 @@ MIN_TIMESTAMP_MS = -210_866_803_200_000
 MAX_TIMESTAMP_MS = 9_224_318_015_999_999
 
 
-def _array_bytes(values: np.ndarray, element_oid: int, big_endian_dtype: str) -> bytes:
+def _array_bytes(values: np.ndarray, element_oid: int, big_endian_dtype: str, nulls: np.ndarray | None = None) -> bytes:
     n = len(values)
     if n == 0:
         return struct.pack(">iiI", 0, 0, element_oid)
-    header = struct.pack(">iiIii", 1, 0, element_oid, n, 1)
+    has_nulls = nulls is not None and bool(nulls.any())
+    header = struct.pack(">iiIii", 1, int(has_nulls), element_oid, n, 1)
     body = np.empty(n, dtype=[("length", ">i4"), ("value", big_endian_dtype)])
     body["length"] = np.dtype(big_endian_dtype).itemsize
     body["value"] = values
-    return header + body.tobytes()
+    if not has_nulls:
+        return header + body.tobytes()
+    # a NULL element is its length, -1, with no value bytes after it
+    body["length"][nulls] = -1
+    element_bytes = np.frombuffer(body.tobytes(), dtype=np.uint8).reshape(n, body.itemsize)
+    keep = np.ones(element_bytes.shape, dtype=bool)
+    keep[nulls, 4:] = False
+    return header + element_bytes[keep].tobytes()
 
 
 class BinaryArray:
@@ -69,9 +77,10 @@ class TimestamptzArray(BinaryArray):
     oid = TIMESTAMPTZ_ARRAY_OID
 
     @classmethod
-    def from_unix_ms(cls, millis: np.ndarray) -> "TimestamptzArray":
+    def from_unix_ms(cls, millis: np.ndarray, nulls: np.ndarray | None = None) -> "TimestamptzArray":
+        """``nulls``, if given, marks the elements that are NULL (their ``millis`` are ignored)."""
         micros = (np.asarray(millis, dtype=np.int64) - PG_EPOCH_UNIX_MS) * 1000
-        return cls(_array_bytes(micros, TIMESTAMPTZ_OID, ">i8"))
+        return cls(_array_bytes(micros, TIMESTAMPTZ_OID, ">i8", None if nulls is None else np.asarray(nulls, dtype=bool)))
 
     @classmethod
     def from_unix_us(cls, micros: np.ndarray) -> "TimestamptzArray":

@@ -45,13 +45,17 @@ COMMENT ON FUNCTION _prom_catalog.lock_metric_keys(int) IS 'Serializes new label
 
 -- Series ids of label sets in canonical encoding (see _prom_catalog.label_set_hash: labels in
 -- bytewise key order, each `key NUL value NUL`), aligned with the input; creates what is missing.
+-- Series it creates get activity bounds covering [first_times[i], last_times[i]] at once (a
+-- writer passes its samples' time range: then they need no separate mark, which would rewrite
+-- every new series row); NULL arrays or elements create series without bounds.
 --
 -- Cost follows the input, never the catalog: existing series (the common case, e.g. a connector
 -- whose cache is cold) are found with one probe of the unique hash index each; only label sets
 -- not found are parsed and created (_prom_catalog.create_series). A label set that is not in
 -- canonical encoding is never found by its hash and is refused by the creation, so a caller can
 -- never be handed another label set's series.
-CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_ids(label_sets bytea[])
+CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_ids_with_activity(
+    label_sets bytea[], first_times timestamptz[], last_times timestamptz[])
 RETURNS bigint[]
 LANGUAGE plpgsql
 VOLATILE
@@ -61,13 +65,21 @@ AS $func$
 DECLARE
     ids bigint[];
     revive bigint[];
+    any_missing boolean;
     missing bytea[];
+    missing_first float8[];
+    missing_last float8[];
     created bigint[];
 BEGIN
+    IF (first_times IS NOT NULL AND cardinality(first_times) IS DISTINCT FROM cardinality(label_sets))
+       OR (last_times IS NOT NULL AND cardinality(last_times) IS DISTINCT FROM cardinality(label_sets)) THEN
+        RAISE EXCEPTION 'first_times and last_times must be NULL or as long as label_sets'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT array_agg(s.id ORDER BY x.n),
            array_agg(s.id) FILTER (WHERE s.delete_epoch IS NOT NULL),
-           array_agg(x.b ORDER BY x.b) FILTER (WHERE s.id IS NULL)
-    INTO ids, revive, missing
+           bool_or(s.id IS NULL)
+    INTO ids, revive, any_missing
     FROM unnest(label_sets) WITH ORDINALITY AS x(b, n)
     LEFT JOIN LATERAL (SELECT s.id, s.delete_epoch FROM _prom_catalog.series s
                        WHERE s.label_hash = sha256(x.b) LIMIT 1) s ON true;
@@ -76,9 +88,16 @@ BEGIN
         UPDATE _prom_catalog.series s SET delete_epoch = NULL
         WHERE s.id IN (SELECT unnest(revive)) AND s.delete_epoch IS NOT NULL;
     END IF;
-    IF missing IS NOT NULL THEN
-        missing := ARRAY(SELECT DISTINCT m FROM unnest(missing) AS m);
-        created := _prom_catalog.create_series(missing);
+    IF any_missing THEN
+        -- each distinct label set once, with the union of its time ranges (as Unix seconds:
+        -- exact for microsecond times, and what PL/Python takes without parsing text)
+        SELECT array_agg(m.b ORDER BY m.b), array_agg(m.lo ORDER BY m.b), array_agg(m.hi ORDER BY m.b)
+        INTO missing, missing_first, missing_last
+        FROM (SELECT x.b, date_part('epoch', min(x.lo)) AS lo, date_part('epoch', max(x.hi)) AS hi
+              FROM unnest(label_sets, ids, first_times, last_times) AS x(b, id, lo, hi)
+              WHERE x.id IS NULL AND x.b IS NOT NULL
+              GROUP BY x.b) m;
+        created := _prom_catalog.create_series(missing, missing_first, missing_last);
         SELECT array_agg(coalesce(x.id, c.id) ORDER BY x.n) INTO ids
         FROM unnest(label_sets, ids) WITH ORDINALITY AS x(b, id, n)
         LEFT JOIN unnest(missing, created) AS c(b, id) ON x.id IS NULL AND c.b = x.b;
@@ -86,12 +105,27 @@ BEGIN
     RETURN ids;
 END
 $func$;
+COMMENT ON FUNCTION prom_api.get_or_create_series_ids_with_activity(bytea[], timestamptz[], timestamptz[]) IS
+    'Series ids of label sets in canonical encoding (labels in bytewise key order, each key NUL value NUL), creating series as needed, with activity bounds covering [first_times, last_times]';
+
+CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_ids(label_sets bytea[])
+RETURNS bigint[]
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT prom_api.get_or_create_series_ids_with_activity(label_sets, NULL, NULL)
+$$;
 COMMENT ON FUNCTION prom_api.get_or_create_series_ids(bytea[]) IS
     'Series ids of label sets in canonical encoding (labels in bytewise key order, each key NUL value NUL), creating series as needed';
 
+DROP FUNCTION IF EXISTS _prom_catalog.create_series(bytea[]);  -- gained activity bounds
+
 -- Creates the series of canonical label sets that do not exist yet and returns the ids of all
--- of them, in input order (extension/promscale/catalog/series.py).
-CREATE OR REPLACE FUNCTION _prom_catalog.create_series(label_sets bytea[])
+-- of them, in input order (extension/promscale/catalog/series.py); the series it creates get
+-- activity bounds covering [first_times[i], last_times[i]] (Unix seconds; NULL: none).
+CREATE OR REPLACE FUNCTION _prom_catalog.create_series(label_sets bytea[], first_times float8[], last_times float8[])
 RETURNS bigint[]
 LANGUAGE plpython3u
 VOLATILE
@@ -101,12 +135,12 @@ if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 mod = GD["promscale"].module(plpy, "promscale.catalog.series")
 try:
-    return mod.create_series(plpy, SD, label_sets or [])
+    return mod.create_series(plpy, SD, label_sets or [], first_times, last_times)
 except mod.InvalidLabelSet as exc:
     plpy.error(str(exc), sqlstate="22023")
 $python$;
-COMMENT ON FUNCTION _prom_catalog.create_series(bytea[]) IS
-    'Creates the series of canonical label sets, with the metrics, labels and key positions they need; returns their ids';
+COMMENT ON FUNCTION _prom_catalog.create_series(bytea[], float8[], float8[]) IS
+    'Creates the series of canonical label sets, with the metrics, labels and key positions they need and activity bounds; returns their ids';
 
 -- New label keys of a metric get the next positions, under the metric's key lock (callers
 -- lock metrics in id order, so concurrent callers cannot deadlock).

@@ -81,6 +81,22 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.activity_grid(timestamptz, boolean) IS
     'The activity grid point at or before a time (outward_up false) or the next one after that (true)';
 
+-- The last_seen a series gets for samples up to t: t + G + the series' phase in [0, G), so
+-- series created together do not all come due at once (see the header).
+CREATE OR REPLACE FUNCTION _prom_catalog.series_last_seen(series_id bigint, t timestamptz)
+RETURNS timestamptz
+LANGUAGE sql
+STABLE  -- as timestamptz arithmetic is: an IMMUTABLE label would stop the inlining
+PARALLEL SAFE
+AS $$
+    -- (OPERATOR() syntax gives every operator the same precedence: the parentheses say it all)
+    SELECT _prom_catalog.activity_shift(t, 1 OPERATOR(pg_catalog.+)
+        ((series_id OPERATOR(pg_catalog.%) pg_catalog.date_part('epoch', _prom_catalog.activity_granularity())::pg_catalog.int8)
+         OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', _prom_catalog.activity_granularity())))
+$$;
+COMMENT ON FUNCTION _prom_catalog.series_last_seen(bigint, timestamptz) IS
+    'The last_seen bound a series gets for samples up to a time';
+
 -- A time as Unix milliseconds, rounded towards the inside of a bound (up for a lower bound,
 -- down for an upper one) and clamped to the range the connector's arrays use: writers that
 -- remember bounds in milliseconds never believe them wider than they are.
@@ -112,14 +128,17 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    g_seconds float8 := extract(epoch FROM _prom_catalog.activity_granularity());
     moved_ids bigint[];
     moved_first timestamptz[];
     moved_last timestamptz[];
-    moved_keys text[];
-    moved_key_lo timestamptz[];
-    moved_key_hi timestamptz[];
-    moved_pairs bigint;
+    label_ids int[];
+    label_lo timestamptz[];
+    label_hi timestamptz[];
+    pair_metrics int[];
+    pair_positions int[];
+    pair_labels int[];
+    pair_lo timestamptz[];
+    pair_hi timestamptz[];
 BEGIN
     IF cardinality(series_ids) IS DISTINCT FROM cardinality(min_times)
        OR cardinality(series_ids) IS DISTINCT FROM cardinality(max_times) THEN
@@ -130,6 +149,7 @@ BEGIN
     -- 1. series whose bounds do not cover their samples, widened. Updated in id order (the
     --    sorted input drives the join) rather than locked first: locking doubles the cost, and
     --    two writers mark the same series only when they write the same series at once.
+    --    Then the union of the new bounds per label and per (metric, position, label).
     WITH wanted AS (
         SELECT w.id, min(w.lo) AS lo, max(w.hi) AS hi
         FROM unnest(series_ids, min_times, max_times) AS w(id, lo, hi)
@@ -142,22 +162,85 @@ BEGIN
                               WHEN s.first_seen > d.lo THEN _prom_catalog.activity_shift(d.lo, -1)
                               ELSE s.first_seen END,
             last_seen = CASE WHEN s.last_seen IS NULL OR s.last_seen < d.hi
-                             THEN _prom_catalog.activity_shift(d.hi, 1 + (s.id % g_seconds::bigint) / g_seconds)
+                             THEN _prom_catalog.series_last_seen(s.id, d.hi)
                              ELSE s.last_seen END
         FROM wanted d
         WHERE s.id = d.id AND (s.first_seen IS NULL OR s.first_seen > d.lo OR s.last_seen < d.hi)
         RETURNING s.id, s.metric_id, s.labels, s.first_seen, s.last_seen),
-    -- 2. their labels: the union of the new bounds, on the grid; locked in id order, as many
-    --    writers may move a shared label (job="node") at once
-    label_bounds AS (
-        SELECT u.id, _prom_catalog.activity_grid(min(m.first_seen), false) AS lo,
-               _prom_catalog.activity_grid(max(m.last_seen), true) AS hi
-        FROM moved m, unnest(m.labels) AS u(id)
+    pair_bounds AS (
+        SELECT m.metric_id, u.pos::int AS pos, u.id AS label_id, min(m.first_seen) AS lo, max(m.last_seen) AS hi
+        FROM moved m, unnest(m.labels) WITH ORDINALITY AS u(id, pos)
         WHERE u.id <> 0
-        GROUP BY u.id),
-    label_due AS (
+        GROUP BY m.metric_id, u.pos, u.id),
+    label_bounds AS (
+        SELECT p.label_id, min(p.lo) AS lo, max(p.hi) AS hi FROM pair_bounds p GROUP BY p.label_id)
+    SELECT (SELECT array_agg(m.id) FROM moved m), (SELECT array_agg(m.first_seen) FROM moved m),
+           (SELECT array_agg(m.last_seen) FROM moved m),
+           (SELECT array_agg(l.label_id) FROM label_bounds l), (SELECT array_agg(l.lo) FROM label_bounds l),
+           (SELECT array_agg(l.hi) FROM label_bounds l),
+           array_agg(p.metric_id), array_agg(p.pos), array_agg(p.label_id), array_agg(p.lo), array_agg(p.hi)
+    INTO moved_ids, moved_first, moved_last, label_ids, label_lo, label_hi,
+         pair_metrics, pair_positions, pair_labels, pair_lo, pair_hi
+    FROM pair_bounds p;
+
+    -- 2. their labels, metric keys, metric labels and keys
+    IF pair_metrics IS NOT NULL THEN
+        PERFORM _prom_catalog.widen_label_activity(label_ids, label_lo, label_hi,
+                                                   pair_metrics, pair_positions, pair_labels, pair_lo, pair_hi);
+    END IF;
+
+    -- the bounds now: of the series just moved, and of those already covering their samples
+    RETURN QUERY
+    SELECT m.id, m.first_seen, m.last_seen FROM unnest(moved_ids, moved_first, moved_last) AS m(id, first_seen, last_seen)
+    UNION ALL
+    SELECT s.id, s.first_seen, s.last_seen
+    FROM _prom_catalog.series s
+    WHERE s.id IN (SELECT w.id FROM unnest(series_ids) AS w(id) EXCEPT SELECT m.id FROM unnest(moved_ids) AS m(id));
+END
+$$;
+COMMENT ON FUNCTION prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]) IS
+    'Widens the activity bounds of series (and their labels and keys) to cover samples at [min_times, max_times]; returns the bounds of the given series';
+
+-- Unix seconds as times (to_timestamp is exact for microsecond times: PL/Python passes
+-- float8 arrays without formatting and parsing text).
+CREATE OR REPLACE FUNCTION _prom_catalog.to_timestamps(unix_seconds float8[])
+RETURNS timestamptz[]
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(to_timestamp(u.s) ORDER BY u.n) FROM unnest(unix_seconds) WITH ORDINALITY AS u(s, n)
+$$;
+COMMENT ON FUNCTION _prom_catalog.to_timestamps(float8[]) IS 'Unix seconds as timestamptz, element by element';
+
+-- The second half of marking, for series whose bounds were just set (marked, or created with
+-- bounds by _prom_catalog.create_series): given the union of those series' bounds per label
+-- (label_ids, label_lo, label_hi) and per (metric, key position, label) (pair_*), widens the
+-- bounds of those labels, of the metrics' keys (label_key_position), of the metric labels
+-- (metric_label, created on first sight) and of the keys, each rounded out to the grid of G.
+-- Only rows whose bound moves are written, locked in the writers' order: labels by id, metric
+-- keys by (metric, position), metric labels by (metric, key, label), keys by name.
+CREATE OR REPLACE FUNCTION _prom_catalog.widen_label_activity(
+    label_ids int[], label_lo timestamptz[], label_hi timestamptz[],
+    pair_metrics int[], pair_positions int[], pair_labels int[], pair_lo timestamptz[], pair_hi timestamptz[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    moved_keys text[];
+    moved_key_lo timestamptz[];
+    moved_key_hi timestamptz[];
+    moved_rows bigint;
+BEGIN
+    -- labels: locked in id order, as many writers may move a shared label (job="node") at once
+    WITH label_due AS (
         SELECT l.id, b.lo, b.hi
-        FROM _prom_catalog.label l JOIN label_bounds b ON b.id = l.id
+        FROM _prom_catalog.label l
+        JOIN (SELECT w.id, _prom_catalog.activity_grid(w.lo, false) AS lo, _prom_catalog.activity_grid(w.hi, true) AS hi
+              FROM unnest(label_ids, label_lo, label_hi) AS w(id, lo, hi)) b ON b.id = l.id
         WHERE l.first_seen IS NULL OR l.first_seen > b.lo OR l.last_seen < b.hi
         ORDER BY l.id
         FOR NO KEY UPDATE OF l),
@@ -167,15 +250,20 @@ BEGIN
             last_seen = greatest(l.last_seen, d.hi)
         FROM label_due d
         WHERE l.id = d.id
-        RETURNING l.key, l.first_seen, l.last_seen),
-    -- 3. the keys of their metrics (label_key_position) and the labels of their metrics
-    --    (metric_label, created on first sight), likewise: in (metric, position, label) order
-    pair_bounds AS (
-        SELECT m.metric_id, u.pos, u.id AS label_id, _prom_catalog.activity_grid(min(m.first_seen), false) AS lo,
-               _prom_catalog.activity_grid(max(m.last_seen), true) AS hi
-        FROM moved m, unnest(m.labels) WITH ORDINALITY AS u(id, pos)
-        WHERE u.id <> 0
-        GROUP BY m.metric_id, u.pos, u.id),
+        RETURNING l.key, l.first_seen, l.last_seen)
+    SELECT array_agg(k.key), array_agg(k.lo), array_agg(k.hi)
+    INTO moved_keys, moved_key_lo, moved_key_hi
+    FROM (SELECT lm.key, min(lm.first_seen) AS lo, max(lm.last_seen) AS hi FROM label_moved lm GROUP BY lm.key) k;
+
+    -- the keys of the metrics (label_key_position), then the metric labels. Each pair carries its
+    -- key, so that the metric_label probes below use the whole (metric_id, key, label_id) key: with
+    -- the key from a join, a plan probed on metric_id alone, one metric's every label per pair.
+    WITH pair_bounds AS MATERIALIZED (
+        SELECT w.metric_id, w.pos, p.key, w.label_id,
+               _prom_catalog.activity_grid(w.lo, false) AS lo, _prom_catalog.activity_grid(w.hi, true) AS hi
+        FROM unnest(pair_metrics, pair_positions, pair_labels, pair_lo, pair_hi) AS w(metric_id, pos, label_id, lo, hi)
+        CROSS JOIN LATERAL (SELECT p.key FROM _prom_catalog.label_key_position p
+                            WHERE p.metric_id = w.metric_id AND p.pos = w.pos LIMIT 1) p),
     position_due AS (
         SELECT p.metric_id, p.pos, b.lo, b.hi
         FROM (SELECT pb.metric_id, pb.pos, min(pb.lo) AS lo, max(pb.hi) AS hi
@@ -194,42 +282,27 @@ BEGIN
     pair_moved AS (
         -- only pairs whose bounds must move reach the upsert, which locks what it finds
         INSERT INTO _prom_catalog.metric_label AS ml (metric_id, key, label_id, first_seen, last_seen)
-        SELECT b.metric_id, p.key, b.label_id, b.lo, b.hi
+        SELECT b.metric_id, b.key, b.label_id, b.lo, b.hi
         FROM pair_bounds b
-        JOIN _prom_catalog.label_key_position p ON p.metric_id = b.metric_id AND p.pos = b.pos
         WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.metric_label x
-                          WHERE x.metric_id = b.metric_id AND x.key = p.key AND x.label_id = b.label_id
+                          WHERE x.metric_id = b.metric_id AND x.key = b.key AND x.label_id = b.label_id
                             AND x.first_seen <= b.lo AND x.last_seen >= b.hi)
-        ORDER BY b.metric_id, p.key, b.label_id
+        ORDER BY b.metric_id, b.key, b.label_id
         ON CONFLICT (metric_id, key, label_id) DO UPDATE SET
             first_seen = least(ml.first_seen, excluded.first_seen),
             last_seen = greatest(ml.last_seen, excluded.last_seen)
-        RETURNING ml.metric_id),
-    key_bounds AS (
-        SELECT lm.key, min(lm.first_seen) AS lo, max(lm.last_seen) AS hi FROM label_moved lm GROUP BY lm.key)
-    SELECT (SELECT array_agg(m.id) FROM moved m), (SELECT array_agg(m.first_seen) FROM moved m),
-           (SELECT array_agg(m.last_seen) FROM moved m),
-           array_agg(k.key), array_agg(k.lo), array_agg(k.hi),
-           (SELECT count(*) FROM position_moved) + (SELECT count(*) FROM pair_moved)  -- in this order
-    INTO moved_ids, moved_first, moved_last, moved_keys, moved_key_lo, moved_key_hi, moved_pairs
-    FROM key_bounds k;
+        RETURNING ml.metric_id)
+    SELECT (SELECT count(*) FROM position_moved) + (SELECT count(*) FROM pair_moved)  -- in this order
+    INTO moved_rows;
 
-    -- 4. the keys of the labels that moved
+    -- the keys of the labels that moved
     IF moved_keys IS NOT NULL THEN
         PERFORM _prom_catalog.widen_label_keys(moved_keys, moved_key_lo, moved_key_hi);
     END IF;
-
-    -- the bounds now: of the series just moved, and of those already covering their samples
-    RETURN QUERY
-    SELECT m.id, m.first_seen, m.last_seen FROM unnest(moved_ids, moved_first, moved_last) AS m(id, first_seen, last_seen)
-    UNION ALL
-    SELECT s.id, s.first_seen, s.last_seen
-    FROM _prom_catalog.series s
-    WHERE s.id IN (SELECT w.id FROM unnest(series_ids) AS w(id) EXCEPT SELECT m.id FROM unnest(moved_ids) AS m(id));
 END
 $$;
-COMMENT ON FUNCTION prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]) IS
-    'Widens the activity bounds of series (and their labels and keys) to cover samples at [min_times, max_times]; returns the bounds of the given series';
+COMMENT ON FUNCTION _prom_catalog.widen_label_activity(int[], timestamptz[], timestamptz[], int[], int[], int[], timestamptz[], timestamptz[]) IS
+    'Widens the activity bounds of labels, metric keys, metric labels and keys to the union of their series'' new bounds';
 
 -- Widens the bounds of label keys (inserted on first sight) to cover [lo, hi], locked in key order.
 CREATE OR REPLACE FUNCTION _prom_catalog.widen_label_keys(keys text[], lo timestamptz[], hi timestamptz[])
@@ -404,7 +477,9 @@ COMMENT ON FUNCTION _prom_catalog.narrow_activity_after_gc(int[], int[], int[], 
 CREATE OR REPLACE FUNCTION prom_api.get_series_activity(series_ids bigint[])
 RETURNS TABLE (series_id bigint, first_seen timestamptz, last_seen timestamptz)
 LANGUAGE sql
-STABLE
+-- VOLATILE for its fresh snapshot: called in the statement that created the series (the
+-- connector's resolution), it sees them and their bounds; a STABLE function would not
+VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     -- one primary-key probe per id, whatever the planner guesses of the array's size

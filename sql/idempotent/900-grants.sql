@@ -37,6 +37,7 @@ TO prom_reader;
 GRANT EXECUTE ON FUNCTION
     prom_api.get_or_create_series_ids(int[], text[], text[]),
     prom_api.get_or_create_series_ids(bytea[]),
+    prom_api.get_or_create_series_ids_with_activity(bytea[], timestamptz[], timestamptz[]),
     prom_api.get_or_create_series_id(jsonb),
     prom_api.put_samples(bigint[], timestamptz[], double precision[]),
     prom_api.prepare_sample_chunks(timestamptz[], int),

@@ -12,7 +12,7 @@ BEGIN
     JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'promscale'
     WHERE NOT coalesce(p.proconfig::text[] && ARRAY['search_path=pg_catalog, pg_temp'], false)
       AND p.proname NOT IN ('label_ids_match', 'labels_match', 'label_pair_bytes', 'activity_granularity',
-                            'activity_roundable', 'activity_shift', 'activity_grid', 'unix_ms')
+                            'activity_roundable', 'activity_shift', 'activity_grid', 'series_last_seen', 'unix_ms')
       -- builtin C functions under another signature resolve no names
       AND p.prolang <> (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'internal')
       -- procedures that COMMIT cannot have a SET clause; they must not be SECURITY DEFINER

@@ -42,7 +42,7 @@ def scrape(t_ms: int, hosts=("a", "b", "c")):
 
 def test_marks_only_what_the_remembered_bounds_do_not_cover(app, db):
     push(app, scrape(T0))
-    assert app.marked == [3]  # new series: marked in the write
+    assert app.marked == [0]  # new series: created with bounds covering their samples
     for step in range(1, 20):  # 15 s scrapes for ~5 minutes: inside the bounds
         push(app, scrape(T0 + step * 15_000))
     assert app.marked[1:] == [0] * 19
@@ -60,7 +60,8 @@ def test_marks_only_what_the_remembered_bounds_do_not_cover(app, db):
 
 def test_a_fresh_connector_learns_the_bounds_as_it_resolves(app, db, pg_cluster, db_name, tmp_path):
     """A restarted connector (empty caches) gets the series' bounds with their ids, and marks
-    only what they do not cover: nothing for the next scrape, the series past them later."""
+    only what they do not cover: nothing for the next scrape (a series new in it is created
+    with bounds covering its samples), the series past them later."""
     push(app, scrape(T0))
     before = db.execute("SELECT id, xmin::text FROM _prom_catalog.series ORDER BY id").fetchall()
     other = create_app(Config(db_uri=pg_cluster.uri(db_name, "promscale_writer"), telemetry_dir=str(tmp_path)))
@@ -73,8 +74,12 @@ def test_a_fresh_connector_learns_the_bounds_as_it_resolves(app, db, pg_cluster,
 
     other.ingestor.db.write = counting_write
     push(other, scrape(T0 + 15_000, hosts=("a", "b", "c", "d")))
-    assert marked == [1]  # only the new series "d"
+    assert marked == [0]
     assert len(other.ingestor.activity) == 4
+    first, last = db.execute("SELECT s.first_seen, s.last_seen FROM _prom_catalog.series s "
+                             "WHERE s.labels @> ARRAY[(SELECT l.id FROM _prom_catalog.label l "
+                             "                         WHERE l.key = 'instance' AND l.value = 'd')]").fetchone()
+    assert first.timestamp() * 1000 == T0 + 15_000 < last.timestamp() * 1000
     assert db.execute("SELECT id, xmin::text FROM _prom_catalog.series ORDER BY id").fetchall()[:3] == before
     push(other, scrape(T0 + 45 * MINUTE, hosts=("a",)))
     assert marked[-1] == 1  # past the bounds it learnt

@@ -102,6 +102,60 @@ def test_mark_series_activity_returns_the_bounds_for_writers_that_remember_them(
         db.execute("SELECT * FROM prom_api.mark_series_activity(%s, %s, %s)", (ids, [T0], [T0]))
 
 
+def catalog_bounds(db) -> dict:
+    """Every bound in the catalog, keyed by names (not ids, which depend on creation order)."""
+    return {
+        "series": db.execute("SELECT label_hash, id, first_seen, last_seen FROM _prom_catalog.series ORDER BY 1").fetchall(),
+        "label": db.execute("SELECT key, value, first_seen, last_seen FROM _prom_catalog.label ORDER BY 1, 2").fetchall(),
+        "position": db.execute("SELECT m.metric_name, p.key, p.first_seen, p.last_seen FROM _prom_catalog.label_key_position p "
+                               "JOIN _prom_catalog.metric m ON m.id = p.metric_id ORDER BY 1, 2").fetchall(),
+        "metric_label": db.execute("SELECT m.metric_name, ml.key, l.value, ml.first_seen, ml.last_seen "
+                                   "FROM _prom_catalog.metric_label ml JOIN _prom_catalog.metric m ON m.id = ml.metric_id "
+                                   "JOIN _prom_catalog.label l ON l.id = ml.label_id ORDER BY 1, 2, 3").fetchall(),
+        "key": db.execute("SELECT key, first_seen, last_seen FROM _prom_catalog.label_key ORDER BY 1").fetchall(),
+    }
+
+
+def canonical(labels: dict) -> bytes:
+    return b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in sorted(labels.items()))
+
+
+def test_series_created_with_bounds_hold_what_a_mark_would_give_them(db):
+    """Creating series with their samples' time ranges sets the same bounds, on the series and
+    on their labels, metric keys, metric labels and keys, as creating them bare and marking."""
+    (old,) = series(db, {"__name__": "m", "job": "node", "instance": "old"})
+    put(db, [old], [T0 - timedelta(hours=5)])  # existing rows whose bounds the new series widen
+    label_sets = [canonical({"__name__": f"m{i % 3}" if i % 4 else "m", "job": "node", "instance": f"h{i % 7}",
+                             **({"cpu": str(i % 2)} if i % 5 else {})}) for i in range(40)]
+    first = [T0 + timedelta(minutes=i % 9, seconds=i) for i in range(40)]
+    last = [t + timedelta(minutes=i % 4) for i, t in enumerate(first)]
+    next_id = db.execute("SELECT last_value FROM _prom_catalog.series_id_seq").fetchone()[0]
+    with db.transaction(force_rollback=True):
+        with db.transaction(force_rollback=True):
+            created = db.execute("SELECT prom_api.get_or_create_series_ids_with_activity(%s::bytea[], %s::timestamptz[], %s::timestamptz[])",
+                                 (label_sets, first, last)).fetchone()[0]
+            with_bounds = catalog_bounds(db)
+            assert db.execute("SELECT count(*) FROM prom_api.mark_series_activity(%s, %s, %s)",
+                              (created, first, last)).fetchone()[0] == len(set(created))
+            assert catalog_bounds(db) == with_bounds  # nothing left for a mark to move
+        db.execute("SELECT setval('_prom_catalog.series_id_seq', %s)", (next_id,))  # same ids, same phases
+        bare = db.execute("SELECT prom_api.get_or_create_series_ids(%s::bytea[])", (label_sets,)).fetchone()[0]
+        assert bare == created
+        db.execute("SELECT count(*) FROM prom_api.mark_series_activity(%s, %s, %s)", (bare, first, last))
+        assert catalog_bounds(db) == with_bounds
+
+
+def test_series_created_without_times_have_no_bounds(db):
+    sets = [canonical({"__name__": "a"}), canonical({"__name__": "b"})]
+    ids = db.execute("SELECT prom_api.get_or_create_series_ids_with_activity(%s::bytea[], %s::timestamptz[], %s::timestamptz[])",
+                     (sets, [T0, None], [T0, None])).fetchone()[0]
+    rows = {r[0]: r[1:] for r in db.execute("SELECT id, first_seen, last_seen FROM _prom_catalog.series").fetchall()}
+    assert rows[ids[0]][0] == T0 and rows[ids[1]] == (None, None)
+    assert db.execute("SELECT prom_api.get_or_create_series_ids_with_activity(%s::bytea[], NULL, NULL)", (sets,)).fetchone()[0] == ids
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="as long as label_sets"):
+        db.execute("SELECT prom_api.get_or_create_series_ids_with_activity(%s::bytea[], %s::timestamptz[], NULL)", (sets, [T0]))
+
+
 def test_extreme_times_stay_bounds(db):
     (sid,) = series(db, {"__name__": "far"})
     for t in ("1970-01-01 00:00:00+00", "4713-01-01 00:00:00+00 BC", "294276-12-31 00:00:00+00"):

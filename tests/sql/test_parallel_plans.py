@@ -135,6 +135,9 @@ WRITES = {
         "SELECT prom_api.get_or_create_series_id('{\"__name__\": \"up\", \"instance\": \"new\"}')",
     "prom_api.get_or_create_series_ids(bytea[])":  # canonical label sets: key NUL value NUL, keys sorted
         "SELECT prom_api.get_or_create_series_ids(ARRAY['\\x%s'::bytea])" % b"__name__\0up\0instance\0new\0".hex(),
+    "prom_api.get_or_create_series_ids_with_activity(bytea[], timestamp with time zone[], timestamp with time zone[])":
+        "SELECT prom_api.get_or_create_series_ids_with_activity(ARRAY['\\x%s'::bytea], ARRAY[now()], ARRAY[now()])"
+        % b"__name__\0up\0instance\0newer\0".hex(),
     "prom_api.get_or_create_series_ids(integer[], text[], text[])":
         "SELECT * FROM prom_api.get_or_create_series_ids('{0,0}', '{__name__,instance}', '{up,host-1}')",
     "prom_api.prepare_sample_chunks(timestamp with time zone[], integer)":

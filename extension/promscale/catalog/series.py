@@ -87,14 +87,22 @@ _KEY_POSITIONS = """
 _NEW_KEYS = "SELECT _prom_catalog.add_label_keys($1::int4, $2::text[])"
 _REFRESH_VIEWS = "SELECT _prom_catalog.try_create_metric_views(m.id) FROM unnest($1::int4[]) AS m(id) ORDER BY m.id"
 # labels arrays travel flattened (PostgreSQL arrays are rectangular): series i has
-# flat[starts[i] .. starts[i] + widths[i] - 1]
+# flat[starts[i] .. starts[i] + widths[i] - 1]. The id is drawn first, as a series' last_seen
+# depends on it (its phase, _prom_catalog.series_last_seen); times are Unix seconds.
 _NEW_SERIES = """
-    INSERT INTO _prom_catalog.series (metric_id, labels, label_hash)
-    SELECT s.metric_id, ($2::int4[])[s.start : s.start + s.width - 1], s.hash
-    FROM unnest($1::int4[], $3::int4[], $4::int4[], $5::bytea[]) AS s(metric_id, start, width, hash)
-    ORDER BY s.hash
+    INSERT INTO _prom_catalog.series (id, metric_id, labels, label_hash, first_seen, last_seen)
+    SELECT s.id, s.metric_id, ($2::int4[])[s.start : s.start + s.width - 1], s.hash,
+           pg_catalog.to_timestamp(s.lo), _prom_catalog.series_last_seen(s.id, pg_catalog.to_timestamp(s.hi))
+    FROM (SELECT pg_catalog.nextval('_prom_catalog.series_id_seq'::pg_catalog.regclass) AS id, u.*
+          FROM unnest($1::int4[], $3::int4[], $4::int4[], $5::bytea[], $6::float8[], $7::float8[])
+               AS u(metric_id, start, width, hash, lo, hi)
+          ORDER BY u.hash) s
     ON CONFLICT (label_hash) DO NOTHING
-    RETURNING label_hash, id
+    RETURNING label_hash, id, pg_catalog.date_part('epoch', first_seen) AS first_s, pg_catalog.date_part('epoch', last_seen) AS last_s
+"""
+_WIDEN_LABELS = """
+    SELECT _prom_catalog.widen_label_activity($1, _prom_catalog.to_timestamps($2), _prom_catalog.to_timestamps($3),
+                                              $4, $5, $6, _prom_catalog.to_timestamps($7), _prom_catalog.to_timestamps($8))
 """
 # series a concurrent caller created first
 _SERIES_IDS = """
@@ -113,17 +121,22 @@ def _plans(plpy: Any, cache: dict) -> dict:
             key_positions=plpy.prepare(_KEY_POSITIONS, ["int4[]", "text[]"]),
             new_keys=plpy.prepare(_NEW_KEYS, ["int4", "text[]"]),
             refresh_views=plpy.prepare(_REFRESH_VIEWS, ["int4[]"]),
-            new_series=plpy.prepare(_NEW_SERIES, ["int4[]", "int4[]", "int4[]", "int4[]", "bytea[]"]),
+            new_series=plpy.prepare(_NEW_SERIES, ["int4[]", "int4[]", "int4[]", "int4[]", "bytea[]", "float8[]", "float8[]"]),
+            widen_labels=plpy.prepare(_WIDEN_LABELS, ["int4[]", "float8[]", "float8[]", "int4[]", "int4[]", "int4[]",
+                                                      "float8[]", "float8[]"]),
             series_ids=plpy.prepare(_SERIES_IDS, ["bytea[]"]),
         )
     return cache
 
 
-def create_series(plpy: Any, cache: dict, label_sets: list[bytes]) -> list[int]:
+def create_series(plpy: Any, cache: dict, label_sets: list[bytes],
+                  first_times: list[float | None] | None = None, last_times: list[float | None] | None = None) -> list[int]:
     """Creates the series of ``label_sets`` (canonical encoding) that do not exist yet, with
     the metrics, labels and key positions they need; returns their ids, in input order
-    (also of those a concurrent caller created first). Raises InvalidLabelSet (with the
-    index of the offending label set) before writing."""
+    (also of those a concurrent caller created first). A series it creates gets activity
+    bounds covering [first_times[i], last_times[i]] (Unix seconds; None: no bounds), and
+    its labels and keys bounds covering those. Raises InvalidLabelSet (with the index of
+    the offending label set) before writing."""
     parsed = []
     for i, blob in enumerate(label_sets):
         try:
@@ -150,11 +163,62 @@ def create_series(plpy: Any, cache: dict, label_sets: list[bytes]) -> list[int]:
         widths.append(width)
         flat.extend(placed.get(pos, 0) for pos in range(1, width + 1))
         hashes.append(label_set_hash(blob))
-    ids = {bytes(r["label_hash"]): r["id"] for r in plpy.execute(plans["new_series"], [metric_col, flat, starts, widths, hashes])}
+    no_times = [None] * len(label_sets)
+    inserted = plpy.execute(plans["new_series"], [metric_col, flat, starts, widths, hashes,
+                                                  first_times or no_times, last_times or no_times])
+    ids = {bytes(r["label_hash"]): r["id"] for r in inserted}
+    _widen_label_bounds(plpy, plans, inserted, hashes, metric_col, flat, widths)
     raced = [h for h in hashes if h not in ids]
-    if raced:
+    if raced:  # their creator set their bounds; the caller's writes widen them as usual
         ids.update({bytes(r["label_hash"]): r["id"] for r in plpy.execute(plans["series_ids"], [raced])})
     return [ids[h] for h in hashes]
+
+
+def _widen_label_bounds(plpy: Any, plans: dict, inserted: Any, hashes: list[bytes], metric_col: list[int],
+                        flat: list[int], widths: list[int]) -> None:
+    """The bounds of the labels and keys of the series just inserted, widened to theirs: the
+    union per label and per (metric, position, label) is taken here, with NumPy over every
+    label of every series, and only those unions go to the database
+    (_prom_catalog.widen_label_activity), which would otherwise unnest and group all of them."""
+    bounds = {bytes(r["label_hash"]): (r["first_s"], r["last_s"]) for r in inserted if r["first_s"] is not None}
+    if not bounds:
+        return
+    import numpy as np  # only writers that pass bounds pay for the import
+
+    first = np.array([bounds.get(h, (np.nan, np.nan))[0] for h in hashes], dtype=np.float64)
+    last = np.array([bounds.get(h, (np.nan, np.nan))[1] for h in hashes], dtype=np.float64)
+    width = np.asarray(widths, dtype=np.int64)
+    series = np.repeat(np.arange(len(hashes)), width)              # series index of each flat slot
+    pos = np.arange(len(flat)) - np.repeat(np.cumsum(width) - width, width) + 1
+    label = np.asarray(flat, dtype=np.int64)
+    keep = (label != 0) & ~np.isnan(first[series])
+    series, pos, label = series[keep], pos[keep], label[keep]
+    metric = np.asarray(metric_col, dtype=np.int64)[series]
+    lo, hi = first[series], last[series]
+
+    (pair_metric, pair_pos, pair_label), pair_lo, pair_hi = _union_by((metric, pos, label), lo, hi)
+    (label_id,), label_lo, label_hi = _union_by((pair_label,), pair_lo, pair_hi)
+    plpy.execute(plans["widen_labels"], [label_id.tolist(), label_lo.tolist(), label_hi.tolist(),
+                                         pair_metric.tolist(), pair_pos.tolist(), pair_label.tolist(),
+                                         pair_lo.tolist(), pair_hi.tolist()])
+
+
+def _union_by(keys: tuple, lo: Any, hi: Any) -> tuple:
+    """The distinct key tuples (sorted; one array per key part), and the min of ``lo`` and the
+    max of ``hi`` of each."""
+    import numpy as np
+
+    order = np.lexsort(keys[::-1])
+    keys = tuple(k[order] for k in keys)
+    lo, hi = lo[order], hi[order]
+    new_group = np.zeros(len(lo), dtype=bool)
+    new_group[:1] = True
+    for k in keys:
+        new_group[1:] |= k[1:] != k[:-1]
+    starts = np.flatnonzero(new_group)
+    if not len(starts):
+        return keys, lo, hi
+    return tuple(k[starts] for k in keys), np.minimum.reduceat(lo, starts), np.maximum.reduceat(hi, starts)
 
 
 def _metric_ids(plpy: Any, plans: dict, names: list[str]) -> dict[str, int]:
