@@ -10,6 +10,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from promscale.httpapi import gojson
+from promscale.promql.gofmt import format_float_f
 from pyconnector.params import (MAX_TIME_MS, MIN_TIME_MS, ParamError, form, go_quote, parse_duration_ns,
                                 parse_time)
 
@@ -68,8 +69,8 @@ def test_go_float_format(value, text):
 
 
 def test_scalar_format_never_uses_exponent():
-    assert gojson.format_scalar(1e-7) == "0.0000001"
-    assert gojson.format_scalar(1e21) == "1000000000000000000000"
+    assert format_float_f(1e-7) == "0.0000001"
+    assert format_float_f(1e21) == "1000000000000000000000"
 
 
 @pytest.mark.parametrize("millis, text", [(1500, "1.500"), (1_435_781_451_781, "1435781451.781"),

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from ..promql.api import json_string, json_ts
-from ..promql.gofmt import format_float_f, format_sample_value
+from ..promql.gofmt import format_sample_value
 
 # a character Go's encoder escapes (or replaces: lone surrogates are invalid UTF-8)
 _ESCAPED = re.compile("[\x00-\x1f\"\\\\<>&\u2028\u2029\ud800-\udfff]")
@@ -55,11 +55,6 @@ def dumps(value: Any) -> str:
 def format_value(value: float) -> str:
     """A sample value as Prometheus writes it in vectors, matrices and exemplars."""
     return format_sample_value(value)
-
-
-def format_scalar(value: float) -> str:
-    """A scalar result's value: Go 'f' formatting without the exponent switch."""
-    return format_float_f(value)
 
 
 def format_timestamp_ms(millis: int) -> str:

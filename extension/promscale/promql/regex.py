@@ -137,10 +137,3 @@ def compile_anchored(pattern: str):
         elif "nothing to repeat" in msg or "multiple repeat" in msg:
             msg = f"missing argument to repetition operator: `{pattern}`"
         raise RegexError(f"error parsing regexp: {msg}") from None
-
-
-def to_postgres(pattern: str) -> str | None:
-    """An equivalent PostgreSQL ARE for simple patterns (used to filter in SQL), else None."""
-    if re.fullmatch(r"[A-Za-z0-9_:.*+|()\- /]*", pattern) and "\\" not in pattern:
-        return pattern
-    return None

@@ -30,25 +30,6 @@ def _label_order_key(entry: tuple) -> str:
     return "".join([f"{k}\x01{v}\x00" for k, v in entry[0]])
 
 
-class MemoryStorage:
-    """Series held in Python, for unit tests: {labels_tuple: (times_ms, values)}."""
-
-    def __init__(self, data: dict):
-        self.data = {k: (np.asarray(t, dtype=np.int64), np.asarray(v, dtype=float)) for k, (t, v) in data.items()}
-
-    def select(self, matchers, mint: int, maxt: int):
-        out = []
-        for labels in sorted(self.data):
-            d = dict(labels)
-            if all(m.matches(d.get(m.name, "")) for m in matchers):
-                t, v = self.data[labels]
-                lo = np.searchsorted(t, mint, "left")
-                hi = np.searchsorted(t, maxt, "right")
-                if hi > lo:
-                    out.append((labels, t[lo:hi], v[lo:hi]))
-        return out
-
-
 class SqlStorage:
     def __init__(self, plpy, session: dict):
         self.plpy = plpy

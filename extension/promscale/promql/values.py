@@ -38,10 +38,6 @@ def labels_get(labels: tuple, name: str) -> str:
     return ""
 
 
-def labels_from_dict(d: dict) -> tuple:
-    return tuple(sorted((k, v) for k, v in d.items() if v != ""))
-
-
 def labels_str(labels: tuple) -> str:
     from .gofmt import go_quote
     return "{" + ", ".join(f"{k}={go_quote(v)}" for k, v in labels) + "}"
