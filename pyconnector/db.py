@@ -259,7 +259,7 @@ class Database:
 
     def resolve_series(self, label_sets: Sequence[bytes], first_times: pgbinary.TimestamptzArray | None = None,
                        last_times: pgbinary.TimestamptzArray | None = None) -> tuple[list[int], tuple[list[int], list[int], list[int]]]:
-        """Series id of each label set in canonical encoding (see ingest.canonical_label_set),
+        """Series id of each label set in canonical encoding (see remote_write.canonical_labels),
         creating series as needed (own transaction), those created with activity bounds covering
         [first_times[i], last_times[i]] (the time range of their samples; NULL or None: none); and
         the activity bounds those series hold (series ids, first_seen ms, last_seen ms; series

@@ -23,14 +23,6 @@ from .series_cache import SeriesCache
 WIDE_BATCH_MS = 24 * 3600 * 1000
 
 
-def canonical_label_set(pairs: list[tuple[str, str]]) -> bytes:
-    """Sorted (name, value) pairs in the encoding the database identifies a label set by
-    (prom_api.get_or_create_series_ids(bytea[])): each ``name NUL value NUL``; the series is
-    found by the SHA-256 of these bytes. The connector builds it from a request's raw labels
-    (remote_write.canonical_labels); this form is for callers holding pairs (tests, benchmarks)."""
-    return b"".join(name.encode() + b"\0" + value.encode() + b"\0" for name, value in pairs)
-
-
 @dataclass
 class IngestResult:
     samples: int
@@ -77,7 +69,7 @@ class Ingestor:
             sample_ranges = time_ranges(np.arange(len(write.keys)), write.sample_counts, write.times_ms)
         ids, misses, epoch = self.series_ids(write.keys, sample_ranges)
         try:
-            self._write(write, ids, epoch)
+            self._write(write, ids, epoch, sample_ranges)
         except StaleSeries:
             # retention deleted series since this worker's cache was filled: start the cache
             # over, resolve the request's series again (reviving or recreating them), write once more
@@ -85,7 +77,7 @@ class Ingestor:
             self.activity.clear()
             ids, misses, epoch = self.series_ids(write.keys, sample_ranges)
             try:
-                self._write(write, ids, epoch)
+                self._write(write, ids, epoch, sample_ranges)
             except StaleSeries as exc:  # garbage collection ran again meanwhile: let the client retry
                 raise DatabaseUnavailable(f"series were deleted while this request was written: {exc}") from exc
         return IngestResult(
@@ -98,11 +90,12 @@ class Ingestor:
             cache_misses=misses,
         )
 
-    def _write(self, write: DecodedWrite, ids: list[int], epoch: int) -> None:
+    def _write(self, write: DecodedWrite, ids: list[int], epoch: int, sample_ranges: Marks | None) -> None:
+        """``sample_ranges``: the time range of each key's samples (by key index), from ingest."""
         series_of_ts = np.array(ids, dtype=np.int64)
         samples = None
         due = None
-        if len(write.times_ms):
+        if sample_ranges is not None:
             # in series id order: the head's series_id index then takes its entries in key order
             # (neighbouring leaf pages, ~0.6 us less per row than the request's order)
             sample_series = np.repeat(series_of_ts, write.sample_counts)
@@ -112,7 +105,8 @@ class Ingestor:
                 TimestamptzArray.from_unix_ms(write.times_ms[order]),
                 Float8Array.of(write.values[order]),
             )
-            due = self.activity.due(time_ranges(series_of_ts, write.sample_counts, write.times_ms))
+            due = self.activity.due(Marks(series_of_ts[sample_ranges.series_ids], sample_ranges.min_ms,
+                                          sample_ranges.max_ms))
         exemplars = None
         if write.exemplars.ts_index:
             exemplars = ExemplarBatch(

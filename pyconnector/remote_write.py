@@ -235,7 +235,15 @@ def _label_entry(raw: bytes) -> tuple[str, bytes, bool] | None:
 
 def _canonical_labels_slowly(key: SeriesKey) -> bytes:
     # names are ASCII (LABEL_NAME), so the string order of decode_labels is byte order
-    return b"".join(name.encode() + b"\0" + value.encode() + b"\0" for name, value in decode_labels(key))
+    return canonical_label_set(decode_labels(key))
+
+
+def canonical_label_set(pairs: list[tuple[str, str]]) -> bytes:
+    """Sorted (name, value) pairs in the encoding the database identifies a label set by
+    (prom_api.get_or_create_series_ids(bytea[])): each ``name NUL value NUL``; the series is
+    found by the SHA-256 of these bytes. The connector builds it from a request's raw labels
+    (canonical_labels); this form is for pairs (the slow path, tests, benchmarks)."""
+    return b"".join(name.encode() + b"\0" + value.encode() + b"\0" for name, value in pairs)
 
 
 def format_labels(pairs: list[tuple[str, str]]) -> str:
