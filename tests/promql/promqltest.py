@@ -1,4 +1,5 @@
-"""Runner for Prometheus's PromQL test scripts (../shared/promqltest, format in its README).
+"""Runner for Prometheus's PromQL test scripts (tests/promql/testdata, verbatim from Prometheus; format in
+Prometheus's promql/promqltest/README.md).
 
 Data is loaded into a promscale database through the extension's ingest functions and every
 eval goes through prom_api.query / prom_api.query_range, with the @-modifier variants and the
@@ -21,9 +22,8 @@ from promscale.promql.lexer import lex, parse_duration, unquote
 from promscale.promql.parser import parse
 
 STALE_NAN = struct.unpack("<d", (0x7FF0000000000002).to_bytes(8, "little"))[0]
-SCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "promqltest"
-if not SCRIPTS.exists():
-    SCRIPTS = Path("/work/shared/promqltest")
+# Prometheus's scripts, copied verbatim with their origin and licence (testdata/README.md)
+SCRIPTS = Path(__file__).resolve().parent / "testdata"
 
 _UNUM = r"(?:[Ii]nf|NaN|nan|\d*\.?\d+(?:[eE][+-]?\d+)?|\d+\.)"
 _ITEM = re.compile(rf"^([+-]?{_UNUM})(?:([+-])({_UNUM}))?x(\d+)$")
