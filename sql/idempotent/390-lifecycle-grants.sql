@@ -1,5 +1,7 @@
 -- Grants of the lifecycle functions (compression, retention, maintenance).
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA _prom_catalog, prom_api FROM PUBLIC;
+-- ALL FUNCTIONS leaves procedures out: execute_maintenance was left to PUBLIC
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA _prom_catalog, prom_api FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA _prom_catalog, prom_data, prom_info FROM PUBLIC;
 
 -- Readers: decoding compressed rows is part of every read.

@@ -2,6 +2,7 @@
 -- admins configure retention and chunking, maintenance drops expired partitions.
 REVOKE ALL ON ALL TABLES IN SCHEMA _ps_trace, ps_trace FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA _ps_trace, ps_trace FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA _ps_trace, ps_trace FROM PUBLIC;  -- not in ALL FUNCTIONS
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA _ps_trace FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA _ps_trace, ps_trace TO prom_reader;

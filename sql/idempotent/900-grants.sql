@@ -3,6 +3,7 @@
 
 REVOKE ALL ON ALL TABLES IN SCHEMA _ps_catalog, _prom_catalog, prom_data, prom_api, prom_info FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA _ps_catalog, _prom_catalog, prom_data, prom_api, prom_info FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA _ps_catalog, _prom_catalog, prom_data, prom_api, prom_info FROM PUBLIC;  -- not in ALL FUNCTIONS
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA _ps_catalog, _prom_catalog, prom_data FROM PUBLIC;
 
 -- Readers: query everything metric-related; run the PL/Python runtime.

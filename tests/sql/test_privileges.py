@@ -86,3 +86,45 @@ def test_procedures_pin_search_path_after_every_commit(db):
         assert code[begin + 1] == pin, f"{name}: search_path not pinned at its start"
         unpinned = [i for i, line in enumerate(code) if line == "COMMIT;" and code[i + 1] != pin]
         assert not unpinned, f"{name}: COMMIT not followed by the search_path pin"
+
+
+def test_public_cannot_run_any_procedure(pg_cluster, db_name, db):
+    """REVOKE … ON ALL FUNCTIONS leaves procedures executable by PUBLIC: each must be revoked too."""
+    db.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'stranger') "
+               "THEN CREATE ROLE stranger LOGIN; END IF; END $$")
+    open_to_public = db.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e' "
+        "JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'promscale' "
+        "WHERE p.prokind = 'p' AND has_function_privilege('stranger', p.oid, 'EXECUTE')").fetchall()
+    assert open_to_public == []
+    with psycopg.connect(pg_cluster.uri(db_name, "stranger"), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CALL prom_api.execute_maintenance()")
+
+
+def test_maintenance_ignores_operators_planted_in_public(pg_cluster, db_name, db):
+    """A role with no promscale membership plants `||` operators in public (CREATE there is
+    granted to PUBLIC on databases made before PostgreSQL 15). A superuser then runs maintenance
+    (as pg_cron does) with the default search_path: no step may resolve an operator through it."""
+    db.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mallory') "
+               "THEN CREATE ROLE mallory LOGIN; END IF; END $$")
+    db.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    db.execute("CREATE TABLE public.ran_as (who text)")
+    db.execute("GRANT INSERT ON public.ran_as TO PUBLIC")
+    with psycopg.connect(pg_cluster.uri(db_name, "mallory"), autocommit=True) as conn:
+        for left in ("bigint", "integer"):
+            conn.execute(f"CREATE FUNCTION public.planted(a {left}, b text) RETURNS text LANGUAGE plpgsql AS $$ "
+                         "BEGIN INSERT INTO public.ran_as VALUES (current_user); RETURN a::text OPERATOR(pg_catalog.||) b; END $$")
+            conn.execute(f"CREATE OPERATOR public.|| (LEFTARG = {left}, RIGHTARG = text, FUNCTION = public.planted)")
+    # work for every kind of step that formats a count: stale views, a head partition due for flushing
+    sid = db.execute("""SELECT prom_api.get_or_create_series_id('{"__name__": "planted_m", "job": "x"}')""").fetchone()[0]
+    db.execute("SELECT prom_api.put_samples(ARRAY[%s, %s]::bigint[], ARRAY[now() - interval '3 hours', now() - interval '2 hours'], "
+               "ARRAY[1, 2]::float8[])", (sid, sid))
+    db.execute("UPDATE _prom_catalog.metric SET views_stale = true")
+    db.execute("SET search_path = \"$user\", public")
+    db.execute("CALL prom_api.execute_maintenance(log_steps => false)")
+    db.execute("RESET search_path")
+    assert db.execute("SELECT count(*) FROM _prom_catalog.maintenance_stat WHERE task IN ('flush', 'refresh_views')"
+                      ).fetchone()[0] == 2, "maintenance did the steps whose results it formats"
+    assert db.execute("SELECT who FROM public.ran_as").fetchall() == []
