@@ -74,6 +74,14 @@ BEGIN
     IF tbl IS NULL THEN
         RETURN NULL;
     END IF;
+    -- only what the retention settings make due: prom_maintenance may call this step directly, and
+    -- must not be able to drop or purge current data with it
+    IF NOT EXISTS (SELECT 1 FROM _prom_catalog.retention_work() w
+                   WHERE w.kind = apply_retention.kind AND w.item_id = apply_retention.item_id
+                     AND w.purge_period IS NOT DISTINCT FROM apply_retention.purge_period) THEN
+        RAISE NOTICE 'promscale maintenance: % of % refused: not due under the retention settings', kind, tbl;
+        RETURN NULL;
+    END IF;
     -- not while a writer or a flush is in the head partition (322-flush.sql), or a compaction
     -- in the level-1 partition (324-compaction.sql); the next run retries
     IF kind = 'drop_head' AND NOT pg_try_advisory_xact_lock(1886547831, (item_id % 2147483647)::int)

@@ -128,3 +128,19 @@ def test_maintenance_ignores_operators_planted_in_public(pg_cluster, db_name, db
     assert db.execute("SELECT count(*) FROM _prom_catalog.maintenance_stat WHERE task IN ('flush', 'refresh_views')"
                       ).fetchone()[0] == 2, "maintenance did the steps whose results it formats"
     assert db.execute("SELECT who FROM public.ran_as").fetchall() == []
+
+
+def test_maintenance_role_cannot_drop_or_purge_current_data(pg_cluster, db_name, db):
+    """prom_maintenance may call the retention step itself: told to drop or purge a partition that
+    the retention settings do not make due, it refuses and removes nothing."""
+    db.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'maint_only') "
+               "THEN CREATE ROLE maint_only LOGIN IN ROLE prom_maintenance; END IF; END $$")
+    sid = db.execute("SELECT prom_api.get_or_create_series_id('{\"__name__\": \"live\"}')").fetchone()[0]
+    db.execute("SELECT prom_api.put_samples(%s::bigint[], ARRAY[now()], '{1}')", ([sid],))
+    chunk = db.execute("SELECT c.id FROM _prom_catalog.sample_chunk c WHERE now() >= c.start_time AND now() < c.end_time"
+                       ).fetchone()[0]
+    with psycopg.connect(pg_cluster.uri(db_name, "maint_only"), autocommit=True) as conn:
+        for kind, period in (("drop_head", None), ("purge_head", "1000 years"), ("purge_head", "0 seconds")):
+            assert conn.execute("SELECT _prom_catalog.apply_retention(%s, %s, %s::interval)",
+                                (kind, chunk, period)).fetchone()[0] is None
+    assert db.execute("SELECT count(*) FROM prom_data.sample WHERE series_id = %s", (sid,)).fetchone()[0] == 1
