@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 
 # gcc and libc6-dev build the planner library (src/) with PGXS
 SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 postgresql-server-dev-15 python3-numpy
-                 gcc libc6-dev)
+                 python3-pip gcc libc6-dev)
+# PromQL regexes run on RE2 (linear time): Debian has no package of its Python bindings, so the
+# server's Python (the one PL/Python embeds, not the virtualenv's) gets them from PyPI
+SERVER_PIP_PACKAGE="google-re2==1.1.20251105"
+SERVER_PYTHON=/usr/bin/python3
 TEST_PACKAGES=(prometheus prometheus-node-exporter postgresql-15-cron)
 VENV=${VENV:-.venv}
 PYTHON=${HOST_PYTHON:-python3}
@@ -26,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     # the Debian packages would start their own clusters and services; we run our own
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! "$SERVER_PYTHON" -c "import re2" 2>/dev/null; then
+    echo "installing $SERVER_PIP_PACKAGE for the server's Python"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO "$SERVER_PYTHON" -m pip install -q --break-system-packages --root-user-action=ignore "$SERVER_PIP_PACKAGE"
 fi
 [ "${1:-}" = "--server-only" ] && exit 0
 

@@ -1,4 +1,10 @@
-"""Go RE2 regular expressions on Python's re: translate where they differ, reject what RE2 rejects.
+"""PromQL's regular expressions: Go's RE2 syntax and semantics, matched by RE2 (google-re2).
+
+Matching runs on RE2, whose time is linear in the text: a user's pattern such as ``(a+)+`` cannot
+make a backend spin for minutes (Python's backtracking ``re`` has no bound and no interrupt check,
+so neither statement_timeout nor pg_cancel_backend could stop it). The pattern is also translated
+to Python's syntax and compiled there, only to validate it: that yields the error messages of Go's
+regexp/syntax that PromQL answers, byte for byte, which RE2's own messages do not.
 
 PromQL anchors every matcher regex at both ends; callers use ``compile_anchored(p).fullmatch``.
 """
@@ -7,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
+
+import re2
 
 _POSIX = {
     "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
@@ -120,12 +128,86 @@ def _translate(p: str) -> str:
     return "".join(out)
 
 
+class Pattern:
+    """A pattern matched by RE2 against whole strings (the part of ``re.Pattern`` PromQL uses).
+    Matchers only ask whether a value matches: that runs a program without capture groups (RE2's
+    DFA); the groups, for label_replace, come from a second program, compiled when first asked for."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self._test = _re2_program(pattern, capture=False)
+        self._groups_program = None
+
+    @property
+    def groups(self) -> int:
+        return self._capturing().NumberOfCapturingGroups()
+
+    def fullmatch(self, text: str) -> "Match | None":
+        encoded = text.encode("utf-8", "surrogatepass")
+        if self._test.Match(_ANCHOR_BOTH, encoded, 0, len(encoded))[0][0] < 0:
+            return None
+        return Match(self, encoded)
+
+    def _capturing(self):
+        if self._groups_program is None:
+            self._groups_program = _re2_program(self.pattern, capture=True)
+        return self._groups_program
+
+
+class Match:
+    """A whole-string match: ``group(i)`` and ``group(name)`` as in ``re`` (IndexError for a group the
+    pattern does not have; None for one that did not take part)."""
+
+    def __init__(self, pattern: Pattern, encoded: bytes):
+        self.re = pattern
+        self._encoded = encoded
+        self._spans = None
+
+    def group(self, which: int | str = 0) -> str | None:
+        program = self.re._capturing()
+        if isinstance(which, str):
+            index = dict(program.NamedCapturingGroups()).get(which.encode("utf-8"))
+            if index is None:
+                raise IndexError(f"no such group: {which}")
+        else:
+            index = which
+            if not 0 <= index <= program.NumberOfCapturingGroups():
+                raise IndexError(f"no such group: {which}")
+        if self._spans is None:
+            self._spans = program.Match(_ANCHOR_BOTH, self._encoded, 0, len(self._encoded))
+        start, end = self._spans[index]
+        return None if start < 0 else self._encoded[start:end].decode("utf-8", "surrogatepass")
+
+
+_ANCHOR_BOTH = re2._Anchor.ANCHOR_BOTH
+
+
+def _re2_program(pattern: str, capture: bool):
+    options = re2.Options()
+    options.log_errors = False  # a user's bad pattern is an answer, not a line in the server's log
+    options.never_capture = not capture
+    return re2.compile(pattern, options)._regexp
+
+
+# RE2's words for what Go's regexp/syntax also rejects, where only RE2 does it (Python's re accepts it)
+_RE2_ERRORS = (("invalid repetition size", "invalid repeat count"), ("pattern too large", "expression too large"))
+
+
+def _re2_error(pattern: str, exc: Exception) -> RegexError:
+    message = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+    for theirs, go in _RE2_ERRORS:
+        if message.startswith(theirs):
+            rest = message[len(theirs):].lstrip(": ")
+            return RegexError(f"error parsing regexp: {go}: `{rest}`" if rest else f"error parsing regexp: {go}")
+    return RegexError(f"error parsing regexp: {message}: `{pattern}`")
+
+
 @functools.lru_cache(maxsize=1024)
-def compile_anchored(pattern: str):
+def compile_anchored(pattern: str) -> Pattern:
     """The compiled regex; use .fullmatch (PromQL anchors it). Raises RegexError like Go."""
     try:
         translated = _translate(pattern)
-        return re.compile(f"(?:{translated})")
+        re.compile(f"(?:{translated})")  # validation only: Go's error messages (see the module's doc)
     except RegexError as e:
         raise RegexError(f"error parsing regexp: {e}") from None
     except re.error as e:
@@ -137,3 +219,7 @@ def compile_anchored(pattern: str):
         elif "nothing to repeat" in msg or "multiple repeat" in msg:
             msg = f"missing argument to repetition operator: `{pattern}`"
         raise RegexError(f"error parsing regexp: {msg}") from None
+    try:
+        return Pattern(pattern)
+    except re2.error as exc:
+        raise _re2_error(pattern, exc) from None
