@@ -99,3 +99,21 @@ def test_reader_role_can_query(loaded, pg_cluster, db_name):
         body = json.loads(conn.execute("SELECT prom_api.query_json('count(req)', 300)").fetchone()[0])
         assert body["data"]["result"][0]["value"] == [300, "2"]
         assert conn.execute("SELECT prom_api.format_query('sum(x)by(a)')").fetchone()[0] == "sum by (a) (x)"
+
+
+@pytest.mark.parametrize("query", ["max_over_time(req[7d:1ms])", "sum(rate(req[1y:1ms]))",
+                                   "max_over_time(max_over_time(req[1d:1ms])[1d:1s])"])
+def test_subquery_steps_are_limited_before_they_are_allocated(loaded, query):
+    """Formerly a backend grew to 4.9 GB before refusing the first, and the second failed with
+    MemoryError (235 GiB of step times): the step count is checked first, as Prometheus does."""
+    body = json.loads(loaded.execute("SELECT prom_api.query_json(%s, 600)", (query,)).fetchone()[0])
+    assert body == {"status": "error", "errorType": "execution",
+                    "error": "query processing would load too many samples into memory in query execution"}
+
+
+def test_dense_selector_cells_are_limited_before_they_are_allocated(loaded):
+    loaded.execute("SELECT prom_api.set_promql_max_samples(100)")
+    too_many = json.loads(loaded.execute("SELECT prom_api.query_range_json('req', 0, 600, 10)").fetchone()[0])
+    assert too_many["error"] == "query processing would load too many samples into memory in query execution"
+    fits = json.loads(loaded.execute("SELECT prom_api.query_range_json('req', 0, 600, 15)").fetchone()[0])
+    assert fits["status"] == "success"  # 2 series x 41 steps

@@ -130,6 +130,10 @@ class Evaluator:
         if not series:
             return Vector.empty(n)
         self.ctx.check_deadline()
+        # the arrays below hold a cell per (series, step), present or not: refuse before allocating
+        # them what would exceed the limit if every series had a sample at every step
+        if len(series) * n > self.ctx.max_samples:
+            self.ctx.too_many()
         # every series at once: the latest sample at or before each step, found in the series'
         # times laid end to end (each series' times are sorted, so a search in the whole array
         # for (series, step time) lands in that series' block)
@@ -178,14 +182,12 @@ class Evaluator:
         lo = int(ref.min()) - node.range
         first = -(-lo // step) * step
         last = int(ref.max())
-        if last < first:
-            inner_ts = np.zeros(0, dtype=np.int64)
-        else:
-            inner_ts = np.arange(first, last + 1, step, dtype=np.int64)
+        # the step count is checked before its array exists: [1y:1ms] would be 235 GiB of times
+        if last >= first and (last - first) // step + 1 > self.ctx.max_samples:
+            self.ctx.too_many()
+        inner_ts = np.arange(first, last + 1, step, dtype=np.int64) if last >= first else np.zeros(0, dtype=np.int64)
         series = []
         if len(inner_ts):
-            if len(inner_ts) > self.ctx.max_samples:
-                self.ctx.too_many()
             inner = self.eval(node.expr, inner_ts)
             total = 0
             for i, lbls in enumerate(inner.labels):
