@@ -28,6 +28,34 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.column_name_for(text) IS 'Column name used for a label key in the per-metric views';
 
+-- How many label keys of a metric become columns of its views: the first ones, by position. A
+-- view has at most 1,600 columns, and some metrics (kube_pod_labels) have a key per pod label:
+-- past this many their keys are in the views' labels column only, and ingest goes on.
+CREATE OR REPLACE FUNCTION _prom_catalog.metric_view_max_label_columns()
+RETURNS int
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 1500 $$;
+COMMENT ON FUNCTION _prom_catalog.metric_view_max_label_columns() IS
+    'Label keys of a metric that get columns in its views (the first by position; the rest only in labels)';
+
+-- The label keys of one metric that are columns of its views, in position order.
+CREATE OR REPLACE FUNCTION _prom_catalog.metric_view_keys(metric_id int)
+RETURNS TABLE (pos int, column_name name)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.pos, p.column_name
+    FROM _prom_catalog.label_key_position p
+    WHERE p.metric_id = metric_view_keys.metric_id AND p.key <> '__name__'
+    ORDER BY p.pos
+    LIMIT _prom_catalog.metric_view_max_label_columns()
+$$;
+COMMENT ON FUNCTION _prom_catalog.metric_view_keys(int) IS 'Label keys of a metric that are columns of its views';
+
 -- SELECT list of the label columns of one metric, in position order.
 CREATE OR REPLACE FUNCTION _prom_catalog.metric_label_columns(metric_id int, series_alias text)
 RETURNS text
@@ -37,10 +65,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(string_agg(
         format(', (SELECT l.value FROM _prom_catalog.label l WHERE l.id = %s.labels[%s]) AS %I',
-               series_alias, p.pos, p.column_name),
-        '' ORDER BY p.pos), '')
-    FROM _prom_catalog.label_key_position p
-    WHERE p.metric_id = metric_label_columns.metric_id AND p.key <> '__name__'
+               series_alias, k.pos, k.column_name),
+        '' ORDER BY k.pos), '')
+    FROM _prom_catalog.metric_view_keys(metric_label_columns.metric_id) k
 $$;
 COMMENT ON FUNCTION _prom_catalog.metric_label_columns(int, text) IS 'Label columns of a metric''s views, as SQL';
 
@@ -125,9 +152,8 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(string_agg(format(', s.%I', p.column_name), '' ORDER BY p.pos), '')
-    FROM _prom_catalog.label_key_position p
-    WHERE p.metric_id = metric_view_passthrough.metric_id AND p.key <> '__name__'
+    SELECT coalesce(string_agg(format(', s.%I', k.column_name), '' ORDER BY k.pos), '')
+    FROM _prom_catalog.metric_view_keys(metric_view_passthrough.metric_id) k
 $$;
 COMMENT ON FUNCTION _prom_catalog.metric_view_passthrough(int) IS 'Label columns of prom_series.<metric> as a SELECT list';
 

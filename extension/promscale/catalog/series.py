@@ -19,6 +19,10 @@ import hashlib
 from typing import Any
 
 NAME = "__name__"
+# A label is one row of _prom_catalog.label, unique on (key, value) by a btree, whose entries
+# cannot exceed 2,704 bytes: a longer label would fail deep in the insert (and a writer would
+# retry it forever), so it is refused up front, naming the label.
+MAX_LABEL_BYTES = 2600
 
 
 class InvalidLabelSet(ValueError):
@@ -46,6 +50,12 @@ def parse_label_set(blob: bytes) -> list[tuple[str, str]]:
             raise ValueError
     except ValueError:
         raise InvalidLabelSet("it needs exactly one non-empty __name__ label") from None
+    if len(blob) > MAX_LABEL_BYTES:  # only then can one label be too long
+        for key, value in zip(keys, values):
+            size = len(key.encode()) + len(value.encode())
+            if size > MAX_LABEL_BYTES:
+                raise InvalidLabelSet(f"label {key} is {size} bytes long with its value, over the limit of "
+                                      f"{MAX_LABEL_BYTES} bytes (name and value)")
     return list(zip(keys, values))
 
 
