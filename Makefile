@@ -20,8 +20,8 @@ HOST_PYTHON ?= python3
 VENV ?= .venv
 VENV_PY = $(VENV)/bin/python
 
-# the releases: the unindented lines of sql/released-versions (docs/development.md)
-UPGRADE_FROM := $(filter-out $(EXTVERSION),$(shell sed -n 's/^\([0-9][^ ]*\)$$/\1/p' sql/released-versions 2>/dev/null))
+# the releases: first word of the unindented lines of sql/released-versions (docs/development.md)
+UPGRADE_FROM := $(filter-out $(EXTVERSION),$(shell sed -n 's/^\([0-9][^ ]*\) .*/\1/p' sql/released-versions 2>/dev/null))
 DATA_built = build/promscale--$(EXTVERSION).sql \
 	$(foreach v,$(UPGRADE_FROM),build/promscale--$(v)--$(EXTVERSION).sql)
 EXTENSION_SOURCES := sql/bootstrap.sql $(wildcard sql/migrations/*.sql sql/idempotent/*.sql sql/released-versions) \

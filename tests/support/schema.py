@@ -123,8 +123,14 @@ QUERIES: dict[str, str] = {
 
 
 def snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
-    """Every part of the installation, each a sorted list of rows."""
-    return {name: sorted(conn.execute(sql).fetchall(), key=repr) for name, sql in QUERIES.items()}
+    """Every part of the installation, each a sorted list of rows. Definitions name every
+    object with its schema (they are printed under search_path = pg_catalog)."""
+    saved = conn.execute("SELECT current_setting('search_path')").fetchone()[0]
+    conn.execute("SELECT set_config('search_path', 'pg_catalog', false)")
+    try:
+        return {name: sorted(conn.execute(sql).fetchall(), key=repr) for name, sql in QUERIES.items()}
+    finally:
+        conn.execute("SELECT set_config('search_path', %s, false)", (saved,))
 
 
 def differences(left: dict[str, list[tuple[Any, ...]]], right: dict[str, list[tuple[Any, ...]]]) -> list[str]:
