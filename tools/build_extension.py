@@ -22,7 +22,8 @@ every version listed in ``sql/released-versions``, so ``ALTER EXTENSION
 promscale UPDATE`` reaches the current version from any released one.
 
 Before writing anything the build enforces the SQL contract (docs/development.md):
-file names, one gap-free migration sequence, released migrations unchanged (their
+file names, no types, operators, tables... created by idempotent files, one gap-free
+migration sequence, released migrations unchanged (their
 SHA-256 is frozen in ``sql/released-versions``), new migrations numbered after
 released ones, the version newer than every release (or the latest release itself,
 with nothing added) and ``pyproject.toml`` at the version of ``promscale.control``,
@@ -161,6 +162,10 @@ def script_body(root: Path, version: str) -> str:
 
 MIGRATION_NAME = re.compile(r"^(?P<number>\d{4})-[a-z0-9]+(?:-[a-z0-9]+)*\.sql$")
 IDEMPOTENT_NAME = re.compile(r"^(?P<number>\d{3})-[a-z0-9]+(?:-[a-z0-9]+)*\.sql$")
+# state that an idempotent file cannot create twice (CREATE OR REPLACE ... is not matched)
+STATE_STATEMENT = re.compile(
+    r"^\s*CREATE\s+(?:UNIQUE\s+)?(?P<kind>TYPE|OPERATOR|DOMAIN|CAST|AGGREGATE|TABLE|SEQUENCE|INDEX|SCHEMA|ROLE|TRIGGER)\b",
+    re.I | re.M)
 VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)(?:-[0-9A-Za-z.-]+)?$")
 RELEASED_HEADER = """\
 # The released versions of the extension, oldest first, and the migrations each one added.
@@ -258,7 +263,12 @@ def check_contract(root: Path = ROOT, version: str | None = None) -> None:
     with ``version``, also check that it may be built from these sources."""
     problems: list[str] = []
     migrations = numbered_files(root / "sql" / "migrations", MIGRATION_NAME, "sql/migrations", problems)
-    numbered_files(root / "sql" / "idempotent", IDEMPOTENT_NAME, "sql/idempotent", problems)
+    for _, path in numbered_files(root / "sql" / "idempotent", IDEMPOTENT_NAME, "sql/idempotent", problems):
+        text = path.read_text()
+        for match in STATE_STATEMENT.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            problems.append(f"sql/idempotent/{path.name}:{line}: CREATE {match['kind'].upper()} in a file that reruns "
+                            f"on every upgrade: state belongs in a migration")
     numbers = [number for number, _ in migrations]
     if numbers and sorted(set(numbers)) != list(range(1, max(numbers) + 1)):
         missing = sorted(set(range(1, max(numbers) + 1)) - set(numbers))

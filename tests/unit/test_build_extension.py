@@ -92,6 +92,15 @@ def test_badly_named_idempotent_file_is_refused(repo):
     assert "sql/idempotent/0500-x.sql: not a valid name" in problems(repo)
 
 
+@pytest.mark.parametrize("statement", ["CREATE TYPE prom_api.t AS (a int);", "    create operator prom_api.=== (",
+                                       "CREATE UNIQUE INDEX i ON t (a);", "CREATE TABLE t (a int);"])
+def test_state_created_by_an_idempotent_file_is_refused(repo, statement):
+    labels = repo / "sql" / "idempotent" / "020-labels.sql"
+    labels.write_text(labels.read_text() + "\nDO $$\nBEGIN\n" + statement + "\nEND\n$$;\n")
+    assert "sql/idempotent/020-labels.sql:" in problems(repo)
+    assert "in a file that reruns on every upgrade: state belongs in a migration" in problems(repo)
+
+
 def test_duplicate_migration_number_is_refused(repo):
     number = next_number(repo)
     (repo / "sql" / "migrations" / f"{number}-one.sql").write_text("SELECT 1;\n")
