@@ -22,12 +22,12 @@ every version listed in ``sql/released-versions``, so ``ALTER EXTENSION
 promscale UPDATE`` reaches the current version from any released one.
 
 Before writing anything the build enforces the SQL contract (docs/development.md):
-file names, no types, operators, tables... created by idempotent files, one gap-free
-migration sequence, released migrations unchanged (their
-SHA-256 is frozen in ``sql/released-versions``), new migrations numbered after
-released ones, the version newer than every release (or the latest release itself,
-with nothing added) and ``pyproject.toml`` at the version of ``promscale.control``,
-the one version source. ``--release`` freezes the current version.
+file names; no types, operators, tables... created by idempotent files; one gap-free
+migration sequence; released migrations and install scripts unchanged (their SHA-256
+is frozen in ``sql/released-versions``); new migrations numbered after released ones;
+the version newer than every release (or the latest release itself, with nothing
+added); ``pyproject.toml`` at the version of ``promscale.control``, the one version
+source. ``--release`` freezes the current version.
 """
 
 from __future__ import annotations
