@@ -72,12 +72,6 @@ def test_every_migration_of_the_repository_runs_in_number_order():
     assert [int(name[:4]) for name in names] == list(range(1, len(names) + 1))
 
 
-def test_the_development_version_is_not_released():
-    """After a release, default_version moves on, so that the next change ships as a new version."""
-    released = build_extension.released_versions(ROOT)
-    assert build_extension.control_version() not in released
-
-
 # --- names and numbers ---
 
 @pytest.mark.parametrize("name", ["13-x.sql", "0013_x.sql", "0013-X.sql", "0013-x.SQL", "0013-.sql", "x.sql",
