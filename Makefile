@@ -20,11 +20,12 @@ HOST_PYTHON ?= python3
 VENV ?= .venv
 VENV_PY = $(VENV)/bin/python
 
-UPGRADE_FROM := $(shell grep -v '^\#' sql/released-versions 2>/dev/null)
+# the releases: first word of the unindented lines of sql/released-versions (docs/development.md)
+UPGRADE_FROM := $(filter-out $(EXTVERSION),$(shell sed -n 's/^\([0-9][^ ]*\) .*/\1/p' sql/released-versions 2>/dev/null))
 DATA_built = build/promscale--$(EXTVERSION).sql \
 	$(foreach v,$(UPGRADE_FROM),build/promscale--$(v)--$(EXTVERSION).sql)
-EXTENSION_SOURCES := sql/bootstrap.sql $(wildcard sql/migrations/*.sql sql/idempotent/*.sql) \
-	$(shell find extension/promscale -name '*.py' -not -path '*/__pycache__/*') tools/build_extension.py promscale.control
+EXTENSION_SOURCES := sql/bootstrap.sql $(wildcard sql/migrations/*.sql sql/idempotent/*.sql sql/released-versions) \
+	$(shell find extension/promscale -name '*.py' -not -path '*/__pycache__/*') tools/build_extension.py promscale.control pyproject.toml
 
 # The planner library (src/): time filters on the prom_metric views bound the compressed rows
 # they read (docs/architecture.md). No LLVM bitcode: JIT inlining of a planner hook gains nothing.

@@ -49,7 +49,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    -- default here, not as a row: see sql/migrations/301-settings-defaults-in-getters.sql
+    -- default here, not as a row: see sql/migrations/0008-settings-defaults-in-getters.sql
     -- short: maintenance flushes a partition into per-series rows soon after it closes, so the
     -- head, read at ~3 us per sample, holds minutes of data (docs/performance.md, "Head partitions")
     SELECT _prom_catalog.get_interval_setting('chunk_interval', interval '15 minutes')

@@ -54,21 +54,10 @@ COMMENT ON FUNCTION prom_api.labels(bigint) IS 'Label set of a series as a jsonb
 
 -- Matchers: ('key' == 'v') and ('key' ==~ 're') match series having that label;
 -- ('key' !== 'v') and ('key' !=~ 're') match series NOT having it (series without
--- the key included). Regexes are anchored at both ends, as in PromQL.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typname = 'matcher_positive'
-                   AND typnamespace = 'prom_api'::regnamespace) THEN
-        CREATE TYPE prom_api.matcher_positive AS (key text, pattern text, is_regex boolean);
-        COMMENT ON TYPE prom_api.matcher_positive IS 'A label matcher selecting series that have a matching label';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typname = 'matcher_negative'
-                   AND typnamespace = 'prom_api'::regnamespace) THEN
-        CREATE TYPE prom_api.matcher_negative AS (key text, pattern text, is_regex boolean);
-        COMMENT ON TYPE prom_api.matcher_negative IS 'A label matcher selecting series that lack a matching label';
-    END IF;
-END
-$$;
+-- the key included). Regexes are anchored at both ends, as in PromQL. The types
+-- prom_api.matcher_positive and matcher_negative and the operators == ==~ !== !=~ ?
+-- are state, created once by sql/migrations/0012-label-matchers.sql; these are the
+-- current definitions of the functions behind the operators.
 
 CREATE OR REPLACE FUNCTION prom_api.label_eq(key text, value text)
 RETURNS prom_api.matcher_positive
@@ -160,30 +149,3 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_negative) IS
     'True when the jsonb label set lacks the label the matcher names (operator ?)';
-
-DO $$
-DECLARE
-    op record;
-BEGIN
-    FOR op IN SELECT * FROM (VALUES
-        ('==',  'text', 'text', 'prom_api.label_eq'),
-        ('==~', 'text', 'text', 'prom_api.label_re'),
-        ('!==', 'text', 'text', 'prom_api.label_ne'),
-        ('!=~', 'text', 'text', 'prom_api.label_nre'),
-        ('?',   'int[]', 'prom_api.matcher_positive', 'prom_api.label_ids_match'),
-        ('?',   'int[]', 'prom_api.matcher_negative', 'prom_api.label_ids_match'),
-        ('?',   'jsonb', 'prom_api.matcher_positive', 'prom_api.labels_match'),
-        ('?',   'jsonb', 'prom_api.matcher_negative', 'prom_api.labels_match')
-    ) AS o(name, lefttype, righttype, func)
-    LOOP
-        IF NOT EXISTS (
-            SELECT 1 FROM pg_catalog.pg_operator
-            WHERE oprname = op.name AND oprnamespace = 'prom_api'::regnamespace
-              AND oprleft = op.lefttype::regtype AND oprright = op.righttype::regtype
-        ) THEN
-            EXECUTE format('CREATE OPERATOR prom_api.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = %s)',
-                           op.name, op.lefttype, op.righttype, op.func);
-        END IF;
-    END LOOP;
-END
-$$;

@@ -1,4 +1,4 @@
--- Activity bounds of series, labels and label keys (sql/migrations/050-activity-bounds.sql):
+-- Activity bounds of series, labels and label keys (sql/migrations/0006-activity-bounds.sql):
 -- maintained at ingest, narrowed by garbage collection, read by the HTTP API's lookups
 -- (210-http-api.sql), which then answer "what was active in [start, end]" from the catalog.
 --

@@ -1,7 +1,7 @@
 -- Lifecycle settings: retention (default and per metric) and compression timing.
 -- Defaults live in the getters, not in _ps_catalog.setting, so only values a user set are
 -- stored (and dumped): a restore never collides with rows the install script made
--- (see sql/migrations/301-settings-defaults-in-getters.sql).
+-- (see sql/migrations/0008-settings-defaults-in-getters.sql).
 
 -- (the interval-setting helpers are in 010-settings.sql)
 

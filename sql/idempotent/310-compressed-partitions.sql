@@ -1,6 +1,6 @@
 -- Partitions of prom_data.compressed_sample, created on demand like head partitions
 -- (create standalone, then ATTACH: running readers are not blocked). Level 2 (compacted)
--- has one partition per day, level 1 (flushed) one per bucket (see 300-cold-tier.sql).
+-- has one partition per day, level 1 (flushed) one per bucket (see 0007-cold-tier.sql).
 
 -- Time span of each partition of compacted rows: one day (a multiple of every allowed row span).
 CREATE OR REPLACE FUNCTION _prom_catalog.get_compressed_partition_interval()

@@ -66,7 +66,7 @@ BEGIN
                        tbl || '_' || chunk_id, tbl || '_' || chunk_id || '_time_range',
                        CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_start,
                        CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_end);
-        -- each partition owns its indexes (the parents have none: see 401-trace-partition-indexes.sql)
+        -- each partition owns its indexes (the parents have none: see 0010-trace-partition-indexes.sql)
         IF tbl = 'span' THEN
             -- trace fetch, trees, and deduplication of retried exports (ON CONFLICT DO NOTHING)
             EXECUTE format('ALTER TABLE _ps_trace.%I ADD PRIMARY KEY (trace_id, span_id, start_time)', tbl || '_' || chunk_id);

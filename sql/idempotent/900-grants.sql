@@ -1,5 +1,5 @@
 -- Least privilege: nothing for PUBLIC; each role gets what its job needs.
--- prom_reader ⊂ prom_writer ⊂ prom_modifier ⊂ prom_admin (role membership, sql/migrations/001-roles.sql).
+-- prom_reader ⊂ prom_writer ⊂ prom_modifier ⊂ prom_admin (role membership, sql/migrations/0001-roles.sql).
 
 REVOKE ALL ON ALL TABLES IN SCHEMA _ps_catalog, _prom_catalog, prom_data, prom_api, prom_info FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA _ps_catalog, _prom_catalog, prom_data, prom_api, prom_info FROM PUBLIC;

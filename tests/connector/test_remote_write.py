@@ -9,6 +9,7 @@ import pytest
 import snappy
 from werkzeug.test import Client
 
+import build_extension
 from pyconnector import Config, create_app
 from pyconnector.proto import prometheus_remote_pb2 as pb
 from support.remote_write import HEADERS, STALE_NAN, bits, encode, write_request
@@ -215,7 +216,7 @@ def test_healthz_reports_extension_version(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["status"] == "ok"
-    assert response.json["extension_version"] == "0.1.0"
+    assert response.json["extension_version"] == build_extension.control_version()
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):

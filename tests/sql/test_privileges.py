@@ -5,6 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+import build_extension
+
 
 @pytest.fixture
 def reader(pg_cluster, db_name):
@@ -41,7 +43,7 @@ def test_writer_cannot_touch_tables_directly_or_configure(writer):
 def test_reader_reads_but_cannot_write(writer, reader):
     write_one(writer)
     assert reader.execute("SELECT count(*) FROM prom_metric.m").fetchone()[0] == 1
-    assert reader.execute("SELECT prom_api.python_version()").fetchone()[0] == "0.1.0"
+    assert reader.execute("SELECT prom_api.python_version()").fetchone()[0] == build_extension.control_version()
     assert reader.execute("SELECT metric_name FROM prom_info.metric").fetchall() == [("m",)]
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         reader.execute("SELECT prom_api.put_samples('{1}', '{2024-01-01}', '{1}')")

@@ -1,8 +1,9 @@
 """ALTER EXTENSION promscale UPDATE: the mechanism every release relies on.
 
-Builds a next version from the current sources into the test overlay, installs
-the current version, stores data, and updates: migrations must not re-run, data
-must survive, and sessions must switch to the new Python modules.
+From each release kept in sql/released/ (the latest one at least): an update to the
+current version must give the schema of a fresh install, keep data and switch
+sessions to the new Python modules. And from the current version to a next one built
+from the same sources: migrations must not re-run.
 """
 
 from __future__ import annotations
@@ -14,15 +15,85 @@ import pytest
 
 import build_extension
 import pgcluster
+from support.schema import differences, snapshot
 
 NEXT = "99.0.0-upgrade-test"
+KEPT_RELEASES = [r.version for r in build_extension.read_releases(build_extension.ROOT)
+                 if build_extension.released_script(build_extension.ROOT, r.version).exists()]
+
+
+def extension_dir(pg_cluster) -> Path:
+    return Path(pg_cluster.bindir).parents[3] / Path(pgcluster.pg_config("--sharedir")).relative_to("/usr") / "extension"
+
+
+@pytest.fixture
+def released_installable(pg_cluster):
+    """The install scripts of the kept releases, in the test overlay for CREATE EXTENSION ... VERSION."""
+    written = []
+    for version in KEPT_RELEASES:
+        target = extension_dir(pg_cluster) / f"promscale--{version}.sql"
+        # (the current version's own script is the built one, equal to the kept one when it is released;
+        # any other file of a released version in the overlay is left over from an older build)
+        if version != build_extension.control_version():
+            target.write_text(build_extension.released_script(build_extension.ROOT, version).read_text())
+            target.chmod(0o644)
+            written.append(target)
+    yield
+    for path in written:
+        path.unlink()
+
+
+@pytest.fixture
+def empty_db(pg_cluster):
+    """A database without the extension, dropped after the test."""
+    name = "promscale_upgrade_test"
+    with psycopg.connect(pg_cluster.uri(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+        try:
+            with psycopg.connect(pg_cluster.uri(name), autocommit=True) as conn:
+                yield conn
+        finally:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_the_latest_release_is_kept():
+    releases = build_extension.read_releases(build_extension.ROOT)
+    assert releases, "sql/released-versions lists no release"
+    assert releases[-1].version in KEPT_RELEASES
+
+
+@pytest.mark.parametrize("released", KEPT_RELEASES)
+def test_update_from_release_gives_the_schema_of_a_fresh_install(released, released_installable, empty_db, db):
+    empty_db.execute(f"CREATE EXTENSION promscale VERSION '{released}' CASCADE")
+    assert empty_db.execute("SELECT prom_api.python_version()").fetchone()[0] == released
+    empty_db.execute("ALTER EXTENSION promscale UPDATE")
+    current = build_extension.control_version()
+    assert empty_db.execute("SELECT extversion FROM pg_extension WHERE extname = 'promscale'").fetchone()[0] == current
+    upgraded, fresh = snapshot(empty_db), snapshot(db)
+    assert differences(upgraded, fresh) == []
+    assert fresh["migrations"] == [(path.stem,) for path in build_extension.migration_files(build_extension.ROOT)]
+
+
+@pytest.mark.parametrize("released", KEPT_RELEASES)
+def test_update_from_release_keeps_data_and_switches_python(released, released_installable, empty_db):
+    empty_db.execute(f"CREATE EXTENSION promscale VERSION '{released}' CASCADE")
+    sid = empty_db.execute("SELECT prom_api.get_or_create_series_id('{\"__name__\": \"kept\", \"job\": \"a\"}')").fetchone()[0]
+    empty_db.execute("SELECT prom_api.put_samples(%s::bigint[], '{2024-01-01 00:00:00+00}', '{42}')", ([sid],))
+    assert empty_db.execute("SELECT prom_api.python_version()").fetchone()[0] == released
+
+    empty_db.execute("ALTER EXTENSION promscale UPDATE")
+
+    assert empty_db.execute("SELECT prom_api.python_version()").fetchone()[0] == build_extension.control_version()
+    assert empty_db.execute("SELECT value, job FROM prom_metric.kept").fetchall() == [(42.0, "a")]
+    assert empty_db.execute(
+        "SELECT prom_api.get_or_create_series_id('{\"__name__\": \"kept\", \"job\": \"a\"}')").fetchone()[0] == sid
 
 
 @pytest.fixture
 def next_version_installed(pg_cluster):
-    extension_dir = Path(pg_cluster.bindir).parents[3] / Path(pgcluster.pg_config("--sharedir")).relative_to("/usr") / "extension"
     current = build_extension.control_version()
-    written = build_extension.build(extension_dir, NEXT, [current])
+    written = build_extension.build(extension_dir(pg_cluster), NEXT, [current])
     for path in written:
         path.chmod(0o644)
     yield current

@@ -1,6 +1,6 @@
 """Writing rows of ``prom_data.compressed_sample``, merged with what is stored under the same key.
 
-Two levels (sql/migrations/300-cold-tier.sql):
+Two levels (sql/migrations/0007-cold-tier.sql):
 
 * ``write_flushed``: level-1 rows, RAW-encoded (``FlushedRow``), into one level-1
   partition. A row is inserted unless one exists for its (series_id, chunk_start) (a
@@ -107,7 +107,7 @@ _COMPACTED_STORED = """
       AND c.chunk_start >= {ts_lo} AND c.chunk_start <= {ts_hi}
 """.format(ts=_TS.format("b"), ts_lo=_TS.format("$3"), ts_hi=_TS.format("$4"))
 # replace rows: the caller's bucket locks keep anyone else from writing them meanwhile
-# (the partitioned parent has no unique index for ON CONFLICT; see 300-cold-tier.sql)
+# (the partitioned parent has no unique index for ON CONFLICT; see 0007-cold-tier.sql)
 _COMPACTED_DELETE = """
     DELETE FROM prom_data.compressed_sample c
     USING unnest($1::int8[], $2::int8[]) AS k(s, b)

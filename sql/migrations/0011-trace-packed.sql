@@ -9,7 +9,7 @@ ALTER TABLE _ps_trace.chunk
 
 -- One row per trace and chunk (a second one when late spans of the trace were packed later).
 -- Partitioned like the spans (by the row's first span start), one partition per packed chunk,
--- created by the packer with its own indexes (see 401-trace-partition-indexes.sql for why).
+-- created by the packer with its own indexes (see 0010-trace-partition-indexes.sql for why).
 CREATE TABLE _ps_trace.span_packed (
     trace_id uuid NOT NULL,
     start_time timestamptz NOT NULL,       -- earliest span start in the row

@@ -9,7 +9,7 @@ COMMENT ON SCHEMA ps_trace IS 'Public trace views and functions (trace_tree, ope
 
 -- Trace settings have no rows until a user sets them: the getters carry the defaults
 -- (30 days retention, 6 hour chunks), so pg_restore's copy of _ps_catalog.setting never
--- collides with rows a fresh install made (see 301-settings-defaults-in-getters.sql).
+-- collides with rows a fresh install made (see 0008-settings-defaults-in-getters.sql).
 
 -- A resource: the attributes (service.name among them) of the process that made spans.
 CREATE TABLE _ps_trace.resource (
