@@ -1,6 +1,40 @@
 -- Per-metric views for analysts: prom_series.<metric> and prom_metric.<metric>.
 
 -- Identifier for a name, kept within PostgreSQL's 63 bytes by a digest suffix.
+-- The longest prefix of a text that fits in max_bytes of UTF-8, cut between characters (a cast
+-- to name cuts bytes, and could split a character or, worse, the digest after the prefix).
+CREATE OR REPLACE FUNCTION _prom_catalog.byte_prefix(s text, max_bytes int)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN octet_length(s) <= max_bytes THEN s
+                ELSE (SELECT left(s, n) FROM generate_series(max_bytes, 0, -1) AS n
+                      WHERE octet_length(left(s, n)) <= max_bytes LIMIT 1) END
+$$;
+COMMENT ON FUNCTION _prom_catalog.byte_prefix(text, int) IS 'The longest prefix of a text within a UTF-8 byte length';
+
+-- A SQL identifier (at most 63 bytes) for a metric or label name. Attempt 0: the name itself when
+-- it fits, else a prefix plus a digest of the name. Two names can still want one identifier (a
+-- 63-byte name equal to a long name's prefix-plus-digest; `time` and `time_label` as columns), so
+-- whoever finds its identifier taken tries attempts 1, 2, … : a prefix plus a digest salted with
+-- the attempt.
+CREATE OR REPLACE FUNCTION _prom_catalog.identifier_for(name text, attempt int)
+RETURNS name
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN attempt = 0 AND octet_length(name) <= 63 THEN name::name
+                ELSE (_prom_catalog.byte_prefix(name, 50) || '_'
+                      || substr(md5(CASE WHEN attempt = 0 THEN name ELSE attempt || ':' || name END), 1, 12))::name END
+$$;
+COMMENT ON FUNCTION _prom_catalog.identifier_for(text, int) IS
+    'A SQL identifier for a metric or label name: the name itself, or a prefix plus digest when too long or taken (attempt > 0)';
+
 CREATE OR REPLACE FUNCTION _prom_catalog.identifier_for(name text)
 RETURNS name
 LANGUAGE sql
@@ -8,14 +42,13 @@ IMMUTABLE
 PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN octet_length(name) <= 63 THEN name::name
-                ELSE (left(name, 50) || '_' || substr(md5(name), 1, 12))::name END
+    SELECT _prom_catalog.identifier_for(name, 0)
 $$;
 COMMENT ON FUNCTION _prom_catalog.identifier_for(text) IS
     'A SQL identifier for a metric or label name: the name itself, or a prefix plus digest when too long';
 
 -- View column for a label key; keys that clash with the fixed columns get a suffix.
-CREATE OR REPLACE FUNCTION _prom_catalog.column_name_for(label_key text)
+CREATE OR REPLACE FUNCTION _prom_catalog.column_name_for(label_key text, attempt int)
 RETURNS name
 LANGUAGE sql
 IMMUTABLE
@@ -24,7 +57,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT _prom_catalog.identifier_for(
         CASE WHEN label_key IN ('time', 'value', 'series_id', 'labels', 'label_ids')
-             THEN label_key || '_label' ELSE label_key END)
+             THEN label_key || '_label' ELSE label_key END, attempt)
+$$;
+COMMENT ON FUNCTION _prom_catalog.column_name_for(text, int) IS
+    'Column name for a label key in the per-metric views (attempt > 0: when the first is taken, see identifier_for)';
+
+CREATE OR REPLACE FUNCTION _prom_catalog.column_name_for(label_key text)
+RETURNS name
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.column_name_for(label_key, 0)
 $$;
 COMMENT ON FUNCTION _prom_catalog.column_name_for(text) IS 'Column name used for a label key in the per-metric views';
 

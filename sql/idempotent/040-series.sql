@@ -150,17 +150,35 @@ LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    new_key text;
+    next_pos int;
+    attempt int;
+    col name;
 BEGIN
     PERFORM _prom_catalog.lock_metric_keys(metric_id);
-    INSERT INTO _prom_catalog.label_key_position (metric_id, key, pos, column_name)
-    SELECT add_label_keys.metric_id, n.key,
-           coalesce((SELECT max(p.pos) FROM _prom_catalog.label_key_position p WHERE p.metric_id = add_label_keys.metric_id), 0)
-               + row_number() OVER (ORDER BY n.key <> '__name__', n.key),
-           _prom_catalog.column_name_for(n.key)
-    FROM (SELECT DISTINCT k AS key FROM unnest(keys) AS k) n
-    -- again under the lock: another caller may have added some of them meanwhile
-    WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key_position p
-                      WHERE p.metric_id = add_label_keys.metric_id AND p.key = n.key);
+    next_pos := coalesce((SELECT max(p.pos) FROM _prom_catalog.label_key_position p
+                          WHERE p.metric_id = add_label_keys.metric_id), 0);
+    -- again under the lock: another caller may have added some of them meanwhile. A key whose
+    -- column is its own name comes first, so `time_label` keeps that column and `time` (whose
+    -- column would be `time_label` too) takes the next attempt's name.
+    FOR new_key IN
+        SELECT n.key FROM (SELECT DISTINCT k AS key FROM unnest(keys) AS k) n
+        WHERE NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key_position p
+                          WHERE p.metric_id = add_label_keys.metric_id AND p.key = n.key)
+        ORDER BY n.key <> '__name__', _prom_catalog.column_name_for(n.key) <> n.key, n.key
+    LOOP
+        attempt := 0;
+        LOOP
+            col := _prom_catalog.column_name_for(new_key, attempt);
+            EXIT WHEN NOT EXISTS (SELECT 1 FROM _prom_catalog.label_key_position p
+                                  WHERE p.metric_id = add_label_keys.metric_id AND p.column_name = col);
+            attempt := attempt + 1;
+        END LOOP;
+        next_pos := next_pos + 1;
+        INSERT INTO _prom_catalog.label_key_position (metric_id, key, pos, column_name)
+        VALUES (add_label_keys.metric_id, new_key, next_pos, col);
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION _prom_catalog.add_label_keys(int, text[]) IS 'Gives new label keys of a metric the next positions';

@@ -30,7 +30,10 @@ GRANT EXECUTE ON FUNCTION
     prom_api.labels_match(jsonb, prom_api.matcher_positive),
     prom_api.labels_match(jsonb, prom_api.matcher_negative),
     _prom_catalog.identifier_for(text),
+    _prom_catalog.identifier_for(text, int),
+    _prom_catalog.byte_prefix(text, int),
     _prom_catalog.column_name_for(text),
+    _prom_catalog.column_name_for(text, int),
     prom_api.get_samples(bigint[], timestamptz, timestamptz)
 TO prom_reader;
 

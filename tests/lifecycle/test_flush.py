@@ -58,7 +58,8 @@ def test_head_partitions_do_not_grow_with_history(history):
     db, ids = history
     before = read_exact(db, ids, *FAR)
     names = [name for name, _, _ in head_partitions(db)]
-    assert len(names) > 3 * 24 * 4  # 15-minute partitions
+    # 15-minute partitions: 288 when the first scrape falls within 15 s after a quarter hour, else 289
+    assert len(names) >= 3 * 24 * 4
     maintain(db)
     # every partition was closed: all flushed and dropped, tables and space gone
     assert head_partitions(db) == [] and attached(db) == 0

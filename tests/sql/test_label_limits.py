@@ -32,3 +32,39 @@ def test_a_metric_with_more_keys_than_view_columns_keeps_ingesting(db):
     assert columns == limit
     last = db.execute("SELECT labels FROM prom_series.kube_pod_labels WHERE series_id = %s", (ids[-1],)).fetchone()[0]
     assert last[f"label_k{len(ids) - 1}_99"] == "v"
+
+
+def view_names(db) -> dict[str, str]:
+    return dict(db.execute("SELECT metric_name, view_name FROM _prom_catalog.metric").fetchall())
+
+
+@pytest.mark.parametrize("long_first", [True, False])
+def test_a_name_equal_to_another_names_view_identifier_gets_its_own(db, long_first):
+    long_name = "m" * 70
+    long_view = db.execute("SELECT _prom_catalog.identifier_for(%s)", (long_name,)).fetchone()[0]
+    names = [long_name, long_view] if long_first else [long_view, long_name]
+    ids = [series_id(db, {"__name__": name}) for name in names]
+    assert len(set(ids)) == 2
+    views = view_names(db)
+    assert views[long_name] != views[long_view]
+    for name, sid in zip(names, ids):
+        assert db.execute(f'SELECT series_id FROM prom_series."{views[name]}"').fetchall() == [(sid,)]
+
+
+def test_multibyte_names_over_63_bytes_keep_their_digest(db):
+    """Formerly the prefix was cut by characters and the cast to name cut the digest by bytes:
+    two such names got one identifier, and the second series no id."""
+    names = ["é" * 40 + "a", "é" * 40 + "b"]
+    ids = [series_id(db, {"__name__": name, "é" * 40 + k: "v"}) for name, k in zip(names, "xy")]
+    assert None not in ids and len(set(ids)) == 2
+    views = view_names(db)
+    assert views[names[0]] != views[names[1]]
+    assert all(len(v.encode()) <= 63 for v in views.values())
+
+
+def test_label_keys_whose_columns_clash_both_get_columns(db):
+    sid = series_id(db, {"__name__": "col_clash", "time": "a", "time_label": "b"})
+    row = db.execute("SELECT to_jsonb(s) FROM prom_series.col_clash s WHERE series_id = %s", (sid,)).fetchone()[0]
+    assert row["time_label"] == "b"
+    (other,) = [k for k, v in row.items() if v == "a"]
+    assert other.startswith("time_label_")

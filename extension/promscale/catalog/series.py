@@ -72,13 +72,16 @@ _METRIC_IDS = """
     SELECT n.name, m.id FROM unnest($1::text[]) AS n(name)
     CROSS JOIN LATERAL (SELECT m.id FROM _prom_catalog.metric m WHERE m.metric_name = n.name LIMIT 1) m
 """
+# a view name another metric has taken (see _prom_catalog.identifier_for) is skipped by ON CONFLICT,
+# and the metric is tried again with the next attempt's name
 _NEW_METRICS = """
     INSERT INTO _prom_catalog.metric (metric_name, view_name)
-    SELECT n.name, _prom_catalog.identifier_for(n.name) FROM unnest($1::text[]) AS n(name)
+    SELECT n.name, _prom_catalog.identifier_for(n.name, $2) FROM unnest($1::text[]) AS n(name)
     ORDER BY n.name
     ON CONFLICT DO NOTHING
     RETURNING id
 """
+VIEW_NAME_ATTEMPTS = 4
 _LABEL_IDS = """
     SELECT p.n, l.id FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS p(k, v, n)
     CROSS JOIN LATERAL (SELECT l.id FROM _prom_catalog.label l WHERE l.key = p.k AND l.value = p.v LIMIT 1) l
@@ -125,7 +128,7 @@ def _plans(plpy: Any, cache: dict) -> dict:
     if "metric_ids" not in cache:
         cache.update(
             metric_ids=plpy.prepare(_METRIC_IDS, ["text[]"]),
-            new_metrics=plpy.prepare(_NEW_METRICS, ["text[]"]),
+            new_metrics=plpy.prepare(_NEW_METRICS, ["text[]", "int4"]),
             label_ids=plpy.prepare(_LABEL_IDS, ["text[]", "text[]"]),
             new_labels=plpy.prepare(_NEW_LABELS, ["text[]", "text[]"]),
             key_positions=plpy.prepare(_KEY_POSITIONS, ["int4[]", "text[]"]),
@@ -234,9 +237,14 @@ def _union_by(keys: tuple, lo: Any, hi: Any) -> tuple:
 def _metric_ids(plpy: Any, plans: dict, names: list[str]) -> dict[str, int]:
     found = {r["name"]: r["id"] for r in plpy.execute(plans["metric_ids"], [names])}
     missing = [n for n in names if n not in found]
-    if missing:
-        plpy.execute(plans["new_metrics"], [missing])
+    for attempt in range(VIEW_NAME_ATTEMPTS):
+        if not missing:
+            return found
+        plpy.execute(plans["new_metrics"], [missing, attempt])
         found.update({r["name"]: r["id"] for r in plpy.execute(plans["metric_ids"], [missing])})
+        missing = [n for n in missing if n not in found]
+    if missing:
+        raise RuntimeError(f"no free view name for metric {missing[0]!r} after {VIEW_NAME_ATTEMPTS} attempts")
     return found
 
 
