@@ -25,47 +25,29 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    chunk_interval interval := prom_api.get_default_chunk_interval();
-    chunk_start timestamptz;
-    chunk_end timestamptz;
+    chunk_range record;
     chunk_id bigint;
     chunk_table name;
 BEGIN
     -- the first and last chunks of the timestamptz range are open-ended
-    BEGIN
-        chunk_start := _prom_catalog.aligned_chunk_start(t, chunk_interval);
-    EXCEPTION WHEN datetime_field_overflow THEN
-        chunk_start := '-infinity';
-    END;
-    BEGIN
-        chunk_end := chunk_start + chunk_interval;
-    EXCEPTION WHEN datetime_field_overflow THEN
-        chunk_end := 'infinity';
-    END;
-    chunk_start := greatest(chunk_start,
-        (SELECT max(c.end_time) FROM _prom_catalog.sample_chunk c WHERE c.end_time <= t));
-    chunk_end := least(chunk_end,
+    chunk_range := _ps_catalog.partition_range(t, prom_api.get_default_chunk_interval(),
+        (SELECT max(c.end_time) FROM _prom_catalog.sample_chunk c WHERE c.end_time <= t),
         (SELECT min(c.start_time) FROM _prom_catalog.sample_chunk c WHERE c.start_time > t));
     INSERT INTO _prom_catalog.sample_chunk (table_name, start_time, end_time)
-    VALUES ('pending', chunk_start, chunk_end)
+    VALUES ('pending', chunk_range.range_start, chunk_range.range_end)
     RETURNING id INTO chunk_id;
     chunk_table := format('sample_%s', chunk_id);
     UPDATE _prom_catalog.sample_chunk c SET table_name = chunk_table WHERE c.id = chunk_id;
-
-    -- Create standalone, then attach: ATTACH needs only SHARE UPDATE EXCLUSIVE on the
-    -- parent, so running ingest and queries are not blocked.
-    EXECUTE format('CREATE TABLE prom_data.%I (LIKE prom_data.sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', chunk_table);
-    EXECUTE format('ALTER TABLE prom_data.%I ADD CONSTRAINT %I CHECK (time >= %L AND time < %L)',
-                   chunk_table, chunk_table || '_time_range', chunk_start, chunk_end);
     -- the per-series path: a read of k series costs O(k x their samples), whatever else the
     -- partition holds. series_id alone, not (series_id, time): btree deduplication keeps it at a
     -- few bytes per row, and it costs ~1 us less per ingested row (docs/performance.md, "Head
     -- index"); rows of a series sit in time order in the heap, and readers filter the time range.
     -- No index on time: partitions are short, so pruning does that job (a BRIN index there made
     -- the planner AND its lossy bitmap with the series_id one, rechecking whole partitions).
-    EXECUTE format('CREATE INDEX %I ON prom_data.%I (series_id)', chunk_table || '_series_id', chunk_table);
-    EXECUTE format('ALTER TABLE prom_data.sample ATTACH PARTITION prom_data.%I FOR VALUES FROM (%L) TO (%L)',
-                   chunk_table, chunk_start, chunk_end);
+    PERFORM _ps_catalog.create_range_partition(
+        'prom_data.sample', chunk_table, 'time', chunk_range.range_start, chunk_range.range_end,
+        'LIKE prom_data.sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS', chunk_table || '_time_range', NULL,
+        NULL, ARRAY[chunk_table || '_series_id']::name[], ARRAY['series_id']);
     RETURN chunk_table;
 END
 $$;
