@@ -154,7 +154,8 @@ def _extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_r
             use = (result > 0) & (first >= 0) & (dz < dur_start)
             dur_start = np.where(use, dz, dur_start)
         thresh = avg_dur * 1.1
-        ext = sampled + np.where(dur_start < thresh, dur_start, avg_dur / 2) + np.where(dur_end < thresh, dur_end, avg_dur / 2)
+        ext = (sampled + np.where(dur_start < thresh, dur_start, avg_dur / 2)
+               + np.where(dur_end < thresh, dur_end, avg_dur / 2))
         factor = ext / sampled
         if is_rate:
             factor = factor / (rng / 1000)
