@@ -11,8 +11,8 @@ import requests
 import snappy
 
 from support.http_api import push
-from pyconnector.proto import prometheus_remote_pb2 as pb
-from pyconnector.remote_read import crc32c
+from pyconnector.prometheus.proto import prometheus_remote_pb2 as pb
+from pyconnector.prometheus.remote_read import crc32c
 from support.processes import connector, prometheus
 from support.remote_write import HEADERS as WRITE_HEADERS, STALE_NAN, bits, encode, write_request
 from support.xor_decode import decode

@@ -61,9 +61,10 @@ def test_one_version_source():
         assert tomllib.load(f)["project"]["version"] == version
     assert f'__version__ = "{version}"' in dict(
         (name, source) for name, _, source in build_extension.python_modules(ROOT, version))["promscale"]
-    from pyconnector import COMPATIBLE_EXTENSION
+    import pyconnector
 
-    assert version.startswith(COMPATIBLE_EXTENSION + ".")
+    assert pyconnector.__version__ == version  # what /healthz reports as connector_version
+    assert version.startswith(pyconnector.COMPATIBLE_EXTENSION + ".")
 
 
 def test_every_migration_of_the_repository_runs_in_number_order():
