@@ -1,4 +1,5 @@
-"""Decoding Prometheus remote_write 1.0 requests (snappy block + protobuf WriteRequest).
+"""Decoding Prometheus remote_write 1.0 requests (the protobuf WriteRequest, once
+request_body.py has checked and decompressed the snappy block).
 
 The hot path never turns a label into a Python string for a series it has seen:
 each TimeSeries stays a byte string, NumPy walks the fields of all of them at once
@@ -8,8 +9,8 @@ from the cache are decoded and validated. Requests the walk does not expect
 (exemplars, histograms, unusual field order) take the protobuf path, with the
 same result.
 
-Everything here is pure (no I/O): errors are ``BadRequest`` / ``TooLarge`` with
-a message naming what was wrong.
+Everything here is pure (no I/O): errors are ``BadRequest`` (errors.py) with a
+message naming what was wrong.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from google.protobuf.message import DecodeError
 
 from ..pgbinary import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 from .proto import prometheus_remote_pb2 as pb
-from .errors import BadRequest, TooLarge
+from .errors import BadRequest
 from .proto import remote_write_blobs_pb2 as blobs_pb
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")

@@ -5,6 +5,8 @@ db.py. Imports are read with ``ast``, so a rule broken in any module fails here.
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -22,15 +24,15 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Absolute names of every module ``path`` imports (relative imports resolved; for
-    ``from X import Y`` both X and X.Y, since Y may be a module)."""
+def imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names taken from it) of every import statement of ``path``, anywhere in the
+    file, relative imports resolved: ``import X`` is (X, []), ``from X import Y`` (X, [Y])."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
+    found: list[tuple[str, list[str]]] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            found.extend((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
@@ -38,9 +40,13 @@ def imported_modules(path: Path) -> set[str]:
                 origin = ".".join(base + ([node.module] if node.module else []))
             else:
                 origin = node.module or ""
-            found.add(origin)
-            found.update(f"{origin}.{alias.name}" for alias in node.names)
+            found.append((origin, [alias.name for alias in node.names]))
     return found
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports; for ``from X import Y`` both X and X.Y (Y may be a module)."""
+    return {m for origin, names in imports(path) for m in (origin, *(f"{origin}.{n}" for n in names))}
 
 
 def source_files() -> list[Path]:
@@ -84,7 +90,23 @@ def test_remote_read_does_not_use_remote_write_internals():
         assert not {m for m in modules if "remote_write" in m or "write_endpoint" in m or m.endswith(".ingest")}, name
 
 
-def test_the_import_rules_see_imports(tmp_path):
+def test_every_import_of_a_connector_module_resolves():
+    """Also the imports inside functions, which importing the package does not run."""
+    unresolved = []
+    for path in source_files():
+        for origin, names in imports(path):
+            if not origin.startswith("pyconnector"):
+                continue
+            if importlib.util.find_spec(origin) is None:
+                unresolved.append(f"{path.relative_to(PACKAGE)}: {origin}")
+                continue
+            module = importlib.import_module(origin)
+            unresolved.extend(f"{path.relative_to(PACKAGE)}: {origin}.{n}" for n in names
+                              if not hasattr(module, n) and importlib.util.find_spec(f"{origin}.{n}") is None)
+    assert unresolved == []
+
+
+def test_the_import_rules_see_imports():
     """The checks above would pass on a parser that found nothing."""
     assert "psycopg" in imported_modules(PACKAGE / "db.py")
     assert "pyconnector.db" in imported_modules(PACKAGE / "prometheus" / "query_api.py")
