@@ -67,6 +67,19 @@ def test_one_version_source():
     assert version.startswith(pyconnector.COMPATIBLE_EXTENSION + ".")
 
 
+def test_connector_version_without_package_metadata(monkeypatch):
+    """A checkout run without installing the package reads pyproject.toml."""
+    import importlib.metadata
+
+    import pyconnector
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert pyconnector._version() == build_extension.control_version()
+
+
 def test_every_migration_of_the_repository_runs_in_number_order():
     names = [path.name for path in build_extension.migration_files(ROOT)]
     assert names == sorted(names)
