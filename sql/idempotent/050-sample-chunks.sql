@@ -71,6 +71,43 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.create_sample_chunk(timestamptz) IS 'Creates the partition of prom_data.sample holding a time';
 
+-- How many head partitions one write may create. Creating a partition costs milliseconds and
+-- grows with the partitions attached (PostgreSQL rebuilds the parent's partition descriptor),
+-- and every query over prom_data.sample plans over all of them until maintenance flushes them:
+-- one remote_write of 2,000 samples an hour apart took 19 s and left 2,000 partitions. The
+-- default, a day of 15-minute partitions, is far above what a Prometheus catching up from its
+-- WAL sends in one request.
+CREATE OR REPLACE FUNCTION prom_api.get_max_new_chunks_per_write()
+RETURNS int
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(_ps_catalog.get_setting('max_new_chunks_per_write')::int, 96)
+$$;
+COMMENT ON FUNCTION prom_api.get_max_new_chunks_per_write() IS
+    'How many head partitions one write may create (96 unless set); a write needing more is refused';
+
+CREATE OR REPLACE FUNCTION prom_api.set_max_new_chunks_per_write(max_new int)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER  -- callers need no rights on the settings table; EXECUTE is granted to admins only
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF max_new IS NULL OR max_new < 1 THEN
+        RAISE EXCEPTION 'invalid max new chunks per write %: it must be at least 1', coalesce(max_new::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _ps_catalog.setting (key, value) VALUES ('max_new_chunks_per_write', max_new::text)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_max_new_chunks_per_write(int) IS
+    'Sets how many head partitions one write may create';
+
 -- Makes sure a partition exists for every given time, creating at most max_new of them
 -- (NULL: no limit); returns how many were created. Writers call it after an insert found
 -- no partition.
@@ -88,7 +125,20 @@ DECLARE
     created_in_pass int;
     locked boolean := false;
     interval_seconds float8 := extract(epoch FROM prom_api.get_default_chunk_interval());
+    needed bigint;
 BEGIN
+    -- the bound on one write, checked before creating anything: the intervals its times fall in
+    -- that no partition covers (the writer's first call sees them all)
+    SELECT count(DISTINCT floor(extract(epoch FROM x)::float8 / interval_seconds)) INTO needed
+    FROM unnest(times) AS x
+    WHERE x IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x);
+    IF needed > prom_api.get_max_new_chunks_per_write() THEN
+        -- invalid_parameter_value: the connector answers 400, so a client does not retry it forever
+        RAISE EXCEPTION 'samples span % time ranges without a head partition, and one write may create at most % (send old data in smaller time slices, or raise the limit with prom_api.set_max_new_chunks_per_write)',
+            needed, prom_api.get_max_new_chunks_per_write()
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- A pass creates a chunk for one time of every missing interval; chunks are clipped to
     -- their neighbours, so another pass picks up times a clipped chunk left out. Passes stop
     -- when one creates nothing (or at max_new).

@@ -243,9 +243,20 @@ def test_metrics_count_samples_series_and_errors(client):
 
 
 def test_backfill_spanning_many_partitions_is_stored(client, db):
-    # 120 one-hour partitions: the connector creates them ahead, 50 per transaction
+    # 90 one-hour-apart samples, 90 partitions: the connector creates them ahead, 50 per transaction
     hour = 3_600_000
-    req = write_request([({"__name__": "backfilled"}, [(NOW - h * hour, float(h)) for h in range(120)])])
+    req = write_request([({"__name__": "backfilled"}, [(NOW - h * hour, float(h)) for h in range(90)])])
     assert post(client, encode(req)).status_code == 204
-    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] >= 120
-    assert sorted(r[2] for r in stored(db, "backfilled")) == [float(h) for h in range(120)]
+    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] >= 90
+    assert sorted(r[2] for r in stored(db, "backfilled")) == [float(h) for h in range(90)]
+
+
+def test_a_write_needing_too_many_partitions_is_400_and_creates_none(client, db):
+    # 2,000 samples an hour apart (20 KB) once made 2,000 partitions in 19 s
+    hour = 3_600_000
+    req = write_request([({"__name__": "too_sparse"}, [(NOW - h * hour, float(h)) for h in range(2000)])])
+    response = post(client, encode(req))
+    assert response.status_code == 400
+    assert "samples span 2000 time ranges without a head partition" in response.get_data(as_text=True)
+    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] == 0
+    assert stored(db, "too_sparse") == []
