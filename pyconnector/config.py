@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
+from .go_syntax import ParamError, parse_duration_ns
+
 # The embedded cluster that `make run` starts (tools/pgcluster.py).
 EMBEDDED_DB_URI = "postgresql://promscale@127.0.0.1:54320/promscale"
 
@@ -27,8 +29,6 @@ def _size(text: str) -> int:
 
 def _duration_ns(text: str) -> int:
     """Nanoseconds from a Prometheus duration ('2m', '1h30m') or float seconds."""
-    from .params import ParamError, parse_duration_ns
-
     try:
         value = parse_duration_ns(text)
     except ParamError as exc:

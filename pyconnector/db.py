@@ -1,4 +1,5 @@
-"""The one module that talks to PostgreSQL.
+"""The one module that talks to PostgreSQL: the only one that imports psycopg
+(tests/unit/test_connector_layout.py checks it).
 
 Each worker thread keeps one connection (gunicorn's threads are long-lived, so
 a thread-local connection is the pool). At start a worker opens one warmed
@@ -20,9 +21,11 @@ from typing import Any, Sequence
 
 import psycopg
 from psycopg import errors
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from . import pgbinary
-from .pgbinary import Float8Array, Int8Array, TimestamptzArray
+from .pgbinary import BinaryArray, Float8Array, Int8Array, TimestamptzArray
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,10 @@ RETRYABLE_CLASSES = ("08", "40", "53", "57", "58")
 RETRYABLE_STATES = ("55P03", "55006")
 # prom_api.put_samples refuses series ids that retention deleted (sql/idempotent/340-series-gc.sql)
 STALE_SERIES_STATE = "PS001"
+
+
+# Any error the driver raises, for callers that catch what classify() leaves unclassified.
+DatabaseError = psycopg.Error
 
 
 class DatabaseUnavailable(Exception):
@@ -106,6 +113,40 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _dumper_for(array_class: type[BinaryArray]) -> type[Dumper]:
+    class _Dumper(Dumper):
+        format = Format.BINARY
+        oid = array_class.oid
+
+        def dump(self, obj: BinaryArray) -> bytes:
+            return obj.data
+
+    _Dumper.__name__ = f"{array_class.__name__}Dumper"
+    return _Dumper
+
+
+def register_binary_arrays(context: Any) -> None:
+    """Teach a psycopg connection (or the global adapters) to send pgbinary's arrays as they are."""
+    for array_class in pgbinary.ARRAY_TYPES:
+        context.adapters.register_dumper(array_class, _dumper_for(array_class))
+
+
+def run_maintenance_unless_locked(uri: str, lock_key: int, connect_timeout: int = 10) -> list[str] | None:
+    """``CALL prom_api.execute_maintenance()`` in a session of its own, unless another session
+    holds the advisory lock ``lock_key``; returns the notices it raised, or None if it did not run."""
+    with psycopg.connect(uri, autocommit=True, connect_timeout=connect_timeout,
+                         application_name="promscale-maintenance") as conn:
+        notices: list[str] = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,)).fetchone()[0]:
+            return None
+        try:
+            conn.execute("CALL prom_api.execute_maintenance()")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
+        return notices
+
+
 class Database:
     def __init__(self, uri: str, connect_timeout: int = 10, application_name: str = "promscale-connector",
                  statement_timeout_ms: int | None = None):
@@ -128,7 +169,7 @@ class Database:
             self.uri, connect_timeout=self.connect_timeout, application_name=self.application_name, autocommit=True,
             **options,
         )
-        pgbinary.register(conn)
+        register_binary_arrays(conn)
         return conn
 
     def _statement(self, conn: psycopg.Connection, timeout_ms: int | None, run: Any) -> Any:
@@ -259,7 +300,7 @@ class Database:
 
     def resolve_series(self, label_sets: Sequence[bytes], first_times: pgbinary.TimestamptzArray | None = None,
                        last_times: pgbinary.TimestamptzArray | None = None) -> tuple[list[int], tuple[list[int], list[int], list[int]]]:
-        """Series id of each label set in canonical encoding (see remote_write.canonical_labels),
+        """Series id of each label set in canonical encoding (see prometheus/remote_write.py, canonical_labels),
         creating series as needed (own transaction), those created with activity bounds covering
         [first_times[i], last_times[i]] (the time range of their samples; NULL or None: none); and
         the activity bounds those series hold (series ids, first_seen ms, last_seen ms; series
@@ -363,6 +404,7 @@ class Database:
 
 __all__ = [
     "Database",
+    "DatabaseError",
     "DatabaseUnavailable",
     "InvalidData",
     "QueryTimeout",
@@ -372,5 +414,6 @@ __all__ = [
     "ActivityBatch",
     "ExemplarBatch",
     "MetadataBatch",
-    "errors",
+    "register_binary_arrays",
+    "run_maintenance_unless_locked",
 ]

@@ -11,7 +11,7 @@ from werkzeug.test import Client
 
 import build_extension
 from pyconnector import Config, create_app
-from pyconnector.proto import prometheus_remote_pb2 as pb
+from pyconnector.prometheus.proto import prometheus_remote_pb2 as pb
 from support.remote_write import HEADERS, STALE_NAN, bits, encode, write_request
 
 NOW = 1_700_000_000_000

@@ -56,7 +56,7 @@ def test_oversized_message_is_resource_exhausted(stub, trace_config, db):
 def test_database_down_is_unavailable(trace_config):
     from dataclasses import replace
 
-    from pyconnector.otlp_grpc import create_server
+    from pyconnector.otlp.grpc_server import create_server
 
     server, port = create_server(replace(trace_config, db_uri="postgresql://nobody@127.0.0.1:1/none",
                                          db_connect_timeout=1))

@@ -134,13 +134,6 @@ def encode_response(mimetype: str, rejected_spans: int = 0, message: str = "") -
     return response.SerializeToString()
 
 
-# google.rpc.Code values used in failure bodies
-CODE_INVALID_ARGUMENT = 3
-CODE_RESOURCE_EXHAUSTED = 8
-CODE_INTERNAL = 13
-CODE_UNAVAILABLE = 14
-
-
 def _varint(value: int) -> bytes:
     out = bytearray()
     while True:
