@@ -49,10 +49,11 @@ ROUTES = Map([
     Rule("/api/archive/<trace_id>", endpoint="jaeger.archive", methods=["POST"]),
 ])
 
-# The handler label of the request duration histogram (telemetry.HANDLERS); the rest is "other".
-DURATION_LABELS = {"prometheus.write": "write", "connector.healthz": "healthz", "connector.metrics": "metrics",
-                   "otlp.traces": "otlp_traces"}
-DURATION_LABELS_OF_PROTOCOL = {"jaeger": "jaeger"}
+# The handler label of the request duration histogram: the endpoint's name ("query",
+# "query_range", "read", ...), except these; Jaeger's endpoints share one label.
+DURATION_LABEL_OF_ENDPOINT = {"otlp.traces": "otlp_traces"}
+DURATION_LABEL_OF_PROTOCOL = {"jaeger": "jaeger"}
+UNROUTED = "other"  # requests that matched no rule
 
 
 def split_endpoint(endpoint: str) -> tuple[str, str]:
@@ -62,5 +63,15 @@ def split_endpoint(endpoint: str) -> tuple[str, str]:
 
 
 def duration_label(endpoint: str) -> str:
-    protocol, _ = split_endpoint(endpoint)
-    return DURATION_LABELS.get(endpoint) or DURATION_LABELS_OF_PROTOCOL.get(protocol, "other")
+    """The histogram's handler label of an endpoint (UNROUTED for "other")."""
+    protocol, name = split_endpoint(endpoint)
+    if not name:
+        return UNROUTED
+    return DURATION_LABEL_OF_ENDPOINT.get(endpoint) or DURATION_LABEL_OF_PROTOCOL.get(protocol) or name
+
+
+def duration_labels() -> tuple[str, ...]:
+    """Every handler label the route table can produce, and UNROUTED: the histogram declares
+    them all up front (telemetry's fixed layout)."""
+    labels = {duration_label(rule.endpoint) for rule in ROUTES.iter_rules()}
+    return tuple(sorted(labels - {UNROUTED})) + (UNROUTED,)

@@ -260,3 +260,16 @@ def test_a_write_needing_too_many_partitions_is_400_and_creates_none(client, db)
     assert "samples span 2000 time ranges without a head partition" in response.get_data(as_text=True)
     assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] == 0
     assert stored(db, "too_sparse") == []
+
+
+def test_every_route_has_its_own_duration_label(client):
+    """Prometheus API and remote_read requests were all counted under handler="other"."""
+    client.get("/api/v1/query", query_string={"query": "vector(1)"})
+    client.get("/api/v1/query_range", query_string={"query": "vector(1)", "start": 0, "end": 60, "step": 15})
+    client.get("/api/v1/labels")
+    client.get("/api/services")
+    client.get("/nowhere")
+    text = client.get("/metrics").text
+    for handler in ("query", "query_range", "labels", "jaeger", "other"):
+        assert f'promscale_http_request_duration_seconds_count{{handler="{handler}"}} 1' in text, handler
+    assert 'promscale_http_request_duration_seconds_count{handler="read"} 0' in text
