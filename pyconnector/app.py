@@ -47,7 +47,7 @@ class Connector:
         self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))
         self.prometheus = Prometheus(config, self.db, self.telemetry)
         self.otlp = Otlp(config, self.db, self.telemetry)
-        self.jaeger = Jaeger(self.db)
+        self.jaeger = Jaeger(self.db, config.query_timeout // 1_000_000)
         # the handlers of each protocol of routing.ROUTES
         self.protocols: dict[str, Handlers] = {
             "connector": self, "prometheus": self.prometheus, "otlp": self.otlp, "jaeger": self.jaeger}

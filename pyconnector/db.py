@@ -393,11 +393,18 @@ class Database:
 
         return self._run(work)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions)."""
+    def query(self, sql: str, params: Sequence[Any] = (), timeout_ms: int | None = None) -> list[tuple]:
+        """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions), under
+        statement_timeout ``timeout_ms`` when given; a cancelled statement raises QueryTimeout."""
+
+        def rows(conn: psycopg.Connection) -> list[tuple]:
+            return conn.execute(sql, params).fetchall()
 
         def work(conn: psycopg.Connection) -> list[tuple]:
-            return conn.execute(sql, params).fetchall()
+            try:
+                return self._statement(conn, timeout_ms, rows)
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
 
         return self._run(work)
 

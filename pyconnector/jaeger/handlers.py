@@ -10,28 +10,36 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Any, Sequence
 
 from werkzeug.wrappers import Request, Response
 
-from ..db import Database
+from ..db import Database, QueryTimeout
 from .model import envelope, error_response, jaeger_trace_id, json_response, render_traces
-from .params import (DEFAULT_LIMIT, SPAN_KINDS, JaegerError, duration_param, int_param, micros_param, parse_tags,
-                     parse_trace_id)
+from .params import (SPAN_KINDS, JaegerError, before, duration_param, int_param, limit_param, micros_param,
+                     parse_tags, parse_trace_id, time_param)
 
 
 class Jaeger:
     """The Jaeger endpoints: ``on_<name>`` answers the route table's ``jaeger.<name>``
     (pyconnector/routing.py); ``error_response`` is the protocol's error hook."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, query_timeout_ms: int | None = None):
         self.db = db
+        self.query_timeout_ms = query_timeout_ms
 
     def error_response(self, request: Request, exc: Exception) -> Response | None:
         """Jaeger's JSON error body for what a handler raised; None: not Jaeger's error, the
         application's hook answers it (database unavailable, internal error)."""
         if isinstance(exc, JaegerError):
             return error_response(exc.status, str(exc))
+        if isinstance(exc, QueryTimeout):
+            return error_response(503, f"query timed out after {self.query_timeout_ms} ms (--query-timeout)")
         return None
+
+    def _queries(self) -> "_Deadline":
+        """The queries of one request: together they stay within --query-timeout."""
+        return _Deadline(self.db, self.query_timeout_ms)
 
     def on_services(self, request: Request) -> Response:
         services = [row[0] for row in self.db.query("SELECT ps_trace.get_services()")]
@@ -63,23 +71,22 @@ class Jaeger:
             raise JaegerError(400, "parameter 'service' is required")
         now = datetime.now(timezone.utc)
         end = micros_param(args, "end", now)
-        start = micros_param(args, "start", end - timedelta(hours=48))
-        limit = int_param(args, "limit", DEFAULT_LIMIT)
-        if limit <= 0:
-            limit = DEFAULT_LIMIT
+        start = micros_param(args, "start", before(end, timedelta(hours=48), "end"))
+        limit = limit_param(args)
         min_duration = duration_param(args, "minDuration")
         max_duration = duration_param(args, "maxDuration")
         if min_duration is not None and max_duration is not None and max_duration < min_duration:
             raise JaegerError(400, "'maxDuration' should be greater than 'minDuration'")
         tags = parse_tags(args)
-        ids = self.db.query(
+        queries = self._queries()
+        ids = queries.query(
             "SELECT trace_id FROM ps_trace.find_trace_ids(%s, %s, %s::jsonb, %s, %s, %s, %s, %s)",
             (service, args.get("operation") or None, json.dumps(tags) if tags else None, start, end,
              min_duration, max_duration, limit))
         if not ids:
             return json_response(envelope([]))
         order = {row[0].hex: n for n, row in enumerate(ids)}
-        rows = self.db.query("SELECT * FROM ps_trace.get_trace_spans(%s::uuid[])", ([row[0] for row in ids],))
+        rows = queries.query("SELECT * FROM ps_trace.get_trace_spans(%s::uuid[])", ([row[0] for row in ids],))
         traces = sorted(render_traces(rows), key=lambda t: order[t["traceID"].rjust(32, "0")])
         return json_response(envelope(traces))
 
@@ -103,10 +110,13 @@ class Jaeger:
         return json_response(envelope(render_traces(rows)))
 
     def on_dependencies(self, request: Request) -> Response:
-        end_ms = int_param(request.args, "endTs", int(time.time() * 1000))
+        end = time_param(request.args, "endTs", datetime.now(timezone.utc), 1e-3)
         lookback_ms = int_param(request.args, "lookback", 24 * 3600 * 1000)
-        end = datetime.fromtimestamp(end_ms / 1000, tz=timezone.utc)
-        start = end - timedelta(milliseconds=lookback_ms)
+        try:
+            lookback = timedelta(milliseconds=lookback_ms)
+        except OverflowError:
+            raise JaegerError(400, f"parameter 'lookback' is {lookback_ms} ms, beyond any time range") from None
+        start = before(end, lookback, "lookback")
         rows = self.db.query("SELECT parent, child, call_count FROM ps_trace.get_dependencies(%s, %s)",
                              (start, end))
         service = request.args.get("service")
@@ -117,3 +127,20 @@ class Jaeger:
     def on_archive(self, request: Request, trace_id: str) -> Response:
         # archiving is a no-op: retention is the same for all traces
         return json_response(envelope([]))
+
+
+class _Deadline:
+    """Runs the statements of one request under what is left of its time budget, so a search
+    of two queries cannot take twice --query-timeout."""
+
+    def __init__(self, db: Database, budget_ms: int | None):
+        self.db = db
+        self.deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        if self.deadline is None:
+            return self.db.query(sql, params)
+        left_ms = int((self.deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            raise QueryTimeout("the request's time budget is spent")
+        return self.db.query(sql, params, timeout_ms=left_ms)

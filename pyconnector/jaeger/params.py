@@ -12,6 +12,10 @@ from werkzeug.datastructures import MultiDict
 
 SPAN_KINDS = ("server", "client", "producer", "consumer", "internal")
 DEFAULT_LIMIT = 100
+# Jaeger has no maximum; every trace found is read and rendered in memory, so a search asks
+# for at most this many (a refused request names it)
+MAX_LIMIT = 10_000
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 class JaegerError(Exception):
@@ -54,24 +58,54 @@ def parse_trace_id(text: str) -> str:
     return text.lower().rjust(32, "0")
 
 
-def micros_param(args: MultiDict, name: str, default: datetime) -> datetime:
-    raw = args.get(name)
-    if not raw:
-        return default
-    try:
-        return datetime.fromtimestamp(int(raw) / 1e6, tz=timezone.utc)
-    except (ValueError, OverflowError) as exc:
-        raise JaegerError(400, f"unable to parse param '{name}': {raw!r} is not an integer of microseconds") from exc
-
-
 def int_param(args: MultiDict, name: str, default: int) -> int:
+    """A 64-bit integer parameter (Go's strconv.ParseInt: anything outside int64 is refused)."""
     raw = args.get(name)
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise JaegerError(400, f"unable to parse param '{name}': {raw!r} is not an integer") from exc
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise JaegerError(400, f"unable to parse param '{name}': {raw!r} is out of the 64-bit integer range")
+    return value
+
+
+def time_param(args: MultiDict, name: str, default: datetime, unit_seconds: float) -> datetime:
+    """A time given as an integer count of ``unit_seconds`` since 1970 (microseconds for search
+    ranges, milliseconds for the dependencies' endTs), within the years 1 to 9999."""
+    raw = args.get(name)
+    if not raw:
+        return default
+    value = int_param(args, name, 0)
+    try:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=value * unit_seconds)
+    except OverflowError:
+        raise JaegerError(400, f"unable to parse param '{name}': {raw!r} is outside the years 1 to 9999") from None
+
+
+def micros_param(args: MultiDict, name: str, default: datetime) -> datetime:
+    return time_param(args, name, default, 1e-6)
+
+
+def limit_param(args: MultiDict) -> int:
+    """The number of traces a search returns: DEFAULT_LIMIT when absent or not positive (as
+    Jaeger), at most MAX_LIMIT."""
+    limit = int_param(args, "limit", DEFAULT_LIMIT)
+    if limit <= 0:
+        return DEFAULT_LIMIT
+    if limit > MAX_LIMIT:
+        raise JaegerError(400, f"parameter 'limit' is {limit}; a search returns at most {MAX_LIMIT} traces")
+    return limit
+
+
+def before(end: datetime, span: timedelta, name: str) -> datetime:
+    """``end - span``, or a 400 naming parameter ``name`` when that leaves the years 1 to 9999."""
+    try:
+        return end - span
+    except OverflowError:
+        raise JaegerError(400, f"parameter '{name}' reaches before the year 1") from None
 
 
 def duration_param(args: MultiDict, name: str) -> timedelta | None:
