@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -52,6 +53,24 @@ class InvalidData(Exception):
 
 class QueryTimeout(Exception):
     """A query ran into its statement_timeout (or was cancelled)."""
+
+
+class TimeBudget:
+    """The time a request's statements share (--query-timeout): each gets what is left, so a
+    request of several statements cannot take a multiple of the timeout."""
+
+    def __init__(self, budget_ms: int | None):
+        self.budget_ms = budget_ms
+        self.deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000
+
+    def left_ms(self) -> int | None:
+        """Milliseconds left for the next statement (None: no budget); QueryTimeout once spent."""
+        if self.deadline is None:
+            return None
+        left = int((self.deadline - time.monotonic()) * 1000)
+        if left <= 0:
+            raise QueryTimeout(f"the request's {self.budget_ms} ms are spent")
+        return left
 
 
 class QueryFailed(Exception):
@@ -415,6 +434,7 @@ __all__ = [
     "DatabaseUnavailable",
     "InvalidData",
     "QueryTimeout",
+    "TimeBudget",
     "QueryFailed",
     "StaleSeries",
     "SampleBatch",

@@ -8,13 +8,12 @@ functions of the extension. Shapes follow Jaeger 1.38 (docs/traces.md lists them
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from werkzeug.wrappers import Request, Response
 
-from ..db import Database, QueryTimeout
+from ..db import Database, QueryTimeout, TimeBudget
 from .model import envelope, error_response, jaeger_trace_id, json_response, render_traces
 from .params import (SPAN_KINDS, JaegerError, before, duration_param, int_param, limit_param, micros_param,
                      parse_tags, parse_trace_id, time_param)
@@ -37,9 +36,9 @@ class Jaeger:
             return error_response(503, f"query timed out after {self.query_timeout_ms} ms (--query-timeout)")
         return None
 
-    def _queries(self) -> "_Deadline":
-        """The queries of one request: together they stay within --query-timeout."""
-        return _Deadline(self.db, self.query_timeout_ms)
+    def _query(self, budget: TimeBudget, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """One statement of a request whose statements share ``budget`` (--query-timeout)."""
+        return self.db.query(sql, params, timeout_ms=budget.left_ms())
 
     def on_services(self, request: Request) -> Response:
         services = [row[0] for row in self.db.query("SELECT ps_trace.get_services()")]
@@ -78,15 +77,15 @@ class Jaeger:
         if min_duration is not None and max_duration is not None and max_duration < min_duration:
             raise JaegerError(400, "'maxDuration' should be greater than 'minDuration'")
         tags = parse_tags(args)
-        queries = self._queries()
-        ids = queries.query(
-            "SELECT trace_id FROM ps_trace.find_trace_ids(%s, %s, %s::jsonb, %s, %s, %s, %s, %s)",
+        budget = TimeBudget(self.query_timeout_ms)
+        ids = self._query(
+            budget, "SELECT trace_id FROM ps_trace.find_trace_ids(%s, %s, %s::jsonb, %s, %s, %s, %s, %s)",
             (service, args.get("operation") or None, json.dumps(tags) if tags else None, start, end,
              min_duration, max_duration, limit))
         if not ids:
             return json_response(envelope([]))
         order = {row[0].hex: n for n, row in enumerate(ids)}
-        rows = queries.query("SELECT * FROM ps_trace.get_trace_spans(%s::uuid[])", ([row[0] for row in ids],))
+        rows = self._query(budget, "SELECT * FROM ps_trace.get_trace_spans(%s::uuid[])", ([row[0] for row in ids],))
         traces = sorted(render_traces(rows), key=lambda t: order[t["traceID"].rjust(32, "0")])
         return json_response(envelope(traces))
 
@@ -128,19 +127,3 @@ class Jaeger:
         # archiving is a no-op: retention is the same for all traces
         return json_response(envelope([]))
 
-
-class _Deadline:
-    """Runs the statements of one request under what is left of its time budget, so a search
-    of two queries cannot take twice --query-timeout."""
-
-    def __init__(self, db: Database, budget_ms: int | None):
-        self.db = db
-        self.deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        if self.deadline is None:
-            return self.db.query(sql, params)
-        left_ms = int((self.deadline - time.monotonic()) * 1000)
-        if left_ms <= 0:
-            raise QueryTimeout("the request's time budget is spent")
-        return self.db.query(sql, params, timeout_ms=left_ms)

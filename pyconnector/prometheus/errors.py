@@ -12,7 +12,7 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
-from ..db import InvalidData
+from ..db import InvalidData, QueryTimeout
 from ..telemetry import Telemetry
 from .api_response import ApiError, error_response as api_error_response, finish
 from .params import ParamError
@@ -47,6 +47,8 @@ def _status_and_kind(exc: Exception) -> tuple[int, str, str] | None:
         return 415, "unsupported_media_type", str(exc)
     if isinstance(exc, InvalidData):
         return 400, "bad_request", f"the database rejected the data: {exc}"
+    if isinstance(exc, QueryTimeout):
+        return 503, "timeout", str(exc)
     return None
 
 

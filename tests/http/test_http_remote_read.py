@@ -155,6 +155,18 @@ def test_oversized_body_is_413(pg_cluster, module_db, tmp_path):
     assert "over the limit of 64" in response.get_data(as_text=True)
 
 
+def test_a_read_past_the_query_timeout_is_503(pg_cluster, module_db, tmp_path):
+    """A timeout is temporary: 503, where it answered 400 (which says the read will never work)."""
+    app = create_app(Config(db_uri=pg_cluster.uri(module_db, "promscale_writer"), query_timeout=1_000_000,
+                            telemetry_dir=str(tmp_path / "telemetry")))
+    client = Client(app)
+    response = client.post("/api/v1/read", data=read_request([(T0, T0 + 10**7, [(RE, "__name__", ".+")])] * 3),
+                           headers=READ_HEADERS)
+    assert response.status_code == 503
+    assert response.get_data(as_text=True) == "remote read timed out after 1 ms (--query-timeout)\n"
+    assert 'promscale_errors_total{kind="timeout"} 1' in client.get("/metrics").text
+
+
 def test_unsupported_response_type_is_400(api):
     response = api.post("/read", data=read_request([(0, 1, [(EQ, "__name__", "up")])], accepted=[7]),
                         headers=READ_HEADERS)

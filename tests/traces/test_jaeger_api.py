@@ -226,13 +226,12 @@ def test_a_search_stays_within_the_query_timeout(trace_config, db):
     from dataclasses import replace
 
     from pyconnector import create_app
-    from pyconnector.db import Database, QueryTimeout
-    from pyconnector.jaeger.handlers import _Deadline
+    from pyconnector.db import Database, QueryTimeout, TimeBudget
 
-    queries = _Deadline(Database(trace_config.db_uri), 400)
-    assert queries.query("SELECT 1 FROM pg_sleep(0.25)") == [(1,)]
-    with pytest.raises(QueryTimeout):
-        queries.query("SELECT 1 FROM pg_sleep(0.25)")  # 250 ms more would pass 400: cancelled at ~150
+    db, budget = Database(trace_config.db_uri), TimeBudget(400)
+    assert db.query("SELECT 1 FROM pg_sleep(0.25)", timeout_ms=budget.left_ms()) == [(1,)]
+    with pytest.raises(QueryTimeout):  # 250 ms more would pass 400: cancelled at ~150
+        db.query("SELECT 1 FROM pg_sleep(0.25)", timeout_ms=budget.left_ms())
     response = Client(create_app(replace(trace_config, query_timeout=1_000_000))).get(
         "/api/traces?service=frontend&start=0")
     assert response.status_code == 503
