@@ -61,14 +61,20 @@ def create_server(config: Config, telemetry: Telemetry | None = None) -> tuple[g
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="otlp-grpc"),
         options=[("grpc.max_receive_message_length", config.max_decoded_bytes),
-                 ("grpc.max_send_message_length", 16 << 20)],
+                 ("grpc.max_send_message_length", 16 << 20),
+                 # gRPC sets SO_REUSEPORT by default: a second process bound the same port without
+                 # error and the kernel split acknowledged exports between the two databases
+                 ("grpc.so_reuseport", 0)],
         maximum_concurrent_rpcs=config.threads * 4,
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(TraceIngestor(db, telemetry), telemetry),
                                                               server)
-    port = server.add_insecure_port(config.otlp_grpc_listen)
+    try:
+        port = server.add_insecure_port(config.otlp_grpc_listen)
+    except RuntimeError:  # grpcio >= 1.60 raises where older versions returned 0
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {config.otlp_grpc_listen} for OTLP/gRPC")
+        raise OSError(f"cannot listen on {config.otlp_grpc_listen} for OTLP/gRPC (in use, or not an address)")
     return server, port
 
 
