@@ -91,6 +91,10 @@ class Config:
         "chunk bytes per frame in streamed remote_read responses (e.g. 1MiB)", _size)})
     telemetry_dir: str = field(default="", metadata={"option": Option(
         "directory where workers share their /metrics counters (default: a temporary one)")})
+    cors_origins: str = field(default="", metadata={"option": Option(
+        "comma-separated origins (https://grafana.example.com) whose web pages may call the HTTP API "
+        "from a browser, or * for any; empty: no CORS headers, browsers refuse cross-origin reads",
+        lambda t: ",".join(o.strip() for o in t.split(",") if o.strip()))})
 
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:

@@ -82,10 +82,17 @@ def compressed(request: Request, response: Response) -> Response:
     return response
 
 
-def finish(request: Request, response: Response) -> Response:
-    """What every answer of the HTTP API gets, errors included: CORS headers for browsers
-    (Grafana's direct access), then gzip."""
-    if "Origin" in request.headers:
-        response.headers.update(CORS_HEADERS)
-        response.headers["Access-Control-Allow-Origin"] = "*"
+def finish(request: Request, response: Response, cors_origins: str) -> Response:
+    """What every answer of the HTTP API gets, errors included: CORS headers for a browser page
+    of an allowed origin (``cors_origins``: comma-separated, or ``*``; Grafana's direct access),
+    then gzip. Prometheus allows every origin by default; we allow none unless configured, so a
+    page of any site cannot read the metrics through a user's browser."""
+    origin = request.headers.get("Origin")
+    if origin is not None and cors_origins:
+        allowed = cors_origins.split(",")
+        if "*" in allowed or origin in allowed:
+            response.headers.update(CORS_HEADERS)
+            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+            if "*" not in allowed:
+                response.vary.add("Origin")
     return compressed(request, response)

@@ -52,13 +52,13 @@ def _status_and_kind(exc: Exception) -> tuple[int, str, str] | None:
     return None
 
 
-def error_response(request: Request, exc: Exception, telemetry: Telemetry) -> Response | None:
+def error_response(request: Request, exc: Exception, telemetry: Telemetry, cors_origins: str) -> Response | None:
     """The response for what a Prometheus handler raised; None: not a Prometheus error, the
     application's hook answers it (database unavailable: 503, anything else: 500)."""
     if isinstance(exc, ApiError):
-        return finish(request, api_error_response(exc))
+        return finish(request, api_error_response(exc), cors_origins)
     if isinstance(exc, ParamError):
-        return finish(request, api_error_response(ApiError("bad_data", str(exc))))
+        return finish(request, api_error_response(ApiError("bad_data", str(exc))), cors_origins)
     known = _status_and_kind(exc)
     if known is None:
         return None

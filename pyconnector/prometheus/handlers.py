@@ -37,7 +37,7 @@ class Prometheus(RemoteWriteEndpoint, RemoteReadEndpoint, QueryApiEndpoints):
     def error_response(self, request: Request, exc: Exception) -> Response | None:
         """remote_write/remote_read errors as text, HTTP API errors as Prometheus's JSON envelope
         (errors.py); None: not a Prometheus error, the application's hook answers it."""
-        return errors.error_response(request, exc, self.telemetry)
+        return errors.error_response(request, exc, self.telemetry, self.config.cors_origins)
 
     def refresh_telemetry(self) -> None:
         """Gauges read when /metrics is scraped."""

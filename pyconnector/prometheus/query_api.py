@@ -16,6 +16,7 @@ from typing import Any, Callable
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
+from ..config import Config
 from ..db import Database, DatabaseError, DatabaseUnavailable, QueryFailed, QueryTimeout, first_line
 from . import params
 from .api_response import ApiError, finish, forward, json_string, success_response
@@ -50,8 +51,8 @@ def http_api(handler: Handler) -> Handler:
     @functools.wraps(handler)
     def serve(self: Any, request: Request, **args: Any) -> Response:
         if request.method == "OPTIONS":
-            return finish(request, Response(status=204))
-        return finish(request, handler(self, request, **args))
+            return finish(request, Response(status=204), self.config.cors_origins)
+        return finish(request, handler(self, request, **args), self.config.cors_origins)
 
     return serve
 
@@ -60,6 +61,7 @@ class QueryApiEndpoints:
     """Handlers of /api/v1/query, query_range, series, labels, ...; part of the Prometheus
     handlers (handlers.py), which set these attributes."""
 
+    config: Config
     db: Database
     query_timeout_ns: int
     started: float

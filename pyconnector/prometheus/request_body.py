@@ -18,9 +18,11 @@ PROTOBUF = "application/x-protobuf"
 def snappy_protobuf_body(request: Request, limit: int, protocol: str, message: str) -> bytes:
     """The raw (still compressed) body of a ``protocol`` request ("remote_write") carrying a
     ``message`` ("prometheus.WriteRequest"), at most ``limit`` bytes."""
-    mimetype = request.mimetype
-    if mimetype and mimetype != PROTOBUF:
-        raise UnsupportedMediaType(f"unsupported Content-Type {request.content_type!r}: {protocol} needs {PROTOBUF}")
+    # required, not only checked when present: a web page can POST a body without a content type
+    # (or a "simple" one) to another site without a CORS preflight
+    if request.mimetype != PROTOBUF:
+        given = repr(request.content_type) if request.content_type else "none"
+        raise UnsupportedMediaType(f"unsupported Content-Type {given}: {protocol} needs {PROTOBUF}")
     proto = request.mimetype_params.get("proto")
     if proto not in (None, message):
         raise UnsupportedMediaType(f"unsupported {protocol} message {proto!r}: only {message} (1.0)")

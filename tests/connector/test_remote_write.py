@@ -201,6 +201,13 @@ def test_wrong_content_type_is_415(client, db, content_type):
     assert_rejected(client, db, post(client, body, headers), 415, ["Content-Type" if "v2" not in content_type else "v2"])
 
 
+def test_a_write_without_content_type_is_415(client, db):
+    """A web page may POST a body without a content type to any site, with no CORS preflight."""
+    headers = {k: v for k, v in HEADERS.items() if k != "Content-Type"}
+    body = encode(write_request([({"__name__": "m"}, [(NOW, 1)])]))
+    assert_rejected(client, db, post(client, body, headers), 415, ["unsupported Content-Type none"])
+
+
 def test_wrong_content_encoding_is_415(client, db):
     headers = {**HEADERS, "Content-Encoding": "gzip"}
     assert_rejected(client, db, post(client, b"x", headers), 415, ["Content-Encoding"])
