@@ -91,6 +91,10 @@ class Config:
         "chunk bytes per frame in streamed remote_read responses (e.g. 1MiB)", _size)})
     telemetry_dir: str = field(default="", metadata={"option": Option(
         "directory where workers share their /metrics counters (default: a temporary one)")})
+    promql_default_subquery_step: float = field(default=0.0, metadata={"option": Option(
+        "step of PromQL subqueries that name none (x[5m:]), e.g. 15s as a Prometheus running its shipped "
+        "prometheus.yml (evaluation_interval); 0: the database's prom_api.get_promql_default_subquery_step() "
+        "(1m unless set)", _duration)})
     cors_origins: str = field(default="", metadata={"option": Option(
         "comma-separated origins (https://grafana.example.com) whose web pages may call the HTTP API "
         "from a browser, or * for any; empty: no CORS headers, browsers refuse cross-origin reads",

@@ -119,6 +119,10 @@ class QueryApiEndpoints:
             raise ApiError("bad_data", str(exc)) from None
         return limit if limit is not None and limit > 0 else None
 
+    def _subquery_step(self) -> float | None:
+        """--promql-default-subquery-step in seconds; None: the database's setting."""
+        return self.config.promql_default_subquery_step or None
+
     # --- queries ---
 
     @http_api
@@ -130,8 +134,9 @@ class QueryApiEndpoints:
             raise ApiError("bad_data", str(exc)) from None
         timeout_ns = self._timeout_ns(values)
         lookback = self._lookback_seconds(values)
-        body = self._call("SELECT prom_api.query_json(%s::text, %s::float8, %s::text, %s::float8)",
-                          (values.get("query", ""), _seconds(at), values.get("timeout") or None, lookback), timeout_ns)
+        body = self._call("SELECT prom_api.query_json(%s::text, %s::float8, %s::text, %s::float8, %s::float8)",
+                          (values.get("query", ""), _seconds(at), values.get("timeout") or None, lookback,
+                           self._subquery_step()), timeout_ns)
         return forward(body)
 
     @http_api
@@ -165,9 +170,9 @@ class QueryApiEndpoints:
             raise ApiError("execution", "unexpected error: runtime error: integer divide by zero")
         lookback = self._lookback_seconds(values)
         body = self._call("SELECT prom_api.query_range_json(%s::text, %s::float8, %s::float8, %s::float8, "
-                          "%s::text, %s::float8)",
+                          "%s::text, %s::float8, %s::float8)",
                           (values.get("query", ""), _seconds(start), _seconds(end), step_ms / 1000.0,
-                           values.get("timeout") or None, lookback), timeout_ns)
+                           values.get("timeout") or None, lookback, self._subquery_step()), timeout_ns)
         return forward(body)
 
     @http_api
