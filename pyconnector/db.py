@@ -251,13 +251,26 @@ class Database:
             except psycopg.Error:
                 pass
 
-    def _run(self, work: Any) -> Any:
-        """Run ``work(conn)``; on failure drop a broken connection and classify the error."""
+    def _run(self, work: Any, read_only: bool = False) -> Any:
+        """Run ``work(conn)``; on failure drop a broken connection and classify the error.
+
+        A read whose pooled session turns out dead (the server restarted, or an administrator
+        ended it, since its last use) runs once more on a new one: otherwise every thread's first
+        read after a PostgreSQL restart answered 503. Writes are not repeated here: their
+        clients retry (Prometheus and OTLP exporters resend on 503)."""
         conn = self.connection()
         try:
             return work(conn)
         except psycopg.Error as exc:
-            if conn.broken or isinstance(exc, psycopg.OperationalError):
+            broken = conn.broken or isinstance(exc, psycopg.OperationalError)
+            if broken:
+                self.discard()
+            if not (read_only and conn.broken):
+                raise classify(exc) from exc
+        try:
+            return work(self.connection())
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError):
                 self.discard()
             raise classify(exc) from exc
 
@@ -268,7 +281,7 @@ class Database:
             row = conn.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'promscale'").fetchone()
             return row[0] if row else None
 
-        return self._run(work)
+        return self._run(work, read_only=True)
 
     def call(self, sql: str, params: Sequence[Any], timeout_ms: int | None = None) -> Any:
         """The first column of the one row ``sql`` returns, under statement_timeout
@@ -289,7 +302,7 @@ class Database:
                 diag = getattr(exc, "diag", None)
                 raise QueryFailed((diag.message_primary if diag else None) or first_line(exc)) from exc
 
-        return self._run(work)
+        return self._run(work, read_only=True)
 
     def read_samples(self, names: list[str], ops: list[str], values: list[str], start_ms: int, end_ms: int,
                      timeout_ms: int | None = None) -> list[tuple[list[str], list[str], list[int], list[float]]]:
@@ -311,7 +324,7 @@ class Database:
             except (errors.InvalidRegularExpression, errors.InvalidParameterValue) as exc:
                 raise QueryFailed(first_line(exc)) from exc
 
-        return self._run(work)
+        return self._run(work, read_only=True)
 
     def series_epoch(self) -> int:
         """prom_api.get_series_epoch(): changes when retention deletes series."""
@@ -425,7 +438,7 @@ class Database:
             except errors.QueryCanceled as exc:
                 raise QueryTimeout(first_line(exc)) from exc
 
-        return self._run(work)
+        return self._run(work, read_only=True)
 
 
 __all__ = [
