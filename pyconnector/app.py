@@ -25,6 +25,7 @@ from .jaeger import Jaeger
 from .otlp import Otlp
 from .prometheus import Prometheus
 from .routing import ROUTES, duration_label, split_endpoint
+from .rules import RuleFiles, Rules
 from .telemetry import Telemetry
 
 log = logging.getLogger("pyconnector")
@@ -48,9 +49,12 @@ class Connector:
         self.prometheus = Prometheus(config, self.db, self.telemetry)
         self.otlp = Otlp(config, self.db, self.telemetry)
         self.jaeger = Jaeger(self.db, config.query_timeout // 1_000_000)
+        self.rule_files = RuleFiles(self.db, config.rules_file)
+        self.rules = Rules(self.rule_files)
         # the handlers of each protocol of routing.ROUTES
         self.protocols: dict[str, Handlers] = {
-            "connector": self, "prometheus": self.prometheus, "otlp": self.otlp, "jaeger": self.jaeger}
+            "connector": self, "prometheus": self.prometheus, "otlp": self.otlp, "jaeger": self.jaeger,
+            "rules": self.rules}
 
     def handler(self, endpoint: str) -> tuple[Handlers, Callable[..., Response]]:
         """The handlers of ``endpoint``'s protocol and its handler (AttributeError/KeyError if none)."""

@@ -15,7 +15,11 @@ from gunicorn.app.base import BaseApplication
 from . import config as config_module
 from .app import create_app
 from .config import Config
+from .config import parse_labels
 from .maintenance import MaintenanceScheduler
+from .rules import RuleEvaluator
+from .rules.alertmanager import AlertmanagerClient
+from .rules.loader import RuleFileError
 
 
 class ConnectorServer(BaseApplication):
@@ -53,7 +57,24 @@ class ConnectorServer(BaseApplication):
             # one thread per worker; an advisory lock lets only one of them run at a time
             MaintenanceScheduler(self.config.db_uri, self.config.maintenance_interval,
                                  self.config.db_connect_timeout).start()
+        start_rules(app, self.config)
         return app
+
+
+def start_rules(app: Any, config: Config) -> RuleEvaluator:
+    """Loads the rule files (every worker at its start: SIGHUP restarts the workers, so it
+    reloads them) and starts the worker's rule evaluator (one connector evaluates: a lease)."""
+    if app.rule_files.configured:
+        try:
+            app.rule_files.load()
+        except RuleFileError as exc:
+            logging.getLogger("pyconnector").error("rule files not loaded: %s", exc)
+    evaluator = RuleEvaluator(
+        config.db_uri, AlertmanagerClient([u for u in config.alertmanager_url.split(",") if u]),
+        config.alert_resend_delay, parse_labels(config.external_labels), config.external_url.rstrip("/"),
+        config.db_connect_timeout)
+    evaluator.start()
+    return evaluator
 
 
 def main(argv: list[str] | None = None) -> int:

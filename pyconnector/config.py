@@ -50,6 +50,24 @@ def _host_port(text: str) -> str:
     return text
 
 
+def _labels_text(text: str) -> str:
+    """'a=1,b=2' checked: label names valid, each name once."""
+    labels = parse_labels(text)
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    import re
+    labels: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name) or name in labels:
+            raise argparse.ArgumentTypeError(f"expected name=value pairs with valid, distinct names, got {part!r}")
+        labels[name] = value.strip()
+    return labels
+
+
 @dataclass(frozen=True)
 class Option:
     help: str
@@ -99,6 +117,23 @@ class Config:
         "comma-separated origins (https://grafana.example.com) whose web pages may call the HTTP API "
         "from a browser, or * for any; empty: no CORS headers, browsers refuse cross-origin reads",
         lambda t: ",".join(o.strip() for o in t.split(",") if o.strip()))})
+
+    # recording and alerting rules (docs/rules.md)
+    rules_file: str = field(default="", metadata={"option": Option(
+        "comma-separated rule files or globs in Prometheus's format, loaded into the database at start, on SIGHUP "
+        "and on POST /-/reload; empty: the rule groups already in the database (prom_api.put_rule_group) only")})
+    alertmanager_url: str = field(default="", metadata={"option": Option(
+        "comma-separated Alertmanager base URLs (http://alertmanager:9093) that firing and resolved alerts are "
+        "sent to (v2 API); empty: alerts are evaluated but not sent",
+        lambda t: ",".join(u.strip() for u in t.split(",") if u.strip()))})
+    alert_resend_delay: float = field(default=60.0, metadata={"option": Option(
+        "resend firing alerts to Alertmanager this often, e.g. 1m (Prometheus's --rules.alert.resend-delay)",
+        _duration)})
+    external_url: str = field(default="", metadata={"option": Option(
+        "URL under which users reach this API (alerts' generatorURL, templates' $externalURL)")})
+    external_labels: str = field(default="", metadata={"option": Option(
+        "comma-separated name=value labels added to alerts sent to Alertmanager (templates' $externalLabels)",
+        _labels_text)})
 
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:

@@ -166,6 +166,68 @@ def run_maintenance_unless_locked(uri: str, lock_key: int, connect_timeout: int 
         return notices
 
 
+class LeaseSession:
+    """One session holding the session advisory lock ``lock_key``: the lease of a job that one
+    connector at a time runs (the rule evaluator, pyconnector/rules/evaluator.py). The lease
+    ends with the session, so a connector that dies frees it at once."""
+
+    def __init__(self, uri: str, lock_key: int, connect_timeout: int = 10, application_name: str = "promscale-rules"):
+        self.uri = uri
+        self.lock_key = lock_key
+        self.connect_timeout = connect_timeout
+        self.application_name = application_name
+        self._conn: psycopg.Connection | None = None
+
+    def acquire(self) -> bool:
+        """True when this session holds the lease (taking it if free), False when another does.
+        Raises DatabaseUnavailable when the database cannot be reached."""
+        try:
+            if self._conn is not None and not (self._conn.closed or self._conn.broken):
+                return True
+            self.close()
+            conn = psycopg.connect(self.uri, autocommit=True, connect_timeout=self.connect_timeout,
+                                   application_name=self.application_name)
+            if conn.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,)).fetchone()[0]:
+                self._conn = conn
+                return True
+            conn.close()
+            return False
+        except psycopg.Error as exc:
+            self.close()
+            raise classify(exc) from exc
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row of ``sql``, in the lease's session. A lost session
+        (and with it the lease) raises DatabaseUnavailable; the next acquire() reconnects."""
+        if self._conn is None:
+            raise DatabaseUnavailable("the lease is not held")
+        try:
+            row = self._conn.execute(sql, params).fetchone()
+        except psycopg.Error as exc:
+            if self._conn.broken or isinstance(exc, psycopg.OperationalError):
+                self.close()
+            raise classify(exc) from exc
+        return row[0] if row else None
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        if self._conn is None:
+            raise DatabaseUnavailable("the lease is not held")
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except psycopg.Error as exc:
+            if self._conn.broken or isinstance(exc, psycopg.OperationalError):
+                self.close()
+            raise classify(exc) from exc
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
+
+
 class Database:
     def __init__(self, uri: str, connect_timeout: int = 10, application_name: str = "promscale-connector",
                  statement_timeout_ms: int | None = None):
@@ -444,6 +506,7 @@ class Database:
 __all__ = [
     "Database",
     "DatabaseError",
+    "LeaseSession",
     "DatabaseUnavailable",
     "InvalidData",
     "QueryTimeout",

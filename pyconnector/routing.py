@@ -37,6 +37,8 @@ ROUTES = Map([
     Rule("/api/v1/status/runtimeinfo", endpoint="prometheus.runtimeinfo", methods=API_GET),
     Rule("/api/v1/rules", endpoint="prometheus.rules", methods=API_GET),
     Rule("/api/v1/alerts", endpoint="prometheus.alerts", methods=API_GET),
+    # recording and alerting rules: read the rule files again (rules/handlers.py)
+    Rule("/-/reload", endpoint="rules.reload", methods=["POST", "PUT"]),
     # OTLP/HTTP traces (otlp/handlers.py; OTLP/gRPC has a port of its own: otlp/grpc_server.py)
     Rule("/v1/traces", endpoint="otlp.traces", methods=["POST"]),
     # the Jaeger query API (jaeger/handlers.py)

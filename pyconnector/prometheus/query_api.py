@@ -242,12 +242,14 @@ class QueryApiEndpoints:
             '{"startTime":"' + started + '","CWD":"/","reloadConfigSuccess":true,"lastConfigTime":"' + started +
             '","corruptionCount":0,"goroutineCount":0,"GOMAXPROCS":0,"GOGC":"","GODEBUG":"","storageRetention":""}')
 
+    # --- rules and alerts (evaluated by the extension: docs/rules.md) ---
+
     @http_api
     def on_rules(self, request: Request) -> Response:
-        return success_response('{"groups":[]}')
+        return forward(self._call("SELECT prom_api.rules_json(%s)", (params.form(request).get("type") or None,)))
 
     @http_api
     def on_alerts(self, request: Request) -> Response:
-        return success_response('{"alerts":[]}')
+        return forward(self._call("SELECT prom_api.alerts_json()", ()))
 
 

@@ -32,6 +32,12 @@ def _value(v: float) -> str:
     return format_float_e(v) if v != 0 else "0e+00"
 
 
+def go_json(obj: Any) -> str:
+    """JSON as Go's encoding/json writes it: compact, HTML characters escaped."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _alert_json(a: dict) -> dict:
     return {"labels": a["labels"], "annotations": a["annotations"], "state": a["state"],
             "activeAt": rfc3339(a["activeAt"]), "value": _value(a["value"])}
@@ -55,14 +61,14 @@ def _rule_json(rule: dict, rs: dict) -> dict:
     if rs.get("lastError"):
         common["lastError"] = rs["lastError"]
     if "record" in rule:
-        return {"name": rule["record"], "query": _query_text(rule["expr"]), "labels": rule["labels"] or None,
+        return {"name": rule["record"], "query": _query_text(rule["expr"]), "labels": rule["labels"],
                 **common, "type": "recording"}
     active = _active(rs)
     states = {a["state"] for a in active}
     state = "firing" if "firing" in states else "pending" if "pending" in states else "inactive"
     return {"state": state, "name": rule["alert"], "query": _query_text(rule["expr"]),
             "duration": rule["for_ms"] / 1000, "keepFiringFor": rule.get("keep_firing_for_ms", 0) / 1000,
-            "labels": rule["labels"] or None, "annotations": rule["annotations"] or None,
+            "labels": rule["labels"], "annotations": rule["annotations"],
             "alerts": [_alert_json(a) for a in active], **common, "type": "alerting"}
 
 
@@ -73,8 +79,8 @@ def _groups(plpy: Any) -> list[tuple[str, str, dict, dict]]:
 
 def rules_json(plpy: Any, rule_type: str | None) -> str:
     if rule_type not in (None, "", "alert", "record"):
-        return json.dumps({"status": "error", "errorType": "bad_data",
-                           "error": f'invalid parameter "type": unsupported type {rule_type}'})
+        return go_json({"status": "error", "errorType": "bad_data",
+                        "error": f'invalid parameter "type": unsupported type {rule_type}'})
     groups = []
     for file, name, spec, state in _groups(plpy):
         rule_states = state.get("rules") or [{} for _ in spec["rules"]]
@@ -86,7 +92,7 @@ def rules_json(plpy: Any, rule_type: str | None) -> str:
         groups.append({"name": name, "file": file, "rules": rules, "interval": interval_ms(spec) / 1000,
                        "limit": spec.get("limit", 0), "evaluationTime": state.get("evaluationTime", 0),
                        "lastEvaluation": rfc3339(state.get("lastEvaluation"))})
-    return json.dumps({"status": "success", "data": {"groups": groups}}, ensure_ascii=False)
+    return go_json({"status": "success", "data": {"groups": groups}})
 
 
 def alerts_json(plpy: Any) -> str:
@@ -95,4 +101,4 @@ def alerts_json(plpy: Any) -> str:
         for rule, rs in zip(spec["rules"], state.get("rules") or []):
             if "alert" in rule:
                 alerts.extend(_alert_json(a) for a in _active(rs))
-    return json.dumps({"status": "success", "data": {"alerts": alerts}}, ensure_ascii=False)
+    return go_json({"status": "success", "data": {"alerts": alerts}})
