@@ -39,8 +39,13 @@ def go_json(obj: Any) -> str:
 
 
 def _alert_json(a: dict) -> dict:
-    return {"labels": a["labels"], "annotations": a["annotations"], "state": a["state"],
+    return {"labels": _sorted(a["labels"]), "annotations": _sorted(a["annotations"]), "state": a["state"],
             "activeAt": rfc3339(a["activeAt"]), "value": _value(a["value"])}
+
+
+def _sorted(mapping: dict) -> dict:
+    """A Go map's JSON has its keys in order."""
+    return dict(sorted(mapping.items()))
 
 
 def _active(rs: dict) -> list[dict]:
@@ -61,14 +66,14 @@ def _rule_json(rule: dict, rs: dict) -> dict:
     if rs.get("lastError"):
         common["lastError"] = rs["lastError"]
     if "record" in rule:
-        return {"name": rule["record"], "query": _query_text(rule["expr"]), "labels": rule["labels"],
+        return {"name": rule["record"], "query": _query_text(rule["expr"]), "labels": _sorted(rule["labels"]),
                 **common, "type": "recording"}
     active = _active(rs)
     states = {a["state"] for a in active}
     state = "firing" if "firing" in states else "pending" if "pending" in states else "inactive"
     return {"state": state, "name": rule["alert"], "query": _query_text(rule["expr"]),
             "duration": rule["for_ms"] / 1000, "keepFiringFor": rule.get("keep_firing_for_ms", 0) / 1000,
-            "labels": rule["labels"], "annotations": rule["annotations"],
+            "labels": _sorted(rule["labels"]), "annotations": _sorted(rule["annotations"]),
             "alerts": [_alert_json(a) for a in active], **common, "type": "alerting"}
 
 
