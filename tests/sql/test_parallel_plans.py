@@ -138,8 +138,20 @@ READS = {
     "ps_trace.trace_id_hex(uuid)": "SELECT ps_trace.trace_id_hex(trace_id) FROM ps_trace.span",
     "ps_trace.trace_tree(uuid)": f"SELECT * FROM ps_trace.trace_tree('{TRACE}')",
     "ps_trace.upstream_spans(uuid, bigint, integer)": f"SELECT * FROM ps_trace.upstream_spans('{TRACE}', 4)",
+    "prom_api.rules_json(text)": "SELECT prom_api.rules_json()",
+    "prom_api.alerts_json()": "SELECT prom_api.alerts_json()",
+    "prom_api.rule_group_schedule()": "SELECT * FROM prom_api.rule_group_schedule()",
 }
+RULE_GROUP = "SELECT prom_api.put_rule_group('g', 'rules: [{record: r, expr: sum(up)}, {alert: A, expr: up > 0}]')"
 WRITES = {
+    "prom_api.put_rule_group(text, text)": RULE_GROUP,
+    "prom_api.delete_rule_group(text)": f"SELECT prom_api.delete_rule_group('g') FROM ({RULE_GROUP}) g",
+    "prom_api.put_rule_files(text[], text[])":
+        "SELECT prom_api.put_rule_files('{/r.yml}', '{\"groups: [{name: f, rules: [{record: r, expr: up}]}]\"}')",
+    "prom_api.evaluate_rule_group(text, text, timestamp with time zone, boolean, interval, jsonb, text)":
+        f"SELECT prom_api.evaluate_rule_group('', 'g', '${{end}}') FROM ({RULE_GROUP}) g",
+    "prom_api.evaluate_rule_groups(timestamp with time zone)":
+        f"SELECT prom_api.evaluate_rule_groups('${{end}}') FROM ({RULE_GROUP}) g",
     "prom_api.compress_due_chunks()": "SELECT prom_api.compress_due_chunks()",
     "prom_api.execute_maintenance(interval, boolean)": "CALL prom_api.execute_maintenance(NULL, false)",
     "prom_api.get_or_create_series_id(jsonb)":
