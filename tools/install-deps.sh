@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# gcc and libc6-dev build the planner library (src/) with PGXS
-SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 postgresql-server-dev-15 python3-numpy
+# gcc and libc6-dev build the planner library (src/) with PGXS; python3-yaml parses rule files (extension/promscale/rules)
+SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 postgresql-server-dev-15 python3-numpy python3-yaml
                  python3-pip gcc libc6-dev)
 # PromQL regexes run on RE2 (linear time): Debian has no package of its Python bindings, so the
 # server's Python (the one PL/Python embeds, not the virtualenv's) gets them from PyPI

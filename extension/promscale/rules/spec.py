@@ -126,7 +126,8 @@ def parse_group(g: Any) -> dict:
     rules = []
     for i, r in enumerate(raw_rules, start=1):
         rule, problems = _parse_rule(r)
-        rule_name = (rule.get("alert") or rule.get("record") or "") if rule else ""
+        # promtool names a rule by its alert, else its record
+        rule_name = str((r.get("alert") or r.get("record") or "") if isinstance(r, dict) else "")
         errors.extend(f'group "{name}", rule {i}, "{rule_name}": {p}' for p in problems)
         if rule:
             rules.append(rule)
