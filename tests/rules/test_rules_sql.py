@@ -134,3 +134,18 @@ def test_rule_files_replace_file_groups_all_or_nothing(db):
     assert db.execute("SELECT file, name FROM _prom_catalog.rule_group").fetchall() == [("/r/2.yml", "b")]
     schedule = db.execute("SELECT * FROM prom_api.rule_group_schedule()").fetchall()
     assert schedule[0][:3] == ("/r/2.yml", "b", 60000) and 0 <= schedule[0][3] < 60_000_000_000
+
+
+def test_a_new_evaluator_restores_the_for_state_as_prometheus(db):
+    load(db, {"__name__": "temp", "room": "a"}, [50.0] * 40, step_s=10)
+    db.execute("SELECT prom_api.put_rule_group('g', %s)",
+               ("interval: 10s\nrules:\n- alert: Hot\n  expr: temp > 40\n  for: 30m\n",))
+    evaluate(db, "g", T0)
+    evaluate(db, "g", T0 + 20)
+    # the evaluator stopped at T0+20; another takes over 5 minutes later: the alert keeps the
+    # 29m40s it had left (Prometheus shifts activeAt by the pause)
+    evaluate(db, "g", T0 + 320, restore=True)
+    for_state = {t: v for _, t, v in samples(db, "ALERTS_FOR_STATE")}
+    assert for_state[T0 + 20] == bits(float(T0)) and for_state[T0 + 320] == bits(float(T0 + 300))
+    alerts = json.loads(db.execute("SELECT prom_api.alerts_json()").fetchone()[0])["data"]["alerts"]
+    assert alerts[0]["state"] == "pending" and alerts[0]["activeAt"] == "2023-11-14T22:18:20Z"
