@@ -4,6 +4,7 @@ The connector's /api/v1/alerts and /api/v1/rules show the alert as Prometheus's 
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -108,3 +109,10 @@ def test_reload_reads_the_rule_files_again(pg_cluster, db_name, tmp_path):
         assert response.status_code == 400
         assert 'invalid recording rule name: bad name' in response.text
         assert names() == ["DemoDown", "demo:up:count"]  # nothing changed
+        # SIGHUP: gunicorn restarts its workers, which read the files again
+        rules.write_text(RULES.replace("demo:up:sum", "demo:up:max").replace("sum(demo_up)", "max(demo_up)"))
+        connector.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while names() != ["DemoDown", "demo:up:max"]:
+            assert time.monotonic() < deadline, names()
+            time.sleep(0.2)

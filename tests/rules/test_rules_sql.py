@@ -149,3 +149,14 @@ def test_a_new_evaluator_restores_the_for_state_as_prometheus(db):
     assert for_state[T0 + 20] == bits(float(T0)) and for_state[T0 + 320] == bits(float(T0 + 300))
     alerts = json.loads(db.execute("SELECT prom_api.alerts_json()").fetchone()[0])["data"]["alerts"]
     assert alerts[0]["state"] == "pending" and alerts[0]["activeAt"] == "2023-11-14T22:18:20Z"
+
+
+def test_a_failing_rule_reports_its_error_and_keeps_its_series(db):
+    load(db, {"__name__": "x", "k": "a"}, [1.0] * 3)
+    load(db, {"__name__": "x", "k": "b"}, [1.0] * 3)
+    db.execute("SELECT prom_api.put_rule_group('g', 'rules:\n- record: r\n  expr: x\n  labels:\n    k: same\n')")
+    evaluate(db, "g", T0 + 20)  # two series, one label set after the rule's labels: an error
+    rule = json.loads(db.execute("SELECT prom_api.rules_json()").fetchone()[0])["data"]["groups"][0]["rules"][0]
+    assert rule["health"] == "err"
+    assert rule["lastError"] == "vector contains metrics with the same labelset after applying rule labels"
+    assert samples(db, "r") == []

@@ -144,8 +144,11 @@ def evaluate_group(plpy: Any, GD: dict, file: str, name: str, ts: int, restore: 
                 out = _alert(plpy, GD, rule, rs, result, ts, spec.get("limit", 0), external_labels, external_url)
             rs["health"], rs["lastError"] = "ok", ""
         except (RuleEvalError, ValueError) as exc:
-            out = []
+            # as Prometheus: the rule's series are left as they were (no stale markers)
             rs["health"], rs["lastError"] = "err", str(exc)
+            rs["lastEvaluation"] = ts
+            rs["evaluationTime"] = _time.monotonic() - rule_started
+            continue
         rs["lastEvaluation"] = ts
         rs["evaluationTime"] = _time.monotonic() - rule_started
         now_keys = {A.key_of(l) for l, _ in out}

@@ -105,6 +105,8 @@ def parse_group(g: Any) -> dict:
         raise RuleError(["yaml: a rule group is a mapping (name, interval, limit, rules)"])
     errors = [f"yaml: field {k} not found in type rulefmt.RuleGroup" for k in sorted(set(g) - GROUP_FIELDS)]
     name = g.get("name")
+    if not isinstance(name, (str, int, float, bool, type(None))):
+        raise RuleError(errors + ["yaml: a group's name must be a string"])
     name = "" if name is None else str(name)
     if not name:
         errors.append("Groupname must not be empty")
@@ -140,13 +142,21 @@ def _parse_rule(r: Any) -> tuple[dict, list[str]]:
     if not isinstance(r, dict):
         return {}, ["a rule is a mapping (record or alert, expr, ...)"]
     problems = [f"field {k} not found in type rulefmt.RuleNode" for k in sorted(set(r) - RULE_FIELDS)]
-    record = "" if r.get("record") is None else str(r["record"])
-    alert = "" if r.get("alert") is None else str(r["alert"])
-    expr = "" if r.get("expr") is None else str(r["expr"])
     labels = r.get("labels") or {}
     annotations = r.get("annotations") or {}
     if not isinstance(labels, dict) or not isinstance(annotations, dict):
         return {}, problems + ["labels and annotations must be mappings"]
+    scalars = (str, int, float, bool, type(None))
+    for what, mapping in (("label", labels), ("annotation", annotations)):
+        # only strings (or YAML scalars): also keeps str() away from YAML alias bombs
+        if not all(isinstance(k, scalars) and isinstance(v, scalars) for k, v in mapping.items()):
+            return {}, problems + [f"{what} names and values must be strings"]
+    for key in ("record", "alert", "expr", "for", "keep_firing_for"):
+        if not isinstance(r.get(key), scalars):
+            return {}, problems + [f"field '{key}' must be a string"]
+    record = "" if r.get("record") is None else str(r["record"])
+    alert = "" if r.get("alert") is None else str(r["alert"])
+    expr = "" if r.get("expr") is None else str(r["expr"])
     labels = {str(k): "" if v is None else str(v) for k, v in labels.items()}
     annotations = {str(k): "" if v is None else str(v) for k, v in annotations.items()}
     for_ms = keep_ms = 0

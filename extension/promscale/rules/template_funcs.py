@@ -139,8 +139,6 @@ def range_pairs(v: Any) -> list[tuple[Any, Any]]:
         return [(k, v[k]) for k in sorted(v)]
     if isinstance(v, (list, tuple)):
         return list(enumerate(v))
-    if isinstance(v, int) and not isinstance(v, bool):
-        return [(i, i) for i in range(v)]
     raise FuncError(f"range can't iterate over {go_print(v)}")
 
 
@@ -217,6 +215,9 @@ def go_sprint(*args: Any) -> str:
     return out
 
 
+MAX_FORMAT_WIDTH = 10_000  # a template cannot make printf allocate without bound
+
+
 def go_sprintf(fmt: str, *args: Any) -> str:
     """fmt.Sprintf for the verbs templates use: %s %v %d %f %e %g %q %t %x %%, with width,
     precision and the - + 0 flags."""
@@ -228,6 +229,8 @@ def go_sprintf(fmt: str, *args: Any) -> str:
         out.append(fmt[pos:m.start()])
         pos = m.end()
         flags, width, prec, verb = m.group(1), m.group(2), m.group(3), m.group(4)
+        if int(width or 0) > MAX_FORMAT_WIDTH or int(prec or 0) > MAX_FORMAT_WIDTH:
+            raise FuncError(f"printf width or precision above {MAX_FORMAT_WIDTH}")
         if verb == "%":
             out.append("%")
             continue
