@@ -37,7 +37,7 @@ CASES = {
                              "{{ $x = 2 }}{{ with $labels.a }}{{ . }}{{ end }}{{ (printf \"%d\" 1) }}'\n"),
     "empty_file": "",
     "no_groups": "groups: []\n",
-    "empty_group": group(" []\n"),
+    "empty_group": "groups:\n- name: g\n  rules: []\n",
     "unknown_rule_field": group("  - record: r\n    expr: up\n    bogus: 1\n"),
     "unknown_group_field": group("  - record: r\n    expr: up\n", "  bogus: 1\n"),
     "unknown_top_field": "bogus: 1\ngroups: []\n",
