@@ -100,6 +100,34 @@ $python$;
 COMMENT ON FUNCTION prom_api.rule_group_schedule() IS
     'Every rule group with its evaluation interval (ms) and evaluation offset within it (ns, as Prometheus places it)';
 
+-- One evaluation of a group at ts_ms (its slot, Unix ms): the alerts to send as a JSON array,
+-- or the message it refused with (no such group) as {"error": ...}.
+CREATE OR REPLACE FUNCTION _prom_catalog.evaluate_rule_group_ms(file text, name text, ts_ms bigint, restore boolean,
+                                                                resend_delay_ms bigint, external_labels jsonb,
+                                                                external_url text)
+RETURNS text
+LANGUAGE plpython3u
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $python$
+import json
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+ev = GD["promscale"].module(plpy, "promscale.rules.evaluate")
+store = GD["promscale"].module(plpy, "promscale.rules.store")
+labels = json.loads(external_labels or "{}")
+if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+    return json.dumps({"error": "external_labels must be a JSON object of strings"})
+try:
+    return json.dumps(ev.evaluate_group(plpy, GD, file, name, ts_ms, restore, resend_delay_ms, labels,
+                                        external_url or ""))
+except store.Refused as exc:
+    return json.dumps({"error": str(exc)})
+$python$;
+COMMENT ON FUNCTION _prom_catalog.evaluate_rule_group_ms(text, text, bigint, boolean, bigint, jsonb, text) IS
+    'prom_api.evaluate_rule_group''s work, times in ms: the alerts to send, or {"error": message}';
+
 -- One evaluation of a group at "time" (its slot); returns the alerts Alertmanager should be
 -- sent now (v2 API objects). restore: the first evaluation by a new evaluator (Prometheus's
 -- restoring of the `for` state after a restart).
@@ -109,26 +137,22 @@ CREATE OR REPLACE FUNCTION prom_api.evaluate_rule_group(file text, name text, "t
                                                         external_labels jsonb DEFAULT '{}',
                                                         external_url text DEFAULT '')
 RETURNS jsonb
-LANGUAGE plpython3u
+LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $python$
-import json
-if "promscale" not in GD:
-    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-ev = GD["promscale"].module(plpy, "promscale.rules.evaluate")
-ts = plpy.execute(plpy.prepare("SELECT floor(extract(epoch FROM $1) * 1000)::bigint AS v", ["timestamptz"]), [time])[0]["v"]
-resend = plpy.execute(plpy.prepare("SELECT (extract(epoch FROM $1) * 1000)::bigint AS v", ["interval"]), [resend_delay])[0]["v"]
-store = GD["promscale"].module(plpy, "promscale.rules.store")
-try:
-    sent = ev.evaluate_group(plpy, GD, file, name, ts, restore, resend, json.loads(external_labels or "{}"),
-                             external_url or "")
-except store.Refused as exc:
-    plpy.error(str(exc), sqlstate="22023")
-return json.dumps(sent)
-$python$;
+AS $$
+DECLARE
+    result jsonb := _prom_catalog.evaluate_rule_group_ms(
+        file, name, floor(extract(epoch FROM "time") * 1000)::bigint, restore,
+        (extract(epoch FROM resend_delay) * 1000)::bigint, external_labels, external_url)::jsonb;
+BEGIN
+    IF jsonb_typeof(result) = 'object' THEN
+        RAISE EXCEPTION USING MESSAGE = result->>'error', ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN result;
+END
+$$;
 COMMENT ON FUNCTION prom_api.evaluate_rule_group(text, text, timestamptz, boolean, interval, jsonb, text) IS
     'Evaluates a rule group at a time: writes recorded series, ALERTS and stale markers, advances alert states; returns the alerts to send to Alertmanager';
 

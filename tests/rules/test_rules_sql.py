@@ -160,3 +160,9 @@ def test_a_failing_rule_reports_its_error_and_keeps_its_series(db):
     assert rule["health"] == "err"
     assert rule["lastError"] == "vector contains metrics with the same labelset after applying rule labels"
     assert samples(db, "r") == []
+
+
+def test_evaluating_a_group_that_does_not_exist_is_refused(db):
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as err:
+        db.execute("SELECT prom_api.evaluate_rule_group('', 'nope', now())")
+    assert err.value.diag.message_primary == 'no rule group "nope" in file ""'

@@ -68,8 +68,8 @@ def put_group(plpy: Any, file: str, group: dict, yaml_text: str) -> None:
         return  # unchanged (every connector loads the same files at its start): keep all state
     state = carried_state(old_spec, old_state, group)
     plpy.execute(plpy.prepare(
-        "INSERT INTO _prom_catalog.rule_group (file, name, yaml, spec, state) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb) "
-        "ON CONFLICT (file, name) DO UPDATE SET yaml = excluded.yaml, spec = excluded.spec, state = excluded.state, "
+        "INSERT INTO _prom_catalog.rule_group (file, name, yaml, spec, state) "
+        "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb) ON CONFLICT (file, name) DO UPDATE SET yaml = excluded.yaml, spec = excluded.spec, state = excluded.state, "
         "updated_at = pg_catalog.now()", ["text", "text", "text", "text", "text"]),
         [file, group["name"], yaml_text, json.dumps(group), json.dumps(state)])
 
