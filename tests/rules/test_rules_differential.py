@@ -147,6 +147,21 @@ def test_rules_evaluate_as_in_prometheus(pg_cluster, db_name, tmp_path):
             ours_active = active(connector.url)
             assert ours_active == theirs_active
 
+            # /api/v1/rules alike, but for the times each side measured
+            def rules_api(base_url: str) -> list:
+                groups = requests.get(base_url + "/api/v1/rules", timeout=30).json()["data"]["groups"]
+                for g in groups:
+                    for item in [g, *g["rules"]]:
+                        item.pop("evaluationTime")
+                        item.pop("lastEvaluation")
+                    for r in g["rules"]:
+                        for a in r.get("alerts", []):
+                            a["activeAt"] = a["activeAt"][:23]
+                return groups
+
+            theirs_rules = rules_api(prometheus.url)
+            assert rules_api(connector.url) == theirs_rules
+
             # the alert went pending -> firing -> inactive in both
             alerts = raw_samples(prometheus.url, "ALERTS[2m]", at_s)
             states = {dict(k)["alertstate"] for k in alerts}

@@ -166,3 +166,11 @@ def test_evaluating_a_group_that_does_not_exist_is_refused(db):
     with pytest.raises(psycopg.errors.InvalidParameterValue) as err:
         db.execute("SELECT prom_api.evaluate_rule_group('', 'nope', now())")
     assert err.value.diag.message_primary == 'no rule group "nope" in file ""'
+
+
+def test_an_alert_whose_value_is_nan(db):
+    load(db, {"__name__": "ratio", "k": "a"}, [float("nan")] * 3)
+    db.execute("SELECT prom_api.put_rule_group('g', 'rules:\n- alert: Odd\n  expr: ratio != 0\n')")
+    evaluate(db, "g", T0 + 20)
+    alerts = json.loads(db.execute("SELECT prom_api.alerts_json()").fetchone()[0])["data"]["alerts"]
+    assert [(a["state"], a["value"]) for a in alerts] == [("firing", "NaN")]

@@ -98,3 +98,10 @@ def test_group_fields():
          "annotations": {}}]}
     with pytest.raises(RuleError, match='the YAML names group "other", not "g"'):
         parse_group_text("name: other\nrules: []\n", "g")
+
+
+def test_rules_api_json_is_gos():
+    from promscale.rules.api import go_json, rfc3339
+    assert go_json({"a": [1.0, 0.5, 1.23e-05, 1e-07, 3e21, 2, True, None, "<&>"], "b": {}}) == \
+        '{"a":[1,0.5,0.0000123,1e-7,3e+21,2,true,null,"\\u003c\\u0026\\u003e"],"b":{}}'
+    assert rfc3339(1700000000120) == "2023-11-14T22:13:20.12Z" and rfc3339(None) == "0001-01-01T00:00:00Z"

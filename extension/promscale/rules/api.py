@@ -7,7 +7,7 @@ import datetime
 import json
 from typing import Any
 
-from ..promql.gofmt import format_float_e
+from ..promql.gofmt import format_float_e, format_float_f
 from ..promql.parser import parse
 from .evaluate import interval_ms
 
@@ -23,8 +23,10 @@ def rfc3339(ms: int | None) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S") + (("." + f"{frac:03d}").rstrip("0") if frac else "") + "Z"
 
 
-def _value(v: float) -> str:
+def _value(v: float | str) -> str:
     import math
+    if isinstance(v, str):  # NaN and infinities are stored as text (jsonb has no such numbers)
+        return v
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):
@@ -33,9 +35,25 @@ def _value(v: float) -> str:
 
 
 def go_json(obj: Any) -> str:
-    """JSON as Go's encoding/json writes it: compact, HTML characters escaped."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """JSON as Go's encoding/json writes it: compact, HTML characters escaped, floats in Go's
+    form (1 rather than 1.0; exponents only below 1e-6 and from 1e21 on)."""
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{go_json(str(k))}:{go_json(v)}" for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(go_json(v) for v in obj) + "]"
+    if isinstance(obj, float):
+        return _go_json_float(obj)
+    text = json.dumps(obj, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _go_json_float(v: float) -> str:
+    a = abs(v)
+    if a != 0 and (a < 1e-6 or a >= 1e21):
+        text = format_float_e(v)  # Go then drops the exponent's leading zero: 1e-07 -> 1e-7
+        mantissa, _, exp = text.partition("e")
+        return f"{mantissa}e{exp[0]}{exp[1:].lstrip('0') or '0'}"
+    return format_float_f(v)
 
 
 def _alert_json(a: dict) -> dict:
@@ -66,8 +84,10 @@ def _rule_json(rule: dict, rs: dict) -> dict:
     if rs.get("lastError"):
         common["lastError"] = rs["lastError"]
     if "record" in rule:
-        return {"name": rule["record"], "query": _query_text(rule["expr"]), "labels": _sorted(rule["labels"]),
-                **common, "type": "recording"}
+        out = {"name": rule["record"], "query": _query_text(rule["expr"])}
+        if rule["labels"]:  # omitempty for recording rules only
+            out["labels"] = _sorted(rule["labels"])
+        return {**out, **common, "type": "recording"}
     active = _active(rs)
     states = {a["state"] for a in active}
     state = "firing" if "firing" in states else "pending" if "pending" in states else "inactive"

@@ -48,6 +48,14 @@ class RuleEvalError(Exception):
     pass
 
 
+def json_float(v: float) -> float | str:
+    """A value jsonb can hold: NaN and infinities as Prometheus spells them."""
+    import math
+    if math.isfinite(v):
+        return v
+    return "NaN" if math.isnan(v) else ("+Inf" if v > 0 else "-Inf")
+
+
 def _record(rule: dict, samples: list, limit: int) -> list[tuple[dict[str, str], float]]:
     out = []
     seen = set()
@@ -96,7 +104,7 @@ def _alert(plpy: Any, GD: dict, rule: dict, state: dict, samples: list, ts: int,
         if key in found:
             raise RuleEvalError("vector contains metrics with the same labelset after applying alert labels")
         found[key] = {"labels": lb, "annotations": {k: expand(t) for k, t in annot_tmpls.items()},
-                      "activeAt": ts, "state": "pending", "value": value}
+                      "activeAt": ts, "state": "pending", "value": json_float(value)}
     active = {A.key_of(a["labels"]): a for a in state.get("alerts", [])}
     try:
         active, _ = A.step(active, found, ts, rule["for_ms"], rule.get("keep_firing_for_ms", 0), limit)
