@@ -70,9 +70,9 @@ def start_rules(app: Any, config: Config) -> RuleEvaluator:
         except RuleFileError as exc:
             logging.getLogger("pyconnector").error("rule files not loaded: %s", exc)
     evaluator = RuleEvaluator(
-        config.db_uri, AlertmanagerClient([u for u in config.alertmanager_url.split(",") if u]),
+        config.db_uri, AlertmanagerClient([u for u in config.alertmanager_url.split(",") if u], telemetry=app.telemetry),
         config.alert_resend_delay, parse_labels(config.external_labels), config.external_url.rstrip("/"),
-        config.db_connect_timeout)
+        config.db_connect_timeout, telemetry=app.telemetry)
     evaluator.start()
     return evaluator
 

@@ -74,6 +74,12 @@ FAMILIES = (
            "spans newly stored (spans of retried exports already stored are not counted)"),
     Family("promscale_trace_events_received_total", "counter", "span events in committed OTLP requests"),
     Family("promscale_trace_links_received_total", "counter", "span links in committed OTLP requests"),
+    # recording and alerting rules (rules/evaluator.py, rules/alertmanager.py)
+    Family("promscale_rule_group_evaluations_total", "counter", "rule group evaluations by this connector"),
+    Family("promscale_rule_group_evaluation_failures_total", "counter",
+           "rule group evaluations that failed (rules that fail are reported in /api/v1/rules)"),
+    Family("promscale_alerts_sent_total", "counter", "alerts delivered to Alertmanager"),
+    Family("promscale_alerts_dropped_total", "counter", "alerts not delivered (queue full, every Alertmanager failed)"),
     Family("promscale_errors_total", "counter", "requests answered with an error, by kind", "kind", ERROR_KINDS),
     Family("promscale_http_request_duration_seconds", "histogram", "HTTP request latency by handler",
            "handler", HANDLERS),

@@ -11,6 +11,7 @@ import queue
 import threading
 import urllib.error
 import urllib.request
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,9 @@ def alerts_endpoint(base_url: str) -> str:
 
 
 class AlertmanagerClient:
-    def __init__(self, urls: list[str], timeout_s: float = 10.0):
+    def __init__(self, urls: list[str], timeout_s: float = 10.0, telemetry: Any = None):
         self.urls = urls
+        self.telemetry = telemetry
         self.timeout_s = timeout_s
         self._queue: queue.Queue[list[dict]] = queue.Queue()
         self._queued = 0
@@ -45,6 +47,7 @@ class AlertmanagerClient:
             room = QUEUE_CAPACITY - self._queued
             if room < len(alerts):
                 self.dropped += len(alerts) - max(room, 0)
+                self._count("promscale_alerts_dropped_total", len(alerts) - max(room, 0))
                 log.warning("alert queue full: dropped %d alerts", len(alerts) - max(room, 0))
                 alerts = alerts[:max(room, 0)]
             self._queued += len(alerts)
@@ -58,6 +61,14 @@ class AlertmanagerClient:
                 self._queued -= len(batch)
             if self.send(batch):
                 self.sent += len(batch)
+                self._count("promscale_alerts_sent_total", len(batch))
+            else:
+                self.dropped += len(batch)
+                self._count("promscale_alerts_dropped_total", len(batch))
+
+    def _count(self, name: str, amount: int) -> None:
+        if self.telemetry is not None and amount:
+            self.telemetry.inc(name, amount)
 
     def send(self, batch: list[dict]) -> bool:
         """POSTs ``batch`` to every Alertmanager; True if one of them took it."""

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from typing import Any
 
 from ..db import DatabaseError, DatabaseUnavailable, LeaseSession, first_line
 from .alertmanager import AlertmanagerClient
@@ -29,7 +30,8 @@ SCHEDULE_REFRESH_S = 1.0  # groups added or changed (a reload) are seen this soo
 
 class RuleEvaluator:
     def __init__(self, db_uri: str, alertmanager: AlertmanagerClient, resend_delay_s: float = 60.0,
-                 external_labels: dict[str, str] | None = None, external_url: str = "", connect_timeout: int = 10):
+                 external_labels: dict[str, str] | None = None, external_url: str = "", connect_timeout: int = 10,
+                 telemetry: Any = None):
         self.lease = LeaseSession(db_uri, RULES_LOCK, connect_timeout)
         self.alertmanager = alertmanager
         self.resend_delay_s = resend_delay_s
@@ -40,6 +42,7 @@ class RuleEvaluator:
         self._due: dict[tuple[str, str], int] = {}  # next slot (ns) of each group
         self._groups: dict[tuple[str, str], Group] = {}
         self._restore: set[tuple[str, str]] = set()
+        self.telemetry = telemetry
         self.holding = False
         self.evaluations = 0
 
@@ -100,6 +103,10 @@ class RuleEvaluator:
             return SCHEDULE_REFRESH_S
         return max(0.0, min(SCHEDULE_REFRESH_S, (min(self._due.values()) - time.time_ns()) / 1e9))
 
+    def _count(self, name: str) -> None:
+        if self.telemetry is not None:
+            self.telemetry.inc(name)
+
     def evaluate(self, key: tuple[str, str], slot_ns: int) -> None:
         file, name = key
         try:
@@ -112,8 +119,10 @@ class RuleEvaluator:
             raise
         except DatabaseError as exc:
             log.warning("evaluating rule group %r (%s) failed: %s", name, file or "SQL", first_line(exc))
+            self._count("promscale_rule_group_evaluation_failures_total")
             return
         self._restore.discard(key)
         self.evaluations += 1
+        self._count("promscale_rule_group_evaluations_total")
         if alerts:
             self.alertmanager.enqueue(alerts if isinstance(alerts, list) else json.loads(alerts))

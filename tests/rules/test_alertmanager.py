@@ -85,6 +85,10 @@ def test_alert_fires_and_resolves_through_alertmanager(pg_cluster, db_name, tmp_
         am_alerts = requests.get(am.url + "/api/v2/alerts", timeout=10).json()
         assert [a["labels"]["alertname"] for a in am_alerts] == ["DemoDown"]
 
+        metrics = requests.get(connector.url + "/metrics", timeout=10).text
+        assert "promscale_alerts_sent_total 0" not in metrics and "promscale_alerts_sent_total" in metrics
+        assert "promscale_rule_group_evaluations_total 0" not in metrics
+
         push(connector.url, 1.0)
         resolved = receiver.wait_for(lambda n: n["status"] == "resolved")
         assert resolved["alerts"][0]["labels"]["alertname"] == "DemoDown"
