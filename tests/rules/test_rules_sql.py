@@ -94,12 +94,19 @@ def test_alert_goes_pending_firing_resolved_with_alerts_series(db):
     assert states == ["pending", "pending", "firing", "firing", "firing", "firing", "inactive", "inactive",
                       "inactive", "inactive"]
     # sent when it fires, not again within the resend delay, then once resolved
-    fired = [i for i, s in enumerate(sent) if s]
-    assert fired[0] == 2
+    # sent when it fires (T0+50) and when it resolves (T0+90); not again within the resend delay
+    assert [i for i, s in enumerate(sent) if s] == [2, 6]
     first = sent[2][0]
     assert first["labels"] == {"alertname": "Hot", "room": "a", "severity": "page"}
     assert first["annotations"] == {"summary": "a is 50 degrees"}
     assert sent[6][0]["endsAt"] == "2023-11-14T22:14:50.000Z"  # resolved at T0 + 90
+    assert first["startsAt"] == "2023-11-14T22:14:10.000Z"  # fired at T0 + 50
+    assert first["endsAt"] == "2023-11-14T22:18:10.000Z"  # valid for 4 resend delays
+    # with a resend delay below the interval: sent again at every evaluation while firing
+    db.execute("SELECT prom_api.put_rule_group('h', %s)", (
+        "interval: 10s\nrules:\n- alert: Hot\n  expr: temp > 40\n",))
+    again = [evaluate(db, "h", T0 + 10 * i, resend_delay="5 seconds") for i in range(3, 7)]
+    assert [len(a) for a in again] == [1, 1, 1, 1]
     alerts = samples(db, "ALERTS")
     labels = {"__name__": "ALERTS", "alertname": "Hot", "room": "a", "severity": "page"}
     assert (dict(labels, alertstate="pending"), T0 + 30, bits(1.0)) in alerts
