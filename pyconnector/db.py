@@ -177,21 +177,20 @@ class LeaseSession:
         self.connect_timeout = connect_timeout
         self.application_name = application_name
         self._conn: psycopg.Connection | None = None
+        self._held = False
 
     def acquire(self) -> bool:
         """True when this session holds the lease (taking it if free), False when another does.
-        Raises DatabaseUnavailable when the database cannot be reached."""
+        The session stays open either way (a waiting evaluator asks again on it). Raises
+        DatabaseUnavailable when the database cannot be reached."""
         try:
-            if self._conn is not None and not (self._conn.closed or self._conn.broken):
-                return True
-            self.close()
-            conn = psycopg.connect(self.uri, autocommit=True, connect_timeout=self.connect_timeout,
-                                   application_name=self.application_name)
-            if conn.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,)).fetchone()[0]:
-                self._conn = conn
-                return True
-            conn.close()
-            return False
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self.close()
+                self._conn = psycopg.connect(self.uri, autocommit=True, connect_timeout=self.connect_timeout,
+                                             application_name=self.application_name)
+            if not self._held:
+                self._held = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,)).fetchone()[0]
+            return self._held
         except psycopg.Error as exc:
             self.close()
             raise classify(exc) from exc
@@ -199,7 +198,7 @@ class LeaseSession:
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row of ``sql``, in the lease's session. A lost session
         (and with it the lease) raises DatabaseUnavailable; the next acquire() reconnects."""
-        if self._conn is None:
+        if self._conn is None or not self._held:
             raise DatabaseUnavailable("the lease is not held")
         try:
             row = self._conn.execute(sql, params).fetchone()
@@ -210,7 +209,7 @@ class LeaseSession:
         return row[0] if row else None
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        if self._conn is None:
+        if self._conn is None or not self._held:
             raise DatabaseUnavailable("the lease is not held")
         try:
             return self._conn.execute(sql, params).fetchall()
@@ -221,6 +220,7 @@ class LeaseSession:
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
+        self._held = False
         if conn is not None:
             try:
                 conn.close()
