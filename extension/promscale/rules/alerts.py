@@ -88,7 +88,7 @@ def needs_sending(a: dict, ts: int, resend_delay_ms: int) -> bool:
     return a.get("lastSentAt", 0) + resend_delay_ms < ts
 
 
-def series(a: dict, rule_labels_name: str) -> list[tuple[dict[str, str], float]]:
+def series(a: dict) -> list[tuple[dict[str, str], float]]:
     """The ALERTS and ALERTS_FOR_STATE samples of an active alert (values, labels)."""
     labels = dict(a["labels"])
     alerts = {**labels, "__name__": "ALERTS", "alertstate": a["state"]}

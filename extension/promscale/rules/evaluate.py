@@ -113,7 +113,7 @@ def _alert(plpy: Any, GD: dict, rule: dict, state: dict, samples: list, ts: int,
     out = []
     for a in state["alerts"]:
         if a["state"] != "inactive":
-            out.extend(A.series(a, rule["alert"]))
+            out.extend(A.series(a))
     return out
 
 
