@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import template_funcs as F
+from . import template_go as F
 
 
 class TemplateError(Exception):
