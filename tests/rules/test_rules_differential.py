@@ -85,13 +85,21 @@ def raw_samples(base_url: str, query: str, at_s: float) -> dict[tuple, dict[int,
             for s in body["data"]["result"]}
 
 
-def last_evaluation_ms(base_url: str) -> int:
+def rfc3339_ms(text: str) -> int:
+    """Unix ms of an RFC 3339 UTC time with any fraction (Prometheus has the slot's nanoseconds,
+    we keep milliseconds: both are compared truncated to milliseconds)."""
     import datetime
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    seconds = datetime.datetime.fromisoformat(whole + "+00:00").timestamp()
+    return int(seconds) * 1000 + int((fraction + "000")[:3])
+
+
+def last_evaluation_ms(base_url: str) -> int:
     groups = requests.get(base_url + "/api/v1/rules", timeout=30).json()["data"]["groups"]
     text = groups[0]["lastEvaluation"] if groups else "0001-01-01T00:00:00Z"
     if text.startswith("0001-"):
         return 0
-    return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    return rfc3339_ms(text)
 
 
 def test_rules_evaluate_as_in_prometheus(pg_cluster, db_name, tmp_path):
@@ -138,8 +146,8 @@ def test_rules_evaluate_as_in_prometheus(pg_cluster, db_name, tmp_path):
             def active(base_url: str) -> list:
                 body = requests.get(base_url + "/api/v1/alerts", timeout=30).json()
                 alerts = sorted(body["data"]["alerts"], key=lambda a: sorted(a["labels"].items()))
-                for a in alerts:  # Prometheus has the slot's nanoseconds, we keep milliseconds
-                    a["activeAt"] = a["activeAt"][:23]
+                for a in alerts:
+                    a["activeAt"] = rfc3339_ms(a["activeAt"])
                 return alerts
 
             theirs_active = active(prometheus.url)
@@ -156,7 +164,7 @@ def test_rules_evaluate_as_in_prometheus(pg_cluster, db_name, tmp_path):
                         item.pop("lastEvaluation")
                     for r in g["rules"]:
                         for a in r.get("alerts", []):
-                            a["activeAt"] = a["activeAt"][:23]
+                            a["activeAt"] = rfc3339_ms(a["activeAt"])
                 return groups
 
             theirs_rules = rules_api(prometheus.url)
