@@ -25,6 +25,7 @@ from .jaeger import JaegerApi
 from .otlp_http import OtlpHttp
 from .series_cache import SeriesCache
 from .telemetry import Telemetry
+from . import ui  # the web UI (pyconnector/ui): its routes and handlers are added below
 
 log = logging.getLogger("pyconnector")
 
@@ -57,6 +58,8 @@ URLS = Map([
     Rule("/api/v1/status/runtimeinfo", endpoint="runtimeinfo", methods=["GET", "OPTIONS"]),
     Rule("/api/v1/rules", endpoint="rules", methods=["GET", "OPTIONS"]),
     Rule("/api/v1/alerts", endpoint="alerts", methods=["GET", "OPTIONS"]),
+    # --- the web UI (pyconnector/ui): /, /graph, /traces, /status and their files ---
+    *ui.RULES,
 ])
 
 PROTOBUF = "application/x-protobuf"
@@ -94,6 +97,9 @@ class Connector:
         self.query_api = QueryAPI(self.db, config.query_timeout)
         for endpoint in self.query_api.handlers():
             self.handlers[endpoint] = self.query_api.bind(endpoint)
+        # --- the web UI (pyconnector/ui) ---
+        from . import __version__
+        self.handlers.update(ui.UiHandlers(self.db, __version__).handlers())
 
     # --- WSGI ---
 
