@@ -91,6 +91,8 @@ export class Chart {
       series,
       bands,
       scales: { x: { time: true } },
+      // axis times in UTC, like the End input and Prometheus's URLs
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       legend: { live: true },
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {

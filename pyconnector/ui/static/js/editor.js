@@ -28,7 +28,10 @@ export class Editor {
     });
     this.input.addEventListener("scroll", () => { this.highlight.scrollTop = this.input.scrollTop; });
     this.input.addEventListener("keydown", (e) => this.key(e));
-    this.input.addEventListener("blur", () => setTimeout(() => this.close(), 150));
+    // closed a moment after the editor loses focus (a click on the list lands first), unless it is back
+    this.input.addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== this.input) this.close();
+    }, 150));
     this.list.addEventListener("mousedown", (e) => {
       const li = e.target.closest("li");
       if (li) {

@@ -107,7 +107,9 @@ export function renderWaterfall(container, trace) {
       `<div class="name" style="padding-left:${node.depth * 14}px" title="${escapeHtml(node.service + " " + s.operationName)}">` +
       `<span class="svc" style="color:${colors.get(node.service)}">${escapeHtml(node.service)}</span> ${escapeHtml(s.operationName)}</div>` +
       `<div class="timeline"><div class="bar${error ? " error" : ""}" style="left:${left}%;width:${Math.max(pct(node.end) - left, 0.2)}%;background:${colors.get(node.service)}"></div>${segs}` +
-      `<span class="dur" style="left:calc(${Math.min(pct(node.end), 92)}% + 4px)">${formatMicros(s.duration)}</span></div></div>`;
+      (pct(node.end) > 90
+        ? `<span class="dur inside" style="right:calc(${100 - pct(node.end)}% + 4px)">${formatMicros(s.duration)}</span></div></div>`
+        : `<span class="dur" style="left:calc(${pct(node.end)}% + 4px)">${formatMicros(s.duration)}</span></div></div>`);
   }
   container.innerHTML = html + "</div>";
   container.dataset.spanCount = String(ordered.length);

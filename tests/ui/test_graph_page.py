@@ -113,27 +113,29 @@ def api_error(url: str, expr: str) -> str:
     return body["error"]
 
 
+def first_completion(driver) -> str:
+    """The selected (first) entry of the completion list; empty while the list is closed.
+    Waiting on it, not on any entry, waits for the list of the last key typed."""
+    items = driver.find_elements(By.CSS_SELECTOR, "#editor .completions li.selected")
+    return items[0].text if items and items[0].is_displayed() else ""
+
+
 def test_autocomplete_offers_metric_names_functions_and_labels(browser, ui):
     browser.get(f"{ui}/graph")
     editor = browser.find_element(By.ID, "expr")
     editor.send_keys("ui_req")
-    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#editor .completions").is_displayed(), "completions")
-    items = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#editor .completions li")]
-    assert any(i.endswith("ui_requests_total") for i in items), items
+    wait_for(browser, lambda d: first_completion(d).endswith("ui_requests_total"), "metric names")
     editor.send_keys(Keys.TAB)
     assert editor.get_attribute("value") == "ui_requests_total"
     editor.send_keys("{ins")
-    wait_for(browser, lambda d: any(li.text.endswith("instance") for li in
-                                    d.find_elements(By.CSS_SELECTOR, "#editor .completions li")), "label names")
+    wait_for(browser, lambda d: first_completion(d).endswith("instance"), "label names")
     editor.send_keys(Keys.TAB, '="web')
-    wait_for(browser, lambda d: any(li.text.endswith("web-1:9100") for li in
-                                    d.find_elements(By.CSS_SELECTOR, "#editor .completions li")), "label values")
+    wait_for(browser, lambda d: first_completion(d).endswith("web-1:9100"), "label values")
     editor.send_keys(Keys.TAB)
     assert editor.get_attribute("value") == 'ui_requests_total{instance="web-1:9100'
     editor.clear()
     editor.send_keys("histogram_q")
-    wait_for(browser, lambda d: any(li.text.endswith("histogram_quantile") for li in
-                                    d.find_elements(By.CSS_SELECTOR, "#editor .completions li")), "functions")
+    wait_for(browser, lambda d: first_completion(d).endswith("histogram_quantile"), "functions")
     # the highlighter colours what it knows
     editor.send_keys(Keys.TAB)
     assert browser.find_elements(By.CSS_SELECTOR, "#editor .highlight .tok-function")

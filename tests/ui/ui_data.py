@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 from support.remote_write import HEADERS, encode, write_request
@@ -36,8 +37,10 @@ def api(url: str, path: str, **params: object) -> dict:
 
 
 def wait_for(driver, condition, what: str):
-    """The value of condition(driver) once truthy; fails naming what was awaited."""
-    return WebDriverWait(driver, PAGE_TIMEOUT, poll_frequency=0.1).until(condition, message=f"waiting for {what}")
+    """The value of condition(driver) once truthy; fails naming what was awaited. An element the page
+    replaced while the condition read it (stale) means: look again."""
+    wait = WebDriverWait(driver, PAGE_TIMEOUT, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(condition, message=f"waiting for {what}")
 
 
 def wait_query_done(driver, runs_before: int) -> str:

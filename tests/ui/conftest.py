@@ -1,6 +1,6 @@
 """Fixtures for the web UI tests: the connector as a real gunicorn process on a test database,
 and Debian's chromium driven headless through chromium-driver (Selenium). A failed test leaves a
-screenshot and the browser's console log in test-artifacts/browser/."""
+screenshot and the browser's console log in test-artifacts/ui/."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from selenium.webdriver.chrome.service import Service
 
 from support.connector import ConnectorProcess
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
