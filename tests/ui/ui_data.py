@@ -15,7 +15,7 @@ INSTANCES = ("db-1:9100", "db-2:9100", "web-1:9100")
 PAGE_TIMEOUT = 60
 
 
-def write_demo_metrics(url: str, end_ms: int, minutes: int = 60) -> None:
+def write_demo_metrics(url: str, end_ms: int, minutes: int = 60, session: requests.Session | None = None) -> None:
     """A counter per instance and a gauge per instance and mode, one sample per 15 s up to end_ms."""
     times = range(end_ms - minutes * 60_000, end_ms + 1, STEP_MS)
     series = []
@@ -26,7 +26,7 @@ def write_demo_metrics(url: str, end_ms: int, minutes: int = 60) -> None:
             series.append(({"__name__": "ui_cpu_ratio", "job": "node", "instance": instance, "mode": mode},
                            [(t, round(0.1 * (i + 1) + (0.5 if mode == "idle" else 0.05) + (t // STEP_MS % 7) / 100, 3))
                             for t in times]))
-    response = requests.post(url + "/api/v1/write", data=encode(write_request(series)), headers=HEADERS, timeout=30)
+    response = (session or requests).post(url + "/api/v1/write", data=encode(write_request(series)), headers=HEADERS, timeout=30)
     assert response.status_code == 204, response.text
 
 

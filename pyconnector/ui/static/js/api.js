@@ -22,7 +22,9 @@ export function url(path, params) {
     for (const v of Array.isArray(value) ? value : [value]) search.append(key, v);
   }
   const query = search.toString();
-  return base() + path + (query ? "?" + query : "");
+  // absolute from the origin: a page opened as http://user:password@host/ has a base URL with
+  // credentials, and fetch() refuses URLs that carry them (the browser adds the cached ones itself)
+  return window.location.origin + base() + path + (query ? "?" + query : "");
 }
 
 async function request(path, params, init) {
