@@ -12,15 +12,19 @@ export function criticalPath(root) {
 
 function walk(span, until, out) {
   let cursor = Math.min(span.end, until);
-  const children = [...span.children];
-  for (;;) {
+  const endOf = (child) => Math.min(child.end, span.end);  // a child outliving its parent is cut
+  let candidates = span.children.filter((c) => c.start < cursor);
+  for (let first = true; ; first = false) {
+    // the child that finished last: first before the span's end, then before the chosen one started
+    // (a sibling overlapping the chosen one did not hold the span up)
     let last = null;
-    for (const c of children) {
-      if (c.start < cursor && Math.min(c.end, cursor) > span.start && (last === null || Math.min(c.end, cursor) > Math.min(last.end, cursor))) last = c;
+    for (const c of candidates) {
+      if (c.start >= cursor || (!first && endOf(c) > cursor)) continue;
+      if (last === null || endOf(c) > endOf(last)) last = c;
     }
     if (last === null) break;
-    children.splice(children.indexOf(last), 1);
-    const childEnd = Math.min(last.end, cursor);
+    candidates = candidates.filter((c) => c !== last);
+    const childEnd = Math.min(endOf(last), cursor);
     if (childEnd < cursor) out.push({ spanID: span.spanID, start: childEnd, end: cursor });
     walk(last, childEnd, out);
     cursor = Math.max(last.start, span.start);

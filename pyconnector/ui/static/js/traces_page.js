@@ -3,29 +3,13 @@
 
 import { getJSON } from "./api.js";
 import { escapeHtml } from "./series_format.js";
+import { parseTags } from "./tags.js";
 import { parseTime } from "./url_state.js";
 import { formatMicros, renderWaterfall, traceSummary } from "./waterfall.js";
 
 const $ = (id) => document.getElementById(id);
 const FIELDS = ["service", "operation", "tags", "minDuration", "maxDuration", "lookback", "start", "end", "limit"];
 const LOOKBACK_HOURS = /^(\d+)h$/;
-
-// `key=value key2="a b"` (logfmt, as Jaeger's search form takes tags) → {key: value}
-export function parseTags(text) {
-  const tags = {};
-  const re = /\s*([^\s=]+)=("((?:[^"\\]|\\.)*)"|\S*)/y;
-  let m;
-  let at = 0;
-  const t = text.trim();
-  while (at < t.length) {
-    re.lastIndex = at;
-    m = re.exec(t);
-    if (!m) throw new Error(`tags: cannot read ${JSON.stringify(t.slice(at))}; write key=value pairs separated by spaces`);
-    tags[m[1]] = m[3] !== undefined ? m[3].replace(/\\(.)/g, "$1") : m[2];
-    at = re.lastIndex;
-  }
-  return tags;
-}
 
 function showError(message) {
   $("error").hidden = !message;
