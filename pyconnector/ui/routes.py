@@ -15,6 +15,7 @@ from .static_files import StaticFiles
 RULES = [
     Rule("/", endpoint="ui_graph", methods=["GET", "HEAD"]),
     Rule("/graph", endpoint="ui_graph", methods=["GET", "HEAD"]),
+    Rule("/query", endpoint="ui_graph", methods=["GET", "HEAD"]),  # Prometheus 3's name of the page
     Rule("/traces", endpoint="ui_traces", methods=["GET", "HEAD"]),
     Rule("/status", endpoint="ui_status", methods=["GET", "HEAD"]),
     Rule("/ui/static/<path:file>", endpoint="ui_static", methods=["GET", "HEAD"]),

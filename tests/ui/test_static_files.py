@@ -19,7 +19,7 @@ def client(tmp_path_factory) -> Client:
     return Client(create_app(config))
 
 
-@pytest.mark.parametrize("path, page", [("/", "graph.html"), ("/graph", "graph.html"),
+@pytest.mark.parametrize("path, page", [("/", "graph.html"), ("/graph", "graph.html"), ("/query", "graph.html"),
                                         ("/traces", "traces.html"), ("/status", "status.html")])
 def test_pages_are_served_at_their_routes(client, path, page):
     response = client.get(path)

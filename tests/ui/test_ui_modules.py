@@ -37,6 +37,11 @@ def test_prometheus_url_state_round_trips(js):
                  '2024-02-03%2004%3A05%3A06"))')
     assert written == ("?g0.expr=up&g0.tab=1&g0.stacked=0&g0.show_exemplars=0&g0.range_input=2d"
                        "&g0.end_input=2024-02-03+04%3A05%3A06&g0.moment_input=2024-02-03+04%3A05%3A06")
+    # Prometheus 3's form
+    assert js('url.readState("?g0.expr=up&g0.tab=table&g0.display_mode=stacked&g0.range_input=6h'
+              '&g0.res_type=fixed&g0.res_step=30")') == {"expr": "up", "tab": 1, "stacked": True, "range": 21600,
+                                                         "end": None, "step": 30}
+    assert js('url.readState("?g0.expr=up&g0.tab=graph&g0.res_type=auto&g0.res_step=30")')["step"] is None
     # no end: now; defaults for what a link leaves out
     assert js('url.readState("?g0.expr=up")') == {"expr": "up", "tab": 0, "stacked": False, "range": 3600,
                                                    "end": None, "step": None}

@@ -10,8 +10,8 @@ export class ApiError extends Error {
 }
 
 function base() {
-  // the pages live at <prefix>/, <prefix>/graph, <prefix>/traces, <prefix>/status
-  const path = window.location.pathname.replace(/\/(graph|traces|status)?$/, "");
+  // the pages live at <prefix>/, <prefix>/graph (or /query), <prefix>/traces, <prefix>/status
+  const path = window.location.pathname.replace(/\/(graph|query|traces|status)?$/, "");
   return path;
 }
 

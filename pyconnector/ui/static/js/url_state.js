@@ -1,6 +1,8 @@
 // The query page's state in Prometheus's own URL format, so links copied from a Prometheus
 // server open here: /graph?g0.expr=…&g0.tab=0|1&g0.stacked=0|1&g0.range_input=1h
 // &g0.end_input=2024-01-02 03:04:05&g0.moment_input=…&g0.step_input=15 (tab 0 = chart, 1 = table).
+// Prometheus 3's links (/query?g0.tab=graph|table&g0.display_mode=lines|stacked&g0.res_type=fixed
+// &g0.res_step=15) are read too; this page writes Prometheus 2's form, which Prometheus 3 also reads.
 
 const UNITS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
 const DURATION = /^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$/;
@@ -59,13 +61,15 @@ export function readState(search) {
   const p = new URLSearchParams(search);
   const state = { ...DEFAULT_STATE };
   state.expr = p.get("g0.expr") || "";
-  state.tab = p.get("g0.tab") === "1" ? 1 : 0;
-  state.stacked = p.get("g0.stacked") === "1";
+  // Prometheus 2 writes tab=0|1 and stacked=0|1; Prometheus 3 (/query) tab=graph|table and display_mode
+  state.tab = p.get("g0.tab") === "1" || p.get("g0.tab") === "table" ? 1 : 0;
+  state.stacked = p.get("g0.stacked") === "1" || p.get("g0.display_mode") === "stacked";
   state.range = parseDuration(p.get("g0.range_input")) || DEFAULT_STATE.range;
   // the table evaluates at moment_input, the chart ends at end_input; either restores the other
   const end = state.tab === 1 ? (p.get("g0.moment_input") || p.get("g0.end_input")) : (p.get("g0.end_input") || p.get("g0.moment_input"));
   state.end = parseTime(end);
-  state.step = parseDuration(p.get("g0.step_input"));
+  state.step = parseDuration(p.get("g0.step_input")) ||
+    (p.get("g0.res_type") === "fixed" ? parseDuration(p.get("g0.res_step")) : null);
   return state;
 }
 
