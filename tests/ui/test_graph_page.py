@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -102,8 +103,15 @@ def test_a_parse_error_is_shown_at_its_position(browser, ui):
     message = browser.find_element(By.ID, "error").text
     response = api_error(ui, expr)
     assert message == response
+    # the parser's line:column, as an offset into the expression, is where the editor marks it
+    line, column = map(int, re.search(r"(\d+):(\d+): parse error", message).groups())
+    assert line == 1
+    assert browser.find_element(By.ID, "editor").get_attribute("data-error-at") == str(column - 1)
     marked = browser.find_elements(By.CSS_SELECTOR, "#editor .tok-error")
     assert len(marked) == 1
+    # typing clears the mark
+    browser.find_element(By.ID, "expr").send_keys(")")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#editor .tok-error")
 
 
 def api_error(url: str, expr: str) -> str:

@@ -75,6 +75,7 @@ export class Editor {
     }
     if (this.errorAt !== null && this.errorAt >= text.length) html += '<span class="tok-error"> </span>';
     this.highlight.innerHTML = html + "\n";
+    this.root.dataset.errorAt = this.errorAt === null ? "" : String(this.errorAt);
     this.autosize();
   }
 
