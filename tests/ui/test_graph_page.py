@@ -6,6 +6,7 @@ import json
 import re
 from urllib.parse import parse_qs, quote, urlsplit
 
+import psycopg
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -44,7 +45,7 @@ def legend_labels(browser) -> list[str]:
     return [r.text for r in rows][1:]  # the first row is the time axis
 
 
-def test_a_prometheus_link_opens_the_chart_with_every_series(browser, ui):
+def test_a_prometheus_link_opens_the_chart_with_every_series(browser, ui, module_db_uri):
     expr = "rate(ui_requests_total[5m])"
     open_graph(browser, ui, expr=expr, tab="0", range_input="30m", end_input=end_input(END_MS), step_input="60")
     assert wait_query_done(browser, 0) == "done"
@@ -61,12 +62,18 @@ def test_a_prometheus_link_opens_the_chart_with_every_series(browser, ui):
     # the chart is drawn: uPlot's canvas has the container's width
     canvas = browser.find_element(By.CSS_SELECTOR, "#chart canvas")
     assert canvas.size["width"] > 300
+    # the SQL equivalent, pasted into psql, gives the same series and samples
     sql = browser.find_element(By.ID, "sql-text").get_attribute("textContent")
     assert sql.startswith("SELECT * FROM prom_api.query_range('rate(ui_requests_total[5m])', ")
-    assert "'60 seconds'" in sql
+    with psycopg.connect(module_db_uri) as conn:
+        rows = conn.execute(sql).fetchall()
+    assert len(rows) == samples
+    assert {series_name(labels) for labels, _, _ in rows} == {series_name(s["metric"]) for s in answer["result"]}
+    assert sorted((series_name(labels), t.timestamp(), v) for labels, t, v in rows) == sorted(
+        (series_name(s["metric"]), float(t), float(v)) for s in answer["result"] for t, v in s["values"])
 
 
-def test_typing_a_query_shows_the_apis_values_in_the_table(browser, ui):
+def test_typing_a_query_shows_the_apis_values_in_the_table(browser, ui, module_db_uri):
     browser.get(f"{ui}/graph")
     browser.find_element(By.ID, "tab-table").click()
     end = browser.find_element(By.ID, "end")
@@ -83,6 +90,10 @@ def test_typing_a_query_shows_the_apis_values_in_the_table(browser, ui):
     shown = {row.find_element(By.CSS_SELECTOR, ".series").text: row.find_element(By.CSS_SELECTOR, ".value").text
              for row in browser.find_elements(By.CSS_SELECTOR, "#table tbody tr")}
     assert shown == expected
+    sql = browser.find_element(By.ID, "sql-text").get_attribute("textContent")
+    with psycopg.connect(module_db_uri) as conn:
+        rows = conn.execute(sql).fetchall()
+    assert {series_name(labels): float(v) for labels, _, v in rows} == {k: float(v) for k, v in expected.items()}
     # the URL holds the whole state in Prometheus's format, and opening it restores the page
     state = parse_qs(urlsplit(browser.current_url).query)
     assert state["g0.expr"] == ['sum by (instance, mode) (ui_cpu_ratio{job="node"})']
