@@ -84,3 +84,23 @@ def test_an_unknown_trace_is_an_error_on_the_page(browser, traces_ui):
     browser.get(f"{traces_ui}/traces?trace={0x123456:016x}")
     wait_for(browser, lambda d: d.find_element(By.ID, "error").is_displayed(), "the error")
     assert "trace not found" in browser.find_element(By.ID, "error").text
+
+
+def test_duration_and_time_bounds_narrow_the_search(browser, traces_ui):
+    def search(**fields: str) -> list[str]:
+        query = "&".join(f"{k}={requests.utils.quote(v)}" for k, v in {"service": "frontend", **fields}.items())
+        browser.get(f"{traces_ui}/traces?{query}")
+        wait_for(browser, lambda d: d.find_element(By.ID, "results").get_attribute("data-status") == "done",
+                 "results")
+        return [t.get_attribute("data-trace-id") for t in browser.find_elements(By.CSS_SELECTOR, "#results .trace")]
+
+    assert search() == [f"{TRACE:016x}"]
+    assert search(minDuration="90ms") == [f"{TRACE:016x}"]  # the root span lasts 100 ms
+    assert search(minDuration="101ms") == []
+    assert browser.find_element(By.ID, "results").text == "No trace matches."
+    assert search(operation="render", maxDuration="40ms") == [f"{TRACE:016x}"]
+    assert search(operation="render", maxDuration="30ms") == []
+    assert search(lookback="custom", start="2020-01-01 00:00:00", end="2020-01-02 00:00:00") == []
+    # the form shows what the URL asked for
+    assert browser.find_element(By.ID, "start").get_attribute("value") == "2020-01-01 00:00:00"
+    assert browser.find_element(By.ID, "start").is_displayed()
