@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from urllib.parse import parse_qs, quote, urlsplit
 
 import psycopg
 import pytest
+import requests
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -15,11 +17,10 @@ from selenium.webdriver.common.keys import Keys
 from ui_data import api, now_ms, runs, wait_for, wait_query_done, write_demo_metrics
 
 END_MS = (now_ms() // 60_000) * 60_000 - 60_000  # a whole minute, in the past: the page and the API agree
-END_INPUT = None  # set by the data fixture: "YYYY-MM-DD HH:mm:ss" UTC of END_MS
 
 
 def end_input(ms: int) -> str:
-    import datetime
+    """Prometheus's end_input and moment_input form: YYYY-MM-DD HH:mm:ss, UTC."""
     return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -126,7 +127,6 @@ def test_a_parse_error_is_shown_at_its_position(browser, ui):
 
 
 def api_error(url: str, expr: str) -> str:
-    import requests
     body = requests.get(url + "/api/v1/query", params={"query": expr}, timeout=30).json()
     assert body["status"] == "error"
     return body["error"]

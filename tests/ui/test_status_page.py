@@ -39,7 +39,8 @@ def test_the_status_page_shows_versions_storage_maintenance_and_series(browser, 
     assert cell_texts(browser, "maintenance", "task") == [t for (t,) in tasks]
     shown = dict(zip(cell_texts(browser, "metrics", "metric"), cell_texts(browser, "metrics", "series")))
     assert shown == {m: f"{n:,}" for m, n in metrics}
-    assert browser.find_element(By.ID, "series-total").text.startswith(f"{sum(n for _, n in metrics):,} series in 2 metrics")
+    total = sum(n for _, n in metrics)
+    assert browser.find_element(By.ID, "series-total").text.startswith(f"{total:,} series in 2 metrics")
     assert "default retention 90 days" in browser.find_element(By.ID, "settings").text
     overrides = browser.find_element(By.ID, "retention-overrides").text
     assert "ui_cpu_ratio" in overrides and "400 days" in overrides
@@ -52,9 +53,11 @@ def test_storage_per_metric_is_computed_on_request(browser, status_ui, module_db
     wait_for(browser, lambda d: d.find_element(By.ID, "metric-storage").get_attribute("data-loaded") == "1",
              "storage per metric")
     with psycopg.connect(module_db_uri) as conn:
-        rows = conn.execute("SELECT metric_name, head_samples + compressed_samples FROM prom_info.metric_storage").fetchall()
+        rows = conn.execute("SELECT metric_name, head_samples + compressed_samples "
+                            "FROM prom_info.metric_storage").fetchall()
     assert all(n > 0 for _, n in rows)
-    head = dict(zip(cell_texts(browser, "metric-storage", "metric"), cell_texts(browser, "metric-storage", "head_samples")))
+    head = dict(zip(cell_texts(browser, "metric-storage", "metric"),
+                    cell_texts(browser, "metric-storage", "head_samples")))
     compressed = dict(zip(cell_texts(browser, "metric-storage", "metric"),
                           cell_texts(browser, "metric-storage", "compressed_samples")))
     assert {m: int(head[m].replace(",", "")) + int(compressed[m].replace(",", "")) for m in head} == dict(rows)

@@ -81,7 +81,8 @@ def test_tags_of_the_trace_search(js):
     assert js("""tags.parseTags('http.status_code=500 error=true  note="a b" q="x\\\\"y"')""") == \
         {"http.status_code": "500", "error": "true", "note": "a b", "q": 'x"y'}
     assert js("tags.parseTags('')") == {}
-    assert "write key=value pairs" in js("(() => { try { tags.parseTags('oops'); } catch (e) { return e.message; } })()")
+    message = js("(() => { try { tags.parseTags('oops'); } catch (e) { return e.message; } })()")
+    assert "write key=value pairs" in message
 
 
 def test_critical_path_follows_the_last_finishing_children(js):

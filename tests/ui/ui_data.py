@@ -26,7 +26,8 @@ def write_demo_metrics(url: str, end_ms: int, minutes: int = 60, session: reques
             series.append(({"__name__": "ui_cpu_ratio", "job": "node", "instance": instance, "mode": mode},
                            [(t, round(0.1 * (i + 1) + (0.5 if mode == "idle" else 0.05) + (t // STEP_MS % 7) / 100, 3))
                             for t in times]))
-    response = (session or requests).post(url + "/api/v1/write", data=encode(write_request(series)), headers=HEADERS, timeout=30)
+    response = (session or requests).post(url + "/api/v1/write", data=encode(write_request(series)),
+                                          headers=HEADERS, timeout=30)
     assert response.status_code == 204, response.text
 
 
