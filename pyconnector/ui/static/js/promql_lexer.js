@@ -46,8 +46,7 @@ export function tokenize(text) {
       const word = m[0];
       const next = text.slice(i + word.length).trimStart()[0];
       let type = "metric";
-      if (braces > 0 && !/^[=!]/.test(text.slice(i + word.length).trimStart())) type = "label";
-      else if (braces > 0) type = "label";
+      if (braces > 0) type = "label";  // inside {…} a word is a label name (values are strings)
       else if (AGG.has(word)) type = "aggregation";
       else if (FN.has(word) && next === "(") type = "function";
       else if (KW.has(word.toLowerCase())) type = "keyword";
