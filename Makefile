@@ -99,7 +99,7 @@ bench-traces: install-pgroot
 
 .PHONY: proto
 proto:
-	cd pyconnector/proto && ../../$(VENV_PY) -m grpc_tools.protoc -I. --python_out=. *.proto
+	cd pyconnector/prometheus/proto && $(abspath $(VENV_PY)) -m grpc_tools.protoc -I. --python_out=. *.proto
 
 .PHONY: bench-query
 bench-query: install-pgroot

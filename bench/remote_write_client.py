@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import snappy
 
-from pyconnector.xor_chunk import uvarint
+from pyconnector.prometheus.xor_chunk import uvarint
 
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
            "X-Prometheus-Remote-Write-Version": "0.1.0"}

@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / p) for p in ("tests", "tools", ".", "bench")]
 
 from procmem import PeakMemory, children, peak_rss_bytes, postmaster_pid  # noqa: E402
-from pyconnector import pgbinary  # noqa: E402
+from pyconnector.db import register_binary_arrays  # noqa: E402
 from pyconnector.pgbinary import Float8Array, Int8Array, TimestamptzArray  # noqa: E402
 from remote_write_client import DeadlineExceeded, encode_labels  # noqa: E402
 from scale_dataset import POD_LIFETIME_ROUNDS, SCRAPE_MS, Workload  # noqa: E402
@@ -171,7 +171,7 @@ def maintenance_hour(uri: str, workload: Workload, timeline: Timeline, minutes: 
     first_round = (hour_start - timeline.start_ms) // SCRAPE_MS
     active = workload.active_ids(workload.pod_generations(timeline.churn_round(timeline.rounds - 1)))
     with psycopg.connect(uri, autocommit=True) as conn:
-        pgbinary.register(conn)
+        register_binary_arrays(conn)
         ids = series_ids_of(conn, workload, active)
         loaded = time.perf_counter()
         stop_loading = time.monotonic() + (deadline - time.monotonic()) / 2

@@ -24,7 +24,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT), str(ROOT / "tools")]
 
-from pyconnector.remote_write import canonical_label_set  # noqa: E402
+from pyconnector.prometheus.remote_write import canonical_label_set  # noqa: E402
 from support.postgres import remove_cluster, start_cluster  # noqa: E402
 from support.scale_catalog import build_catalog  # noqa: E402
 

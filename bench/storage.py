@@ -32,6 +32,7 @@ import psycopg
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / p) for p in ("tests", "tools", ".", "bench")]
 
 from pyconnector import pgbinary  # noqa: E402
+from pyconnector.db import register_binary_arrays  # noqa: E402
 from pyconnector.pgbinary import Float8Array, Int8Array, TimestamptzArray  # noqa: E402
 from scrape_dataset import SCRAPE_MS, Series, dataset  # noqa: E402
 from support.postgres import remove_cluster, start_cluster  # noqa: E402
@@ -114,7 +115,7 @@ def bench_database() -> Iterator[psycopg.Connection]:
         cluster.psql("CREATE DATABASE bench")
         cluster.psql("CREATE EXTENSION promscale CASCADE", dbname="bench")
         with psycopg.connect(cluster.uri("bench"), autocommit=True) as conn:
-            pgbinary.register(conn)
+            register_binary_arrays(conn)
             yield conn
     finally:
         remove_cluster(cluster)

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     grpc_process = None
     if config.otlp_grpc_listen:
         # its own process, started before gunicorn forks anything (gRPC threads and fork do not mix)
-        from .otlp_grpc import serve
+        from .otlp.grpc_server import serve
 
         grpc_process = multiprocessing.get_context("spawn").Process(
             target=serve, args=(config,), name="promscale-otlp-grpc", daemon=True)

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
+from .go_syntax import ParamError, parse_duration_ns
+
 # The embedded cluster that `make run` starts (tools/pgcluster.py).
 EMBEDDED_DB_URI = "postgresql://promscale@127.0.0.1:54320/promscale"
 
@@ -27,8 +29,6 @@ def _size(text: str) -> int:
 
 def _duration_ns(text: str) -> int:
     """Nanoseconds from a Prometheus duration ('2m', '1h30m') or float seconds."""
-    from .params import ParamError, parse_duration_ns
-
     try:
         value = parse_duration_ns(text)
     except ParamError as exc:
@@ -91,6 +91,14 @@ class Config:
         "chunk bytes per frame in streamed remote_read responses (e.g. 1MiB)", _size)})
     telemetry_dir: str = field(default="", metadata={"option": Option(
         "directory where workers share their /metrics counters (default: a temporary one)")})
+    promql_default_subquery_step: float = field(default=0.0, metadata={"option": Option(
+        "step of PromQL subqueries that name none (x[5m:]), e.g. 15s as a Prometheus running its shipped "
+        "prometheus.yml (evaluation_interval); 0: the database's prom_api.get_promql_default_subquery_step() "
+        "(1m unless set)", _duration)})
+    cors_origins: str = field(default="", metadata={"option": Option(
+        "comma-separated origins (https://grafana.example.com) whose web pages may call the HTTP API "
+        "from a browser, or * for any; empty: no CORS headers, browsers refuse cross-origin reads",
+        lambda t: ",".join(o.strip() for o in t.split(",") if o.strip()))})
 
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:

@@ -1,4 +1,5 @@
-"""The one module that talks to PostgreSQL.
+"""The one module that talks to PostgreSQL: the only one that imports psycopg
+(tests/unit/test_connector_layout.py checks it).
 
 Each worker thread keeps one connection (gunicorn's threads are long-lived, so
 a thread-local connection is the pool). At start a worker opens one warmed
@@ -14,15 +15,18 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import psycopg
 from psycopg import errors
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from . import pgbinary
-from .pgbinary import Float8Array, Int8Array, TimestamptzArray
+from .pgbinary import BinaryArray, Float8Array, Int8Array, TimestamptzArray
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,10 @@ RETRYABLE_STATES = ("55P03", "55006")
 STALE_SERIES_STATE = "PS001"
 
 
+# Any error the driver raises, for callers that catch what classify() leaves unclassified.
+DatabaseError = psycopg.Error
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot serve the request now; the client should retry."""
 
@@ -45,6 +53,24 @@ class InvalidData(Exception):
 
 class QueryTimeout(Exception):
     """A query ran into its statement_timeout (or was cancelled)."""
+
+
+class TimeBudget:
+    """The time a request's statements share (--query-timeout): each gets what is left, so a
+    request of several statements cannot take a multiple of the timeout."""
+
+    def __init__(self, budget_ms: int | None):
+        self.budget_ms = budget_ms
+        self.deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000
+
+    def left_ms(self) -> int | None:
+        """Milliseconds left for the next statement (None: no budget); QueryTimeout once spent."""
+        if self.deadline is None:
+            return None
+        left = int((self.deadline - time.monotonic()) * 1000)
+        if left <= 0:
+            raise QueryTimeout(f"the request's {self.budget_ms} ms are spent")
+        return left
 
 
 class QueryFailed(Exception):
@@ -106,6 +132,40 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _dumper_for(array_class: type[BinaryArray]) -> type[Dumper]:
+    class _Dumper(Dumper):
+        format = Format.BINARY
+        oid = array_class.oid
+
+        def dump(self, obj: BinaryArray) -> bytes:
+            return obj.data
+
+    _Dumper.__name__ = f"{array_class.__name__}Dumper"
+    return _Dumper
+
+
+def register_binary_arrays(context: Any) -> None:
+    """Teach a psycopg connection (or the global adapters) to send pgbinary's arrays as they are."""
+    for array_class in pgbinary.ARRAY_TYPES:
+        context.adapters.register_dumper(array_class, _dumper_for(array_class))
+
+
+def run_maintenance_unless_locked(uri: str, lock_key: int, connect_timeout: int = 10) -> list[str] | None:
+    """``CALL prom_api.execute_maintenance()`` in a session of its own, unless another session
+    holds the advisory lock ``lock_key``; returns the notices it raised, or None if it did not run."""
+    with psycopg.connect(uri, autocommit=True, connect_timeout=connect_timeout,
+                         application_name="promscale-maintenance") as conn:
+        notices: list[str] = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,)).fetchone()[0]:
+            return None
+        try:
+            conn.execute("CALL prom_api.execute_maintenance()")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
+        return notices
+
+
 class Database:
     def __init__(self, uri: str, connect_timeout: int = 10, application_name: str = "promscale-connector",
                  statement_timeout_ms: int | None = None):
@@ -128,7 +188,7 @@ class Database:
             self.uri, connect_timeout=self.connect_timeout, application_name=self.application_name, autocommit=True,
             **options,
         )
-        pgbinary.register(conn)
+        register_binary_arrays(conn)
         return conn
 
     def _statement(self, conn: psycopg.Connection, timeout_ms: int | None, run: Any) -> Any:
@@ -191,13 +251,26 @@ class Database:
             except psycopg.Error:
                 pass
 
-    def _run(self, work: Any) -> Any:
-        """Run ``work(conn)``; on failure drop a broken connection and classify the error."""
+    def _run(self, work: Any, read_only: bool = False) -> Any:
+        """Run ``work(conn)``; on failure drop a broken connection and classify the error.
+
+        A read whose pooled session turns out dead (the server restarted, or an administrator
+        ended it, since its last use) runs once more on a new one: otherwise every thread's first
+        read after a PostgreSQL restart answered 503. Writes are not repeated here: their
+        clients retry (Prometheus and OTLP exporters resend on 503)."""
         conn = self.connection()
         try:
             return work(conn)
         except psycopg.Error as exc:
-            if conn.broken or isinstance(exc, psycopg.OperationalError):
+            broken = conn.broken or isinstance(exc, psycopg.OperationalError)
+            if broken:
+                self.discard()
+            if not (read_only and conn.broken):
+                raise classify(exc) from exc
+        try:
+            return work(self.connection())
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError):
                 self.discard()
             raise classify(exc) from exc
 
@@ -208,7 +281,7 @@ class Database:
             row = conn.execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'promscale'").fetchone()
             return row[0] if row else None
 
-        return self._run(work)
+        return self._run(work, read_only=True)
 
     def call(self, sql: str, params: Sequence[Any], timeout_ms: int | None = None) -> Any:
         """The first column of the one row ``sql`` returns, under statement_timeout
@@ -229,7 +302,7 @@ class Database:
                 diag = getattr(exc, "diag", None)
                 raise QueryFailed((diag.message_primary if diag else None) or first_line(exc)) from exc
 
-        return self._run(work)
+        return self._run(work, read_only=True)
 
     def read_samples(self, names: list[str], ops: list[str], values: list[str], start_ms: int, end_ms: int,
                      timeout_ms: int | None = None) -> list[tuple[list[str], list[str], list[int], list[float]]]:
@@ -251,7 +324,7 @@ class Database:
             except (errors.InvalidRegularExpression, errors.InvalidParameterValue) as exc:
                 raise QueryFailed(first_line(exc)) from exc
 
-        return self._run(work)
+        return self._run(work, read_only=True)
 
     def series_epoch(self) -> int:
         """prom_api.get_series_epoch(): changes when retention deletes series."""
@@ -259,7 +332,7 @@ class Database:
 
     def resolve_series(self, label_sets: Sequence[bytes], first_times: pgbinary.TimestamptzArray | None = None,
                        last_times: pgbinary.TimestamptzArray | None = None) -> tuple[list[int], tuple[list[int], list[int], list[int]]]:
-        """Series id of each label set in canonical encoding (see remote_write.canonical_labels),
+        """Series id of each label set in canonical encoding (see prometheus/remote_write.py, canonical_labels),
         creating series as needed (own transaction), those created with activity bounds covering
         [first_times[i], last_times[i]] (the time range of their samples; NULL or None: none); and
         the activity bounds those series hold (series ids, first_seen ms, last_seen ms; series
@@ -352,25 +425,35 @@ class Database:
 
         return self._run(work)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions)."""
+    def query(self, sql: str, params: Sequence[Any] = (), timeout_ms: int | None = None) -> list[tuple]:
+        """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions), under
+        statement_timeout ``timeout_ms`` when given; a cancelled statement raises QueryTimeout."""
 
-        def work(conn: psycopg.Connection) -> list[tuple]:
+        def rows(conn: psycopg.Connection) -> list[tuple]:
             return conn.execute(sql, params).fetchall()
 
-        return self._run(work)
+        def work(conn: psycopg.Connection) -> list[tuple]:
+            try:
+                return self._statement(conn, timeout_ms, rows)
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
+
+        return self._run(work, read_only=True)
 
 
 __all__ = [
     "Database",
+    "DatabaseError",
     "DatabaseUnavailable",
     "InvalidData",
     "QueryTimeout",
+    "TimeBudget",
     "QueryFailed",
     "StaleSeries",
     "SampleBatch",
     "ActivityBatch",
     "ExemplarBatch",
     "MetadataBatch",
-    "errors",
+    "register_binary_arrays",
+    "run_maintenance_unless_locked",
 ]

@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 
-import psycopg
+from . import db
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +57,11 @@ class MaintenanceScheduler:
 
     def run_once(self) -> bool:
         """One maintenance run, unless another connector holds the lock; True if it ran."""
-        with psycopg.connect(self.db_uri, autocommit=True, connect_timeout=self.connect_timeout,
-                             application_name="promscale-maintenance") as conn:
-            notices: list[str] = []
-            conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK,)).fetchone()[0]:
-                log.debug("maintenance skipped: another connector is running it")
-                return False
-            try:
-                conn.execute("CALL prom_api.execute_maintenance()")
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEDULER_LOCK,))
-            self.runs += 1
-            for message in notices:
-                log.info("%s", message)
-            return True
+        notices = db.run_maintenance_unless_locked(self.db_uri, SCHEDULER_LOCK, self.connect_timeout)
+        if notices is None:
+            log.debug("maintenance skipped: another connector is running it")
+            return False
+        self.runs += 1
+        for message in notices:
+            log.info("%s", message)
+        return True

@@ -2,7 +2,8 @@
 
 A batch of samples goes to the database as three array parameters. Encoding
 them in PostgreSQL's binary array format with NumPy costs no Python work per
-sample, and the server decodes them without parsing text.
+sample, and the server decodes them without parsing text. db.register_binary_arrays
+teaches psycopg to send them as they are.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import struct
 
 import numpy as np
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
 
 INT8_OID, FLOAT8_OID, TIMESTAMPTZ_OID, UUID_OID, TEXT_OID, JSONB_OID = 20, 701, 1184, 2950, 25, 3802
 INT8_ARRAY_OID, FLOAT8_ARRAY_OID, TIMESTAMPTZ_ARRAY_OID, UUID_ARRAY_OID = 1016, 1022, 1185, 2951
@@ -128,19 +127,4 @@ class JsonbArray(BinaryArray):
         return cls(_varlena_array_bytes([b"\x01" + d.encode() for d in documents], JSONB_OID))
 
 
-def _dumper_for(array_class: type[BinaryArray]) -> type[Dumper]:
-    class _Dumper(Dumper):
-        format = Format.BINARY
-        oid = array_class.oid
-
-        def dump(self, obj: BinaryArray) -> bytes:
-            return obj.data
-
-    _Dumper.__name__ = f"{array_class.__name__}Dumper"
-    return _Dumper
-
-
-def register(context) -> None:  # type: ignore[no-untyped-def]
-    """Teach a psycopg connection (or the global adapters) to send these arrays."""
-    for array_class in (Int8Array, Float8Array, TimestamptzArray, UuidArray, TextArray, JsonbArray):
-        context.adapters.register_dumper(array_class, _dumper_for(array_class))
+ARRAY_TYPES: tuple[type[BinaryArray], ...] = (Int8Array, Float8Array, TimestamptzArray, UuidArray, TextArray, JsonbArray)

@@ -18,7 +18,7 @@ COMMENT ON FUNCTION _prom_catalog.label_pair_bytes(text, text) IS
 
 -- The identity of a series: SHA-256 of its label set in canonical encoding (labels in bytewise
 -- key order, each encoded by label_pair_bytes). get_or_create_series_ids(int[], text[], text[])
--- builds the same encoding set-wise; the connector builds it in Python (pyconnector/ingest.py).
+-- builds the same encoding set-wise; the connector builds it in Python (pyconnector/prometheus/ingest.py).
 CREATE OR REPLACE FUNCTION _prom_catalog.label_set_hash(keys text[], vals text[])
 RETURNS bytea
 LANGUAGE sql

@@ -118,7 +118,7 @@ COMMENT ON FUNCTION _prom_catalog.unix_ms(timestamptz, boolean) IS
 
 -- Widens the bounds of series (and of their labels and keys) to cover samples at
 -- [min_times[i], max_times[i]] for series_ids[i]; returns the bounds now covering each given
--- series, for writers that remember them (the connector: pyconnector/activity.py).
+-- series, for writers that remember them (the connector: pyconnector/prometheus/activity.py).
 CREATE OR REPLACE FUNCTION prom_api.mark_series_activity(
     series_ids bigint[], min_times timestamptz[], max_times timestamptz[])
 RETURNS TABLE (series_id bigint, first_seen timestamptz, last_seen timestamptz)

@@ -25,51 +25,70 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    chunk_interval interval := prom_api.get_default_chunk_interval();
-    chunk_start timestamptz;
-    chunk_end timestamptz;
+    chunk_range record;
     chunk_id bigint;
     chunk_table name;
 BEGIN
     -- the first and last chunks of the timestamptz range are open-ended
-    BEGIN
-        chunk_start := _prom_catalog.aligned_chunk_start(t, chunk_interval);
-    EXCEPTION WHEN datetime_field_overflow THEN
-        chunk_start := '-infinity';
-    END;
-    BEGIN
-        chunk_end := chunk_start + chunk_interval;
-    EXCEPTION WHEN datetime_field_overflow THEN
-        chunk_end := 'infinity';
-    END;
-    chunk_start := greatest(chunk_start,
-        (SELECT max(c.end_time) FROM _prom_catalog.sample_chunk c WHERE c.end_time <= t));
-    chunk_end := least(chunk_end,
+    chunk_range := _ps_catalog.partition_range(t, prom_api.get_default_chunk_interval(),
+        (SELECT max(c.end_time) FROM _prom_catalog.sample_chunk c WHERE c.end_time <= t),
         (SELECT min(c.start_time) FROM _prom_catalog.sample_chunk c WHERE c.start_time > t));
     INSERT INTO _prom_catalog.sample_chunk (table_name, start_time, end_time)
-    VALUES ('pending', chunk_start, chunk_end)
+    VALUES ('pending', chunk_range.range_start, chunk_range.range_end)
     RETURNING id INTO chunk_id;
     chunk_table := format('sample_%s', chunk_id);
     UPDATE _prom_catalog.sample_chunk c SET table_name = chunk_table WHERE c.id = chunk_id;
-
-    -- Create standalone, then attach: ATTACH needs only SHARE UPDATE EXCLUSIVE on the
-    -- parent, so running ingest and queries are not blocked.
-    EXECUTE format('CREATE TABLE prom_data.%I (LIKE prom_data.sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', chunk_table);
-    EXECUTE format('ALTER TABLE prom_data.%I ADD CONSTRAINT %I CHECK (time >= %L AND time < %L)',
-                   chunk_table, chunk_table || '_time_range', chunk_start, chunk_end);
     -- the per-series path: a read of k series costs O(k x their samples), whatever else the
     -- partition holds. series_id alone, not (series_id, time): btree deduplication keeps it at a
     -- few bytes per row, and it costs ~1 us less per ingested row (docs/performance.md, "Head
     -- index"); rows of a series sit in time order in the heap, and readers filter the time range.
     -- No index on time: partitions are short, so pruning does that job (a BRIN index there made
     -- the planner AND its lossy bitmap with the series_id one, rechecking whole partitions).
-    EXECUTE format('CREATE INDEX %I ON prom_data.%I (series_id)', chunk_table || '_series_id', chunk_table);
-    EXECUTE format('ALTER TABLE prom_data.sample ATTACH PARTITION prom_data.%I FOR VALUES FROM (%L) TO (%L)',
-                   chunk_table, chunk_start, chunk_end);
+    PERFORM _ps_catalog.create_range_partition(
+        'prom_data.sample', chunk_table, 'time', chunk_range.range_start, chunk_range.range_end,
+        'LIKE prom_data.sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS', chunk_table || '_time_range', NULL,
+        NULL, ARRAY[chunk_table || '_series_id']::name[], ARRAY['series_id']);
     RETURN chunk_table;
 END
 $$;
 COMMENT ON FUNCTION _prom_catalog.create_sample_chunk(timestamptz) IS 'Creates the partition of prom_data.sample holding a time';
+
+-- How many head partitions one write may create. Creating a partition costs milliseconds and
+-- grows with the partitions attached (PostgreSQL rebuilds the parent's partition descriptor),
+-- and every query over prom_data.sample plans over all of them until maintenance flushes them:
+-- one remote_write of 2,000 samples an hour apart took 19 s and left 2,000 partitions. The
+-- default, a day of 15-minute partitions, is far above what a Prometheus catching up from its
+-- WAL sends in one request.
+CREATE OR REPLACE FUNCTION prom_api.get_max_new_chunks_per_write()
+RETURNS int
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(_ps_catalog.get_setting('max_new_chunks_per_write')::int, 96)
+$$;
+COMMENT ON FUNCTION prom_api.get_max_new_chunks_per_write() IS
+    'How many head partitions one write may create (96 unless set); a write needing more is refused';
+
+CREATE OR REPLACE FUNCTION prom_api.set_max_new_chunks_per_write(max_new int)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER  -- callers need no rights on the settings table; EXECUTE is granted to admins only
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF max_new IS NULL OR max_new < 1 THEN
+        RAISE EXCEPTION 'invalid max new chunks per write %: it must be at least 1', coalesce(max_new::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _ps_catalog.setting (key, value) VALUES ('max_new_chunks_per_write', max_new::text)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_max_new_chunks_per_write(int) IS
+    'Sets how many head partitions one write may create';
 
 -- Makes sure a partition exists for every given time, creating at most max_new of them
 -- (NULL: no limit); returns how many were created. Writers call it after an insert found
@@ -88,7 +107,20 @@ DECLARE
     created_in_pass int;
     locked boolean := false;
     interval_seconds float8 := extract(epoch FROM prom_api.get_default_chunk_interval());
+    needed bigint;
 BEGIN
+    -- the bound on one write, checked before creating anything: the intervals its times fall in
+    -- that no partition covers (the writer's first call sees them all)
+    SELECT count(DISTINCT floor(extract(epoch FROM x)::float8 / interval_seconds)) INTO needed
+    FROM unnest(times) AS x
+    WHERE x IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x);
+    IF needed > prom_api.get_max_new_chunks_per_write() THEN
+        -- invalid_parameter_value: the connector answers 400, so a client does not retry it forever
+        RAISE EXCEPTION 'samples span % time ranges without a head partition, and one write may create at most % (send old data in smaller time slices, or raise the limit with prom_api.set_max_new_chunks_per_write)',
+            needed, prom_api.get_max_new_chunks_per_write()
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- A pass creates a chunk for one time of every missing interval; chunks are clipped to
     -- their neighbours, so another pass picks up times a clipped chunk left out. Passes stop
     -- when one creates nothing (or at max_new).

@@ -32,11 +32,41 @@ $$;
 COMMENT ON FUNCTION prom_api.set_promql_max_samples(bigint) IS
     'Sets the maximum number of samples a PromQL query may load; larger queries fail as in Prometheus';
 
+-- The step of subqueries that name none (`x[5m:]`): Prometheus uses its evaluation_interval
+-- (1 minute unless configured; its shipped prometheus.yml sets 15 seconds). Queries may give
+-- their own (the subquery_step arguments below, the connector's --promql-default-subquery-step).
+CREATE OR REPLACE FUNCTION prom_api.get_promql_default_subquery_step()
+RETURNS interval
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.get_interval_setting('promql_default_subquery_step', interval '1 minute')
+$$;
+COMMENT ON FUNCTION prom_api.get_promql_default_subquery_step() IS
+    'Step of PromQL subqueries that name none, when the query gives no default (1 minute unless set)';
+
+CREATE OR REPLACE FUNCTION prom_api.set_promql_default_subquery_step(step interval)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER  -- callers need no rights on the settings table; EXECUTE is granted to admins only
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM _prom_catalog.set_interval_setting('promql_default_subquery_step', step, interval '1 millisecond');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION prom_api.set_promql_default_subquery_step(interval) IS
+    'Sets the step of PromQL subqueries that name none (Prometheus''s evaluation_interval)';
+
 -- Rows of an instant (step 0) or range query; Python does the work. An error comes back as
 -- a single row with error/sqlstate set, for the plpgsql wrappers to raise with Prometheus's
 -- exact text (PL/Python's own errors carry a "plpy.Error: " prefix).
+DROP FUNCTION IF EXISTS _prom_catalog.promql_rows(text, float8, float8, float8, boolean);  -- gained subquery_step_s
 CREATE OR REPLACE FUNCTION _prom_catalog.promql_rows(query text, start_s float8, end_s float8, step_s float8,
-                                                     range_query boolean)
+                                                     range_query boolean, subquery_step_s float8)
 RETURNS TABLE (labels text, t float8, value float8, error text, sqlstate text)
 LANGUAGE plpython3u
 STABLE
@@ -49,13 +79,14 @@ api = GD["promscale"].module(plpy, "promscale.promql.api")
 start_ms = api.seconds_to_ms(start_s)
 end_ms = api.seconds_to_ms(end_s)
 step_ms = int(round(step_s * 1000)) if step_s else 0
-return api.query_rows(plpy, GD, query, start_ms, end_ms, step_ms, range_query)
+return api.query_rows(plpy, GD, query, start_ms, end_ms, step_ms, range_query, subquery_step_s)
 $python$;
-COMMENT ON FUNCTION _prom_catalog.promql_rows(text, float8, float8, float8, boolean) IS
+COMMENT ON FUNCTION _prom_catalog.promql_rows(text, float8, float8, float8, boolean, float8) IS
     'PromQL evaluation as (labels JSON text, Unix seconds, value) rows, or one row carrying the error';
 
+DROP FUNCTION IF EXISTS _prom_catalog.promql_query(text, float8, float8, float8, boolean);  -- gained subquery_step_s
 CREATE OR REPLACE FUNCTION _prom_catalog.promql_query(query text, start_s float8, end_s float8, step_s float8,
-                                                      range_query boolean)
+                                                      range_query boolean, subquery_step_s float8)
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
 LANGUAGE plpgsql
 STABLE
@@ -64,7 +95,7 @@ AS $$
 DECLARE
     r record;
 BEGIN
-    FOR r IN SELECT * FROM _prom_catalog.promql_rows(query, start_s, end_s, step_s, range_query) LOOP
+    FOR r IN SELECT * FROM _prom_catalog.promql_rows(query, start_s, end_s, step_s, range_query, subquery_step_s) LOOP
         IF r.error IS NOT NULL THEN
             RAISE EXCEPTION USING MESSAGE = r.error, ERRCODE = r.sqlstate;
         END IF;
@@ -75,7 +106,7 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION _prom_catalog.promql_query(text, float8, float8, float8, boolean) IS
+COMMENT ON FUNCTION _prom_catalog.promql_query(text, float8, float8, float8, boolean, float8) IS
     'PromQL evaluation as rows; errors raised with Prometheus''s message';
 
 CREATE OR REPLACE FUNCTION prom_api.query(query text, "time" timestamptz DEFAULT pg_catalog.now())
@@ -85,10 +116,25 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM "time")::float8,
-                                             extract(epoch FROM "time")::float8, 0, false)
+                                             extract(epoch FROM "time")::float8, 0, false, NULL)
 $$;
 COMMENT ON FUNCTION prom_api.query(text, timestamptz) IS
     'Evaluates a PromQL instant query at the given time; one row per result sample (errors are Prometheus''s messages)';
+
+-- The same with the step of subqueries that name none (an overload: adding an argument to the
+-- function above would mean dropping it, and with it any view of a user that calls it).
+CREATE OR REPLACE FUNCTION prom_api.query(query text, "time" timestamptz, subquery_step interval)
+RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM "time")::float8,
+                                             extract(epoch FROM "time")::float8, 0, false,
+                                             extract(epoch FROM subquery_step)::float8)
+$$;
+COMMENT ON FUNCTION prom_api.query(text, timestamptz, interval) IS
+    'Evaluates a PromQL instant query at the given time, subqueries without a step using subquery_step';
 
 CREATE OR REPLACE FUNCTION prom_api.query_range(query text, start timestamptz, "end" timestamptz, step interval)
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
@@ -98,13 +144,41 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM start)::float8,
                                              extract(epoch FROM "end")::float8,
-                                             extract(epoch FROM step)::float8, true)
+                                             extract(epoch FROM step)::float8, true, NULL)
 $$;
 COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) IS
     'Evaluates a PromQL range query from start to end every step; one row per result sample, series in label order';
 
+CREATE OR REPLACE FUNCTION prom_api.query_range(query text, start timestamptz, "end" timestamptz, step interval,
+                                                subquery_step interval)
+RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM start)::float8,
+                                             extract(epoch FROM "end")::float8,
+                                             extract(epoch FROM step)::float8, true,
+                                             extract(epoch FROM subquery_step)::float8)
+$$;
+COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval, interval) IS
+    'Evaluates a PromQL range query every step, subqueries without a step using subquery_step';
+
 CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeout text DEFAULT NULL,
                                                lookback_delta float8 DEFAULT NULL)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT prom_api.query_json(query, "time", timeout, lookback_delta, NULL::float8)
+$$;
+COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8) IS
+    'PromQL instant query at Unix time (seconds); returns the complete Prometheus /api/v1/query response body, errors included';
+
+-- With the step (seconds) of subqueries that name none; NULL: prom_api.get_promql_default_subquery_step()
+CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeout text, lookback_delta float8,
+                                               subquery_step float8)
 RETURNS text
 LANGUAGE plpython3u
 STABLE
@@ -114,14 +188,26 @@ AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 api = GD["promscale"].module(plpy, "promscale.promql.api")
-return api.query_json(plpy, GD, query, time, timeout, lookback_delta)
+return api.query_json(plpy, GD, query, time, timeout, lookback_delta, subquery_step)
 $python$;
-COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8) IS
-    'PromQL instant query at Unix time (seconds); returns the complete Prometheus /api/v1/query response body, errors included';
+COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8, float8) IS
+    'PromQL instant query at Unix time (seconds), subqueries without a step using subquery_step seconds; the /api/v1/query response body';
 
 CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
                                                      timeout text DEFAULT NULL, lookback_delta float8 DEFAULT NULL)
 RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT prom_api.query_range_json(query, start, "end", step, timeout, lookback_delta, NULL::float8)
+$$;
+COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8) IS
+    'PromQL range query (Unix seconds, step in seconds); returns the complete Prometheus /api/v1/query_range response body';
+
+CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
+                                                     timeout text, lookback_delta float8, subquery_step float8)
+RETURNS text
 LANGUAGE plpython3u
 STABLE
 SET search_path = pg_catalog, pg_temp
@@ -130,10 +216,10 @@ AS $python$
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 api = GD["promscale"].module(plpy, "promscale.promql.api")
-return api.query_range_json(plpy, GD, query, start, end, step, timeout, lookback_delta)
+return api.query_range_json(plpy, GD, query, start, end, step, timeout, lookback_delta, subquery_step)
 $python$;
-COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8) IS
-    'PromQL range query (Unix seconds, step in seconds); returns the complete Prometheus /api/v1/query_range response body';
+COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8) IS
+    'PromQL range query, subqueries without a step using subquery_step seconds; the /api/v1/query_range response body';
 
 CREATE OR REPLACE FUNCTION _prom_catalog.promql_format(query text)
 RETURNS text[]
@@ -169,13 +255,19 @@ COMMENT ON FUNCTION prom_api.format_query(text) IS
 
 GRANT EXECUTE ON FUNCTION
     prom_api.get_promql_max_samples(),
-    _prom_catalog.promql_rows(text, float8, float8, float8, boolean),
-    _prom_catalog.promql_query(text, float8, float8, float8, boolean),
+    prom_api.get_promql_default_subquery_step(),
+    _prom_catalog.promql_rows(text, float8, float8, float8, boolean, float8),
+    _prom_catalog.promql_query(text, float8, float8, float8, boolean, float8),
     _prom_catalog.promql_format(text),
     prom_api.query(text, timestamptz),
+    prom_api.query(text, timestamptz, interval),
     prom_api.query_range(text, timestamptz, timestamptz, interval),
+    prom_api.query_range(text, timestamptz, timestamptz, interval, interval),
     prom_api.query_json(text, float8, text, float8),
+    prom_api.query_json(text, float8, text, float8, float8),
     prom_api.query_range_json(text, float8, float8, float8, text, float8),
+    prom_api.query_range_json(text, float8, float8, float8, text, float8, float8),
     prom_api.format_query(text)
 TO prom_reader;
-GRANT EXECUTE ON FUNCTION prom_api.set_promql_max_samples(bigint) TO prom_admin;
+GRANT EXECUTE ON FUNCTION prom_api.set_promql_max_samples(bigint), prom_api.set_promql_default_subquery_step(interval)
+TO prom_admin;

@@ -24,41 +24,27 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    part_interval interval := CASE part_level WHEN 2 THEN _prom_catalog.get_compressed_partition_interval()
-                                              ELSE prom_api.get_compressed_chunk_interval() END;
-    part_start timestamptz;
-    part_end timestamptz;
+    part_range record;
     part_id bigint;
     part_table name;
 BEGIN
-    BEGIN
-        part_start := _prom_catalog.aligned_chunk_start(t, part_interval);
-    EXCEPTION WHEN datetime_field_overflow THEN
-        part_start := '-infinity';
-    END;
-    BEGIN
-        part_end := part_start + part_interval;
-    EXCEPTION WHEN datetime_field_overflow THEN
-        part_end := 'infinity';
-    END;
-    part_start := greatest(part_start, (SELECT max(p.end_time) FROM _prom_catalog.compressed_partition p
-                                        WHERE p.level = part_level AND p.end_time <= t));
-    part_end := least(part_end, (SELECT min(p.start_time) FROM _prom_catalog.compressed_partition p
-                                 WHERE p.level = part_level AND p.start_time > t));
+    part_range := _ps_catalog.partition_range(t,
+        CASE part_level WHEN 2 THEN _prom_catalog.get_compressed_partition_interval()
+                        ELSE prom_api.get_compressed_chunk_interval() END,
+        (SELECT max(p.end_time) FROM _prom_catalog.compressed_partition p WHERE p.level = part_level AND p.end_time <= t),
+        (SELECT min(p.start_time) FROM _prom_catalog.compressed_partition p WHERE p.level = part_level AND p.start_time > t));
     INSERT INTO _prom_catalog.compressed_partition (table_name, start_time, end_time, level)
-    VALUES ('pending', part_start, part_end, part_level)
+    VALUES ('pending', part_range.range_start, part_range.range_end, part_level)
     RETURNING id INTO part_id;
     part_table := format(CASE part_level WHEN 2 THEN 'compressed_%s' ELSE 'flushed_%s' END, part_id);
     UPDATE _prom_catalog.compressed_partition p SET table_name = part_table WHERE p.id = part_id;
-
-    EXECUTE format('CREATE TABLE prom_data.%I (LIKE prom_data.compressed_sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)',
-                   part_table);
-    EXECUTE format('ALTER TABLE prom_data.%I ADD CONSTRAINT %I CHECK (level = %s AND chunk_start >= %L AND chunk_start < %L)',
-                   part_table, part_table || '_range', part_level, part_start, part_end);
-    EXECUTE format('ALTER TABLE prom_data.%I ADD PRIMARY KEY (series_id, chunk_start)', part_table);
-    EXECUTE format('ALTER TABLE prom_data.%I ATTACH PARTITION prom_data.%I FOR VALUES FROM (%L) TO (%L)',
-                   CASE part_level WHEN 2 THEN 'compressed_sample_compacted' ELSE 'compressed_sample_flushed' END,
-                   part_table, part_start, part_end);
+    -- STORAGE: the encoded arrays are EXTERNAL (already compressed: TOAST must not try pglz)
+    PERFORM _ps_catalog.create_range_partition(
+        CASE part_level WHEN 2 THEN 'prom_data.compressed_sample_compacted'
+                        ELSE 'prom_data.compressed_sample_flushed' END::regclass,
+        part_table, 'chunk_start', part_range.range_start, part_range.range_end,
+        'LIKE prom_data.compressed_sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE',
+        part_table || '_range', format('level = %s', part_level), 'series_id, chunk_start', NULL, NULL);
     RETURN part_table;
 END
 $$;

@@ -39,6 +39,9 @@ GRANT EXECUTE ON FUNCTION
     prom_api.set_compressed_chunk_interval(interval)
 TO prom_admin;
 
+-- Admins: deleting data.
+GRANT EXECUTE ON FUNCTION prom_api.delete_series(text, timestamptz, timestamptz) TO prom_admin;
+
 -- Everyone who reads may look at the lifecycle views.
 GRANT EXECUTE ON FUNCTION
     _prom_catalog.retention_periods_in_force(),

@@ -38,45 +38,28 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    chunk_interval interval := ps_trace.get_trace_chunk_interval();
-    chunk_start timestamptz;
-    chunk_end timestamptz;
+    chunk_range record;
     chunk_id bigint;
     tbl text;
 BEGIN
-    BEGIN
-        chunk_start := _prom_catalog.aligned_chunk_start(t, chunk_interval);
-    EXCEPTION WHEN datetime_field_overflow THEN
-        chunk_start := '-infinity';
-    END;
-    BEGIN
-        chunk_end := chunk_start + chunk_interval;
-    EXCEPTION WHEN datetime_field_overflow THEN
-        chunk_end := 'infinity';
-    END;
-    chunk_start := greatest(chunk_start, (SELECT max(c.end_time) FROM _ps_trace.chunk c WHERE c.end_time <= t));
-    chunk_end := least(chunk_end, (SELECT min(c.start_time) FROM _ps_trace.chunk c WHERE c.start_time > t));
-    INSERT INTO _ps_trace.chunk (start_time, end_time) VALUES (chunk_start, chunk_end) RETURNING id INTO chunk_id;
-
-    -- create standalone, then attach: ATTACH takes only SHARE UPDATE EXCLUSIVE on the parent
+    chunk_range := _ps_catalog.partition_range(t, ps_trace.get_trace_chunk_interval(),
+        (SELECT max(c.end_time) FROM _ps_trace.chunk c WHERE c.end_time <= t),
+        (SELECT min(c.start_time) FROM _ps_trace.chunk c WHERE c.start_time > t));
+    INSERT INTO _ps_trace.chunk (start_time, end_time) VALUES (chunk_range.range_start, chunk_range.range_end)
+    RETURNING id INTO chunk_id;
     FOREACH tbl IN ARRAY ARRAY['span', 'event', 'link'] LOOP
-        EXECUTE format('CREATE TABLE _ps_trace.%I (LIKE _ps_trace.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-                       tbl || '_' || chunk_id, tbl);
-        EXECUTE format('ALTER TABLE _ps_trace.%I ADD CONSTRAINT %I CHECK (%I >= %L AND %I < %L)',
-                       tbl || '_' || chunk_id, tbl || '_' || chunk_id || '_time_range',
-                       CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_start,
-                       CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END, chunk_end);
-        -- each partition owns its indexes (the parents have none: see 0010-trace-partition-indexes.sql)
-        IF tbl = 'span' THEN
-            -- trace fetch, trees, and deduplication of retried exports (ON CONFLICT DO NOTHING)
-            EXECUTE format('ALTER TABLE _ps_trace.%I ADD PRIMARY KEY (trace_id, span_id, start_time)', tbl || '_' || chunk_id);
-            -- Jaeger searches: a service's operations, newest first
-            EXECUTE format('CREATE INDEX ON _ps_trace.%I (operation_id, start_time)', tbl || '_' || chunk_id);
-        ELSE
-            EXECUTE format('CREATE INDEX ON _ps_trace.%I (trace_id, span_id)', tbl || '_' || chunk_id);
-        END IF;
-        EXECUTE format('ALTER TABLE _ps_trace.%I ATTACH PARTITION _ps_trace.%I FOR VALUES FROM (%L) TO (%L)',
-                       tbl, tbl || '_' || chunk_id, chunk_start, chunk_end);
+        -- span: the primary key serves trace fetch, trees, and deduplication of retried exports
+        -- (ON CONFLICT DO NOTHING); (operation_id, start_time): Jaeger searches, a service's
+        -- operations newest first. event, link: by their span.
+        PERFORM _ps_catalog.create_range_partition(
+            format('_ps_trace.%I', tbl)::regclass, tbl || '_' || chunk_id,
+            CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END,
+            chunk_range.range_start, chunk_range.range_end,
+            format('LIKE _ps_trace.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS', tbl),
+            tbl || '_' || chunk_id || '_time_range', NULL,
+            CASE tbl WHEN 'span' THEN 'trace_id, span_id, start_time' END,
+            ARRAY[NULL]::name[],
+            ARRAY[CASE tbl WHEN 'span' THEN 'operation_id, start_time' ELSE 'trace_id, span_id' END]);
     END LOOP;
     RETURN chunk_id;
 END

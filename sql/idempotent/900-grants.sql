@@ -16,6 +16,7 @@ GRANT EXECUTE ON FUNCTION
     prom_api.python_version(),
     prom_api.warm_session(),
     prom_api.get_default_chunk_interval(),
+    prom_api.get_max_new_chunks_per_write(),
     prom_api.jsonb(int[]),
     prom_api.val(int),
     prom_api.key(int),
@@ -52,5 +53,6 @@ TO prom_writer;
 -- Admins: configuration.
 GRANT EXECUTE ON FUNCTION
     prom_api.set_default_chunk_interval(interval),
+    prom_api.set_max_new_chunks_per_write(int),
     prom_api.refresh_metric_views(boolean)
 TO prom_admin;

@@ -20,13 +20,13 @@ MINUTE = 60_000
 def app(pg_cluster, db_name, tmp_path):
     app = create_app(Config(db_uri=pg_cluster.uri(db_name, "promscale_writer"), telemetry_dir=str(tmp_path)))
     calls: list[int] = []  # series marked per write
-    write = app.ingestor.db.write
+    write = app.prometheus.ingestor.db.write
 
     def counting_write(*args, activity=None, **kwargs):
         calls.append(0 if activity is None else len(activity.series_ids))
         return write(*args, activity=activity, **kwargs)
 
-    app.ingestor.db.write = counting_write
+    app.prometheus.ingestor.db.write = counting_write
     app.marked = calls
     return app
 
@@ -46,7 +46,7 @@ def test_marks_only_what_the_remembered_bounds_do_not_cover(app, db):
     for step in range(1, 20):  # 15 s scrapes for ~5 minutes: inside the bounds
         push(app, scrape(T0 + step * 15_000))
     assert app.marked[1:] == [0] * 19
-    assert len(app.ingestor.activity) == 3
+    assert len(app.prometheus.ingestor.activity) == 3
     # past the bounds (at least G = 20 minutes ahead of the first sample): marked again
     push(app, scrape(T0 + 45 * MINUTE))
     assert app.marked[-1] == 3
@@ -66,16 +66,16 @@ def test_a_fresh_connector_learns_the_bounds_as_it_resolves(app, db, pg_cluster,
     before = db.execute("SELECT id, xmin::text FROM _prom_catalog.series ORDER BY id").fetchall()
     other = create_app(Config(db_uri=pg_cluster.uri(db_name, "promscale_writer"), telemetry_dir=str(tmp_path)))
     marked: list[int] = []
-    write = other.ingestor.db.write
+    write = other.prometheus.ingestor.db.write
 
     def counting_write(*args, activity=None, **kwargs):
         marked.append(0 if activity is None else len(activity.series_ids))
         return write(*args, activity=activity, **kwargs)
 
-    other.ingestor.db.write = counting_write
+    other.prometheus.ingestor.db.write = counting_write
     push(other, scrape(T0 + 15_000, hosts=("a", "b", "c", "d")))
     assert marked == [0]
-    assert len(other.ingestor.activity) == 4
+    assert len(other.prometheus.ingestor.activity) == 4
     first, last = db.execute("SELECT s.first_seen, s.last_seen FROM _prom_catalog.series s "
                              "WHERE s.labels @> ARRAY[(SELECT l.id FROM _prom_catalog.label l "
                              "                         WHERE l.key = 'instance' AND l.value = 'd')]").fetchone()

@@ -60,3 +60,34 @@ def test_a_database_that_refuses_warm_sessions_leaves_threads_to_connect(pg_clus
     assert db.open_warm_connections(2) == 0
     with pytest.raises(Exception, match="no_such_role"):
         db.call("SELECT 1", ())
+
+
+def test_a_read_on_a_session_the_server_ended_runs_again_on_a_new_one(db_uri, tmp_path):
+    """After a PostgreSQL restart each pooled session failed its next request with 503; a read
+    now reconnects once. A write still fails (its client resends it)."""
+    from werkzeug.test import Client
+
+    from pyconnector import Config, create_app
+    from pyconnector.db import DatabaseUnavailable
+
+    def end_sessions(name: str) -> None:
+        with psycopg.connect(db_uri, autocommit=True) as admin:
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE application_name = %s", (name,)).fetchone()[0]
+        assert ended == 1
+
+    db = Database(db_uri, application_name="ended-session-test")
+    first = db.call("SELECT pg_backend_pid()", ())
+    end_sessions("ended-session-test")
+    assert db.call("SELECT pg_backend_pid()", ()) != first
+    end_sessions("ended-session-test")
+    assert db.query("SELECT 1") == [(1,)]
+    end_sessions("ended-session-test")
+    with pytest.raises(DatabaseUnavailable):
+        db.put_spans((), ())  # a write: not repeated
+    db.discard()
+
+    client = Client(create_app(Config(db_uri=db_uri, telemetry_dir=str(tmp_path), threads=1)))
+    assert client.get("/api/v1/query", query_string={"query": "1"}).status_code == 200
+    end_sessions("promscale-connector")
+    assert client.get("/api/v1/query", query_string={"query": "1"}).status_code == 200

@@ -11,7 +11,7 @@ from werkzeug.test import Client
 
 import build_extension
 from pyconnector import Config, create_app
-from pyconnector.proto import prometheus_remote_pb2 as pb
+from pyconnector.prometheus.proto import prometheus_remote_pb2 as pb
 from support.remote_write import HEADERS, STALE_NAN, bits, encode, write_request
 
 NOW = 1_700_000_000_000
@@ -201,6 +201,13 @@ def test_wrong_content_type_is_415(client, db, content_type):
     assert_rejected(client, db, post(client, body, headers), 415, ["Content-Type" if "v2" not in content_type else "v2"])
 
 
+def test_a_write_without_content_type_is_415(client, db):
+    """A web page may POST a body without a content type to any site, with no CORS preflight."""
+    headers = {k: v for k, v in HEADERS.items() if k != "Content-Type"}
+    body = encode(write_request([({"__name__": "m"}, [(NOW, 1)])]))
+    assert_rejected(client, db, post(client, body, headers), 415, ["unsupported Content-Type none"])
+
+
 def test_wrong_content_encoding_is_415(client, db):
     headers = {**HEADERS, "Content-Encoding": "gzip"}
     assert_rejected(client, db, post(client, b"x", headers), 415, ["Content-Encoding"])
@@ -243,9 +250,33 @@ def test_metrics_count_samples_series_and_errors(client):
 
 
 def test_backfill_spanning_many_partitions_is_stored(client, db):
-    # 120 one-hour partitions: the connector creates them ahead, 50 per transaction
+    # 90 one-hour-apart samples, 90 partitions: the connector creates them ahead, 50 per transaction
     hour = 3_600_000
-    req = write_request([({"__name__": "backfilled"}, [(NOW - h * hour, float(h)) for h in range(120)])])
+    req = write_request([({"__name__": "backfilled"}, [(NOW - h * hour, float(h)) for h in range(90)])])
     assert post(client, encode(req)).status_code == 204
-    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] >= 120
-    assert sorted(r[2] for r in stored(db, "backfilled")) == [float(h) for h in range(120)]
+    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] >= 90
+    assert sorted(r[2] for r in stored(db, "backfilled")) == [float(h) for h in range(90)]
+
+
+def test_a_write_needing_too_many_partitions_is_400_and_creates_none(client, db):
+    # 2,000 samples an hour apart (20 KB) once made 2,000 partitions in 19 s
+    hour = 3_600_000
+    req = write_request([({"__name__": "too_sparse"}, [(NOW - h * hour, float(h)) for h in range(2000)])])
+    response = post(client, encode(req))
+    assert response.status_code == 400
+    assert "samples span 2000 time ranges without a head partition" in response.get_data(as_text=True)
+    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] == 0
+    assert stored(db, "too_sparse") == []
+
+
+def test_every_route_has_its_own_duration_label(client):
+    """Prometheus API and remote_read requests were all counted under handler="other"."""
+    client.get("/api/v1/query", query_string={"query": "vector(1)"})
+    client.get("/api/v1/query_range", query_string={"query": "vector(1)", "start": 0, "end": 60, "step": 15})
+    client.get("/api/v1/labels")
+    client.get("/api/services")
+    client.get("/nowhere")
+    text = client.get("/metrics").text
+    for handler in ("query", "query_range", "labels", "jaeger", "other"):
+        assert f'promscale_http_request_duration_seconds_count{{handler="{handler}"}} 1' in text, handler
+    assert 'promscale_http_request_duration_seconds_count{handler="read"} 0' in text

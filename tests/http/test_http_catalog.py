@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from werkzeug.test import Client
+
+from pyconnector import Config, create_app
 
 from support.http_api import push
 
@@ -159,11 +162,31 @@ def test_rules_alerts_runtimeinfo(api):
     assert api.get("/api/v1/status/runtimeinfo").get_json()["data"]["reloadConfigSuccess"] is True
 
 
-def test_cors_and_options(api):
-    response = api.get("/api/v1/labels", headers={"Origin": "http://grafana"})
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert response.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
+def test_no_cors_unless_configured(api):
+    """Off by default: any web page could otherwise read the metrics through a user's browser."""
+    response = api.get("/api/v1/labels", headers={"Origin": "http://evil.example"})
+    assert response.status_code == 200
+    assert not [h for h in response.headers.keys() if h.startswith("Access-Control")]
     assert api.open("/api/v1/query", method="OPTIONS").status_code == 204
+
+
+@pytest.mark.parametrize("origins, origin, allowed", [
+    ("http://grafana,https://g.example", "http://grafana", "http://grafana"),
+    ("http://grafana,https://g.example", "https://g.example", "https://g.example"),
+    ("http://grafana", "http://evil.example", None),
+    ("*", "http://anyone", "*"),
+])
+def test_cors_for_the_configured_origins(pg_cluster, module_db, tmp_path, origins, origin, allowed):
+    client = Client(create_app(Config(db_uri=pg_cluster.uri(module_db, "promscale_writer"), cors_origins=origins,
+                                      telemetry_dir=str(tmp_path / "telemetry"))))
+    for response in (client.get("/api/v1/labels", headers={"Origin": origin}),
+                     client.get("/api/v1/query", headers={"Origin": origin}),  # an error answer (no query) too
+                     client.open("/api/v1/query", method="OPTIONS", headers={"Origin": origin})):
+        assert response.headers.get("Access-Control-Allow-Origin") == allowed
+        if allowed:
+            assert response.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
+        if allowed and allowed != "*":
+            assert "Origin" in response.headers["Vary"]
 
 
 def test_gzip_when_accepted(api):

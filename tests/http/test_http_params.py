@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request
 
 from promscale.httpapi import gojson
 from promscale.promql.gofmt import format_float_f
-from pyconnector.params import (MAX_TIME_MS, MIN_TIME_MS, ParamError, form, go_quote, parse_duration_ns,
+from pyconnector.prometheus.params import (MAX_TIME_MS, MIN_TIME_MS, ParamError, form, go_quote, parse_duration_ns,
                                 parse_time)
 
 

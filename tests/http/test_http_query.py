@@ -147,3 +147,23 @@ def test_query_exemplars_errors(api):
         bad("end timestamp must not be before start timestamp")
     status, body = error_of(api.get("/api/v1/query_exemplars", query_string={"query": "up("}))
     assert (status, body["errorType"]) == (400, "bad_data")
+
+
+def test_default_subquery_step_flag(api, pg_cluster, module_db, tmp_path):
+    """count_over_time of 3 minutes of a subquery without a step (T0 is 20 s past a minute, and
+    subquery steps are aligned to 0): 3 points at the database's 1m, 12 at
+    --promql-default-subquery-step 15s (Prometheus with its shipped prometheus.yml)."""
+    from werkzeug.test import Client
+
+    from pyconnector import Config, create_app
+
+    query = {"query": "count_over_time(up[3m:])", "time": str(T0 / 1000 + 600)}
+    assert json.loads(api.get("/api/v1/query", query_string=query).get_data())["data"]["result"][0]["value"][1] == "3"
+    fifteen = Client(create_app(Config(db_uri=pg_cluster.uri(module_db, "promscale_writer"),
+                                       promql_default_subquery_step=15.0, telemetry_dir=str(tmp_path / "t"))))
+    body = json.loads(fifteen.get("/api/v1/query", query_string=query).get_data())
+    assert body["data"]["result"][0]["value"][1] == "12"
+    body = json.loads(fifteen.get("/api/v1/query_range", query_string={
+        "query": "count_over_time(up[3m:])", "start": str(T0 / 1000 + 540), "end": str(T0 / 1000 + 600),
+        "step": "60"}).get_data())
+    assert [v for _, v in body["data"]["result"][0]["values"]] == ["12", "12"]

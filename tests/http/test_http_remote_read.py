@@ -9,10 +9,12 @@ import time
 import pytest
 import requests
 import snappy
+from werkzeug.test import Client
 
+from pyconnector import Config, create_app
 from support.http_api import push
-from pyconnector.proto import prometheus_remote_pb2 as pb
-from pyconnector.remote_read import crc32c
+from pyconnector.prometheus.proto import prometheus_remote_pb2 as pb
+from pyconnector.prometheus.remote_read import crc32c
 from support.processes import connector, prometheus
 from support.remote_write import HEADERS as WRITE_HEADERS, STALE_NAN, bits, encode, write_request
 from support.xor_decode import decode
@@ -124,6 +126,45 @@ def test_bad_requests_are_400(api, body, message):
     response = api.post("/read", data=body, headers=READ_HEADERS)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("headers, status, message", [
+    ({"Content-Type": "application/json"}, 415, "remote_read needs application/x-protobuf"),
+    ({"Content-Type": "application/x-protobuf;proto=prometheus.WriteRequest"}, 415,
+     "unsupported remote_read message 'prometheus.WriteRequest'"),
+    ({"Content-Encoding": "gzip"}, 415, "remote_read bodies are snappy"),
+    ({"Content-Type": "application/x-protobuf;proto=prometheus.ReadRequest"}, 200, ""),
+])
+def test_the_body_must_be_a_snappy_read_request(api, headers, status, message):
+    """The checks remote_write makes of its body, naming remote_read's message."""
+    response = api.post("/read", data=read_request([(T0, T0 + 1, [(EQ, "__name__", "up")])]),
+                        headers={**READ_HEADERS, **headers})
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status != 200:
+        assert message in response.get_data(as_text=True)
+    else:
+        result = pb.ReadResponse.FromString(snappy.uncompress(response.get_data()))
+        assert [labels_of(ts)["__name__"] for ts in result.results[0].timeseries] == ["up"]
+
+
+def test_oversized_body_is_413(pg_cluster, module_db, tmp_path):
+    app = create_app(Config(db_uri=pg_cluster.uri(module_db, "promscale_writer"), max_body_bytes=64,
+                            telemetry_dir=str(tmp_path / "telemetry")))
+    response = Client(app).post("/read", data=b"x" * 65, headers=READ_HEADERS)
+    assert response.status_code == 413
+    assert "over the limit of 64" in response.get_data(as_text=True)
+
+
+def test_a_read_past_the_query_timeout_is_503(pg_cluster, module_db, tmp_path):
+    """A timeout is temporary: 503, where it answered 400 (which says the read will never work)."""
+    app = create_app(Config(db_uri=pg_cluster.uri(module_db, "promscale_writer"), query_timeout=1_000_000,
+                            telemetry_dir=str(tmp_path / "telemetry")))
+    client = Client(app)
+    response = client.post("/api/v1/read", data=read_request([(T0, T0 + 10**7, [(RE, "__name__", ".+")])] * 3),
+                           headers=READ_HEADERS)
+    assert response.status_code == 503
+    assert response.get_data(as_text=True) == "remote read timed out after 1 ms (--query-timeout)\n"
+    assert 'promscale_errors_total{kind="timeout"} 1' in client.get("/metrics").text
 
 
 def test_unsupported_response_type_is_400(api):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import snappy
 
-from pyconnector.proto import prometheus_remote_pb2 as pb
+from pyconnector.prometheus.proto import prometheus_remote_pb2 as pb
 
 from support.http_api import push
 

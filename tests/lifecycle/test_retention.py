@@ -134,7 +134,7 @@ def test_connector_with_cached_ids_recovers_after_gc(aged, pg_cluster, db_name, 
     labels = {"__name__": "b", "job": "gone"}
     t0 = ms(NOW - timedelta(days=30))
     assert client.post("/write", data=encode(write_request([(labels, [(t0, 1.0)])])), headers=HEADERS).status_code == 204
-    assert len(app.cache) == 1
+    assert len(app.prometheus.series_cache) == 1
     maintain(db)       # retention removes every sample of the series and marks it
     maintain(db)
     maintain(db)       # ... and deletes it

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyconnector.series_cache import SeriesCache
+from pyconnector.prometheus.series_cache import SeriesCache
 
 
 def test_epoch_guards_the_cache():

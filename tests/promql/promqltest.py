@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promscale.promql import ast as A
-from promscale.promql.functions import AT_MODIFIER_UNSAFE
 from promscale.promql.lexer import lex, parse_duration, unquote
 from promscale.promql.parser import parse
 
@@ -255,7 +254,7 @@ def at_modifier_variants(expr: str, t: int) -> list:
 
     def visit(n, inside_at_subquery):
         nonlocal unsafe
-        if isinstance(n, A.Call) and n.func.name in AT_MODIFIER_UNSAFE:
+        if isinstance(n, A.Call) and n.func.at_modifier_unsafe:
             unsafe = True
         if not inside_at_subquery:
             if isinstance(n, A.VectorSelector) and n.timestamp is None:

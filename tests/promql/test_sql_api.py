@@ -117,3 +117,43 @@ def test_dense_selector_cells_are_limited_before_they_are_allocated(loaded):
     assert too_many["error"] == "query processing would load too many samples into memory in query execution"
     fits = json.loads(loaded.execute("SELECT prom_api.query_range_json('req', 0, 600, 15)").fetchone()[0])
     assert fits["status"] == "success"  # 2 series x 41 steps
+
+
+def count_over_subquery(db, *call_args):
+    """count_over_time of a 3-minute subquery without a step, at 600 s; call_args: SQL after the time."""
+    sql = "SELECT value FROM prom_api.query('count_over_time(req{job=\"a\"}[3m:])', to_timestamp(600)%s)"
+    return db.execute(sql % "".join(", " + a for a in call_args)).fetchone()[0]
+
+
+def test_subqueries_without_a_step_use_the_default_step_or_the_one_given(loaded):
+    """Prometheus takes its evaluation_interval (1 minute unless configured, 15 s in its shipped
+    prometheus.yml): 4 or 13 points of a 3-minute subquery (both ends
+    included before Prometheus 3)."""
+    assert loaded.execute("SELECT prom_api.get_promql_default_subquery_step()").fetchone()[0].total_seconds() == 60
+    assert count_over_subquery(loaded) == 4
+    assert count_over_subquery(loaded, "'15 seconds'") == 13
+    rows = loaded.execute("SELECT value FROM prom_api.query_range('count_over_time(req{job=\"a\"}[3m:])', "
+                          "to_timestamp(540), to_timestamp(600), '1 minute', '30 seconds')").fetchall()
+    assert rows == [(7.0,), (7.0,)]
+    body = json.loads(loaded.execute("SELECT prom_api.query_json('count_over_time(req{job=\"a\"}[3m:])', 600, NULL, "
+                                     "NULL, 20)").fetchone()[0])
+    assert body["data"]["result"][0]["value"][1] == "10"
+    body = json.loads(loaded.execute("SELECT prom_api.query_range_json('count_over_time(req{job=\"a\"}[3m:])', 600, "
+                                     "600, 60, NULL, NULL, 20)").fetchone()[0])
+    assert body["data"]["result"][0]["values"] == [[600, "10"]]
+    # the installation's default, for every query that gives none
+    loaded.execute("SELECT prom_api.set_promql_default_subquery_step('15 seconds')")
+    assert count_over_subquery(loaded) == 13
+    assert count_over_subquery(loaded, "'1 minute'") == 4
+    body = json.loads(loaded.execute("SELECT prom_api.query_json('count_over_time(req{job=\"a\"}[3m:])', 600)"
+                                     ).fetchone()[0])
+    assert body["data"]["result"][0]["value"][1] == "13"
+
+
+def test_bad_subquery_steps_are_refused(loaded):
+    body = json.loads(loaded.execute("SELECT prom_api.query_json('x', 600, NULL, NULL, 0)").fetchone()[0])
+    assert body["errorType"] == "bad_data" and 'invalid parameter "subquery_step"' in body["error"]
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="subquery_step"):
+        count_over_subquery(loaded, "'-1 minute'")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="promql default subquery step"):
+        loaded.execute("SELECT prom_api.set_promql_default_subquery_step('0')")

@@ -140,6 +140,7 @@ def test_chunk_interval_is_configurable_and_neighbours_do_not_overlap(db):
 def test_backfill_partitions_are_prepared_a_few_per_transaction(db):
     # 120 hours of one sample each: 120 one-hour chunks, at most 50 per call
     db.execute("SELECT prom_api.set_default_chunk_interval('1 hour')")
+    db.execute("SELECT prom_api.set_max_new_chunks_per_write(120)")
     times = "SELECT array_agg(timestamptz '2020-01-01' + h * interval '1 hour' + interval '1 minute') " \
             "FROM generate_series(0, 119) h"
     calls = [db.execute(f"SELECT prom_api.prepare_sample_chunks(({times}), 50)").fetchone()[0] for _ in range(4)]
@@ -149,6 +150,38 @@ def test_backfill_partitions_are_prepared_a_few_per_transaction(db):
     sid = series_id(db, {"__name__": "backfill"})
     assert db.execute(f"SELECT prom_api.put_samples(array_fill(%s::bigint, ARRAY[120]), ({times}), "
                       "array_fill(1.0::float8, ARRAY[120]))", (sid,)).fetchone()[0] == 120
+
+
+def test_a_write_needing_more_partitions_than_allowed_creates_none(db):
+    """One write of samples an hour apart would create a partition each: past the limit it is
+    refused with invalid_parameter_value (the connector's 400) before any is created."""
+    assert db.execute("SELECT prom_api.get_max_new_chunks_per_write()").fetchone()[0] == 96
+    sid = series_id(db, {"__name__": "sparse"})
+    hours = "SELECT array_agg(timestamptz '2020-01-01' + h * interval '1 hour') FROM generate_series(0, %s) h"
+    with pytest.raises(psycopg.errors.InvalidParameterValue,
+                       match="samples span 97 time ranges without a head partition, and one write may create at most 96"):
+        db.execute(f"SELECT prom_api.put_samples(array_fill(%s::bigint, ARRAY[97]), ({hours}), "
+                   "array_fill(1.0::float8, ARRAY[97]))", (sid, 96))
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="at most 96"):
+        db.execute(f"SELECT prom_api.prepare_sample_chunks(({hours}), 50)", (96,))
+    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] == 0
+    # times in existing partitions do not count: 96 new ones, then those plus one more
+    assert db.execute(f"SELECT prom_api.put_samples(array_fill(%s::bigint, ARRAY[96]), ({hours}), "
+                      "array_fill(1.0::float8, ARRAY[96]))", (sid, 95)).fetchone()[0] == 96
+    assert db.execute(f"SELECT prom_api.put_samples(array_fill(%s::bigint, ARRAY[97]), ({hours}), "
+                      "array_fill(2.0::float8, ARRAY[97]))", (sid, 96)).fetchone()[0] == 97
+    assert db.execute("SELECT count(*) FROM _prom_catalog.sample_chunk").fetchone()[0] == 97
+    # the limit is a setting
+    db.execute("SELECT prom_api.set_max_new_chunks_per_write(2)")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="samples span 3 .* at most 2"):
+        db.execute("SELECT prom_api.put_samples(array_fill(%s::bigint, ARRAY[3]), "
+                   "ARRAY['2019-01-01', '2019-02-01', '2019-03-01']::timestamptz[], ARRAY[1, 2, 3]::float8[])", (sid,))
+
+
+@pytest.mark.parametrize("bad", [0, -5, None])
+def test_bad_partition_limits_are_rejected(db, bad):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="max new chunks per write"):
+        db.execute("SELECT prom_api.set_max_new_chunks_per_write(%s::int)", (bad,))
 
 
 @pytest.mark.parametrize("bad", ["30 seconds", "1 month", "-1 hour"])

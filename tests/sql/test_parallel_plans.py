@@ -98,6 +98,17 @@ READS = {
         "SELECT * FROM prom_api.query_range('avg(up)', '${start}', '${end}', '10 minutes')",
     "prom_api.query_range_json(text, double precision, double precision, double precision, text, double precision)":
         "SELECT prom_api.query_range_json('count_over_time(up[30m])', ${start_s}, ${end_s}, 600)",
+    "prom_api.query(text, timestamp with time zone, interval)":
+        "SELECT * FROM prom_api.query('max_over_time(sum(up)[30m:])', '${middle}', '5 minutes')",
+    "prom_api.query_range(text, timestamp with time zone, timestamp with time zone, interval, interval)":
+        "SELECT * FROM prom_api.query_range('avg_over_time(up[20m:])', '${start}', '${end}', '10 minutes', '2 minutes')",
+    "prom_api.query_json(text, double precision, text, double precision, double precision)":
+        "SELECT prom_api.query_json('min_over_time(up[1h:])', ${middle_s}, NULL, NULL, 300)",
+    "prom_api.query_range_json(text, double precision, double precision, double precision, text, double precision, "
+    "double precision)":
+        "SELECT prom_api.query_range_json('count_over_time(up[30m:])', ${start_s}, ${end_s}, 600, NULL, NULL, 120)",
+    "prom_api.get_promql_default_subquery_step()": "SELECT prom_api.get_promql_default_subquery_step()",
+    "prom_api.get_max_new_chunks_per_write()": "SELECT prom_api.get_max_new_chunks_per_write()",
     "prom_api.series_json(text[], double precision, double precision, integer)":
         "SELECT prom_api.series_json('{up}', ${start_s}, ${end_s})",
     "prom_api.val(integer)": "SELECT prom_api.val(l.id) FROM _prom_catalog.label l",
@@ -162,6 +173,10 @@ WRITES = {
     "prom_api.set_default_retention_period(interval)": "SELECT prom_api.set_default_retention_period('100 days')",
     "prom_api.set_metric_retention_period(text, interval)": "SELECT prom_api.set_metric_retention_period('up', '9 days')",
     "prom_api.set_promql_max_samples(bigint)": "SELECT prom_api.set_promql_max_samples(1000)",
+    "prom_api.set_promql_default_subquery_step(interval)": "SELECT prom_api.set_promql_default_subquery_step('15s')",
+    "prom_api.set_max_new_chunks_per_write(integer)": "SELECT prom_api.set_max_new_chunks_per_write(10)",
+    "prom_api.delete_series(text, timestamp with time zone, timestamp with time zone)":
+        "SELECT prom_api.delete_series('up{instance=\"host-1\"}', '${middle}', '${end}')",
     "prom_api.unschedule_maintenance()": "SELECT prom_api.unschedule_maintenance()",
     "ps_trace.delete_all_traces()": "SELECT ps_trace.delete_all_traces()",
     "ps_trace.drop_expired_trace_partitions(timestamp with time zone, integer)":

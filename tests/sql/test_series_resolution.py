@@ -10,7 +10,7 @@ import re
 import psycopg
 import pytest
 
-from pyconnector.remote_write import canonical_label_set
+from pyconnector.prometheus.remote_write import canonical_label_set
 from support.scale_catalog import BIG_METRIC, label_set
 
 NODE = {"__name__": "node_cpu_seconds_total", "instance": "host-1:9100", "job": "node", "cpu": "0", "mode": "idle"}

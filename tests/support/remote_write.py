@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 import snappy
 
-from pyconnector.proto import prometheus_remote_pb2 as pb
+from pyconnector.prometheus.proto import prometheus_remote_pb2 as pb
 
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 HEADERS = {

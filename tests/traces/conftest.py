@@ -10,7 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from pyconnector import Config, create_app
-from pyconnector.otlp_grpc import create_server
+from pyconnector.otlp.grpc_server import create_server
 
 
 @pytest.fixture

@@ -204,3 +204,35 @@ def test_trace_by_id_with_grafana_time_params(client):
     assert len(get(client, f"/api/traces/a?{inside}")["data"][0]["spans"]) == 5
     outside = f"start={START_US + 10**9}&end={START_US + 2 * 10**9}"
     assert get(client, f"/api/traces/a?{outside}", status=404)["errors"][0]["msg"] == "trace not found"
+
+
+@pytest.mark.parametrize("url, message", [
+    ("/api/traces?service=frontend&limit=99999999999999999999", "out of the 64-bit integer range"),
+    ("/api/traces?service=frontend&limit=10001", "a search returns at most 10000 traces"),
+    ("/api/traces?service=frontend&end=9223372036854775807", "outside the years 1 to 9999"),
+    ("/api/traces?service=frontend&end=-62135596800000000", "reaches before the year 1"),
+    ("/api/dependencies?endTs=9223372036854775808", "out of the 64-bit integer range"),
+    ("/api/dependencies?endTs=9223372036854775807", "outside the years 1 to 9999"),
+    ("/api/dependencies?lookback=9223372036854775807", "beyond any time range"),
+    ("/api/traces/b?start=-9223372036854775808", "outside the years 1 to 9999"),
+])
+def test_out_of_range_numbers_are_400_not_500(client, url, message):
+    assert message in get(client, url, status=400)["errors"][0]["msg"]
+
+
+def test_a_search_stays_within_the_query_timeout(trace_config, db):
+    """Every statement of a request gets what is left of --query-timeout: a search is two
+    queries, and ran 4.3 s with a 3 s timeout."""
+    from dataclasses import replace
+
+    from pyconnector import create_app
+    from pyconnector.db import Database, QueryTimeout, TimeBudget
+
+    db, budget = Database(trace_config.db_uri), TimeBudget(400)
+    assert db.query("SELECT 1 FROM pg_sleep(0.25)", timeout_ms=budget.left_ms()) == [(1,)]
+    with pytest.raises(QueryTimeout):  # 250 ms more would pass 400: cancelled at ~150
+        db.query("SELECT 1 FROM pg_sleep(0.25)", timeout_ms=budget.left_ms())
+    response = Client(create_app(replace(trace_config, query_timeout=1_000_000))).get(
+        "/api/traces?service=frontend&start=0")
+    assert response.status_code == 503
+    assert json.loads(response.data)["errors"][0]["msg"] == "query timed out after 1 ms (--query-timeout)"

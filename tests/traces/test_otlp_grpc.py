@@ -56,7 +56,7 @@ def test_oversized_message_is_resource_exhausted(stub, trace_config, db):
 def test_database_down_is_unavailable(trace_config):
     from dataclasses import replace
 
-    from pyconnector.otlp_grpc import create_server
+    from pyconnector.otlp.grpc_server import create_server
 
     server, port = create_server(replace(trace_config, db_uri="postgresql://nobody@127.0.0.1:1/none",
                                          db_connect_timeout=1))
@@ -78,3 +78,18 @@ def test_exporter_reports_failure_without_retrying_invalid_argument(grpc_endpoin
     bad._context = bad.get_span_context().__class__(0, bad.get_span_context().span_id, False)
     assert exporter.export([bad]) == SpanExportResult.FAILURE
     assert db.execute("SELECT count(*) FROM _ps_trace.span").fetchone()[0] == 7
+
+
+def test_a_second_server_cannot_bind_the_same_port(trace_config):
+    """With gRPC's default SO_REUSEPORT, both bound and the kernel split the exports between them."""
+    from dataclasses import replace
+
+    from pyconnector.otlp.grpc_server import create_server
+
+    first, port = create_server(trace_config)
+    first.start()
+    try:
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port} for OTLP/gRPC"):
+            create_server(replace(trace_config, otlp_grpc_listen=f"127.0.0.1:{port}"))
+    finally:
+        first.stop(grace=None)

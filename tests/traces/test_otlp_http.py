@@ -70,6 +70,12 @@ def json_request(**span_overrides) -> dict:
     }]}
 
 
+# an attribute value nested 300 arrays deep: JSON that json.loads takes (900 levels), an
+# AnyValue past the protobuf parser's depth limit (the text is built by hand: json.dumps
+# itself would stop at that depth)
+DEEP_VALUE = '{"arrayValue": {"values": [' * 300 + '{"stringValue": "leaf"}' + "]}}" * 300
+
+
 def post_json(client, document, headers=JSON_HEADERS):
     return client.post("/v1/traces", data=json.dumps(document), headers=headers)
 
@@ -168,6 +174,9 @@ def test_invalid_json_spans_answer_400_and_store_nothing(client, db, document, f
     (b"{not json", "invalid JSON body"),
     (b"[1, 2]", "must be an ExportTraceServiceRequest object"),
     ("\udcff".encode("utf-8", "surrogatepass"), "invalid JSON body"),
+    (b"[" * 100_000 + b"]" * 100_000, "invalid JSON body: nested more than"),  # answered 500 (RecursionError)
+    (json.dumps(json_request(attributes=[{"key": "k", "value": "DEEP"}])).replace('"DEEP"', DEEP_VALUE).encode(),
+     "Message too deep"),
 ])
 def test_invalid_json_body(client, db, body, fragment):
     response = client.post("/v1/traces", data=body, headers=JSON_HEADERS)

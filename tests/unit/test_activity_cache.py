@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pyconnector.activity import ActivityCache, Marks, time_ranges
+from pyconnector.prometheus.activity import ActivityCache, Marks, time_ranges
 
 
 def marks(ids, lo, hi=None) -> Marks:

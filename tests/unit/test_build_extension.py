@@ -61,9 +61,23 @@ def test_one_version_source():
         assert tomllib.load(f)["project"]["version"] == version
     assert f'__version__ = "{version}"' in dict(
         (name, source) for name, _, source in build_extension.python_modules(ROOT, version))["promscale"]
-    from pyconnector import COMPATIBLE_EXTENSION
+    import pyconnector
 
-    assert version.startswith(COMPATIBLE_EXTENSION + ".")
+    assert pyconnector.__version__ == version  # what /healthz reports as connector_version
+    assert version.startswith(pyconnector.COMPATIBLE_EXTENSION + ".")
+
+
+def test_connector_version_without_package_metadata(monkeypatch):
+    """A checkout run without installing the package reads pyproject.toml."""
+    import importlib.metadata
+
+    import pyconnector
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert pyconnector._version() == build_extension.control_version()
 
 
 def test_every_migration_of_the_repository_runs_in_number_order():

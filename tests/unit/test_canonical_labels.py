@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from pyconnector import remote_write
-from pyconnector.remote_write import BadRequest, canonical_labels, decode_labels
+from pyconnector.prometheus import remote_write
+from pyconnector.prometheus.remote_write import BadRequest, canonical_labels, decode_labels
 
 
 def varint(n: int) -> bytes:

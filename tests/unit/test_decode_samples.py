@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from pyconnector.proto import prometheus_remote_pb2 as pb
-from pyconnector.remote_write import BadRequest, decode_samples
+from pyconnector.prometheus.proto import prometheus_remote_pb2 as pb
+from pyconnector.prometheus.remote_write import BadRequest, decode_samples
 
 SPECIAL_VALUES = [0.0, -0.0, float("inf"), float("-inf"), 5e-324, 1.7976931348623157e308,
                   struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0],  # stale marker
@@ -69,8 +69,8 @@ def test_timestamps_outside_postgres_range_are_rejected_by_value():
 
 # --- whole requests: the NumPy walk and protobuf's parse agree ---
 
-from pyconnector.remote_write import decode_request, split_request, parse_write_request, walk_series  # noqa: E402
-from pyconnector.proto import remote_write_blobs_pb2 as blobs_pb  # noqa: E402
+from pyconnector.prometheus.remote_write import decode_request, split_request, parse_write_request, walk_series  # noqa: E402
+from pyconnector.prometheus.proto import remote_write_blobs_pb2 as blobs_pb  # noqa: E402
 
 
 def random_request(rng: random.Random) -> pb.WriteRequest:

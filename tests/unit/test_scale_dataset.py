@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import snappy
 
-from pyconnector.proto import prometheus_remote_pb2 as pb
+from pyconnector.prometheus.proto import prometheus_remote_pb2 as pb
 from remote_write_client import build_requests
 from scale_dataset import MONITORING_PODS, NODE_CPU_MODES, POD_LIFETIME_ROUNDS, SCRAPE_MS, Workload
 

@@ -9,8 +9,8 @@ import struct
 import numpy as np
 
 from promscale.catalog.series import _union_by
-from pyconnector.activity import Marks
-from pyconnector.ingest import _times_of
+from pyconnector.prometheus.activity import Marks
+from pyconnector.prometheus.ingest import _times_of
 from pyconnector.pgbinary import PG_EPOCH_UNIX_MS, TimestamptzArray
 
 

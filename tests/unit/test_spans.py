@@ -10,8 +10,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from pyconnector.jaeger import key_value
-from pyconnector.otlp import BadRequest
-from pyconnector.spans import NO_SERVICE_NAME, any_value, to_batch
+from pyconnector.otlp.wire import BadRequest
+from pyconnector.otlp.spans import NO_SERVICE_NAME, any_value, to_batch
 
 
 def value(**kwargs) -> AnyValue:

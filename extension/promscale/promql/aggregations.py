@@ -43,7 +43,7 @@ def aggregate(ev, node: A.AggregateExpr, ts):
         if not present.any():
             continue
         if op == "sum":
-            val = np.where(M, V, 0.0).sum(axis=0)
+            val = _sum(V, M)
         elif op == "count":
             val = M.sum(axis=0).astype(float)
         elif op == "group":
@@ -66,6 +66,16 @@ def aggregate(ev, node: A.AggregateExpr, ts):
     if not out_labels:
         return Vector.empty(n)
     return Vector(out_labels, np.array(out_vals), np.array(out_mask))
+
+
+def _sum(V, M):
+    """Prometheus 2.42's sum: the first value, plus each next one in the vector's order (no
+    compensation). NumPy's sum adds pairwise along a contiguous axis (an instant query's
+    column), which rounds differently; cumsum adds in order. A missing value adds +0.0, which
+    changes nothing except a sum of only -0.0 values, whose sign Prometheus keeps."""
+    val = np.cumsum(np.where(M, V, 0.0), axis=0)[-1]
+    only_negative_zeros = ~np.any(M & ~((V == 0) & np.signbit(V)), axis=0)
+    return np.where(only_negative_zeros, -0.0, val)
 
 
 def _minmax(V, M, is_max):

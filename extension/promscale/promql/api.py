@@ -9,7 +9,7 @@ import time as _time
 import numpy as np
 
 from . import ast as A
-from .engine import DEFAULT_LOOKBACK_MS, DEFAULT_MAX_SAMPLES, evaluate
+from .engine import DEFAULT_LOOKBACK_MS, DEFAULT_MAX_SAMPLES, DEFAULT_SUBQUERY_STEP_MS, evaluate
 from .gofmt import format_float_f, format_sample_value
 from .lexer import parse_duration
 from .parser import ParseError, parse
@@ -44,15 +44,18 @@ def seconds_to_ms(t: float) -> int:
     return int(sec) * 1000 + int(ms)
 
 
-def _settings(plpy, session) -> tuple[int, float | None]:
+def _settings(plpy, session) -> tuple[int, float | None, int]:
+    """(max samples, statement timeout in seconds or None, default subquery step in ms)."""
     rows = plpy.execute("SELECT _ps_catalog.get_setting('promql_max_samples') AS m, "
-                        "pg_catalog.current_setting('statement_timeout') AS st")
+                        "pg_catalog.current_setting('statement_timeout') AS st, "
+                        "(extract(epoch FROM _ps_catalog.get_setting('promql_default_subquery_step')::interval)"
+                        " * 1000)::bigint AS sub")
     max_samples = int(rows[0]["m"]) if rows[0]["m"] else DEFAULT_MAX_SAMPLES
     st = rows[0]["st"]
     timeout = None
     if st and st != "0":
         timeout = _pg_interval_seconds(st)
-    return max_samples, timeout
+    return max_samples, timeout, rows[0]["sub"] or DEFAULT_SUBQUERY_STEP_MS
 
 
 def _pg_interval_seconds(s: str) -> float:
@@ -77,8 +80,17 @@ def parse_timeout(s: str | None) -> float | None:
         raise BadData(f'invalid parameter "timeout": cannot parse "{s}" to a valid duration') from None
 
 
+def subquery_step_ms(seconds: float | None) -> int | None:
+    """A subquery step given in seconds (None: the installation's default), in ms."""
+    if seconds is None:
+        return None
+    if math.isnan(seconds) or seconds <= 0 or int(round(seconds * 1000)) <= 0:
+        raise BadData(f'invalid parameter "subquery_step": {seconds!r} is not a positive duration')
+    return int(round(seconds * 1000))
+
+
 def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, timeout: float | None = None,
-        lookback_ms: int | None = None, range_query: bool = False):
+        lookback_ms: int | None = None, range_query: bool = False, subquery_step: int | None = None):
     try:
         expr = parse_cached(query)
     except ParseError as e:
@@ -86,12 +98,13 @@ def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, tim
         raise BadData(str(e) if range_query else f'invalid parameter "query": {e}') from None
     if range_query and expr.type() not in (A.VECTOR, A.SCALAR):
         raise BadData(f'invalid expression type "{expr.type()}" for range query, must be Scalar or instant Vector')
-    max_samples, st = _settings(plpy, session)
+    max_samples, st, default_subquery_step = _settings(plpy, session)
     limits = [x for x in (timeout, st) if x]
     deadline = _time.monotonic() + min(limits) if limits else None
     storage = SqlStorage(plpy, session)
     val, ts = evaluate(storage, expr, start_ms, end_ms, step_ms,
-                       lookback=lookback_ms or DEFAULT_LOOKBACK_MS, max_samples=max_samples, deadline=deadline)
+                       lookback=lookback_ms or DEFAULT_LOOKBACK_MS, max_samples=max_samples, deadline=deadline,
+                       subquery_step=subquery_step or default_subquery_step)
     return expr, val, ts
 
 
@@ -236,21 +249,24 @@ def _guard(fn):
         return error_json(e.error_type, str(e))
 
 
-def query_json(plpy, session, query, t, timeout=None, lookback=None) -> str:
+def query_json(plpy, session, query, t, timeout=None, lookback=None, subquery_step=None) -> str:
     def go():
         ms = seconds_to_ms(t)
         expr, val, ts = run(plpy, session, query, ms, ms, 0, parse_timeout(timeout),
-                            None if lookback is None else int(lookback * 1000))
+                            None if lookback is None else int(lookback * 1000),
+                            subquery_step=subquery_step_ms(subquery_step))
         typ, res = result_json(expr, val, ts, False)
         return f'{{"status":"success","data":{{"resultType":"{typ}","result":{res}}}}}'
     return _guard(go)
 
 
-def query_range_json(plpy, session, query, start, end, step, timeout=None, lookback=None) -> str:
+def query_range_json(plpy, session, query, start, end, step, timeout=None, lookback=None,
+                     subquery_step=None) -> str:
     def go():
         s, e, st = check_range(start, end, step)
         expr, val, ts = run(plpy, session, query, s, e, st, parse_timeout(timeout),
-                            None if lookback is None else int(lookback * 1000), range_query=True)
+                            None if lookback is None else int(lookback * 1000), range_query=True,
+                            subquery_step=subquery_step_ms(subquery_step))
         typ, res = result_json(expr, val, ts, True)
         return f'{{"status":"success","data":{{"resultType":"{typ}","result":{res}}}}}'
     return _guard(go)
@@ -285,7 +301,7 @@ def rows(expr, val, ts, range_query):
     return out
 
 
-def query_rows(plpy, session, query, start_ms, end_ms, step_ms, range_query):
+def query_rows(plpy, session, query, start_ms, end_ms, step_ms, range_query, subquery_step=None):
     import json
     try:
         if range_query:
@@ -294,7 +310,8 @@ def query_rows(plpy, session, query, start_ms, end_ms, step_ms, range_query):
             if step_ms <= 0:
                 raise BadData('invalid parameter "step": zero or negative query resolution step widths are not '
                               'accepted. Try a positive integer')
-        expr, val, ts = run(plpy, session, query, start_ms, end_ms, step_ms, range_query=range_query)
+        expr, val, ts = run(plpy, session, query, start_ms, end_ms, step_ms, range_query=range_query,
+                            subquery_step=subquery_step_ms(subquery_step))
     except (BadData, PromQLError) as e:
         msg = str(e)
         prefix = 'invalid parameter "query": '

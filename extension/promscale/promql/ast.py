@@ -202,7 +202,7 @@ class BinaryExpr(Node):
 
 @dataclass(eq=False)
 class Call(Node):
-    func: object  # functions.Function
+    func: object  # functions.registry.Function
     args: list
 
     def type(self):
@@ -252,6 +252,13 @@ def children(node: Node) -> list:
     if isinstance(node, AggregateExpr):
         return [node.param, node.expr] if node.param is not None else [node.expr]
     return []
+
+
+def unwrap_parens(node: Node) -> Node:
+    """The expression inside any number of parentheses."""
+    while isinstance(node, ParenExpr):
+        node = node.expr
+    return node
 
 
 def walk(node: Node):

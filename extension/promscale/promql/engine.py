@@ -12,8 +12,7 @@ import time as _time
 import numpy as np
 
 from . import ast as A
-from . import aggregations, binops, funcs
-from .functions import AT_MODIFIER_UNSAFE
+from . import aggregations, binops
 from .values import (Matrix, PromQLError, PromQLTimeout, RangeSeries, Scalar, String, Vector, merge_rows,
                      drop_name, is_stale)
 
@@ -66,7 +65,7 @@ def is_step_invariant(node) -> bool:
     if isinstance(node, A.AggregateExpr):
         return is_step_invariant(node.expr) and (node.param is None or is_step_invariant(node.param))
     if isinstance(node, A.Call):
-        if node.func.name in AT_MODIFIER_UNSAFE:
+        if node.func.at_modifier_unsafe:
             return False
         return all(is_step_invariant(a) for a in node.args)
     return False
@@ -114,7 +113,7 @@ class Evaluator:
         if isinstance(node, (A.MatrixSelector, A.SubqueryExpr)):
             return self.eval_range(node, ts)
         if isinstance(node, A.Call):
-            return funcs.call(self, node, ts)
+            return node.func.call(self, node, ts)
         if isinstance(node, A.AggregateExpr):
             return aggregations.aggregate(self, node, ts)
         if isinstance(node, A.BinaryExpr):

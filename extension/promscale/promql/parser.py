@@ -6,7 +6,7 @@ import math
 import re
 
 from . import ast as A
-from .functions import FUNCTIONS
+from .functions import lookup
 from .lexer import OPERATOR_TEXT, Token, lex, parse_duration, unquote
 from .regex import RegexError, compile_anchored
 
@@ -339,7 +339,7 @@ class Parser:
                 self.unexpected(t, "function call")
         self.next()
         # like the grammar's action, which runs once the whole call is parsed
-        fn = FUNCTIONS.get(name_tok.val)
+        fn = lookup(name_tok.val)
         if fn is None:
             self.err(name_tok.pos, f'unknown function with name "{name_tok.val}"')
         c = A.Call(fn, args)

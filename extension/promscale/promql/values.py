@@ -103,7 +103,7 @@ class Matrix:
         self.series = series
         self.ref = ref  # window end per step (ms)
         self.range = rng
-        self.start_shift = None  # per step, moves the window start (see funcs.range_call)
+        self.start_shift = None  # per step, moves the window start (see functions/trends.py, predict_linear)
 
     def windows(self, s: RangeSeries):
         start = self.ref - self.range

@@ -2,29 +2,29 @@
 
 Parameters are parsed and validated here exactly as Prometheus 2.42 does; the
 work and the response bodies come from the extension's prom_api.*_json functions,
-which this module forwards. Handlers are on_<endpoint> as in app.py.
+which this module forwards. Errors are raised (ApiError, ParamError) and answered
+by the protocol's error hook (errors.py) in Prometheus's JSON envelope.
 """
 
 from __future__ import annotations
 
-import gzip
+import functools
 import logging
 import time
 from typing import Any, Callable
 
-import psycopg
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
+from ..config import Config
+from ..db import Database, DatabaseError, DatabaseUnavailable, QueryFailed, QueryTimeout, first_line
 from . import params
-from .api_response import CORS_HEADERS, ApiError, error_response, forward, json_string, success_response
-from .db import Database, DatabaseUnavailable, QueryFailed, QueryTimeout, first_line
+from .api_response import ApiError, finish, forward, json_string, success_response
 from .params import MAX_TIME_MS, MIN_TIME_MS, ParamError, go_quote, invalid
 
 log = logging.getLogger(__name__)
 
 MAX_POINTS = 11_000
-GZIP_MIN_BYTES = 1024
 TIMEOUT_MESSAGE = "query timed out in expression evaluation"
 LABEL_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789")
 
@@ -32,6 +32,8 @@ BUILD_INFO = (
     '{"version":"2.42.0","revision":"promscale","branch":"HEAD","buildUser":"promscale",'
     '"buildDate":"20230131-00:00:00","goVersion":"go1.19.8"}'
 )
+
+Handler = Callable[..., Response]
 
 
 def _seconds(millis: int) -> float:
@@ -42,30 +44,27 @@ def is_label_name(name: str) -> bool:
     return bool(name) and not name[0].isdigit() and all(ch in LABEL_NAME_CHARS for ch in name)
 
 
-def compressed(request: Request, response: Response) -> Response:
-    """gzip the body when the client accepts it, as Prometheus's CompressionHandler does
-    (Grafana and requests ask for it; a matrix shrinks about tenfold)."""
-    if response.status_code == 204 or "gzip" not in request.headers.get("Accept-Encoding", ""):
-        return response
-    body = response.get_data()
-    if len(body) < GZIP_MIN_BYTES:
-        return response
-    response.set_data(gzip.compress(body, compresslevel=1))  # level 1: the CPU is the scarce part
-    response.headers["Content-Encoding"] = "gzip"
-    response.vary.add("Accept-Encoding")
-    return response
+def http_api(handler: Handler) -> Handler:
+    """An endpoint of the HTTP API: it answers CORS preflights (OPTIONS) itself, and its
+    answers get the API's headers and gzip (errors get them from the error hook)."""
+
+    @functools.wraps(handler)
+    def serve(self: Any, request: Request, **args: Any) -> Response:
+        if request.method == "OPTIONS":
+            return finish(request, Response(status=204), self.config.cors_origins)
+        return finish(request, handler(self, request, **args), self.config.cors_origins)
+
+    return serve
 
 
-class QueryAPI:
-    """Handlers of /api/v1/query, query_range, series, labels, ... bound to one database."""
+class QueryApiEndpoints:
+    """Handlers of /api/v1/query, query_range, series, labels, ...; part of the Prometheus
+    handlers (handlers.py), which set these attributes."""
 
-    def __init__(self, db: Database, query_timeout_ns: int):
-        self.db = db
-        self.query_timeout_ns = query_timeout_ns
-        self.started = time.time()
-
-    def handlers(self) -> dict[str, Callable[..., Response]]:
-        return {name[3:]: getattr(self, name) for name in dir(self) if name.startswith("on_")}
+    config: Config
+    db: Database
+    query_timeout_ns: int
+    started: float
 
     # --- plumbing ---
 
@@ -77,7 +76,7 @@ class QueryAPI:
             raise ApiError("timeout", TIMEOUT_MESSAGE) from None
         except DatabaseUnavailable as exc:
             raise ApiError("unavailable", str(exc), status=503) from None
-        except psycopg.Error as exc:
+        except DatabaseError as exc:
             # a bug or a broken installation: Prometheus's storage errors are internal/500
             log.exception("API call failed: %s", sql)
             raise ApiError("internal", first_line(exc)) from None
@@ -120,28 +119,13 @@ class QueryAPI:
             raise ApiError("bad_data", str(exc)) from None
         return limit if limit is not None and limit > 0 else None
 
-    def bind(self, endpoint: str) -> Callable[..., Response]:
-        handler = getattr(self, "on_" + endpoint)
-
-        def serve(request: Request, **args: Any) -> Response:
-            if request.method == "OPTIONS":
-                response = Response(status=204)
-            else:
-                try:
-                    response = handler(request, **args)
-                except ApiError as exc:
-                    response = error_response(exc)
-                except ParamError as exc:
-                    response = error_response(ApiError("bad_data", str(exc)))
-            if "Origin" in request.headers:
-                response.headers.update(CORS_HEADERS)
-                response.headers["Access-Control-Allow-Origin"] = "*"
-            return compressed(request, response)
-
-        return serve
+    def _subquery_step(self) -> float | None:
+        """--promql-default-subquery-step in seconds; None: the database's setting."""
+        return self.config.promql_default_subquery_step or None
 
     # --- queries ---
 
+    @http_api
     def on_query(self, request: Request) -> Response:
         values = params.form(request)
         try:
@@ -150,10 +134,12 @@ class QueryAPI:
             raise ApiError("bad_data", str(exc)) from None
         timeout_ns = self._timeout_ns(values)
         lookback = self._lookback_seconds(values)
-        body = self._call("SELECT prom_api.query_json(%s::text, %s::float8, %s::text, %s::float8)",
-                          (values.get("query", ""), _seconds(at), values.get("timeout") or None, lookback), timeout_ns)
+        body = self._call("SELECT prom_api.query_json(%s::text, %s::float8, %s::text, %s::float8, %s::float8)",
+                          (values.get("query", ""), _seconds(at), values.get("timeout") or None, lookback,
+                           self._subquery_step()), timeout_ns)
         return forward(body)
 
+    @http_api
     def on_query_range(self, request: Request) -> Response:
         values = params.form(request)
         bounds = {}
@@ -184,11 +170,12 @@ class QueryAPI:
             raise ApiError("execution", "unexpected error: runtime error: integer divide by zero")
         lookback = self._lookback_seconds(values)
         body = self._call("SELECT prom_api.query_range_json(%s::text, %s::float8, %s::float8, %s::float8, "
-                          "%s::text, %s::float8)",
+                          "%s::text, %s::float8, %s::float8)",
                           (values.get("query", ""), _seconds(start), _seconds(end), step_ms / 1000.0,
-                           values.get("timeout") or None, lookback), timeout_ns)
+                           values.get("timeout") or None, lookback, self._subquery_step()), timeout_ns)
         return forward(body)
 
+    @http_api
     def on_format_query(self, request: Request) -> Response:
         values = params.form(request)
         try:
@@ -197,6 +184,7 @@ class QueryAPI:
             raise ApiError("bad_data", str(invalid("query", str(exc)))) from None
         return success_response(json_string(text))
 
+    @http_api
     def on_query_exemplars(self, request: Request) -> Response:
         values = params.form(request)
         start, end = self._range(values)
@@ -205,6 +193,7 @@ class QueryAPI:
 
     # --- series and labels ---
 
+    @http_api
     def on_series(self, request: Request) -> Response:
         values = params.form(request)
         if not values.getlist("match[]"):
@@ -213,12 +202,14 @@ class QueryAPI:
         return forward(self._call("SELECT prom_api.series_json(%s, %s, %s, %s)",
                                   (values.getlist("match[]"), start, end, self._limit(values)), self.query_timeout_ns))
 
+    @http_api
     def on_labels(self, request: Request) -> Response:
         values = params.form(request)
         start, end = self._range(values)
         return forward(self._call("SELECT prom_api.label_names_json(%s, %s, %s, %s)",
                                   (values.getlist("match[]"), start, end, self._limit(values)), self.query_timeout_ns))
 
+    @http_api
     def on_label_values(self, request: Request, name: str) -> Response:
         if not is_label_name(name):
             raise ApiError("bad_data", f"invalid label name: {go_quote(name)}")
@@ -228,6 +219,7 @@ class QueryAPI:
                                   (name, values.getlist("match[]"), start, end, self._limit(values)),
                                   self.query_timeout_ns))
 
+    @http_api
     def on_metadata(self, request: Request) -> Response:
         values = params.form(request)
         # Prometheus's message for these is "<name> must be a number"
@@ -238,19 +230,23 @@ class QueryAPI:
 
     # --- status: what Grafana and promtool probe ---
 
+    @http_api
     def on_buildinfo(self, request: Request) -> Response:
         # no "features" key: Grafana then classifies the source as plain Prometheus
         return success_response(BUILD_INFO)
 
+    @http_api
     def on_runtimeinfo(self, request: Request) -> Response:
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started))
         return success_response(
             '{"startTime":"' + started + '","CWD":"/","reloadConfigSuccess":true,"lastConfigTime":"' + started +
             '","corruptionCount":0,"goroutineCount":0,"GOMAXPROCS":0,"GOGC":"","GODEBUG":"","storageRetention":""}')
 
+    @http_api
     def on_rules(self, request: Request) -> Response:
         return success_response('{"groups":[]}')
 
+    @http_api
     def on_alerts(self, request: Request) -> Response:
         return success_response('{"alerts":[]}')
 

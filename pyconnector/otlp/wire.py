@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import sys
 import zlib
 from typing import Any
 
@@ -95,6 +96,8 @@ def parse_json(data: bytes) -> ExportTraceServiceRequest:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"invalid JSON body: {exc}") from exc
+    except RecursionError:
+        raise BadRequest(f"invalid JSON body: nested more than Python's {sys.getrecursionlimit()} levels") from None
     if not isinstance(document, dict):
         raise BadRequest("the JSON body must be an ExportTraceServiceRequest object")
     try:
@@ -132,13 +135,6 @@ def encode_response(mimetype: str, rejected_spans: int = 0, message: str = "") -
     if mimetype == JSON:
         return json.dumps(json_format.MessageToDict(response)).encode()
     return response.SerializeToString()
-
-
-# google.rpc.Code values used in failure bodies
-CODE_INVALID_ARGUMENT = 3
-CODE_RESOURCE_EXHAUSTED = 8
-CODE_INTERNAL = 13
-CODE_UNAVAILABLE = 14
 
 
 def _varint(value: int) -> bytes:

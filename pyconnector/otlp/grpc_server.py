@@ -2,8 +2,9 @@
 
 It runs in a process of its own, started by the CLI next to gunicorn: gRPC's threads and
 gunicorn's forking do not mix. Each server thread holds one database connection.
-Errors map to the codes OTLP clients act on: INVALID_ARGUMENT (never retried),
-UNAVAILABLE (retried), RESOURCE_EXHAUSTED for oversized messages (set by gRPC itself).
+Errors map to the codes OTLP clients act on (failures.py, the table OTLP/HTTP uses too):
+INVALID_ARGUMENT (never retried), UNAVAILABLE (retried), RESOURCE_EXHAUSTED for oversized
+messages (set by gRPC itself).
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from typing import Any
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from . import otlp
-from .config import Config
-from .db import Database, DatabaseUnavailable, InvalidData
-from .telemetry import Telemetry
-from .traces import TraceIngestor
+from ..config import Config
+from ..db import Database
+from ..telemetry import Telemetry
+from .failures import failure_of
+from .ingest import TraceIngestor
 
 log = logging.getLogger(__name__)
+
+# google.rpc codes (failures.py) as gRPC statuses
+STATUS_OF_CODE = {status.value[0]: status for status in grpc.StatusCode}
 
 
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
@@ -36,19 +40,14 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
         try:
             result = self.ingestor.export(request, "grpc")
-        except otlp.BadRequest as exc:
-            self.telemetry.error("bad_request")
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except InvalidData as exc:
-            self.telemetry.error("bad_request")
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the database rejected the spans: {exc}")
-        except DatabaseUnavailable as exc:
-            self.telemetry.error("db_unavailable")
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-        except Exception:
-            self.telemetry.error("internal")
-            log.exception("OTLP/gRPC export failed")
-            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the connector log")
+        except Exception as exc:
+            failure = failure_of(exc)
+            if failure is None:
+                self.telemetry.error("internal")
+                log.exception("OTLP/gRPC export failed")
+                context.abort(grpc.StatusCode.INTERNAL, "internal error; see the connector log")
+            self.telemetry.error(failure.kind)
+            context.abort(STATUS_OF_CODE[failure.rpc_code], failure.message)
         response = trace_service_pb2.ExportTraceServiceResponse()
         if result.warning:
             response.partial_success.error_message = result.warning
@@ -62,14 +61,20 @@ def create_server(config: Config, telemetry: Telemetry | None = None) -> tuple[g
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="otlp-grpc"),
         options=[("grpc.max_receive_message_length", config.max_decoded_bytes),
-                 ("grpc.max_send_message_length", 16 << 20)],
+                 ("grpc.max_send_message_length", 16 << 20),
+                 # gRPC sets SO_REUSEPORT by default: a second process bound the same port without
+                 # error and the kernel split acknowledged exports between the two databases
+                 ("grpc.so_reuseport", 0)],
         maximum_concurrent_rpcs=config.threads * 4,
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(TraceIngestor(db, telemetry), telemetry),
                                                               server)
-    port = server.add_insecure_port(config.otlp_grpc_listen)
+    try:
+        port = server.add_insecure_port(config.otlp_grpc_listen)
+    except RuntimeError:  # grpcio >= 1.60 raises where older versions returned 0
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {config.otlp_grpc_listen} for OTLP/gRPC")
+        raise OSError(f"cannot listen on {config.otlp_grpc_listen} for OTLP/gRPC (in use, or not an address)")
     return server, port
 
 

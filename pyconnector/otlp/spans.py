@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .otlp import BadRequest
-from .pgbinary import Int8Array, JsonbArray, TextArray, TimestamptzArray, UuidArray
+from ..pgbinary import Int8Array, JsonbArray, TextArray, TimestamptzArray, UuidArray
+from .wire import BadRequest
 
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"  # what Jaeger shows for a resource without attributes
 _ZERO_TRACE = bytes(16)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import snappy
 
-from . import remote_write
+from .errors import BadRequest, TooLarge
 from .proto import prometheus_remote_pb2 as pb
+from .request_body import decompress
 from .xor_chunk import MAX_SAMPLES_PER_CHUNK, encode as encode_xor, uvarint
 
 try:  # C implementation when installed; the fallback below is the same function
@@ -27,7 +28,7 @@ STREAMED_CONTENT_TYPE = "application/x-streamed-protobuf; proto=prometheus.Chunk
 OPS = {pb.LabelMatcher.EQ: "=", pb.LabelMatcher.NEQ: "!=", pb.LabelMatcher.RE: "=~", pb.LabelMatcher.NRE: "!~"}
 
 
-class BadReadRequest(Exception):
+class BadReadRequest(BadRequest):
     """The request cannot be decoded or served as asked (HTTP 400)."""
 
 
@@ -64,9 +65,9 @@ def crc32c(data: bytes) -> int:
 def parse_request(body: bytes, max_decoded_bytes: int) -> pb.ReadRequest:
     """The ReadRequest of a snappy block body (size checked before decoding)."""
     try:
-        raw = remote_write.decompress(body, max_decoded_bytes)
-    except (remote_write.BadRequest, remote_write.TooLarge) as exc:
-        raise BadReadRequest(str(exc).replace("WriteRequest", "ReadRequest").replace("remote_write", "remote_read")) from None
+        raw = decompress(body, max_decoded_bytes, "remote_read", "prometheus.ReadRequest")
+    except (BadRequest, TooLarge) as exc:  # an oversized read is a bad request too (400)
+        raise BadReadRequest(str(exc)) from None
     request = pb.ReadRequest()
     try:
         request.ParseFromString(raw)

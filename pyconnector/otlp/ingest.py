@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .db import Database
+from ..db import Database
+from ..telemetry import Telemetry
 from .spans import PUT_SPANS_TYPES, to_batch
-from .telemetry import Telemetry
 
 
 @dataclass
@@ -26,7 +26,7 @@ class TraceIngestor:
         self.telemetry = telemetry
 
     def export(self, request: ExportTraceServiceRequest, transport: str) -> ExportResult:
-        """Store every span of the request; raises otlp.BadRequest before writing anything
+        """Store every span of the request; raises wire.BadRequest before writing anything
         when any span is invalid, db.DatabaseUnavailable / db.InvalidData from the database."""
         batch = to_batch(request)
         written = self.db.put_spans(batch.sql_args(), PUT_SPANS_TYPES) if len(batch) else 0

@@ -12,26 +12,17 @@ from typing import Callable
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request
 
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+from ..go_syntax import INT64_MAX, INT64_MIN, ParamError, go_quote, parse_duration_ns, parse_go_float
+
 # Prometheus's minTime/maxTime, as RFC3339 strings and as milliseconds
 MIN_TIME_TEXT = "-292273086-05-16T16:47:06Z"
 MAX_TIME_TEXT = "292277025-08-18T07:12:54.999999999Z"
 MIN_TIME_MS = -9223372036854
 MAX_TIME_MS = 9223372036854
 
-_GO_FLOAT = re.compile(
-    r"[+-]?(?:(?:\d+(?:_\d+)*\.?\d*(?:_\d+)*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan"
-    r"|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+)", re.IGNORECASE)
 _GO_INT = re.compile(r"[+-]?\d+")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))")
-_PROM_DURATION = re.compile(
-    r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
-_DURATION_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
-
-
-class ParamError(Exception):
-    """A bad parameter: Prometheus answers bad_data with this message."""
 
 
 def form(request: Request) -> MultiDict:
@@ -42,21 +33,6 @@ def form(request: Request) -> MultiDict:
             for value in values:
                 merged.add(key, value)
     return merged
-
-
-def parse_go_float(text: str) -> float | None:
-    """strconv.ParseFloat(text, 64), or None where Go would fail."""
-    if not _GO_FLOAT.fullmatch(text):
-        return None
-    if text.lower().lstrip("+-").startswith("0x"):
-        sign = -1.0 if text.startswith("-") else 1.0
-        return sign * float.fromhex(text.lstrip("+-"))
-    if "_" in text:
-        return None  # Go allows underscores only with a base prefix
-    try:
-        return float(text)
-    except (ValueError, OverflowError):
-        return None
 
 
 def _go_int64(value: float) -> int:
@@ -112,43 +88,6 @@ def parse_time(text: str) -> int:
     raise ParamError(f"cannot parse {go_quote(text)} to a valid timestamp")
 
 
-def parse_duration_ns(text: str) -> int:
-    """A duration in nanoseconds (Go time.Duration) from float seconds or a
-    Prometheus duration such as 1h30m."""
-    number = parse_go_float(text)
-    if number is not None:
-        nanos = number * 1e9
-        if math.isnan(nanos) or not (-(2.0**63) <= nanos <= 2.0**63):
-            raise ParamError(f"cannot parse {go_quote(text)} to a valid duration. It overflows int64")
-        return max(INT64_MIN, min(INT64_MAX, int(nanos)))
-    m = _PROM_DURATION.fullmatch(text) if text else None
-    if m and any(m.groups()):
-        millis = sum(int(g) * unit for g, unit in zip(m.groups(), _DURATION_MS) if g)
-        if millis * 1_000_000 > INT64_MAX:
-            raise ParamError(f"cannot parse {go_quote(text)} to a valid duration")
-        return millis * 1_000_000
-    raise ParamError(f"cannot parse {go_quote(text)} to a valid duration")
-
-
-def go_quote(text: str) -> str:
-    """Go's %q for the strings users send (ASCII printable as is, the rest escaped)."""
-    out = ['"']
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out) + '"'
-
-
 def time_param(values: MultiDict, name: str, default: int) -> int:
     """parseTimeParam: an absent or empty parameter is the default."""
     text = values.get(name, "")
@@ -172,3 +111,7 @@ def int_param(values: MultiDict, name: str, message: Callable[[str], str] | None
         raise ParamError(message(text) if message else
                          f"invalid parameter {go_quote(name)}: cannot parse {go_quote(text)} to a valid number")
     return int(text)
+
+
+__all__ = ["INT64_MAX", "INT64_MIN", "MAX_TIME_MS", "MIN_TIME_MS", "ParamError", "form", "go_quote", "int_param",
+           "invalid", "parse_duration_ns", "parse_go_float", "parse_time", "time_param"]

@@ -1,4 +1,5 @@
-"""Decoding Prometheus remote_write 1.0 requests (snappy block + protobuf WriteRequest).
+"""Decoding Prometheus remote_write 1.0 requests (the protobuf WriteRequest, once
+request_body.py has checked and decompressed the snappy block).
 
 The hot path never turns a label into a Python string for a series it has seen:
 each TimeSeries stays a byte string, NumPy walks the fields of all of them at once
@@ -8,8 +9,8 @@ from the cache are decoded and validated. Requests the walk does not expect
 (exemplars, histograms, unusual field order) take the protobuf path, with the
 same result.
 
-Everything here is pure (no I/O): errors are ``BadRequest`` / ``TooLarge`` with
-a message naming what was wrong.
+Everything here is pure (no I/O): errors are ``BadRequest`` (errors.py) with a
+message naming what was wrong.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-import snappy
 from google.protobuf.message import DecodeError
 
-from .pgbinary import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
+from ..pgbinary import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 from .proto import prometheus_remote_pb2 as pb
+from .errors import BadRequest
 from .proto import remote_write_blobs_pb2 as blobs_pb
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -33,43 +34,6 @@ METRIC_TYPES = {value: name.lower() for name, value in pb.MetricMetadata.MetricT
 # A series as the request spelled it: its label fields (tag, length, Label message), in request
 # order. The fast and the protobuf paths produce the same key for the same series.
 SeriesKey = bytes
-
-
-class BadRequest(Exception):
-    """The request is malformed; answered 400 (Prometheus drops it, never retries)."""
-
-
-class TooLarge(Exception):
-    """The request exceeds a size limit; answered 413."""
-
-
-# --- transport ---
-
-def uvarint(data: bytes, pos: int = 0) -> tuple[int, int]:
-    """(value, next position) of the unsigned varint at ``pos``."""
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise BadRequest("malformed snappy data: truncated length header")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def decompress(body: bytes, max_decoded_bytes: int) -> bytes:
-    """Snappy block format (not framed), with the decoded size checked before decoding."""
-    if not body:
-        raise BadRequest("empty request body: expected a snappy-compressed WriteRequest")
-    decoded_size, _ = uvarint(body)
-    if decoded_size > max_decoded_bytes:
-        raise TooLarge(f"decompressed body would be {decoded_size} bytes, over the limit of {max_decoded_bytes}")
-    try:
-        return snappy.uncompress(body)
-    except Exception as exc:  # python-snappy raises its own error types
-        raise BadRequest(f"malformed snappy data (remote_write needs the snappy block format): {exc}") from exc
 
 
 def parse_write_request(data: bytes) -> pb.RawWriteRequest:

@@ -10,8 +10,8 @@ import struct
 
 import pytest
 
-from pyconnector.remote_read import crc32c, frame
-from pyconnector.xor_chunk import encode
+from pyconnector.prometheus.remote_read import crc32c, frame
+from pyconnector.prometheus.xor_chunk import encode
 from support.xor_decode import decode
 
 
@@ -64,7 +64,7 @@ def test_frame_layout_uses_crc32_castagnoli():
 
 
 def test_pure_python_crc32c_fallback(monkeypatch):
-    from pyconnector import remote_read
+    from pyconnector.prometheus import remote_read
 
     data = bytes(range(256)) * 3
     fast = remote_read.crc32c(data)

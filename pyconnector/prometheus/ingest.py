@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..db import ActivityBatch, Database, DatabaseUnavailable, ExemplarBatch, MetadataBatch, SampleBatch, StaleSeries
+from ..pgbinary import Float8Array, Int8Array, TimestamptzArray
 from .activity import ActivityCache, Marks, time_ranges
-from .db import ActivityBatch, Database, DatabaseUnavailable, ExemplarBatch, MetadataBatch, SampleBatch, StaleSeries
-from .pgbinary import Float8Array, Int8Array, TimestamptzArray
 from .remote_write import DecodedWrite, canonical_labels
 from .series_cache import SeriesCache
 
@@ -38,7 +38,7 @@ class Ingestor:
     def __init__(self, db: Database, cache: SeriesCache, activity: ActivityCache | None = None):
         self.db = db
         self.cache = cache
-        # what the activity bounds of the series already cover (pyconnector/activity.py)
+        # what the activity bounds of the series already cover (activity.py)
         self.activity = activity or ActivityCache(cache.max_entries)
 
     def series_ids(self, keys: list, sample_ranges: Marks | None = None) -> tuple[list[int], int, int]:

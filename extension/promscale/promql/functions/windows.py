@@ -1,0 +1,259 @@
+"""Range-vector windows shared by the functions that take a range vector: evaluating the
+arguments, one result row per series, and the window computations of Prometheus 2.42's
+promql/functions.go (extrapolatedRate, instantValue, the aggrOverTime recurrences, linearRegression),
+each vectorised over the steps of the query.
+
+A series' window at each step is the index range [lo, hi) of its samples (Matrix.windows:
+two searchsorted calls for all steps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ast import MATRIX, unwrap_parens
+from ..values import Matrix, RangeSeries, Vector, drop_name, merge_rows
+
+# the deadline is checked once every this many series
+_SERIES_PER_DEADLINE_CHECK = 256
+
+
+class RangeCall:
+    """The arguments of a call taking a range vector, evaluated in Prometheus 2.42's order: the
+    other arguments (scalars) first, then the range vector."""
+
+    def __init__(self, ev, call, ts):
+        self.ev = ev
+        self.ts = ts
+        self.keeps_metric_name = call.func.keeps_metric_name
+        position = call.func.arg_types.index(MATRIX)
+        # the values of the other arguments by position, one per step
+        self.scalars = {i: ev.eval(a, ts).vals for i, a in enumerate(call.args) if i != position}
+        self.matrix: Matrix = ev.eval(call.args[position], ts)
+        # the range vector's expression without parentheses: a MatrixSelector or a SubqueryExpr
+        self.expr = unwrap_parens(call.args[position])
+        self._windows = None
+
+    @property
+    def windows(self) -> list:
+        """(lo, hi) per series, each an array over the steps. Computed on first use, so that
+        a function may still move the windows (Matrix.start_shift) before."""
+        if self._windows is None:
+            self._windows = [self.matrix.windows(s) for s in self.matrix.series]
+        return self._windows
+
+    def any_window_has_samples(self) -> bool:
+        return any((hi > lo).any() for lo, hi in self.windows)
+
+    def results(self, kernel) -> Vector:
+        """One row per series from ``kernel(series, lo, hi) -> (values, ok)``, both arrays over
+        the steps (``ok``: a result exists at that step). The kernel is called only for series
+        with a sample in some window."""
+        return self._collect(lambda k, s, lo, hi: kernel(s, lo, hi))
+
+    def rows(self, values: np.ndarray, ok: np.ndarray) -> Vector:
+        """One row per series from results computed for all series at once (row k: series k)."""
+        return self._collect(lambda k, s, lo, hi: (values[k], ok[k]))
+
+    def _collect(self, kernel) -> Vector:
+        labels, vals, mask = [], [], []
+        for k, s in enumerate(self.matrix.series):
+            if k % _SERIES_PER_DEADLINE_CHECK == _SERIES_PER_DEADLINE_CHECK - 1:
+                self.ev.ctx.check_deadline()
+            lo, hi = self.windows[k]
+            if not (hi > lo).any():
+                continue
+            res, ok = kernel(k, s, lo, hi)
+            if not ok.any():
+                continue
+            labels.append(s.labels if self.keeps_metric_name else drop_name(s.labels))
+            vals.append(res)
+            mask.append(ok)
+        if not labels:
+            return Vector.empty(len(self.ts))
+        return merge_rows(labels, np.array(vals, dtype=float), np.array(mask))
+
+
+def gather(s: RangeSeries, lo, hi, fill=0.0):
+    """Window matrix W[step, k] = v[lo + k] with mask M[step, k] = k < hi - lo, and the indices."""
+    cnt = hi - lo
+    w = int(cnt.max()) if len(cnt) else 0
+    w = max(w, 1)
+    k = np.arange(w)
+    idx = lo[:, None] + k[None, :]
+    M = k[None, :] < cnt[:, None]
+    idx = np.where(M, idx, 0)
+    if len(s.v) == 0:
+        return np.full(idx.shape, fill), M, idx
+    W = np.where(M, s.v[np.minimum(idx, len(s.v) - 1)], fill)
+    return W, M, idx
+
+
+def over_gathered_windows(reduce):
+    """A kernel for RangeCall.results: ``reduce(W, M)`` of each step's gathered window."""
+
+    def kernel(s, lo, hi):
+        W, M, _ = gather(s, lo, hi)
+        return reduce(W, M), hi > lo
+
+    return kernel
+
+
+# --- extrapolatedRate (rate, increase, delta)
+
+def extrapolated_rate(mat: Matrix, windows: list, is_counter: bool, is_rate: bool):
+    """rate/increase/delta of every series of ``mat`` at once: (results, ok), one row per
+    series. The series' samples are concatenated and each series' windows shifted to its
+    offset; a window never reaches into another series, and the counter drop at a boundary
+    between two series is zeroed, so each row is what the series alone gives."""
+    lengths = np.array([len(s.v) for s in mat.series], dtype=np.int64)
+    if not lengths.any():
+        shape = (len(mat.series), len(mat.ref))
+        return np.zeros(shape), np.zeros(shape, dtype=bool)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    t = np.concatenate([s.t for s in mat.series])
+    v = np.concatenate([s.v for s in mat.series]).astype(float, copy=False)
+    lo = np.stack([w[0] for w in windows]) + starts[:, None]
+    hi = np.stack([w[1] for w in windows]) + starts[:, None]
+    return _extrapolated_rate(t, v, starts, lengths, lo, hi, mat.ref, mat.range, is_counter, is_rate)
+
+
+def _extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_rate):
+    """Prometheus's extrapolatedRate over series concatenated in ``t``/``v`` (series k at
+    ``starts[k]``, ``lengths[k]`` samples), windows [lo, hi) per series row and step."""
+    cnt = hi - lo
+    ok = cnt >= 2
+    li = np.where(ok, lo, 0)
+    hi1 = np.where(ok, hi - 1, 0)
+    first, last = v[li], v[hi1]
+    tf, tl = t[li].astype(float), t[hi1].astype(float)
+    result = last - first
+    if is_counter and len(v) > 1:
+        drops = np.zeros(len(v))
+        drops[1:] = np.where(v[1:] < v[:-1], v[:-1], 0.0)
+        drops[starts[lengths > 0]] = 0.0  # a series' first sample follows another series
+        dropped = np.concatenate([[0], np.cumsum(drops != 0)])
+        # counter resets are rare: the series that have one get the drops inside each window
+        # (pairs (i-1, i) with lo < i < hi) added from a cumulative sum of their own, the sums
+        # Prometheus forms; the others keep last - first as it is
+        for k in np.flatnonzero(dropped[starts + lengths] - dropped[starts] > 0):
+            a = starts[k]
+            c = np.concatenate([[0.0], np.cumsum(drops[a:a + lengths[k]])])
+            l_own = np.where(ok[k], lo[k] - a, 0)
+            h_own = np.where(ok[k], hi[k] - 1 - a, 0)
+            result[k] = result[k] + (c[h_own + 1] - c[l_own + 1])
+    range_start = (ref - rng).astype(float)
+    range_end = ref.astype(float)
+    dur_start = (tf - range_start) / 1000
+    dur_end = (range_end - tl) / 1000
+    sampled = (tl - tf) / 1000
+    with np.errstate(all="ignore"):
+        avg_dur = sampled / np.where(ok, cnt - 1, 1)
+        if is_counter:
+            dz = sampled * (first / result)
+            use = (result > 0) & (first >= 0) & (dz < dur_start)
+            dur_start = np.where(use, dz, dur_start)
+        thresh = avg_dur * 1.1
+        ext = (sampled + np.where(dur_start < thresh, dur_start, avg_dur / 2)
+               + np.where(dur_end < thresh, dur_end, avg_dur / 2))
+        factor = ext / sampled
+        if is_rate:
+            factor = factor / (rng / 1000)
+        result = result * factor
+    return result, ok
+
+
+# --- instantValue (irate, idelta)
+
+def instant_rate(s: RangeSeries, lo, hi, is_rate: bool):
+    """The last two samples of each window: their difference (idelta), or per second with
+    counter resets (irate)."""
+    cnt = hi - lo
+    ok = cnt >= 2
+    i1 = np.where(ok, hi - 1, 0)
+    i0 = np.where(ok, hi - 2, 0)
+    last, prev = s.v[i1], s.v[i0]
+    with np.errstate(all="ignore"):
+        if is_rate:
+            res = np.where(last < prev, last, last - prev)
+        else:
+            res = last - prev
+        dt = (s.t[i1] - s.t[i0]).astype(float)
+        ok = ok & (dt != 0)
+        if is_rate:
+            res = res / (dt / 1000)
+    return res, ok
+
+
+# --- aggrOverTime recurrences over gathered windows (W, M from gather), column by column
+
+def window_sum(W, M):
+    acc = np.zeros(W.shape[0])
+    for k in range(W.shape[1]):
+        acc = np.where(M[:, k], acc + W[:, k], acc)
+    return acc
+
+
+def window_mean(W, M):
+    """Prometheus's incremental mean, with its rules for infinite values."""
+    mean = np.zeros(W.shape[0])
+    with np.errstate(all="ignore"):
+        for k in range(W.shape[1]):
+            v, m = W[:, k], M[:, k]
+            count = k + 1.0
+            mean_inf = np.isinf(mean)
+            skip = mean_inf & ((np.isinf(v) & ((mean > 0) == (v > 0))) | (~np.isinf(v) & ~np.isnan(v)))
+            upd = mean + (v / count - mean / count)
+            mean = np.where(m & ~skip, upd, mean)
+    return mean
+
+
+def window_extreme(W, M, is_max: bool):
+    """Max or min; a NaN is replaced by any later value, as in Prometheus."""
+    val = W[:, 0].copy()
+    for k in range(1, W.shape[1]):
+        v, m = W[:, k], M[:, k]
+        better = (v > val) if is_max else (v < val)
+        val = np.where(m & (better | np.isnan(val)), v, val)
+    return val
+
+
+def window_variance(W, M):
+    """Welford's population variance."""
+    mean = np.zeros(W.shape[0])
+    aux = np.zeros(W.shape[0])
+    with np.errstate(all="ignore"):
+        for k in range(W.shape[1]):
+            v, m = W[:, k], M[:, k]
+            count = k + 1.0
+            delta = v - mean
+            nmean = mean + delta / count
+            naux = aux + delta * (v - nmean)
+            mean = np.where(m, nmean, mean)
+            aux = np.where(m, naux, aux)
+        return aux / np.maximum(M.sum(axis=1), 1)
+
+
+# --- linearRegression (deriv, predict_linear)
+
+def linear_regression(s: RangeSeries, lo, hi, W, M, intercept_t):
+    """Least squares of value over (t - intercept_t) seconds in each window: (slope, intercept)."""
+    cnt = M.sum(axis=1).astype(float)
+    _, _, idx = gather(s, lo, hi)
+    X = np.where(M, (s.t[np.minimum(idx, len(s.t) - 1)] - intercept_t[:, None]) / 1000.0, 0.0)
+    Y = np.where(M, W, 0.0)
+    with np.errstate(all="ignore"):
+        sx = window_sum(X, M)
+        sy = window_sum(Y, M)
+        sxy = window_sum(X * Y, M)
+        sx2 = window_sum(X * X, M)
+        cov = sxy - sx * sy / cnt
+        var = sx2 - sx * sx / cnt
+        slope = cov / var
+        intercept = sy / cnt - slope * sx / cnt
+        # constant windows: slope 0 (NaN for infinite values)
+        const = np.all(~M | (W == W[:, :1]), axis=1)
+        inf = np.isinf(W[:, 0])
+        slope = np.where(const, np.where(inf, np.nan, 0.0), slope)
+        intercept = np.where(const, np.where(inf, np.nan, W[:, 0]), intercept)
+    return slope, intercept
