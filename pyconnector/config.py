@@ -91,6 +91,10 @@ class Config:
         "chunk bytes per frame in streamed remote_read responses (e.g. 1MiB)", _size)})
     telemetry_dir: str = field(default="", metadata={"option": Option(
         "directory where workers share their /metrics counters (default: a temporary one)")})
+    body_timeout: float = field(default=30.0, metadata={"option": Option(
+        "longest a client may take to send a request body (e.g. 30s), from its headers on; slower ones "
+        "get 408 and their connection is closed, so stalled clients cannot hold the worker threads",
+        lambda t: _duration(t) or 30.0)})
     promql_default_subquery_step: float = field(default=0.0, metadata={"option": Option(
         "step of PromQL subqueries that name none (x[5m:]), e.g. 15s as a Prometheus running its shipped "
         "prometheus.yml (evaluation_interval); 0: the database's prom_api.get_promql_default_subquery_step() "

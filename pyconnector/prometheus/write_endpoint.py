@@ -30,7 +30,8 @@ class RemoteWriteEndpoint:
     ingestor: Ingestor
 
     def on_write(self, request: Request) -> Response:
-        body = snappy_protobuf_body(request, self.config.max_body_bytes, "remote_write", "prometheus.WriteRequest")
+        body = snappy_protobuf_body(request, self.config.max_body_bytes, self.config.body_timeout,
+                                    "remote_write", "prometheus.WriteRequest")
         data = decompress(body, self.config.max_decoded_bytes, "remote_write", "prometheus.WriteRequest")
         result = self.ingestor.ingest(remote_write.decode_request(data))
         t = self.telemetry
