@@ -455,7 +455,9 @@ class Database:
                 raise QueryTimeout(first_line(exc)) from exc
             except errors.InvalidParameterValue as exc:
                 diag = getattr(exc, "diag", None)
-                raise QueryFailed((diag.message_primary if diag else None) or first_line(exc)) from exc
+                message = (diag.message_primary if diag else None) or first_line(exc)
+                # PL/Python prefixes the class of what plpy.error raised
+                raise QueryFailed(message.removeprefix("plpy.Error: ")) from exc
             return deleted
 
         return self._run(work)
