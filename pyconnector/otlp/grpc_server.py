@@ -51,7 +51,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self.telemetry = telemetry
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        metadata = dict(details.metadata or ())
+        metadata = dict(details.invocation_metadata or ())
         needed = ROLE_OF_METHOD.get(details.method, auth.ADMIN)
         try:
             identity = self.authenticator.authorize(metadata.get("authorization"), needed, details.method)
