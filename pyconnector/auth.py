@@ -29,6 +29,8 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import Config
+
 PUBLIC = "public"
 READ = "read"
 WRITE = "write"
@@ -140,12 +142,10 @@ class Authenticator:
         self.protect_public = protect_public
 
     @classmethod
-    def from_config(cls, config: object) -> Authenticator | None:
+    def from_config(cls, config: Config) -> Authenticator | None:
         """The authenticator of the --auth-* options; None when none is set (auth off).
         Raises AuthConfigError for an unusable combination or file."""
-        username = getattr(config, "auth_username", "")
-        password_file = getattr(config, "auth_password_file", "")
-        token_file = getattr(config, "auth_token_file", "")
+        username, password_file, token_file = config.auth_username, config.auth_password_file, config.auth_token_file
         if bool(username) != bool(password_file):
             raise AuthConfigError("--auth-username and --auth-password-file go together: set both or neither")
         if ":" in username:
@@ -160,10 +160,10 @@ class Authenticator:
         if token_file:
             tokens = parse_token_file(_read_secret_file(token_file, "--auth-token-file"), token_file)
         if password is None and tokens is None:
-            if getattr(config, "auth_protect_healthz", False):
+            if config.auth_protect_healthz:
                 raise AuthConfigError("--auth-protect-healthz needs credentials (--auth-username or --auth-token-file)")
             return None
-        return cls(username, password, tokens, protect_public=getattr(config, "auth_protect_healthz", False))
+        return cls(username, password, tokens, protect_public=config.auth_protect_healthz)
 
     def challenges(self) -> list[str]:
         """The WWW-Authenticate values of a 401: one per accepted scheme."""

@@ -11,6 +11,8 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import Config
+
 
 class TlsConfigError(Exception):
     """The TLS flags or files are unusable; the connector does not start."""
@@ -38,11 +40,9 @@ class TlsFiles:
             root_certificates=client_ca, require_client_auth=client_ca is not None)
 
 
-def load(config: object) -> TlsFiles | None:
+def load(config: Config) -> TlsFiles | None:
     """The TLS files of the --tls-* options, checked; None when TLS is off."""
-    cert = getattr(config, "tls_cert_file", "")
-    key = getattr(config, "tls_key_file", "")
-    client_ca = getattr(config, "tls_client_ca_file", "")
+    cert, key, client_ca = config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file
     if bool(cert) != bool(key):
         raise TlsConfigError("--tls-cert-file and --tls-key-file go together: set both or neither")
     if client_ca and not cert:
