@@ -3,9 +3,10 @@ the connector's own endpoints (/healthz, /metrics).
 
 A request is matched in routing.ROUTES to ``<protocol>.<name>``, checked against the role its
 route declares (auth.py: before any handler runs, for every route, so a route added later is
-covered too) and answered by ``on_<name>`` of that protocol's handlers. What a handler raises goes to its protocol's ``error_response``
-hook, which answers in the protocol's wire format; what no protocol claims is answered here
-(a bad method or path, the database unavailable: 503, anything else: 500).
+covered too) and answered by ``on_<name>`` of that protocol's handlers. What a handler raises
+goes to its protocol's ``error_response`` hook, which answers in the protocol's wire format;
+what no protocol claims is answered here (a missing credential: 401, a role that may not: 403,
+a bad method or path, the database unavailable: 503, anything else: 500).
 """
 
 from __future__ import annotations

@@ -116,7 +116,9 @@ def parse_token_file(text: str, path: str = "token file") -> list[tuple[bytes, I
             continue
         if len(fields) > 3:
             raise AuthConfigError(f"{path} line {number}: expected TOKEN [ROLE [TENANT]], found {len(fields)} fields")
-        token, role, tenant = fields[0], (fields[1] if len(fields) > 1 else ADMIN), (fields[2] if len(fields) > 2 else None)
+        token = fields[0]
+        role = fields[1] if len(fields) > 1 else ADMIN
+        tenant = fields[2] if len(fields) > 2 else None
         if role not in ROLES:
             raise AuthConfigError(f"{path} line {number}: role {role!r} is not one of {', '.join(ROLES)}")
         if len(token) < 16:
