@@ -50,6 +50,15 @@ def _host_port(text: str) -> str:
     return text
 
 
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 @dataclass(frozen=True)
 class Option:
     help: str
@@ -103,6 +112,25 @@ class Config:
         "comma-separated origins (https://grafana.example.com) whose web pages may call the HTTP API "
         "from a browser, or * for any; empty: no CORS headers, browsers refuse cross-origin reads",
         lambda t: ",".join(o.strip() for o in t.split(",") if o.strip()))})
+    web_enable_admin_api: bool = field(default=False, metadata={"option": Option(
+        "serve the admin API (POST /api/v1/admin/tsdb/delete_series), as Prometheus's --web.enable-admin-api; "
+        "callers need the admin role when auth is on, and the database login role prom_admin", _bool)})
+    # --- securing the listeners (README "Securing the connector"; auth.py, tls.py) ---
+    auth_username: str = field(default="", metadata={"option": Option(
+        "user name of HTTP basic auth (with --auth-password-file); this user has the admin role")})
+    auth_password_file: str = field(default="", metadata={"option": Option(
+        "file holding the basic-auth password (its final newline is not part of it)")})
+    auth_token_file: str = field(default="", metadata={"option": Option(
+        "file of bearer tokens, one a line: TOKEN [ROLE [TENANT]], ROLE read, write or admin (default admin); "
+        "# starts a comment")})
+    auth_protect_healthz: bool = field(default=False, metadata={"option": Option(
+        "ask /healthz for a credential too (any role); by default it stays open when auth is on", _bool)})
+    tls_cert_file: str = field(default="", metadata={"option": Option(
+        "PEM certificate (chain) of the HTTP and OTLP/gRPC listeners; with --tls-key-file both serve TLS only")})
+    tls_key_file: str = field(default="", metadata={"option": Option(
+        "PEM private key of --tls-cert-file")})
+    tls_client_ca_file: str = field(default="", metadata={"option": Option(
+        "PEM CA certificates: clients must present a certificate signed by one of them (mutual TLS)")})
 
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:
@@ -124,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Every flag can also be set as an environment variable: --db-uri is PROMSCALE_DB_URI, and so on.",
     )
     for name, option, default in Config.options():
+        # a yes/no option is also a bare flag: --web-enable-admin-api means true
+        bare = {"nargs": "?", "const": True} if isinstance(default, bool) else {}
         parser.add_argument(
             flag_name(name),
             dest=name,
@@ -131,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             metavar=name.upper(),
             help=f"{option.help} [env {env_name(name)}; default {default!r}]",
+            **bare,
         )
     return parser
 

@@ -77,6 +77,10 @@ class QueryFailed(Exception):
     """A query function raised an error (e.g. a parse error); the message is the database's."""
 
 
+class InsufficientPrivilege(Exception):
+    """The connector's login role may not call the function (SQLSTATE 42501)."""
+
+
 class StaleSeries(Exception):
     """Some cached series ids were deleted by retention: resolve the labels again."""
 
@@ -425,6 +429,39 @@ class Database:
 
         return self._run(work)
 
+    def delete_series(self, selectors: Sequence[str], start_s: float | None, end_s: float | None,
+                      timeout_ms: int | None = None) -> int:
+        """prom_api.delete_series of every selector, in one transaction (one bad selector deletes
+        nothing); bounds in seconds, None for open. Returns the samples deleted. A selector the
+        function refuses (SQLSTATE 22023) raises QueryFailed with its message; a login role
+        without prom_admin raises InsufficientPrivilege."""
+
+        def work(conn: psycopg.Connection) -> int:
+            deleted = 0
+            try:
+                with conn.transaction():
+                    if timeout_ms is not None:
+                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+                    for selector in selectors:
+                        row = conn.execute(
+                            "SELECT prom_api.delete_series(%s::text, "
+                            "coalesce(to_timestamp(%s::float8), '-infinity'), "
+                            "coalesce(to_timestamp(%s::float8), 'infinity'))",
+                            (selector, start_s, end_s)).fetchone()
+                        deleted += int(row[0])
+            except errors.InsufficientPrivilege as exc:
+                raise InsufficientPrivilege(first_line(exc)) from exc
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
+            except errors.InvalidParameterValue as exc:
+                diag = getattr(exc, "diag", None)
+                message = (diag.message_primary if diag else None) or first_line(exc)
+                # PL/Python prefixes the class of what plpy.error raised
+                raise QueryFailed(message.removeprefix("plpy.Error: ")) from exc
+            return deleted
+
+        return self._run(work)
+
     def query(self, sql: str, params: Sequence[Any] = (), timeout_ms: int | None = None) -> list[tuple]:
         """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions), under
         statement_timeout ``timeout_ms`` when given; a cancelled statement raises QueryTimeout."""
@@ -449,6 +486,7 @@ __all__ = [
     "QueryTimeout",
     "TimeBudget",
     "QueryFailed",
+    "InsufficientPrivilege",
     "StaleSeries",
     "SampleBatch",
     "ActivityBatch",

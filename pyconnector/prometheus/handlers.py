@@ -16,6 +16,7 @@ from ..config import Config
 from ..db import Database
 from ..telemetry import Telemetry
 from . import errors
+from .admin_api import AdminApiEndpoints
 from .ingest import Ingestor
 from .query_api import QueryApiEndpoints
 from .read_endpoint import RemoteReadEndpoint
@@ -23,7 +24,7 @@ from .series_cache import SeriesCache
 from .write_endpoint import RemoteWriteEndpoint
 
 
-class Prometheus(RemoteWriteEndpoint, RemoteReadEndpoint, QueryApiEndpoints):
+class Prometheus(RemoteWriteEndpoint, RemoteReadEndpoint, QueryApiEndpoints, AdminApiEndpoints):
     def __init__(self, config: Config, db: Database, telemetry: Telemetry):
         self.config = config
         self.db = db
