@@ -28,6 +28,7 @@ from support.traces import PB_HEADERS, S, request_of
 pytestmark = pytest.mark.slow
 
 DB = "promscale"
+READER = "promscale_reader"
 T0_MS = int(time.time() * 1000) - 60_000
 READ_HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
                 "X-Prometheus-Remote-Read-Version": "0.1.0"}
@@ -40,6 +41,8 @@ def primary() -> Iterator[pgcluster.Cluster]:
     reaches the replica only when the WAL writer flushes it, every wal_writer_delay (200 ms)."""
     cluster = start_cluster({"synchronous_commit": "on", "fsync": "on"})
     cluster.create_promscale_database(DB)
+    # queries need no more than prom_reader (roles reach the replica with the WAL)
+    cluster.psql(f"CREATE ROLE {READER} LOGIN IN ROLE prom_reader", dbname=DB)
     yield cluster
     remove_cluster(cluster)
 
@@ -92,6 +95,7 @@ def replay(replica: pgcluster.Cluster, paused: bool) -> None:
 
 def trace_of(marker: str) -> int:
     return int.from_bytes(marker.encode()[:15], "big") + 1
+
 
 def write(url: str, marker: str) -> None:
     """Samples, an exemplar and metadata of metric rr_<marker> (label l_<marker>), and a trace from
@@ -152,7 +156,8 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "metadata": lambda url, m: f"rr_{m}" in api(url, "/api/v1/metadata", metric=f"rr_{m}"),
     "remote_read": lambda url, m: remote_read(url, m) == 2,
     "jaeger services": lambda url, m: f"svc_{m}_a" in (api(url, "/api/services") or []),
-    "jaeger operations": lambda url, m: bool(api(url, f"/api/services/svc_{m}_a/operations")),
+    "jaeger service operations": lambda url, m: bool(api(url, f"/api/services/svc_{m}_a/operations")),
+    "jaeger operations": lambda url, m: bool(api(url, "/api/operations", service=f"svc_{m}_a")),
     "jaeger traces": lambda url, m: jaeger_trace_id(url, m) is not None,
     "jaeger trace": lambda url, m: jaeger_trace_found(url, m),
     "jaeger dependencies": lambda url, m: any(d["parent"] == f"svc_{m}_a" for d in api(
@@ -171,7 +176,7 @@ def primary_has(primary: pgcluster.Cluster, marker: str) -> bool:
 
 @pytest.fixture(scope="module")
 def connector_process(primary, replica) -> Iterator[ConnectorProcess]:
-    args = ["--db-read-uri", replica.uri(DB, "promscale"), "--maintenance-interval", "0"]
+    args = ["--db-read-uri", replica.uri(DB, READER), "--maintenance-interval", "0"]
     with ConnectorProcess(primary.uri(DB, "promscale"), workers=1, threads=2, extra_args=args) as process:
         yield process
 
@@ -187,6 +192,7 @@ def test_every_read_endpoint_reads_the_replica_and_writes_go_to_the_primary(prim
     write(connector, "first")
     wait_replayed(primary, replica)
     assert seen(connector, "first") == dict.fromkeys(ENDPOINTS, True)
+    assert api(connector, "/api/v1/format_query", query="sum(rr_first)") == "sum(rr_first)"
     with psycopg.connect(replica.uri(DB), autocommit=True) as conn:
         sessions = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
                                 (REPLICA_APPLICATION_NAME,)).fetchone()[0]
@@ -237,7 +243,7 @@ def test_a_resting_replica_is_tried_again_after_the_rest(primary, replica):
     """In process, with a clock of the test's: a replica that failed is skipped until its rest is
     over, then answers again."""
     now = [0.0]
-    db = ReplicatedDatabase(primary.uri(DB, "promscale"), [replica.uri(DB, "promscale")], connect_timeout=5,
+    db = ReplicatedDatabase(primary.uri(DB, "promscale"), [replica.uri(DB, READER)], connect_timeout=5,
                             rest_seconds=30, clock=lambda: now[0])
     in_recovery = "SELECT pg_is_in_recovery()"
     assert db.call(in_recovery, ()) is True  # the replica answered
