@@ -27,6 +27,7 @@ from .prometheus import Prometheus
 from .replicas import ReplicatedDatabase
 from .routing import ROUTES, duration_label, split_endpoint
 from .telemetry import Telemetry
+from .ui import Ui
 
 log = logging.getLogger("pyconnector")
 
@@ -55,9 +56,13 @@ class Connector:
         self.prometheus = Prometheus(config, self.db, self.telemetry)
         self.otlp = Otlp(config, self.db, self.telemetry)
         self.jaeger = Jaeger(self.db, config.query_timeout // 1_000_000)
+        from . import __version__
+
+        self.ui = Ui(self.db, __version__)  # the web UI's pages and files (pyconnector/ui)
         # the handlers of each protocol of routing.ROUTES
         self.protocols: dict[str, Handlers] = {
-            "connector": self, "prometheus": self.prometheus, "otlp": self.otlp, "jaeger": self.jaeger}
+            "connector": self, "prometheus": self.prometheus, "otlp": self.otlp, "jaeger": self.jaeger,
+            "ui": self.ui}
 
     def handler(self, endpoint: str) -> tuple[Handlers, Callable[..., Response]]:
         """The handlers of ``endpoint``'s protocol and its handler (AttributeError/KeyError if none)."""

@@ -1,7 +1,7 @@
 """The route table: every endpoint the connector serves over HTTP, in one place.
 
 Each rule's endpoint is ``<protocol>.<name>``: the request is answered by ``on_<name>`` of that
-protocol's handlers (``prometheus.Prometheus``, ``otlp.Otlp``, ``jaeger.Jaeger``, or the
+protocol's handlers (``prometheus.Prometheus``, ``otlp.Otlp``, ``jaeger.Jaeger``, ``ui.Ui``, or the
 application itself for ``connector``), and whatever the handler raises by that protocol's
 ``error_response`` hook (app.py). tests/unit/test_connector_layout.py checks that every
 rule's handler exists.
@@ -47,12 +47,21 @@ ROUTES = Map([
     Rule("/api/traces/<trace_id>", endpoint="jaeger.trace", methods=["GET"]),
     Rule("/api/dependencies", endpoint="jaeger.dependencies", methods=["GET"]),
     Rule("/api/archive/<trace_id>", endpoint="jaeger.archive", methods=["POST"]),
+    # the web UI: its pages, their files, the status page's data (ui/handlers.py, docs/web-ui.md)
+    Rule("/", endpoint="ui.graph", methods=["GET", "HEAD"]),
+    Rule("/graph", endpoint="ui.graph", methods=["GET", "HEAD"]),
+    Rule("/query", endpoint="ui.graph", methods=["GET", "HEAD"]),  # Prometheus 3's name of the page
+    Rule("/traces", endpoint="ui.traces", methods=["GET", "HEAD"]),
+    Rule("/status", endpoint="ui.status", methods=["GET", "HEAD"]),
+    Rule("/ui/static/<path:file>", endpoint="ui.static", methods=["GET", "HEAD"]),
+    Rule("/ui/api/status", endpoint="ui.status_data", methods=["GET"]),
+    Rule("/ui/api/metric-storage", endpoint="ui.metric_storage", methods=["GET"]),
 ])
 
 # The handler label of the request duration histogram: the endpoint's name ("query",
-# "query_range", "read", ...), except these; Jaeger's endpoints share one label.
+# "query_range", "read", ...), except these; Jaeger's endpoints share one label, and so do the web UI's.
 DURATION_LABEL_OF_ENDPOINT = {"otlp.traces": "otlp_traces"}
-DURATION_LABEL_OF_PROTOCOL = {"jaeger": "jaeger"}
+DURATION_LABEL_OF_PROTOCOL = {"jaeger": "jaeger", "ui": "ui"}
 UNROUTED = "other"  # requests that matched no rule
 
 

@@ -16,7 +16,7 @@ from pyconnector import Config, create_app
 from pyconnector.routing import ROUTES, split_endpoint
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pyconnector"
-PROTOCOLS = ("prometheus", "otlp", "jaeger")
+PROTOCOLS = ("prometheus", "otlp", "jaeger", "ui")
 
 
 def module_name(path: Path) -> str:

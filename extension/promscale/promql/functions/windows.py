@@ -192,10 +192,15 @@ def instant_rate(s: RangeSeries, lo, hi, is_rate: bool):
 # give the same bits (tests/promql/test_against_prometheus.py compares them with 2.42).
 
 def kahan_inc(inc, total, comp):
-    """One compensated addition: (new total, new compensation), as Go's kahanSumInc."""
+    """One compensated addition: (new total, new compensation), as Go's kahanSumInc. Its branch
+    (Neumaier's: subtract from the larger operand) yields the exact rounding error of the
+    addition, which Knuth's branch-free TwoSum computes too, in fewer array operations; where
+    an operand is infinite or NaN both give NaN."""
     new_total = total + inc
-    comp = comp + np.where(np.abs(total) >= np.abs(inc), (total - new_total) + inc, (inc - new_total) + total)
-    return new_total, comp
+    back = new_total - total
+    err = total - (new_total - back)
+    err += inc - back
+    return new_total, comp + err
 
 
 def window_kahan(W, M):
