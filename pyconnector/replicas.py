@@ -2,8 +2,8 @@
 
 ReplicatedDatabase is a db.Database for the primary (--db-uri) whose three read calls, the
 ones every query path goes through (``call``: the Prometheus HTTP API; ``read_samples``:
-remote_read; ``query``: the Jaeger API), try the replicas first, in the order given, and the
-primary last. Writes, series creation, the series epoch, /healthz's extension version check and
+remote_read; ``query``: the Jaeger API and the web UI's status data), try the replicas first,
+in the order given, and the primary last. Writes, series creation, the series epoch, /healthz's extension version check and
 maintenance stay on the primary: a hot standby refuses writes, and the version check must see
 the database the writes go to.
 

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import psycopg
 import pytest
@@ -115,10 +115,14 @@ def write(url: str, marker: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def api(url: str, path: str, **params: object) -> object:
+def get_json(url: str, path: str, **params: object) -> Any:
     response = requests.get(url + path, params=params, timeout=30)
     assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-    return response.json()["data"]
+    return response.json()
+
+
+def api(url: str, path: str, **params: object) -> Any:
+    return get_json(url, path, **params)["data"]
 
 
 def remote_read(url: str, marker: str) -> int:
@@ -162,6 +166,10 @@ ENDPOINTS: dict[str, Callable[[str, str], bool]] = {
     "jaeger trace": lambda url, m: jaeger_trace_found(url, m),
     "jaeger dependencies": lambda url, m: any(d["parent"] == f"svc_{m}_a" for d in api(
         url, "/api/dependencies", endTs=T0_MS + 3_600_000, lookback=7_200_000) or []),
+    "ui status": lambda url, m: any(x["metric"] == f"rr_{m}"
+                                    for x in get_json(url, "/ui/api/status")["metrics"]["shown"]),
+    "ui metric storage": lambda url, m: any(x["metric"] == f"rr_{m}"
+                                            for x in get_json(url, "/ui/api/metric-storage")["metrics"]),
 }
 
 
