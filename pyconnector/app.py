@@ -28,6 +28,7 @@ from .db import Database, DatabaseUnavailable
 from .jaeger import Jaeger
 from .otlp import Otlp
 from .prometheus import Prometheus
+from .replicas import ReplicatedDatabase
 from .routing import ROUTES, duration_label, role_of, split_endpoint
 from .telemetry import Telemetry
 from .ui import Ui
@@ -50,7 +51,13 @@ class Connector:
         self.config = config
         # None: no --auth-* credentials, every route is open (AuthConfigError: unusable ones)
         self.authenticator = Authenticator.from_config(config)
-        self.db = Database(config.db_uri, config.db_connect_timeout, statement_timeout_ms=config.query_timeout // 1_000_000)
+        statement_timeout_ms = config.query_timeout // 1_000_000
+        if config.db_read_uri:
+            # queries on the replicas, then the primary; writes on the primary (replicas.py)
+            self.db: Database = ReplicatedDatabase(config.db_uri, config.db_read_uri, config.db_connect_timeout,
+                                                   statement_timeout_ms=statement_timeout_ms)
+        else:
+            self.db = Database(config.db_uri, config.db_connect_timeout, statement_timeout_ms=statement_timeout_ms)
         self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))
         self.prometheus = Prometheus(config, self.db, self.telemetry)
         self.otlp = Otlp(config, self.db, self.telemetry)

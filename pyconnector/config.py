@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
@@ -43,6 +44,16 @@ def _duration(text: str) -> float:
     return 0.0 if text.strip() in ("0", "0s") else _duration_ns(text) / 1e9
 
 
+def _uri_list(text: str) -> tuple[str, ...]:
+    """PostgreSQL URIs separated by commas. A comma splits only before a new ``postgres://`` or
+    ``postgresql://``, so a libpq multi-host URI (``postgresql://h1:5432,h2:5432/db``) stays whole."""
+    uris = tuple(u.strip() for u in re.split(r",\s*(?=postgres(?:ql)?://)", text) if u.strip())
+    for uri in uris:
+        if not re.match(r"postgres(?:ql)?://", uri):
+            raise argparse.ArgumentTypeError(f"expected postgresql:// URIs, got {uri!r}")
+    return uris
+
+
 def _host_port(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -63,12 +74,18 @@ def _bool(text: str) -> bool:
 class Option:
     help: str
     parse: Callable[[str], Any] = str
+    # a flag given more than once adds to the list (parse returns a tuple; the values are joined)
+    repeatable: bool = False
 
 
 @dataclass(frozen=True)
 class Config:
     db_uri: str = field(default=EMBEDDED_DB_URI, metadata={"option": Option(
         "PostgreSQL connection URI (default: the embedded cluster of `make run`)")})
+    db_read_uri: tuple[str, ...] = field(default=(), metadata={"option": Option(
+        "PostgreSQL streaming replica URI for queries (repeat the flag, or separate URIs by commas); "
+        "queries try each in order, then --db-uri; writes always go to --db-uri",
+        _uri_list, repeatable=True)})
     listen: str = field(default="127.0.0.1:9201", metadata={"option": Option(
         "HOST:PORT for the HTTP API (remote_write, health, metrics)", _host_port)})
     otlp_grpc_listen: str = field(default="127.0.0.1:4317", metadata={"option": Option(
@@ -158,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
             flag_name(name),
             dest=name,
             type=option.parse,
+            action="append" if option.repeatable else "store",
             default=None,
             metavar=name.upper(),
             help=f"{option.help} [env {env_name(name)}; default {default!r}]",
@@ -174,7 +192,7 @@ def load(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     for name, option, _default in Config.options():
         flag_value = getattr(args, name)
         if flag_value is not None:
-            values[name] = flag_value
+            values[name] = tuple(v for given in flag_value for v in given) if option.repeatable else flag_value
         elif env_name(name) in environ:
             raw = environ[env_name(name)]
             try:
