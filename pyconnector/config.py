@@ -43,6 +43,15 @@ def _duration(text: str) -> float:
     return 0.0 if text.strip() in ("0", "0s") else _duration_ns(text) / 1e9
 
 
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def _host_port(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -103,6 +112,10 @@ class Config:
         "comma-separated origins (https://grafana.example.com) whose web pages may call the HTTP API "
         "from a browser, or * for any; empty: no CORS headers, browsers refuse cross-origin reads",
         lambda t: ",".join(o.strip() for o in t.split(",") if o.strip()))})
+    high_availability: bool = field(default=False, metadata={"option": Option(
+        "Prometheus HA pairs: of series labelled cluster and __replica__, store only the samples of each "
+        "cluster's leader (a lease in the database; timeout and refresh are database settings, "
+        "prom_api.set_ha_lease_timeout/refresh) and drop __replica__; the flag alone means true", _boolean)})
 
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:
@@ -124,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Every flag can also be set as an environment variable: --db-uri is PROMSCALE_DB_URI, and so on.",
     )
     for name, option, default in Config.options():
+        # a boolean flag alone means true (--high-availability), and takes a value too
+        switch = {"nargs": "?", "const": True} if option.parse is _boolean else {}
         parser.add_argument(
             flag_name(name),
             dest=name,
@@ -131,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             metavar=name.upper(),
             help=f"{option.help} [env {env_name(name)}; default {default!r}]",
+            **switch,
         )
     return parser
 
