@@ -72,7 +72,8 @@ COMMENT ON FUNCTION prom_api.set_ha_lease_refresh(interval) IS
     'Sets how much sample time passes between two extensions of a leader''s lease (shorter than the timeout)';
 
 -- The lease of ``cluster`` after a request of ``replica`` with samples in [min_time, max_time]:
---   no lease yet: ``replica`` leads from min_time;
+--   no lease yet: ``replica`` leads from the beginning ('-infinity': nobody led before it, and
+--     the other queue shards of its Prometheus may deliver samples older than this request's);
 --   ``replica`` leads: the lease is extended to max_time + timeout, once that passes the
 --     current end by the refresh at least (so a leader writes the row once per refresh);
 --   another replica leads and its lease ended at or before max_time: ``replica`` takes over
@@ -109,7 +110,7 @@ BEGIN
     SELECT * INTO current FROM _prom_catalog.ha_lease l WHERE l.cluster_name = cluster;
     IF NOT FOUND THEN
         INSERT INTO _prom_catalog.ha_lease AS l (cluster_name, leader_name, lease_start, lease_until)
-        VALUES (cluster, replica, min_time, max_time + timeout)
+        VALUES (cluster, replica, '-infinity', max_time + timeout)
         ON CONFLICT (cluster_name) DO NOTHING;
         SELECT * INTO current FROM _prom_catalog.ha_lease l WHERE l.cluster_name = cluster;
     END IF;

@@ -53,8 +53,8 @@ def stored_times(db, metric="node_load1") -> list[int]:
 
 
 def lease_history(db) -> list[tuple]:
-    return db.execute("SELECT leader_name, (extract(epoch FROM lease_start) * 1000)::bigint, "
-                      "(extract(epoch FROM lease_until) * 1000)::bigint FROM prom_info.ha_lease_history "
+    return db.execute("SELECT leader_name, _prom_catalog.unix_ms(lease_start, true), "
+                      "_prom_catalog.unix_ms(lease_until, true) FROM prom_info.ha_lease_history "
                       "ORDER BY lease_start").fetchall()
 
 
@@ -155,3 +155,13 @@ def test_without_the_flag_replica_labels_are_stored(pg_cluster, db_name, tmp_pat
     post(app, replica_request("r2", [T0]))
     assert sorted(labels["__replica__"] for labels, _ in stored(db)) == ["r1", "r2"]
     assert db.execute("SELECT count(*) FROM _prom_catalog.ha_lease").fetchone()[0] == 0
+
+
+def test_exemplars_follow_their_replica(app, db):
+    post(app, replica_request("r1", [T0]))
+    series = {"__name__": "http_requests_total", "job": "api", "cluster": "c1"}
+    req = write_request(exemplars=[({**series, "__replica__": "r1"}, {"trace_id": "aa"}, 1.0, T0 + 1000),
+                                   ({**series, "__replica__": "r2"}, {"trace_id": "bb"}, 2.0, T0 + 1000)])
+    assert post(app, encode(req)) == 204
+    assert db.execute("SELECT prom_api.labels(series_id), labels FROM prom_data.exemplar").fetchall() == [
+        ({"__name__": "http_requests_total", "job": "api", "cluster": "c1"}, {"trace_id": "aa"})]

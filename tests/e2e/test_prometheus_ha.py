@@ -84,8 +84,8 @@ def between(samples: list, start_ms: float, end_ms: float) -> list:
 
 def leases(conn: psycopg.Connection) -> list[tuple[str, int, int]]:
     return conn.execute(
-        "SELECT leader_name, (extract(epoch FROM lease_start) * 1000)::bigint, "
-        "       (extract(epoch FROM lease_until) * 1000)::bigint "
+        "SELECT leader_name, _prom_catalog.unix_ms(lease_start, true), "
+        "       _prom_catalog.unix_ms(lease_until, true) "
         "FROM prom_info.ha_lease_history WHERE cluster_name = %s ORDER BY lease_start", (CLUSTER,)).fetchall()
 
 

@@ -17,8 +17,11 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
+
 def update(conn: psycopg.Connection, cluster: str, replica: str, min_s: float, max_s: float) -> tuple:
-    return conn.execute("SELECT * FROM prom_api.update_ha_lease(%s, %s, %s, %s)",
+    # -infinity (the start of a cluster's first lease) as None: psycopg has no datetime for it
+    return conn.execute("SELECT leader_name, CASE WHEN isfinite(lease_start) THEN lease_start END, "
+                        "lease_until, refresh_at FROM prom_api.update_ha_lease(%s, %s, %s, %s)",
                         (cluster, replica, at(min_s), at(max_s))).fetchone()
 
 
@@ -31,22 +34,22 @@ def writer(pg_cluster, db_name):
 def test_defaults_and_first_writer_leads(writer):
     assert writer.execute("SELECT prom_api.get_ha_lease_timeout(), prom_api.get_ha_lease_refresh()").fetchone() == (
         timedelta(minutes=1), timedelta(seconds=10))
-    assert update(writer, "c1", "r1", 0, 5) == ("r1", at(0), at(65), at(15))
+    assert update(writer, "c1", "r1", 0, 5) == ("r1", None, at(65), at(15))
     # the other replica inside the lease: the lease is unchanged
-    assert update(writer, "c1", "r2", 3, 30) == ("r1", at(0), at(65), at(15))
-    assert writer.execute("SELECT cluster_name, leader_name, lease_start, lease_until FROM prom_info.ha_leader"
-                          ).fetchall() == [("c1", "r1", at(0), at(65))]
+    assert update(writer, "c1", "r2", 3, 30) == ("r1", None, at(65), at(15))
+    assert writer.execute("SELECT cluster_name, leader_name, nullif(lease_start, '-infinity'), lease_until "
+                          "FROM prom_info.ha_leader").fetchall() == [("c1", "r1", None, at(65))]
 
 
 def test_leader_extends_once_per_refresh(writer, db):
     update(writer, "c1", "r1", 0, 5)                       # until 65
     xmin = db.execute("SELECT xmin::text FROM _prom_catalog.ha_lease").fetchone()[0]
-    assert update(writer, "c1", "r1", 5, 14) == ("r1", at(0), at(65), at(15))
+    assert update(writer, "c1", "r1", 5, 14) == ("r1", None, at(65), at(15))
     assert db.execute("SELECT xmin::text FROM _prom_catalog.ha_lease").fetchone()[0] == xmin, \
         "a request before refresh_at must not write the row"
-    assert update(writer, "c1", "r1", 14, 15) == ("r1", at(0), at(75), at(25))
+    assert update(writer, "c1", "r1", 14, 15) == ("r1", None, at(75), at(25))
     # an older request (out of order) never shortens the lease
-    assert update(writer, "c1", "r1", 1, 2) == ("r1", at(0), at(75), at(25))
+    assert update(writer, "c1", "r1", 1, 2) == ("r1", None, at(75), at(25))
 
 
 def test_takeover_only_after_expiry_from_the_end_of_the_old_lease(writer, db):
@@ -55,9 +58,9 @@ def test_takeover_only_after_expiry_from_the_end_of_the_old_lease(writer, db):
     # r2's samples reach the end of r1's lease: r2 leads from 65, where r1 stopped
     assert update(writer, "c1", "r2", 60, 66) == ("r2", at(65), at(126), at(76))
     assert update(writer, "c1", "r1", 65, 70)[0] == "r2", "the old leader cannot take back an unexpired lease"
-    assert db.execute("SELECT cluster_name, leader_name, lease_start, lease_until, current "
+    assert db.execute("SELECT cluster_name, leader_name, nullif(lease_start, '-infinity'), lease_until, current "
                       "FROM prom_info.ha_lease_history ORDER BY lease_start").fetchall() == [
-        ("c1", "r1", at(0), at(65), False), ("c1", "r2", at(65), at(126), True)]
+        ("c1", "r1", None, at(65), False), ("c1", "r2", at(65), at(126), True)]
 
 
 def test_history_gives_the_ranges_a_replica_led(writer):
@@ -66,8 +69,9 @@ def test_history_gives_the_ranges_a_replica_led(writer):
     update(writer, "c1", "r1", 130, 131)                   # r1 [130, 191)
     update(writer, "c1", "r2", 200, 200)                   # r2 [191, 260)
     history = lambda r: writer.execute(  # noqa: E731
-        "SELECT * FROM prom_api.get_ha_lease_history('c1', %s)", (r,)).fetchall()
-    assert history("r1") == [(at(0), at(65)), (at(130), at(191))]
+        "SELECT nullif(lease_start, '-infinity'), lease_until FROM prom_api.get_ha_lease_history('c1', %s)",
+        (r,)).fetchall()
+    assert history("r1") == [(None, at(65)), (at(130), at(191))]  # the first lease reaches back to -infinity
     assert history("r2") == [(at(65), at(130))]            # the current lease is not history
     assert history("r3") == []
 
@@ -80,7 +84,7 @@ def test_clusters_are_independent(writer):
 
 def test_settings(pg_cluster, db_name, db, writer):
     db.execute("SELECT prom_api.set_ha_lease_refresh('1s'), prom_api.set_ha_lease_timeout('5s')")
-    assert update(writer, "c1", "r1", 0, 1) == ("r1", at(0), at(6), at(2))
+    assert update(writer, "c1", "r1", 0, 1) == ("r1", None, at(6), at(2))
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="longer than the lease refresh"):
         db.execute("SELECT prom_api.set_ha_lease_timeout('1s')")
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="shorter than the lease timeout"):
@@ -139,7 +143,7 @@ def test_concurrent_electors_agree(db_uri, db, first_lease):
     for thread in threads:
         thread.join(timeout=300)
     assert not errors, errors
-    leases = db.execute("SELECT leader_name, lease_start, lease_until FROM prom_info.ha_lease_history "
+    leases = db.execute("SELECT leader_name, nullif(lease_start, '-infinity'), lease_until FROM prom_info.ha_lease_history "
                         "WHERE cluster_name = 'c' ORDER BY lease_start").fetchall()
     starts = {(leader, start): until for leader, start, until in leases}
     for k in range(rounds):
@@ -153,6 +157,6 @@ def test_concurrent_electors_agree(db_uri, db, first_lease):
             assert (leader, start) in starts and until <= starts[(leader, start)], (answers[n][k], leases)
             if leader == f"replica-{n}":
                 t = 1000 * (k + 1)
-                assert start <= at(t) and at(t + n) < until, "a winner's samples lie inside its lease"
+                assert (start is None or start <= at(t)) and at(t + n) < until, "a winner's samples lie inside its lease"
     for (_, _, end), (_, start, _) in zip(leases, leases[1:]):
         assert start == end, f"leases must meet without gap or overlap: {leases}"
