@@ -10,7 +10,8 @@ concurrent senders. Requests are encoded before the clock starts, so the figures
 --ha leader: the connector runs --high-availability and every series carries the external labels of
 one Prometheus of an HA pair (cluster, __replica__), the leader: the cost of the HA filter on the
 leader's path. --ha pair: the follower sends the same load too, interleaved (its samples dropped);
-the figure counts the samples of both.
+the figure counts the samples of both. --ha labels: the leader's series, connector without the flag
+(the labels stored as any others): the same load as --ha leader without the filter.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def bench_promscale(labels, args, start_ms, follower_labels=None) -> tuple[float
     try:
         cluster.create_promscale_database("promscale")
         with ConnectorProcess(cluster.uri("promscale", "promscale"), workers=args.workers, threads=args.threads,
-                              extra_args=["--high-availability"] if args.ha else []) as connector:
+                              extra_args=["--high-availability"] if args.ha in ("leader", "pair") else []
+                              ) as connector:
             url = connector.url + "/write"
             # the first round creates the series (and the HA lease); time only the steady state that follows
             send_all(url, build_requests(labels, 1, start_ms - args.step, args.step, args.senders))
@@ -151,9 +153,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="connector worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per connector worker")
     parser.add_argument("--skip-prometheus", action="store_true")
-    parser.add_argument("--ha", choices=["leader", "pair"],
+    parser.add_argument("--ha", choices=["leader", "pair", "labels"],
                         help="series of a Prometheus HA pair, the connector with --high-availability "
-                             "(leader: the leader's load only; pair: the follower's too)")
+                             "(leader: the leader's load only; pair: the follower's too; labels: the "
+                             "leader's load, connector without the flag)")
     args = parser.parse_args()
 
     sets = label_sets(args.series)

@@ -114,20 +114,22 @@ def test_failover_of_a_prometheus_ha_pair(pg_cluster, db_name):
                                                                 connector.url + "/write"))
                 servers[replica].start()
             time.sleep(12)  # both scrape and send; one of them leads
-            (leader, first_start, _), *_ = wait_for(lambda: leases(conn), 60, "a leader was elected")
-            survivor = "prom-b" if leader == "prom-a" else "prom-a"
-            assert len(leases(conn)) == 1, f"a live leader lost its lease: {leases(conn)}"
-
+            wait_for(lambda: leases(conn), 60, "a leader was elected")
+            # a live leader keeps its lease unless its samples arrive 4 s (timeout - refresh) later than
+            # the follower's; on a loaded machine that can happen, so every lease is checked below
             before_kill = time.time()
-            leader_scraped = scraped(servers[leader], before_kill)
+            snapshots = {replica: scraped(server, before_kill) for replica, server in servers.items()}
+            leases_before_kill = leases(conn)
+            leader = leases_before_kill[-1][0]
+            survivor = "prom-b" if leader == "prom-a" else "prom-a"
             servers[leader].process.kill()  # SIGKILL: whatever its queue held is lost
             servers[leader].process.wait()
 
-            history = wait_for(lambda: (h := leases(conn)) and h[-1][0] == survivor and h, 60,
-                               f"{survivor} took over from {leader}")
-            assert [h[0] for h in history] == [leader, survivor]
-            takeover_ms = history[1][1]
-            assert takeover_ms == history[0][2], "the new lease starts where the old one ended"
+            history = wait_for(lambda: (h := leases(conn)) and len(h) > len(leases_before_kill)
+                               and h[-1][0] == survivor and h, 60, f"{survivor} took over from {leader}")
+            for (_, _, end), (_, start, _) in zip(history, history[1:]):
+                assert start == end, f"each lease starts where the one before ended: {history}"
+            takeover_ms = history[-1][1]
             time.sleep(8)
             cutoff = time.time() - 2
             survivor_scraped = scraped(servers[survivor], cutoff)
@@ -148,19 +150,18 @@ def test_failover_of_a_prometheus_ha_pair(pg_cluster, db_name):
             for key, samples in survivor_scraped.items():
                 assert between(got.get(key, []), takeover_ms, cutoff * 1000) == between(
                     samples, takeover_ms, cutoff * 1000), f"{dict(key)} differs from what {survivor} scraped"
-            # before: exactly what the leader scraped, up to shortly before it was killed (what its
-            # queue still held then died with it), and nothing of the survivor's
+            # each lease before: exactly what its leader scraped, up to shortly before the kill (what
+            # the killed leader's queue still held then died with it), nothing of the other replica
             settled_ms = before_kill * 1000 - 3000
-            for key, samples in leader_scraped.items():
-                assert between(got.get(key, []), first_start, settled_ms) == between(
-                    samples, first_start, settled_ms), f"{dict(key)} differs from what {leader} scraped"
+            for replica, start, until in history[:-1]:
+                for key, samples in snapshots[replica].items():
+                    assert between(got.get(key, []), start, min(until - 1, settled_ms)) == between(
+                        samples, start, min(until - 1, settled_ms)), f"{dict(key)} differs from what {replica} scraped"
             for key, samples in got.items():
-                assert set(between(samples, first_start, takeover_ms - 1)) <= set(leader_scraped.get(key, [])) | {
-                    s for s in samples if s[0] > before_kill * 1000}, f"{dict(key)}: samples not from the leader"
                 tail = between(samples, before_kill * 1000, takeover_ms - 1)
                 assert len(tail) <= (takeover_ms - before_kill * 1000) / SCRAPE_MS + 1, \
                     f"{dict(key)}: more samples than one replica scrapes before the takeover"
-                times = [t for t, _ in between(samples, first_start, cutoff * 1000)]
+                times = [t for t, _ in between(samples, history[0][1], cutoff * 1000)]
                 assert len(set(times)) == len(times)
                 # no gap longer than the lease timeout (plus one scrape, and scrape jitter)
                 assert max(b - a for a, b in zip(times, times[1:])) <= LEASE_TIMEOUT_MS + SCRAPE_MS + 500, \
