@@ -148,6 +148,10 @@ class Config:
         "PEM private key of --tls-cert-file")})
     tls_client_ca_file: str = field(default="", metadata={"option": Option(
         "PEM CA certificates: clients must present a certificate signed by one of them (mutual TLS)")})
+    high_availability: bool = field(default=False, metadata={"option": Option(
+        "Prometheus HA pairs: of series labelled cluster and __replica__, store only the samples of each "
+        "cluster's leader (a lease in the database; timeout and refresh are database settings, "
+        "prom_api.set_ha_lease_timeout/refresh) and drop __replica__; the flag alone means true", _bool)})
 
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:

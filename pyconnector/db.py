@@ -101,6 +101,17 @@ class ActivityBatch:
     max_times: TimestamptzArray
 
 
+@dataclass(frozen=True)
+class HaLease:
+    """The lease of one HA cluster, times in Unix ms: ``leader`` owns [start_ms, until_ms) and
+    should call again from ``refresh_at_ms`` (prom_api.update_ha_lease)."""
+
+    leader: str
+    start_ms: int
+    until_ms: int
+    refresh_at_ms: int
+
+
 @dataclass
 class ExemplarBatch:
     series_ids: Int8Array
@@ -357,6 +368,29 @@ class Database:
 
         return self._run(work)
 
+    def update_ha_lease(self, cluster: str, replica: str, min_ms: int, max_ms: int) -> HaLease:
+        """prom_api.update_ha_lease for a request of ``replica`` with samples in [min_ms, max_ms]:
+        the cluster's lease after it (taken, extended or changed over as the lease rules say)."""
+
+        def work(conn: psycopg.Connection) -> HaLease:
+            # times in Unix ms, rounded up: a sample at t ms is inside [start, until) exactly when
+            # ceil(start) <= t < ceil(until)
+            row = conn.execute(
+                "SELECT l.leader_name, _prom_catalog.unix_ms(l.lease_start, true), "
+                "       _prom_catalog.unix_ms(l.lease_until, true), _prom_catalog.unix_ms(l.refresh_at, true) "
+                "FROM prom_api.update_ha_lease(%s, %s, 'epoch'::timestamptz + %s::bigint * interval '1 ms', "
+                "                              'epoch'::timestamptz + %s::bigint * interval '1 ms') l",
+                (cluster, replica, min_ms, max_ms)).fetchone()
+            return HaLease(*row)
+
+        return self._run(work)
+
+    def ha_lease_history(self, cluster: str, replica: str) -> list[tuple[int, int]]:
+        """The past leases of ``replica`` in ``cluster`` as [start ms, until ms) ranges."""
+        return self._run(lambda conn: conn.execute(
+            "SELECT _prom_catalog.unix_ms(h.lease_start, true), _prom_catalog.unix_ms(h.lease_until, true) "
+            "FROM prom_api.get_ha_lease_history(%s, %s) h", (cluster, replica)).fetchall())
+
     def prepare_sample_chunks(self, times: TimestamptzArray) -> None:
         """Create the partitions for ``times`` a few per transaction (for batches spanning many
         chunks: one transaction creating hundreds could exhaust PostgreSQL's lock table)."""
@@ -491,6 +525,7 @@ __all__ = [
     "SampleBatch",
     "ActivityBatch",
     "ExemplarBatch",
+    "HaLease",
     "MetadataBatch",
     "register_binary_arrays",
     "run_maintenance_unless_locked",

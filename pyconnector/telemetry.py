@@ -63,6 +63,8 @@ FAMILIES = (
     Family("promscale_ingest_metadata_total", "counter", "metadata entries committed"),
     Family("promscale_ingest_histograms_dropped_total", "counter",
            "native histogram samples received and not stored (unsupported)"),
+    Family("promscale_ha_samples_dropped_total", "counter",
+           "samples of Prometheus HA replicas that did not lead at their time (--high-availability)"),
     Family("promscale_series_cache_hits_total", "counter", "series id lookups answered by the cache"),
     Family("promscale_series_cache_misses_total", "counter", "series id lookups resolved in the database"),
     Family("promscale_series_cache_entries", "gauge", "series ids held in the caches of live workers"),

@@ -17,6 +17,7 @@ from ..db import Database
 from ..telemetry import Telemetry
 from . import errors
 from .admin_api import AdminApiEndpoints
+from .ha import HaFilter
 from .ingest import Ingestor
 from .query_api import QueryApiEndpoints
 from .read_endpoint import RemoteReadEndpoint
@@ -32,6 +33,8 @@ class Prometheus(RemoteWriteEndpoint, RemoteReadEndpoint, QueryApiEndpoints, Adm
         # series ids by raw label bytes, per worker process (series_cache.py)
         self.series_cache = SeriesCache(config.series_cache_size)
         self.ingestor = Ingestor(db, self.series_cache)
+        # Prometheus HA pairs: the leases of the clusters seen, per worker process (ha.py)
+        self.ha_filter = HaFilter(db, config.series_cache_size) if config.high_availability else None
         self.query_timeout_ns = config.query_timeout
         self.started = time.time()
 

@@ -55,3 +55,20 @@ def test_every_option_is_documented_in_help_and_readme():
         assert config.flag_name(name) in help_text
         assert config.env_name(name) in help_text
         assert config.flag_name(name) in readme, f"README does not document {config.flag_name(name)}"
+
+
+@pytest.mark.parametrize("argv, environ, expected", [
+    ([], {}, False),
+    (["--high-availability"], {}, True),
+    (["--high-availability", "false"], {"PROMSCALE_HIGH_AVAILABILITY": "true"}, False),
+    ([], {"PROMSCALE_HIGH_AVAILABILITY": "1"}, True),
+    ([], {"PROMSCALE_HIGH_AVAILABILITY": "off"}, False),
+])
+def test_high_availability_is_a_switch(argv, environ, expected):
+    assert config.load(argv, environ=environ).high_availability is expected
+
+
+def test_bad_boolean_names_the_option():
+    with pytest.raises(SystemExit) as exc:
+        config.load([], environ={"PROMSCALE_HIGH_AVAILABILITY": "maybe"})
+    assert "invalid PROMSCALE_HIGH_AVAILABILITY='maybe'" in str(exc.value)
