@@ -13,6 +13,7 @@
 #   make bench-series    series resolution latency (existing / new) against catalog size
 #   make bench-views     a time-filtered view query on 72 h vs 2 h of compressed history
 #   make bench-scale     ours vs Prometheus at 10k/100k/1M series: ingest, churn, queries, catalog, memory
+#   make ui-screenshots  screenshots of the web UI (/graph, /traces, /status) into docs/img
 EXTENSION = promscale
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" promscale.control)
 PG_CONFIG ?= pg_config
@@ -119,3 +120,8 @@ bench-labels: install-pgroot
 .PHONY: bench-scale
 bench-scale: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/scale.py $(BENCH_ARGS)
+
+# screenshots of the web UI (README) with demo data, taken by the browser tests' headless chromium
+.PHONY: ui-screenshots
+ui-screenshots: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) tests/ui/screenshots.py docs/img

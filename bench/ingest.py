@@ -6,6 +6,12 @@ fresh timestamp for every series, 2,000 samples per request (Prometheus's max_sa
 concurrent senders. Requests are encoded before the clock starts, so the figures measure the receivers.
 
     make bench-ingest [BENCH_ARGS="--series 20000 --rounds 40 --senders 4 --step 15000"]
+
+--ha leader: the connector runs --high-availability and every series carries the external labels of
+one Prometheus of an HA pair (cluster, __replica__), the leader: the cost of the HA filter on the
+leader's path. --ha pair: the follower sends the same load too, interleaved (its samples dropped);
+the figure counts the samples of both. --ha labels: the leader's series, connector without the flag
+(the labels stored as any others): the same load as --ha leader without the filter.
 """
 
 from __future__ import annotations
@@ -85,16 +91,29 @@ def sample_count(per_sender: list[list[Request]]) -> int:
     return sum(r.samples for requests in per_sender for r in requests)
 
 
-def bench_promscale(labels, args, start_ms) -> tuple[float, int]:
+def ha_labels(sets: list[list[tuple[str, str]]], replica: str) -> list[list[tuple[str, str]]]:
+    return [sorted([*labels, ("cluster", "bench"), ("__replica__", replica)]) for labels in sets]
+
+
+def interleaved(first: list[list[Request]], second: list[list[Request]]) -> list[list[Request]]:
+    """Each sender sends its requests of ``first`` and ``second`` in turn."""
+    return [[r for pair in zip(a, b) for r in pair] for a, b in zip(first, second)]
+
+
+def bench_promscale(labels, args, start_ms, follower_labels=None) -> tuple[float, int]:
     cluster = start_cluster({"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"})
     try:
         cluster.create_promscale_database("promscale")
-        with ConnectorProcess(cluster.uri("promscale", "promscale"), workers=args.workers,
-                              threads=args.threads) as connector:
+        with ConnectorProcess(cluster.uri("promscale", "promscale"), workers=args.workers, threads=args.threads,
+                              extra_args=["--high-availability"] if args.ha in ("leader", "pair") else []
+                              ) as connector:
             url = connector.url + "/write"
-            # the first round creates the series; time only the steady state that follows
+            # the first round creates the series (and the HA lease); time only the steady state that follows
             send_all(url, build_requests(labels, 1, start_ms - args.step, args.step, args.senders))
             timed = build_requests(labels, args.rounds, start_ms, args.step, args.senders)
+            if follower_labels is not None:
+                timed = interleaved(timed, build_requests(follower_labels, args.rounds, start_ms + 1, args.step,
+                                                          args.senders))
             elapsed = send_all(url, timed)
         with psycopg.connect(cluster.uri("promscale"), autocommit=True) as conn:
             stored = conn.execute("SELECT count(*) FROM prom_data.sample").fetchone()[0]
@@ -134,14 +153,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="connector worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per connector worker")
     parser.add_argument("--skip-prometheus", action="store_true")
+    parser.add_argument("--ha", choices=["leader", "pair", "labels"],
+                        help="series of a Prometheus HA pair, the connector with --high-availability "
+                             "(leader: the leader's load only; pair: the follower's too; labels: the "
+                             "leader's load, connector without the flag)")
     args = parser.parse_args()
 
-    labels = encoded_labels(label_sets(args.series))
+    sets = label_sets(args.series)
+    follower = None
+    if args.ha:
+        follower = encoded_labels(ha_labels(sets, "prom-b")) if args.ha == "pair" else None
+        sets = ha_labels(sets, "prom-a")
+    labels = encoded_labels(sets)
     # Prometheus accepts samples only near its head: end the data at "now"
     start_ms = int(time.time() * 1000) - (args.rounds + 1) * args.step
     print(f"load: {args.series} series, {args.rounds} rounds, {SAMPLES_PER_REQUEST} samples/request, "
-          f"{args.senders} senders; connector {args.workers} workers x {args.threads} threads")
-    ours_s, ours_n = bench_promscale(labels, args, start_ms)
+          f"{args.senders} senders; connector {args.workers} workers x {args.threads} threads"
+          + (f"; HA {args.ha}" if args.ha else ""))
+    ours_s, ours_n = bench_promscale(labels, args, start_ms, follower)
     ours = ours_n / ours_s
     print(f"promscale  : {ours_n} samples in {ours_s:.2f}s = {ours:,.0f} samples/s")
     if not args.skip_prometheus:

@@ -1,10 +1,12 @@
 """The connector's WSGI application: dispatch through the route table, the error hooks, and
 the connector's own endpoints (/healthz, /metrics).
 
-A request is matched in routing.ROUTES to ``<protocol>.<name>`` and answered by ``on_<name>``
-of that protocol's handlers. What a handler raises goes to its protocol's ``error_response``
-hook, which answers in the protocol's wire format; what no protocol claims is answered here
-(a bad method or path, the database unavailable: 503, anything else: 500).
+A request is matched in routing.ROUTES to ``<protocol>.<name>``, checked against the role its
+route declares (auth.py: before any handler runs, for every route, so a route added later is
+covered too) and answered by ``on_<name>`` of that protocol's handlers. What a handler raises
+goes to its protocol's ``error_response`` hook, which answers in the protocol's wire format;
+what no protocol claims is answered here (a missing credential: 401, a role that may not: 403,
+a bad method or path, the database unavailable: 503, anything else: 500).
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ import tempfile
 import time
 from typing import Any, Callable, Protocol
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
+from . import auth
 from . import config as config_module
+from .auth import Authenticator, Denied
 from .config import Config
 from .db import Database, DatabaseUnavailable
 from .jaeger import Jaeger
 from .otlp import Otlp
 from .prometheus import Prometheus
-from .routing import ROUTES, duration_label, split_endpoint
+from .replicas import ReplicatedDatabase
+from .routing import ROUTES, duration_label, role_of, split_endpoint
 from .rules import RuleFiles, Rules
 from .telemetry import Telemetry
+from .ui import Ui
 
 log = logging.getLogger("pyconnector")
 
@@ -44,17 +50,28 @@ def text_response(status: int, message: str) -> Response:
 class Connector:
     def __init__(self, config: Config):
         self.config = config
-        self.db = Database(config.db_uri, config.db_connect_timeout, statement_timeout_ms=config.query_timeout // 1_000_000)
+        # None: no --auth-* credentials, every route is open (AuthConfigError: unusable ones)
+        self.authenticator = Authenticator.from_config(config)
+        statement_timeout_ms = config.query_timeout // 1_000_000
+        if config.db_read_uri:
+            # queries on the replicas, then the primary; writes on the primary (replicas.py)
+            self.db: Database = ReplicatedDatabase(config.db_uri, config.db_read_uri, config.db_connect_timeout,
+                                                   statement_timeout_ms=statement_timeout_ms)
+        else:
+            self.db = Database(config.db_uri, config.db_connect_timeout, statement_timeout_ms=statement_timeout_ms)
         self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))
         self.prometheus = Prometheus(config, self.db, self.telemetry)
         self.otlp = Otlp(config, self.db, self.telemetry)
         self.jaeger = Jaeger(self.db, config.query_timeout // 1_000_000)
         self.rule_files = RuleFiles(self.db, config.rules_file)
         self.rules = Rules(self.rule_files)
+        from . import __version__
+
+        self.ui = Ui(self.db, __version__)  # the web UI's pages and files (pyconnector/ui)
         # the handlers of each protocol of routing.ROUTES
         self.protocols: dict[str, Handlers] = {
             "connector": self, "prometheus": self.prometheus, "otlp": self.otlp, "jaeger": self.jaeger,
-            "rules": self.rules}
+            "ui": self.ui, "rules": self.rules}
 
     def handler(self, endpoint: str) -> tuple[Handlers, Callable[..., Response]]:
         """The handlers of ``endpoint``'s protocol and its handler (AttributeError/KeyError if none)."""
@@ -69,8 +86,16 @@ class Connector:
         request.max_content_length = self.config.max_body_bytes
         started = time.perf_counter()
         endpoint = "other"
+        identity_token = None
         try:
-            endpoint, args = ROUTES.bind_to_environ(environ).match()
+            try:
+                rule, args = ROUTES.bind_to_environ(environ).match(return_rule=True)
+            except (NotFound, MethodNotAllowed):
+                # an unauthenticated client learns nothing of the routes: 401 before 404/405
+                self.authorize(request, auth.ANY)
+                raise
+            identity_token = auth.set_current_identity(self.authorize(request, role_of(rule)))
+            endpoint = rule.endpoint
             handlers, handler = self.handler(endpoint)
             try:
                 response = handler(request, **args)
@@ -80,11 +105,43 @@ class Connector:
                     raise
         except Exception as exc:
             response = self.error_response(request, exc)
+        finally:
+            if identity_token is not None:
+                auth.reset_current_identity(identity_token)
         self.telemetry.observe_duration(duration_label(endpoint), time.perf_counter() - started)
         return response(environ, start_response)
 
+    def authorize(self, request: Request, needed: str) -> auth.Identity | None:
+        """The request's identity, also kept in its environ (auth.ENVIRON_KEY) for handlers;
+        raises Denied when it may not call a route needing role ``needed``."""
+        if self.authenticator is None:
+            return None
+        if needed == auth.PUBLIC or self.is_cors_preflight(request):
+            needed_now = auth.PUBLIC
+        else:
+            needed_now = needed
+        identity = self.authenticator.authorize(request.headers.get("Authorization"), needed_now, request.path)
+        request.environ[auth.ENVIRON_KEY] = identity
+        return identity
+
+    def is_cors_preflight(self, request: Request) -> bool:
+        """A browser's CORS preflight (OPTIONS with Access-Control-Request-Method) carries no
+        credential by design, and the API answers it without data; when --cors-origins allows
+        browsers at all, it passes without one."""
+        return (bool(self.config.cors_origins) and request.method == "OPTIONS"
+                and "Access-Control-Request-Method" in request.headers)
+
     def error_response(self, request: Request, exc: Exception) -> Response:
         """The answer to what no protocol's hook claimed (and the hook of the connector's own endpoints)."""
+        if isinstance(exc, Denied):
+            self.telemetry.error("unauthorized" if exc.status == 401 else "forbidden")
+            # the client's address, never its credential
+            log.info("%s %s from %s: %d", request.method, request.path, request.remote_addr, exc.status)
+            response = text_response(exc.status, str(exc))
+            if exc.status == 401 and self.authenticator is not None:
+                for challenge in self.authenticator.challenges():
+                    response.headers.add("WWW-Authenticate", challenge)
+            return response
         if isinstance(exc, HTTPException):
             if isinstance(exc, MethodNotAllowed):
                 self.telemetry.error("method_not_allowed")

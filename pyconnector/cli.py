@@ -13,7 +13,9 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from . import config as config_module
+from . import tls
 from .app import create_app
+from .auth import AuthConfigError, Authenticator
 from .config import Config
 from .config import parse_labels
 from .maintenance import MaintenanceScheduler
@@ -45,6 +47,9 @@ class ConnectorServer(BaseApplication):
             "errorlog": "-",
             "proc_name": "promscale-connector",
         }
+        tls_files = tls.load(self.config)
+        if tls_files is not None:
+            settings.update(tls_files.gunicorn_settings())
         for key, value in settings.items():
             self.cfg.set(key, value)
 
@@ -82,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    try:
+        # checked here, before anything forks: every worker and the gRPC process read them again
+        Authenticator.from_config(config)
+        tls.load(config)
+    except (AuthConfigError, tls.TlsConfigError) as exc:
+        print(f"promscale-connector: {exc}", file=sys.stderr)
+        return 2
     own_telemetry_dir = not config.telemetry_dir
     if own_telemetry_dir:
         config = replace(config, telemetry_dir=tempfile.mkdtemp(prefix="promscale-telemetry-"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
@@ -43,11 +44,30 @@ def _duration(text: str) -> float:
     return 0.0 if text.strip() in ("0", "0s") else _duration_ns(text) / 1e9
 
 
+def _uri_list(text: str) -> tuple[str, ...]:
+    """PostgreSQL URIs separated by commas. A comma splits only before a new ``postgres://`` or
+    ``postgresql://``, so a libpq multi-host URI (``postgresql://h1:5432,h2:5432/db``) stays whole."""
+    uris = tuple(u.strip() for u in re.split(r",\s*(?=postgres(?:ql)?://)", text) if u.strip())
+    for uri in uris:
+        if not re.match(r"postgres(?:ql)?://", uri):
+            raise argparse.ArgumentTypeError(f"expected postgresql:// URIs, got {uri!r}")
+    return uris
+
+
 def _host_port(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return text
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def _labels_text(text: str) -> str:
@@ -72,12 +92,18 @@ def parse_labels(text: str) -> dict[str, str]:
 class Option:
     help: str
     parse: Callable[[str], Any] = str
+    # a flag given more than once adds to the list (parse returns a tuple; the values are joined)
+    repeatable: bool = False
 
 
 @dataclass(frozen=True)
 class Config:
     db_uri: str = field(default=EMBEDDED_DB_URI, metadata={"option": Option(
         "PostgreSQL connection URI (default: the embedded cluster of `make run`)")})
+    db_read_uri: tuple[str, ...] = field(default=(), metadata={"option": Option(
+        "PostgreSQL streaming replica URI for queries (repeat the flag, or separate URIs by commas); "
+        "queries try each in order, then --db-uri; writes always go to --db-uri",
+        _uri_list, repeatable=True)})
     listen: str = field(default="127.0.0.1:9201", metadata={"option": Option(
         "HOST:PORT for the HTTP API (remote_write, health, metrics)", _host_port)})
     otlp_grpc_listen: str = field(default="127.0.0.1:4317", metadata={"option": Option(
@@ -109,6 +135,10 @@ class Config:
         "chunk bytes per frame in streamed remote_read responses (e.g. 1MiB)", _size)})
     telemetry_dir: str = field(default="", metadata={"option": Option(
         "directory where workers share their /metrics counters (default: a temporary one)")})
+    body_timeout: float = field(default=30.0, metadata={"option": Option(
+        "longest a client may take to send a request body (e.g. 30s), from its headers on; slower ones "
+        "get 408 and their connection is closed, so stalled clients cannot hold the worker threads",
+        lambda t: _duration(t) or 30.0)})
     promql_default_subquery_step: float = field(default=0.0, metadata={"option": Option(
         "step of PromQL subqueries that name none (x[5m:]), e.g. 15s as a Prometheus running its shipped "
         "prometheus.yml (evaluation_interval); 0: the database's prom_api.get_promql_default_subquery_step() "
@@ -117,6 +147,29 @@ class Config:
         "comma-separated origins (https://grafana.example.com) whose web pages may call the HTTP API "
         "from a browser, or * for any; empty: no CORS headers, browsers refuse cross-origin reads",
         lambda t: ",".join(o.strip() for o in t.split(",") if o.strip()))})
+    web_enable_admin_api: bool = field(default=False, metadata={"option": Option(
+        "serve the admin API (POST /api/v1/admin/tsdb/delete_series), as Prometheus's --web.enable-admin-api; "
+        "callers need the admin role when auth is on, and the database login role prom_admin", _bool)})
+    # --- securing the listeners (README "Securing the connector"; auth.py, tls.py) ---
+    auth_username: str = field(default="", metadata={"option": Option(
+        "user name of HTTP basic auth (with --auth-password-file); this user has the admin role")})
+    auth_password_file: str = field(default="", metadata={"option": Option(
+        "file holding the basic-auth password (its final newline is not part of it)")})
+    auth_token_file: str = field(default="", metadata={"option": Option(
+        "file of bearer tokens, one a line: TOKEN [ROLE [TENANT]], ROLE read, write or admin (default admin); "
+        "# starts a comment")})
+    auth_protect_healthz: bool = field(default=False, metadata={"option": Option(
+        "ask /healthz for a credential too (any role); by default it stays open when auth is on", _bool)})
+    tls_cert_file: str = field(default="", metadata={"option": Option(
+        "PEM certificate (chain) of the HTTP and OTLP/gRPC listeners; with --tls-key-file both serve TLS only")})
+    tls_key_file: str = field(default="", metadata={"option": Option(
+        "PEM private key of --tls-cert-file")})
+    tls_client_ca_file: str = field(default="", metadata={"option": Option(
+        "PEM CA certificates: clients must present a certificate signed by one of them (mutual TLS)")})
+    high_availability: bool = field(default=False, metadata={"option": Option(
+        "Prometheus HA pairs: of series labelled cluster and __replica__, store only the samples of each "
+        "cluster's leader (a lease in the database; timeout and refresh are database settings, "
+        "prom_api.set_ha_lease_timeout/refresh) and drop __replica__; the flag alone means true", _bool)})
 
     # recording and alerting rules (docs/rules.md)
     rules_file: str = field(default="", metadata={"option": Option(
@@ -155,13 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Every flag can also be set as an environment variable: --db-uri is PROMSCALE_DB_URI, and so on.",
     )
     for name, option, default in Config.options():
+        # a yes/no option is also a bare flag: --web-enable-admin-api means true
+        bare = {"nargs": "?", "const": True} if isinstance(default, bool) else {}
         parser.add_argument(
             flag_name(name),
             dest=name,
             type=option.parse,
+            action="append" if option.repeatable else "store",
             default=None,
             metavar=name.upper(),
             help=f"{option.help} [env {env_name(name)}; default {default!r}]",
+            **bare,
         )
     return parser
 
@@ -174,7 +231,7 @@ def load(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     for name, option, _default in Config.options():
         flag_value = getattr(args, name)
         if flag_value is not None:
-            values[name] = flag_value
+            values[name] = tuple(v for given in flag_value for v in given) if option.repeatable else flag_value
         elif env_name(name) in environ:
             raw = environ[env_name(name)]
             try:

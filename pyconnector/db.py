@@ -77,6 +77,10 @@ class QueryFailed(Exception):
     """A query function raised an error (e.g. a parse error); the message is the database's."""
 
 
+class InsufficientPrivilege(Exception):
+    """The connector's login role may not call the function (SQLSTATE 42501)."""
+
+
 class StaleSeries(Exception):
     """Some cached series ids were deleted by retention: resolve the labels again."""
 
@@ -95,6 +99,17 @@ class ActivityBatch:
     series_ids: Int8Array
     min_times: TimestamptzArray
     max_times: TimestamptzArray
+
+
+@dataclass(frozen=True)
+class HaLease:
+    """The lease of one HA cluster, times in Unix ms: ``leader`` owns [start_ms, until_ms) and
+    should call again from ``refresh_at_ms`` (prom_api.update_ha_lease)."""
+
+    leader: str
+    start_ms: int
+    until_ms: int
+    refresh_at_ms: int
 
 
 @dataclass
@@ -366,6 +381,21 @@ class Database:
 
         return self._run(work, read_only=True)
 
+    def call_on_primary(self, sql: str, params: Sequence[Any]) -> Any:
+        """The first column of the one row of a statement that writes (prom_api.put_rule_files),
+        always on this database, the primary: replicas.ReplicatedDatabase routes only the read
+        calls (call, read_samples, query). An error the function raises raises QueryFailed."""
+
+        def work(conn: psycopg.Connection) -> Any:
+            try:
+                row = conn.execute(sql, params).fetchone()
+            except (errors.RaiseException, errors.InvalidParameterValue, errors.DataException) as exc:
+                diag = getattr(exc, "diag", None)
+                raise QueryFailed((diag.message_primary if diag else None) or first_line(exc)) from exc
+            return row[0] if row else None
+
+        return self._run(work)
+
     def read_samples(self, names: list[str], ops: list[str], values: list[str], start_ms: int, end_ms: int,
                      timeout_ms: int | None = None) -> list[tuple[list[str], list[str], list[int], list[float]]]:
         """(label names, label values, times in ms, values) of each matching series; binary
@@ -414,6 +444,29 @@ class Database:
             return ids, (bounded, first_ms, last_ms)
 
         return self._run(work)
+
+    def update_ha_lease(self, cluster: str, replica: str, min_ms: int, max_ms: int) -> HaLease:
+        """prom_api.update_ha_lease for a request of ``replica`` with samples in [min_ms, max_ms]:
+        the cluster's lease after it (taken, extended or changed over as the lease rules say)."""
+
+        def work(conn: psycopg.Connection) -> HaLease:
+            # times in Unix ms, rounded up: a sample at t ms is inside [start, until) exactly when
+            # ceil(start) <= t < ceil(until)
+            row = conn.execute(
+                "SELECT l.leader_name, _prom_catalog.unix_ms(l.lease_start, true), "
+                "       _prom_catalog.unix_ms(l.lease_until, true), _prom_catalog.unix_ms(l.refresh_at, true) "
+                "FROM prom_api.update_ha_lease(%s, %s, 'epoch'::timestamptz + %s::bigint * interval '1 ms', "
+                "                              'epoch'::timestamptz + %s::bigint * interval '1 ms') l",
+                (cluster, replica, min_ms, max_ms)).fetchone()
+            return HaLease(*row)
+
+        return self._run(work)
+
+    def ha_lease_history(self, cluster: str, replica: str) -> list[tuple[int, int]]:
+        """The past leases of ``replica`` in ``cluster`` as [start ms, until ms) ranges."""
+        return self._run(lambda conn: conn.execute(
+            "SELECT _prom_catalog.unix_ms(h.lease_start, true), _prom_catalog.unix_ms(h.lease_until, true) "
+            "FROM prom_api.get_ha_lease_history(%s, %s) h", (cluster, replica)).fetchall())
 
     def prepare_sample_chunks(self, times: TimestamptzArray) -> None:
         """Create the partitions for ``times`` a few per transaction (for batches spanning many
@@ -487,6 +540,39 @@ class Database:
 
         return self._run(work)
 
+    def delete_series(self, selectors: Sequence[str], start_s: float | None, end_s: float | None,
+                      timeout_ms: int | None = None) -> int:
+        """prom_api.delete_series of every selector, in one transaction (one bad selector deletes
+        nothing); bounds in seconds, None for open. Returns the samples deleted. A selector the
+        function refuses (SQLSTATE 22023) raises QueryFailed with its message; a login role
+        without prom_admin raises InsufficientPrivilege."""
+
+        def work(conn: psycopg.Connection) -> int:
+            deleted = 0
+            try:
+                with conn.transaction():
+                    if timeout_ms is not None:
+                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+                    for selector in selectors:
+                        row = conn.execute(
+                            "SELECT prom_api.delete_series(%s::text, "
+                            "coalesce(to_timestamp(%s::float8), '-infinity'), "
+                            "coalesce(to_timestamp(%s::float8), 'infinity'))",
+                            (selector, start_s, end_s)).fetchone()
+                        deleted += int(row[0])
+            except errors.InsufficientPrivilege as exc:
+                raise InsufficientPrivilege(first_line(exc)) from exc
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
+            except errors.InvalidParameterValue as exc:
+                diag = getattr(exc, "diag", None)
+                message = (diag.message_primary if diag else None) or first_line(exc)
+                # PL/Python prefixes the class of what plpy.error raised
+                raise QueryFailed(message.removeprefix("plpy.Error: ")) from exc
+            return deleted
+
+        return self._run(work)
+
     def query(self, sql: str, params: Sequence[Any] = (), timeout_ms: int | None = None) -> list[tuple]:
         """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions), under
         statement_timeout ``timeout_ms`` when given; a cancelled statement raises QueryTimeout."""
@@ -512,10 +598,12 @@ __all__ = [
     "QueryTimeout",
     "TimeBudget",
     "QueryFailed",
+    "InsufficientPrivilege",
     "StaleSeries",
     "SampleBatch",
     "ActivityBatch",
     "ExemplarBatch",
+    "HaLease",
     "MetadataBatch",
     "register_binary_arrays",
     "run_maintenance_unless_locked",

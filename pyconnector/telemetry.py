@@ -24,7 +24,7 @@ from .routing import duration_labels
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ERROR_KINDS = ("bad_request", "too_large", "unsupported_media_type", "method_not_allowed",
-               "db_unavailable", "timeout", "internal")
+               "db_unavailable", "timeout", "internal", "unauthorized", "forbidden")
 # one label per route of the route table (the query API's and remote_read's were all "other")
 HANDLERS = duration_labels()
 TRACE_TRANSPORTS = ("http", "grpc")
@@ -63,6 +63,8 @@ FAMILIES = (
     Family("promscale_ingest_metadata_total", "counter", "metadata entries committed"),
     Family("promscale_ingest_histograms_dropped_total", "counter",
            "native histogram samples received and not stored (unsupported)"),
+    Family("promscale_ha_samples_dropped_total", "counter",
+           "samples of Prometheus HA replicas that did not lead at their time (--high-availability)"),
     Family("promscale_series_cache_hits_total", "counter", "series id lookups answered by the cache"),
     Family("promscale_series_cache_misses_total", "counter", "series id lookups resolved in the database"),
     Family("promscale_series_cache_entries", "gauge", "series ids held in the caches of live workers"),

@@ -12,7 +12,10 @@ SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 post
 # server's Python (the one PL/Python embeds, not the virtualenv's) gets them from PyPI
 SERVER_PIP_PACKAGE="google-re2==1.1.20251105"
 SERVER_PYTHON=/usr/bin/python3
-TEST_PACKAGES=(prometheus prometheus-node-exporter prometheus-alertmanager postgresql-15-cron)
+# chromium and chromium-driver: the web UI tests drive a real headless browser (tests/ui);
+# prometheus-alertmanager: the rules' Alertmanager test (tests/rules);
+# openssl: the TLS tests make their certificates with its command line
+TEST_PACKAGES=(prometheus prometheus-node-exporter prometheus-alertmanager postgresql-15-cron chromium chromium-driver fonts-dejavu-core openssl)
 VENV=${VENV:-.venv}
 PYTHON=${HOST_PYTHON:-python3}
 

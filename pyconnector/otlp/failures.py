@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..body import BodyTimeout, BodyTooLarge
 from ..db import DatabaseUnavailable, InvalidData
 from . import wire
 
 # google.rpc.Code values
 CODE_INVALID_ARGUMENT = 3
+CODE_DEADLINE_EXCEEDED = 4
 CODE_RESOURCE_EXHAUSTED = 8
 CODE_INTERNAL = 13
 CODE_UNAVAILABLE = 14
@@ -35,7 +37,9 @@ def failure_of(exc: BaseException) -> Failure | None:
     """The failure ``exc`` stands for; None for anything unexpected (a bug: internal error)."""
     if isinstance(exc, wire.BadRequest):
         return Failure(400, CODE_INVALID_ARGUMENT, "bad_request", str(exc))
-    if isinstance(exc, wire.TooLarge):
+    if isinstance(exc, BodyTimeout):
+        return Failure(408, CODE_DEADLINE_EXCEEDED, "timeout", str(exc))
+    if isinstance(exc, (wire.TooLarge, BodyTooLarge)):
         return Failure(413, CODE_RESOURCE_EXHAUSTED, "too_large", str(exc))
     if isinstance(exc, wire.UnsupportedMediaType):
         return Failure(415, CODE_INVALID_ARGUMENT, "unsupported_media_type", str(exc))

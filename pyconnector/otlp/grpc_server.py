@@ -5,6 +5,11 @@ gunicorn's forking do not mix. Each server thread holds one database connection.
 Errors map to the codes OTLP clients act on (failures.py, the table OTLP/HTTP uses too):
 INVALID_ARGUMENT (never retried), UNAVAILABLE (retried), RESOURCE_EXHAUSTED for oversized
 messages (set by gRPC itself).
+
+Authentication and TLS are the HTTP listener's (auth.py, tls.py): every call passes
+AuthInterceptor, which checks the ``authorization`` metadata against the role its method
+declares in ROLE_OF_METHOD (a method not listed needs admin) and answers UNAUTHENTICATED or
+PERMISSION_DENIED; the exporters' ``headers`` carry the credential.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from .. import auth, tls
+from ..auth import Authenticator, Denied
 from ..config import Config
 from ..db import Database
 from ..telemetry import Telemetry
@@ -30,6 +37,46 @@ log = logging.getLogger(__name__)
 
 # google.rpc codes (failures.py) as gRPC statuses
 STATUS_OF_CODE = {status.value[0]: status for status in grpc.StatusCode}
+
+# the role each gRPC method needs (auth.py); a method not listed needs admin
+ROLE_OF_METHOD = {"/opentelemetry.proto.collector.trace.v1.TraceService/Export": auth.WRITE}
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Every call's credential (``authorization`` metadata: Basic or Bearer) checked against
+    its method's role before the servicer runs; the identity is current while it runs."""
+
+    def __init__(self, authenticator: Authenticator, telemetry: Telemetry):
+        self.authenticator = authenticator
+        self.telemetry = telemetry
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        metadata = dict(details.invocation_metadata or ())
+        needed = ROLE_OF_METHOD.get(details.method, auth.ADMIN)
+        try:
+            identity = self.authenticator.authorize(metadata.get("authorization"), needed, details.method)
+        except Denied as exc:
+            self.telemetry.error("unauthorized" if exc.status == 401 else "forbidden")
+            code = grpc.StatusCode.UNAUTHENTICATED if exc.status == 401 else grpc.StatusCode.PERMISSION_DENIED
+            message = str(exc)
+
+            def deny(_request: Any, context: grpc.ServicerContext) -> Any:
+                context.abort(code, message)
+
+            return grpc.unary_unary_rpc_method_handler(deny)
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        serve = handler.unary_unary
+
+        def serve_as(request: Any, context: grpc.ServicerContext) -> Any:
+            token = auth.set_current_identity(identity)
+            try:
+                return serve(request, context)
+            finally:
+                auth.reset_current_identity(token)
+
+        return handler._replace(unary_unary=serve_as)
 
 
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
@@ -58,8 +105,10 @@ def create_server(config: Config, telemetry: Telemetry | None = None) -> tuple[g
     """A gRPC server bound to config.otlp_grpc_listen, not yet started; returns (server, bound port)."""
     telemetry = telemetry or Telemetry(config.telemetry_dir)
     db = Database(config.db_uri, config.db_connect_timeout, application_name="promscale-connector-grpc")
+    authenticator = Authenticator.from_config(config)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="otlp-grpc"),
+        interceptors=[AuthInterceptor(authenticator, telemetry)] if authenticator is not None else [],
         options=[("grpc.max_receive_message_length", config.max_decoded_bytes),
                  ("grpc.max_send_message_length", 16 << 20),
                  # gRPC sets SO_REUSEPORT by default: a second process bound the same port without
@@ -69,8 +118,12 @@ def create_server(config: Config, telemetry: Telemetry | None = None) -> tuple[g
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(TraceIngestor(db, telemetry), telemetry),
                                                               server)
+    tls_files = tls.load(config)
     try:
-        port = server.add_insecure_port(config.otlp_grpc_listen)
+        if tls_files is not None:
+            port = server.add_secure_port(config.otlp_grpc_listen, tls_files.grpc_credentials())
+        else:
+            port = server.add_insecure_port(config.otlp_grpc_listen)
     except RuntimeError:  # grpcio >= 1.60 raises where older versions returned 0
         port = 0
     if port == 0:

@@ -12,6 +12,7 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
+from ..body import read_body
 from ..config import Config
 from ..db import Database
 from ..telemetry import Telemetry
@@ -44,6 +45,8 @@ class Otlp:
                             status=failure.http_status, mimetype=mimetype)
         if failure.retry:
             response.headers["Retry-After"] = "1"
+        if failure.http_status == 408:  # the rest of the body may still come: not a connection to read again
+            response.headers["Connection"] = "close"
         return response
 
     def on_traces(self, request: Request) -> Response:
@@ -55,10 +58,4 @@ class Otlp:
                         mimetype=request.mimetype)
 
     def _body(self, request: Request) -> bytes:
-        limit = self.config.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise wire.TooLarge(f"request body of {request.content_length} bytes is over the limit of {limit}")
-        body = request.stream.read(limit + 1)
-        if len(body) > limit:
-            raise wire.TooLarge(f"request body is over the limit of {limit} bytes")
-        return body
+        return read_body(request, self.config.max_body_bytes, self.config.body_timeout)

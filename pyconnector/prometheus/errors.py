@@ -12,6 +12,7 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
+from ..body import BodyTimeout, BodyTooLarge
 from ..db import InvalidData, QueryTimeout
 from ..telemetry import Telemetry
 from .api_response import ApiError, error_response as api_error_response, finish
@@ -41,8 +42,10 @@ def _status_and_kind(exc: Exception) -> tuple[int, str, str] | None:
     """(HTTP status, telemetry kind, message) of a remote_write/remote_read error."""
     if isinstance(exc, BadRequest):
         return 400, "bad_request", str(exc)
-    if isinstance(exc, TooLarge):
+    if isinstance(exc, (TooLarge, BodyTooLarge)):
         return 413, "too_large", str(exc)
+    if isinstance(exc, BodyTimeout):
+        return 408, "timeout", str(exc)
     if isinstance(exc, UnsupportedMediaType):
         return 415, "unsupported_media_type", str(exc)
     if isinstance(exc, InvalidData):
@@ -65,4 +68,7 @@ def error_response(request: Request, exc: Exception, telemetry: Telemetry, cors_
     status, kind, message = known
     telemetry.error(kind)
     log.info("%s %s: %d %s", request.method, request.path, status, message)
-    return text_response(status, message)
+    response = text_response(status, message)
+    if status == 408:  # the rest of the body may still come: not a connection to read again
+        response.headers["Connection"] = "close"
+    return response

@@ -16,6 +16,8 @@ from ..config import Config
 from ..db import Database
 from ..telemetry import Telemetry
 from . import errors
+from .admin_api import AdminApiEndpoints
+from .ha import HaFilter
 from .ingest import Ingestor
 from .query_api import QueryApiEndpoints
 from .read_endpoint import RemoteReadEndpoint
@@ -23,7 +25,7 @@ from .series_cache import SeriesCache
 from .write_endpoint import RemoteWriteEndpoint
 
 
-class Prometheus(RemoteWriteEndpoint, RemoteReadEndpoint, QueryApiEndpoints):
+class Prometheus(RemoteWriteEndpoint, RemoteReadEndpoint, QueryApiEndpoints, AdminApiEndpoints):
     def __init__(self, config: Config, db: Database, telemetry: Telemetry):
         self.config = config
         self.db = db
@@ -31,6 +33,8 @@ class Prometheus(RemoteWriteEndpoint, RemoteReadEndpoint, QueryApiEndpoints):
         # series ids by raw label bytes, per worker process (series_cache.py)
         self.series_cache = SeriesCache(config.series_cache_size)
         self.ingestor = Ingestor(db, self.series_cache)
+        # Prometheus HA pairs: the leases of the clusters seen, per worker process (ha.py)
+        self.ha_filter = HaFilter(db, config.series_cache_size) if config.high_availability else None
         self.query_timeout_ns = config.query_timeout
         self.started = time.time()
 

@@ -22,7 +22,7 @@ class RemoteReadEndpoint:
     db: Database
 
     def on_read(self, request: Request) -> Response:
-        body = snappy_protobuf_body(request, self.config.max_body_bytes, "remote_read", "prometheus.ReadRequest")
+        body = snappy_protobuf_body(request, self.config.max_body_bytes, self.config.body_timeout, "remote_read", "prometheus.ReadRequest")
         read = remote_read.parse_request(body, self.config.max_decoded_bytes)
         kind = remote_read.response_type(read)
         budget = TimeBudget(self.config.query_timeout // 1_000_000)  # the queries of a request share it

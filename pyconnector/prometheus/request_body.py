@@ -10,14 +10,16 @@ from __future__ import annotations
 import snappy
 from werkzeug.wrappers import Request
 
+from ..body import read_body
 from .errors import BadRequest, TooLarge, UnsupportedMediaType
 
 PROTOBUF = "application/x-protobuf"
 
 
-def snappy_protobuf_body(request: Request, limit: int, protocol: str, message: str) -> bytes:
+def snappy_protobuf_body(request: Request, limit: int, timeout_s: float, protocol: str, message: str) -> bytes:
     """The raw (still compressed) body of a ``protocol`` request ("remote_write") carrying a
-    ``message`` ("prometheus.WriteRequest"), at most ``limit`` bytes."""
+    ``message`` ("prometheus.WriteRequest"), at most ``limit`` bytes, received within
+    ``timeout_s`` seconds (pyconnector/body.py)."""
     # required, not only checked when present: a web page can POST a body without a content type
     # (or a "simple" one) to another site without a CORS preflight
     if request.mimetype != PROTOBUF:
@@ -29,12 +31,7 @@ def snappy_protobuf_body(request: Request, limit: int, protocol: str, message: s
     encoding = request.headers.get("Content-Encoding", "snappy").strip().lower()
     if encoding != "snappy":
         raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}: {protocol} bodies are snappy")
-    if request.content_length is not None and request.content_length > limit:
-        raise TooLarge(f"request body of {request.content_length} bytes is over the limit of {limit}")
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise TooLarge(f"request body is over the limit of {limit} bytes")
-    return body
+    return read_body(request, limit, timeout_s)
 
 
 def uvarint(data: bytes, pos: int = 0) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """POST /write, /api/v1/write: Prometheus remote_write 1.0.
 
-The request is decoded (remote_write.py), its series resolved and its samples written in one
+The request is decoded (remote_write.py), with --high-availability the samples of HA
+replicas that do not lead dropped (ha.py), its series resolved and its samples written in one
 transaction (ingest.py); 204 only after the commit. Errors are raised and answered by the
 protocol's error hook (errors.py): 400/413/415 are never retried by Prometheus, 503 is.
 """
@@ -14,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 from ..config import Config
 from ..telemetry import Telemetry
 from . import remote_write
+from .ha import HaFilter
 from .ingest import Ingestor
 from .request_body import decompress, snappy_protobuf_body
 from .series_cache import SeriesCache
@@ -28,12 +30,21 @@ class RemoteWriteEndpoint:
     telemetry: Telemetry
     series_cache: SeriesCache
     ingestor: Ingestor
+    ha_filter: HaFilter | None  # --high-availability
 
     def on_write(self, request: Request) -> Response:
-        body = snappy_protobuf_body(request, self.config.max_body_bytes, "remote_write", "prometheus.WriteRequest")
+        body = snappy_protobuf_body(request, self.config.max_body_bytes, self.config.body_timeout,
+                                    "remote_write", "prometheus.WriteRequest")
         data = decompress(body, self.config.max_decoded_bytes, "remote_write", "prometheus.WriteRequest")
-        result = self.ingestor.ingest(remote_write.decode_request(data))
+        write = remote_write.decode_request(data)
+        dropped = 0
+        if self.ha_filter is not None:
+            # samples of HA replicas that do not lead at their time: dropped, answered 2xx all the same
+            write, dropped = self.ha_filter.apply(write)
+        result = self.ingestor.ingest(write)
         t = self.telemetry
+        if dropped:
+            t.inc("promscale_ha_samples_dropped_total", dropped)
         t.inc("promscale_ingest_requests_total")
         t.inc("promscale_ingest_samples_total", result.samples)
         t.inc("promscale_ingest_series_total", result.series)

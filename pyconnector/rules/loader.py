@@ -51,7 +51,9 @@ class RuleFiles:
             except (OSError, UnicodeDecodeError) as exc:
                 raise RuleFileError(f"cannot read rule file {path}: {exc}") from None
         try:
-            count = self.db.call("SELECT prom_api.put_rule_files(%s::text[], %s::text[])", (files, contents))
+            # a write: on the primary even when queries go to read replicas (--db-read-uri)
+            count = self.db.call_on_primary("SELECT prom_api.put_rule_files(%s::text[], %s::text[])",
+                                            (files, contents))
         except QueryFailed as exc:
             raise RuleFileError(str(exc)) from None
         log.info("loaded %d rule groups from %d rule files", count, len(files))

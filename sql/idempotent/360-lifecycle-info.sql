@@ -91,3 +91,34 @@ SELECT s.tier, s.partitions, s.samples, s.total_bytes,
 FROM _prom_catalog.storage_summary() s;
 COMMENT ON VIEW prom_info.storage IS
     'Samples and bytes on disk per tier: head, flushed, compressed (head rows are counted, so this view reads all of the head; until flushed partitions are dropped, their samples count in two tiers)';
+
+-- Samples and bytes per metric, for the connector's /status page and capacity questions.
+-- Compressed bytes are the stored rows' sizes (TOAST-compressed, without indexes); head bytes are
+-- the head partitions' size on disk shared out by sample count (head rows of all metrics share pages).
+CREATE OR REPLACE VIEW prom_info.metric_storage AS
+WITH head AS (
+    SELECT s.metric_id, count(*) AS samples
+    FROM prom_data.sample h JOIN _prom_catalog.series s ON s.id = h.series_id
+    GROUP BY s.metric_id),
+head_total AS (
+    SELECT nullif((SELECT count(*) FROM prom_data.sample), 0) AS samples,
+           (SELECT coalesce(sum(pg_total_relation_size(format('prom_data.%I', c.table_name)::regclass)), 0)
+            FROM _prom_catalog.sample_chunk c) AS bytes),
+compressed AS (
+    SELECT s.metric_id, sum(c.count)::bigint AS samples, sum(pg_column_size(c.*))::bigint AS bytes
+    FROM prom_data.compressed_sample c JOIN _prom_catalog.series s ON s.id = c.series_id
+    GROUP BY s.metric_id)
+SELECT m.metric_name,
+       (SELECT count(*) FROM _prom_catalog.series s WHERE s.metric_id = m.id AND s.delete_epoch IS NULL) AS series_count,
+       coalesce(h.samples, 0) AS head_samples,
+       coalesce(round(h.samples * t.bytes / t.samples), 0)::bigint AS head_bytes,
+       coalesce(c.samples, 0) AS compressed_samples,
+       coalesce(c.bytes, 0) AS compressed_bytes,
+       round((coalesce(h.samples * t.bytes / t.samples, 0) + coalesce(c.bytes, 0))
+             / nullif(coalesce(h.samples, 0) + coalesce(c.samples, 0), 0), 3) AS bytes_per_sample
+FROM _prom_catalog.metric m
+CROSS JOIN head_total t
+LEFT JOIN head h ON h.metric_id = m.id
+LEFT JOIN compressed c ON c.metric_id = m.id;
+COMMENT ON VIEW prom_info.metric_storage IS
+    'Samples and bytes per metric in the head (its share of the head partitions by sample count) and in compressed rows (stored row sizes, without indexes); reads every head sample and compressed row';

@@ -158,13 +158,57 @@ def summed(prometheus):
     return series, t_ms // 1000
 
 
-@pytest.mark.parametrize("query", [f"sum({name})" for name in SUMMED] + ["sum by (i) (tenths)", "sum(tenths) + 0"])
+@pytest.mark.parametrize("query", [f"{op}({name})" for op in ("sum", "avg", "stdvar", "stddev") for name in SUMMED]
+                         + ["sum by (i) (tenths)", "sum(tenths) + 0"])
 def test_sums_are_byte_identical(prometheus, summed, db, query):
     series, t = summed
     for labels, samples in series:
         sid = db.execute("SELECT prom_api.get_or_create_series_id(%s::jsonb)", (json.dumps(labels),)).fetchone()[0]
         db.execute("SELECT prom_api.put_samples(%s, %s, %s)",
                    ([sid], [datetime.fromtimestamp(samples[0][0] / 1000, timezone.utc)], [samples[0][1]]))
+    expected = prom_raw(prometheus, "/api/v1/query", query=query, time=str(t)).decode()
+    assert '"result":[]' not in expected, expected
+    assert db.execute("SELECT prom_api.query_json(%s, %s)", (query, t)).fetchone()[0] == expected
+
+
+# Series whose over-time results depend on how the additions are compensated: Prometheus 2.42
+# sums with Kahan-Neumaier steps (sum_over_time, avg_over_time's incremental mean, the Welford
+# recurrences of stdvar/stddev_over_time, deriv's and predict_linear's least squares).
+OVER_TIME = {
+    "cancelling": [1, 1e100, 1, -1e100],
+    "tenths_in_time": [0.1] * 30,
+    "drifting": [1e8 + 0.1 * i + (0.37 if i % 3 else -0.21) for i in range(40)],
+    "jittered": [1.5990505637277868 * (1 + (i % 5) * 1e-9) for i in range(25)],
+    "counter": [3.3 * i * i + 0.7 for i in range(40)],
+    "with_inf": [1, 2, float("inf"), 4],
+}
+OVER_TIME_FUNCTIONS = ["sum_over_time", "avg_over_time", "stdvar_over_time", "stddev_over_time", "deriv"]
+
+
+@pytest.fixture(scope="module")
+def over_time(prometheus):
+    """OVER_TIME's series, a sample every 10 s ending at a whole second of now, written to
+    Prometheus by remote write."""
+    from support.remote_write import HEADERS, encode, write_request
+    end_ms = int(time.time()) * 1000
+    series = [({"__name__": name}, [(end_ms - 10_000 * (len(values) - 1 - i), float(v)) for i, v in enumerate(values)])
+              for name, values in OVER_TIME.items()]
+    request = urllib.request.Request(f"{prometheus}/api/v1/write", data=encode(write_request(series)),
+                                     headers=HEADERS, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.status == 204
+    return series, end_ms // 1000
+
+
+@pytest.mark.parametrize("query", [f"{f}({name}[10m])" for f in OVER_TIME_FUNCTIONS for name in OVER_TIME]
+                         + [f"predict_linear({name}[10m], 600)" for name in OVER_TIME])
+def test_over_time_results_are_byte_identical(prometheus, over_time, db, query):
+    series, t = over_time
+    for labels, samples in series:
+        sid = db.execute("SELECT prom_api.get_or_create_series_id(%s::jsonb)", (json.dumps(labels),)).fetchone()[0]
+        db.execute("SELECT prom_api.put_samples(%s, %s, %s)",
+                   ([sid] * len(samples), [datetime.fromtimestamp(ms / 1000, timezone.utc) for ms, _ in samples],
+                    [v for _, v in samples]))
     expected = prom_raw(prometheus, "/api/v1/query", query=query, time=str(t)).decode()
     assert '"result":[]' not in expected, expected
     assert db.execute("SELECT prom_api.query_json(%s, %s)", (query, t)).fetchone()[0] == expected

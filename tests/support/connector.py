@@ -19,9 +19,14 @@ CONNECTOR = Path(sys.executable).with_name("promscale-connector")
 class ConnectorProcess:
     """``promscale-connector`` serving ``db_uri`` on a free loopback port until stopped."""
 
-    def __init__(self, db_uri: str, workers: int = 2, threads: int = 8, extra_args: list[str] | None = None):
+    def __init__(self, db_uri: str, workers: int = 2, threads: int = 8, extra_args: list[str] | None = None,
+                 https: bool = False, verify: str | bool = True, client_cert: tuple[str, str] | None = None):
+        """``https``: the connector serves TLS (``extra_args`` name the files); ``verify`` (a CA
+        file) and ``client_cert`` are what the health check's requests present."""
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
+        self.verify = verify
+        self.client_cert = client_cert
         self._log = tempfile.NamedTemporaryFile(prefix="promscale-connector-", suffix=".log", delete=False)
         # no OTLP/gRPC server unless asked for: its default port would clash between test connectors
         args = [str(CONNECTOR), "--db-uri", db_uri, "--listen", f"127.0.0.1:{self.port}",
@@ -35,9 +40,10 @@ class ConnectorProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"connector exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                if requests.get(self.url + "/healthz", timeout=2, verify=self.verify,
+                                cert=self.client_cert).status_code == 200:
                     return
-            except (requests.ConnectionError, requests.Timeout):
+            except (requests.ConnectionError, requests.Timeout):  # an SSLError before TLS is up, too
                 # refused before gunicorn listens; queued (a timeout) while its workers open
                 # and warm their database sessions, before they accept
                 pass

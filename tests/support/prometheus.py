@@ -61,9 +61,10 @@ class _Process:
 
 
 class NodeExporter(_Process):
-    def __init__(self) -> None:
+    def __init__(self, extra_args: list[str] | None = None) -> None:
         port = free_port()
-        super().__init__([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"], "/metrics", port)
+        super().__init__([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", *(extra_args or [])],
+                         "/metrics", port)
 
 
 class Prometheus(_Process):

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from werkzeug.routing import Rule
+
 from pyconnector import Config, create_app
-from pyconnector.routing import ROUTES, split_endpoint
+from pyconnector.auth import ADMIN, PUBLIC, ROUTE_ROLES, WRITE
+from pyconnector.routing import ROUTES, Route, role_of, split_endpoint
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pyconnector"
-PROTOCOLS = ("prometheus", "otlp", "jaeger", "rules")
+PROTOCOLS = ("prometheus", "otlp", "jaeger", "ui", "rules")
 
 
 def module_name(path: Path) -> str:
@@ -145,3 +148,32 @@ def test_every_protocol_has_one_error_hook(app):
     for handlers in app.protocols.values():
         parameters = list(inspect.signature(handlers.error_response).parameters)
         assert parameters == ["request", "exc"]
+
+
+def test_every_route_declares_its_role():
+    """app.py checks the declared role before any handler runs; a rule added without one
+    would need admin (routing.role_of) and fails here."""
+    undeclared = [rule.rule for rule in ROUTES.iter_rules()
+                  if not isinstance(rule, Route) or rule.role not in ROUTE_ROLES]
+    assert undeclared == []
+    assert [rule.rule for rule in ROUTES.iter_rules() if rule.role == PUBLIC] == ["/healthz"]
+    assert {rule.rule for rule in ROUTES.iter_rules() if rule.role == WRITE} == {"/write", "/api/v1/write",
+                                                                               "/v1/traces"}
+    assert [rule.rule for rule in ROUTES.iter_rules() if rule.role == ADMIN] == ["/api/v1/admin/tsdb/delete_series"]
+
+
+def test_a_rule_without_a_role_needs_admin():
+    assert role_of(Rule("/forgotten", endpoint="connector.healthz")) == ADMIN
+    with pytest.raises(ValueError, match="role 'reader' is not one of"):
+        Route("/x", endpoint="connector.healthz", role="reader")
+
+
+def test_every_grpc_method_declares_its_role():
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    from pyconnector.otlp.grpc_server import ROLE_OF_METHOD
+
+    methods = {f"/{service.full_name}/{method.name}"
+               for service in trace_service_pb2.DESCRIPTOR.services_by_name.values() for method in service.methods}
+    assert methods and methods == set(ROLE_OF_METHOD)
+    assert set(ROLE_OF_METHOD.values()) <= set(ROUTE_ROLES) - {PUBLIC}

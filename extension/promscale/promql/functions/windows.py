@@ -185,27 +185,59 @@ def instant_rate(s: RangeSeries, lo, hi, is_rate: bool):
     return res, ok
 
 
-# --- aggrOverTime recurrences over gathered windows (W, M from gather), column by column
+# --- aggrOverTime recurrences over gathered windows (W, M from gather), column by column.
+# Prometheus 2.42 compensates its sums (Kahan with Neumaier's improvement, functions.go
+# kahanSumInc): sum_over_time, avg_over_time's incremental mean, the Welford recurrences of
+# stdvar/stddev_over_time and linearRegression's four sums. The same steps in the same order
+# give the same bits (tests/promql/test_against_prometheus.py compares them with 2.42).
+
+def kahan_inc(inc, total, comp):
+    """One compensated addition: (new total, new compensation), as Go's kahanSumInc. Its branch
+    (Neumaier's: subtract from the larger operand) yields the exact rounding error of the
+    addition, which Knuth's branch-free TwoSum computes too, in fewer array operations; where
+    an operand is infinite or NaN both give NaN."""
+    new_total = total + inc
+    back = new_total - total
+    err = total - (new_total - back)
+    err += inc - back
+    return new_total, comp + err
+
+
+def window_kahan(W, M):
+    """Per window: (sum, compensation) of its values in order."""
+    total = np.zeros(W.shape[0])
+    comp = np.zeros(W.shape[0])
+    with np.errstate(all="ignore"):
+        for k in range(W.shape[1]):
+            m = M[:, k]
+            new_total, new_comp = kahan_inc(W[:, k], total, comp)
+            total = np.where(m, new_total, total)
+            comp = np.where(m, new_comp, comp)
+    return total, comp
+
 
 def window_sum(W, M):
-    acc = np.zeros(W.shape[0])
-    for k in range(W.shape[1]):
-        acc = np.where(M[:, k], acc + W[:, k], acc)
-    return acc
+    """sum_over_time: the compensated sum; an infinite sum as it is (its compensation is NaN)."""
+    total, comp = window_kahan(W, M)
+    with np.errstate(all="ignore"):
+        return np.where(np.isinf(total), total, total + comp)
 
 
 def window_mean(W, M):
-    """Prometheus's incremental mean, with its rules for infinite values."""
+    """Prometheus's incremental mean, compensated, with its rules for infinite values."""
     mean = np.zeros(W.shape[0])
+    comp = np.zeros(W.shape[0])
     with np.errstate(all="ignore"):
         for k in range(W.shape[1]):
             v, m = W[:, k], M[:, k]
             count = k + 1.0
             mean_inf = np.isinf(mean)
             skip = mean_inf & ((np.isinf(v) & ((mean > 0) == (v > 0))) | (~np.isinf(v) & ~np.isnan(v)))
-            upd = mean + (v / count - mean / count)
-            mean = np.where(m & ~skip, upd, mean)
-    return mean
+            new_mean, new_comp = kahan_inc(v / count - mean / count, mean, comp)
+            take = m & ~skip
+            mean = np.where(take, new_mean, mean)
+            comp = np.where(take, new_comp, comp)
+        return np.where(np.isinf(mean), mean, mean + comp)
 
 
 def window_extreme(W, M, is_max: bool):
@@ -219,19 +251,23 @@ def window_extreme(W, M, is_max: bool):
 
 
 def window_variance(W, M):
-    """Welford's population variance."""
+    """Welford's population variance, mean and sum of squares compensated."""
     mean = np.zeros(W.shape[0])
+    c_mean = np.zeros(W.shape[0])
     aux = np.zeros(W.shape[0])
+    c_aux = np.zeros(W.shape[0])
     with np.errstate(all="ignore"):
         for k in range(W.shape[1]):
             v, m = W[:, k], M[:, k]
             count = k + 1.0
-            delta = v - mean
-            nmean = mean + delta / count
-            naux = aux + delta * (v - nmean)
-            mean = np.where(m, nmean, mean)
-            aux = np.where(m, naux, aux)
-        return aux / np.maximum(M.sum(axis=1), 1)
+            delta = v - (mean + c_mean)
+            new_mean, new_c_mean = kahan_inc(delta / count, mean, c_mean)
+            new_aux, new_c_aux = kahan_inc(delta * (v - (new_mean + new_c_mean)), aux, c_aux)
+            mean = np.where(m, new_mean, mean)
+            c_mean = np.where(m, new_c_mean, c_mean)
+            aux = np.where(m, new_aux, aux)
+            c_aux = np.where(m, new_c_aux, c_aux)
+        return (aux + c_aux) / np.maximum(M.sum(axis=1), 1)
 
 
 # --- linearRegression (deriv, predict_linear)
@@ -243,10 +279,8 @@ def linear_regression(s: RangeSeries, lo, hi, W, M, intercept_t):
     X = np.where(M, (s.t[np.minimum(idx, len(s.t) - 1)] - intercept_t[:, None]) / 1000.0, 0.0)
     Y = np.where(M, W, 0.0)
     with np.errstate(all="ignore"):
-        sx = window_sum(X, M)
-        sy = window_sum(Y, M)
-        sxy = window_sum(X * Y, M)
-        sx2 = window_sum(X * X, M)
+        sx, sy, sxy, sx2 = (total + comp for total, comp in (
+            window_kahan(X, M), window_kahan(Y, M), window_kahan(X * Y, M), window_kahan(X * X, M)))
         cov = sxy - sx * sy / cnt
         var = sx2 - sx * sx / cnt
         slope = cov / var
