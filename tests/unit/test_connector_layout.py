@@ -159,7 +159,8 @@ def test_every_route_declares_its_role():
     assert [rule.rule for rule in ROUTES.iter_rules() if rule.role == PUBLIC] == ["/healthz"]
     assert {rule.rule for rule in ROUTES.iter_rules() if rule.role == WRITE} == {"/write", "/api/v1/write",
                                                                                "/v1/traces"}
-    assert [rule.rule for rule in ROUTES.iter_rules() if rule.role == ADMIN] == ["/api/v1/admin/tsdb/delete_series"]
+    assert [rule.rule for rule in ROUTES.iter_rules() if rule.role == ADMIN] == [
+        "/api/v1/admin/tsdb/delete_series", "/-/reload"]
 
 
 def test_a_rule_without_a_role_needs_admin():
