@@ -116,12 +116,14 @@ BEGIN
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
     END LOOP;
 
-    -- rollups: their retention, then the windows that compaction made final (326-rollups.sql),
-    -- a slice of at most a day (or a budget of series) per transaction
-    result := _prom_catalog.apply_rollup_retention();
-    IF result > 0 THEN
+    -- rollups: their retention (rows span a day or 30 days: checked once an hour), then the
+    -- windows that compaction made final (326-rollups.sql), a slice of at most a day (or a
+    -- budget of series) per transaction
+    IF coalesce((SELECT m.last_done_at FROM _prom_catalog.maintenance_stat m WHERE m.task = 'rollup_retention'),
+                '-infinity') < now() - interval '1 hour' THEN
+        result := _prom_catalog.apply_rollup_retention();
         PERFORM _prom_catalog.record_maintenance('rollup_retention', result || ' rollup rows');
-        IF log_steps THEN
+        IF result > 0 AND log_steps THEN
             RAISE NOTICE 'promscale maintenance: removed % expired rollup rows', result;
         END IF;
     END IF;
