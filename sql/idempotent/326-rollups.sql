@@ -239,8 +239,9 @@ COMMENT ON FUNCTION _prom_catalog.apply_rollup_retention() IS
     'Deletes rollup rows whose whole period is past their metric''s rollup retention; returns the rows removed';
 
 -- The rollup views of one metric: prom_rollup_5m.<metric> and prom_rollup_1h.<metric>, one row
--- per series per window. Filter on period_start (the stored row's period: a day for 5m, 30 days
--- for 1h) as well as on time to read only the rows of the range (docs/rollups.md).
+-- per series per window, label columns last (new label keys append columns). Filter on
+-- period_start (the stored row's period: a day for 5m, 30 days for 1h) as well as on time to
+-- read only the rows of the range (docs/rollups.md).
 CREATE OR REPLACE FUNCTION _prom_catalog.create_rollup_views(metric_id int)
 RETURNS void
 LANGUAGE plpgsql
@@ -258,7 +259,7 @@ BEGIN
         schema_name := CASE res WHEN 300 THEN 'prom_rollup_5m' ELSE 'prom_rollup_1h' END;
         EXECUTE format($view$
             CREATE OR REPLACE VIEW %1$I.%2$I AS
-            SELECT _prom_catalog.timestamptz_from_us(x.t) AS time, r.series_id, s.labels, s.label_ids %3$s,
+            SELECT _prom_catalog.timestamptz_from_us(x.t) AS time, r.series_id, s.labels, s.label_ids,
                    _prom_catalog.float8_from_bits(x.n)::bigint AS count,
                    _prom_catalog.float8_from_bits(x.su) AS sum,
                    _prom_catalog.float8_from_bits(x.mi) AS min,
@@ -268,7 +269,7 @@ BEGIN
                    _prom_catalog.float8_from_bits(x.inc) AS counter_increase,
                    _prom_catalog.timestamptz_from_us(x.ft) AS first_time,
                    _prom_catalog.timestamptz_from_us(x.lt) AS last_time,
-                   r.chunk_start AS period_start
+                   r.chunk_start AS period_start %3$s
             FROM prom_data.rollup r
             CROSS JOIN LATERAL unnest(
                 _prom_catalog.decode_times(r.times), _prom_catalog.decode_times(r.first_times),
@@ -305,3 +306,18 @@ GRANT EXECUTE ON FUNCTION
     _prom_catalog.compute_rollups(double precision),
     _prom_catalog.apply_rollup_retention()
 TO prom_maintenance, prom_admin;
+
+-- Retention dropped every raw sample before dropped_end (a whole partition past the longest
+-- retention in force): PromQL answers queries reaching before it from rollups.
+CREATE OR REPLACE FUNCTION _prom_catalog.note_raw_dropped(dropped_end timestamptz)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO _prom_catalog.rollup_progress AS p (singleton, raw_dropped_until) VALUES (true, dropped_end)
+    ON CONFLICT (singleton) DO UPDATE SET raw_dropped_until = greatest(p.raw_dropped_until, excluded.raw_dropped_until)
+$$;
+COMMENT ON FUNCTION _prom_catalog.note_raw_dropped(timestamptz) IS
+    'Records that retention removed every raw sample before a time (read by PromQL to use rollups there)';

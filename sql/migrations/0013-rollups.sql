@@ -51,12 +51,14 @@ COMMENT ON TABLE prom_data.rollup IS
     'Rollups: one row per series per resolution (300 or 3600 s) per period, arrays of per-window aggregates; read them through the prom_rollup_5m/prom_rollup_1h views';
 
 -- How far rollups are computed: every window ending at or before done_until is written. A run
--- in progress works on (done_until, slice_end] from series id next_series on.
+-- in progress works on (done_until, slice_end] from series id next_series on. raw_dropped_until:
+-- retention dropped every raw sample before it (PromQL then answers from rollups).
 CREATE TABLE _prom_catalog.rollup_progress (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     done_until timestamptz,
     slice_end timestamptz,
-    next_series bigint
+    next_series bigint,
+    raw_dropped_until timestamptz
 );
 COMMENT ON TABLE _prom_catalog.rollup_progress IS 'How far maintenance has computed rollups (prom_data.rollup)';
 
