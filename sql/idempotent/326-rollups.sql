@@ -199,6 +199,34 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_rollups_done_until() IS 'The end of the last rollup window computed for every series';
 
+-- Computes rollups again from a time on (samples written behind the rollups: a backfill, or
+-- samples later than the compression delay): maintenance recomputes the windows ending after
+-- it, replacing the stored ones, up to the final horizon again.
+CREATE OR REPLACE FUNCTION prom_api.recompute_rollups(since timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    start timestamptz := date_bin(interval '1 hour', since, timestamptz '2000-01-01 00:00:00+00');
+BEGIN
+    IF since IS NULL OR NOT isfinite(since) THEN
+        RAISE EXCEPTION 'invalid time % for recompute_rollups: it must be a finite time', coalesce(since::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_advisory_xact_lock(1886547840, 0);  -- not while a step runs
+    INSERT INTO _prom_catalog.rollup_progress (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+    UPDATE _prom_catalog.rollup_progress
+    SET done_until = start, slice_end = NULL, next_series = NULL
+    WHERE done_until IS NULL OR done_until > start;
+    RETURN start;
+END
+$$;
+COMMENT ON FUNCTION prom_api.recompute_rollups(timestamptz) IS
+    'Makes maintenance compute rollups again from a time on (after a backfill); returns the hour it starts from';
+
 -- Deletes rollup rows past their metric's rollup retention. Rows are found through the
 -- (resolution_s, chunk_start) index below the shortest period in force, so a run with
 -- nothing due reads nothing.
@@ -298,6 +326,7 @@ GRANT EXECUTE ON FUNCTION
     prom_api.get_rollups_done_until()
 TO prom_reader;
 GRANT EXECUTE ON FUNCTION
+    prom_api.recompute_rollups(timestamptz),
     prom_api.set_default_rollup_retention_period(text, interval),
     prom_api.set_metric_rollup_retention_period(text, text, interval),
     prom_api.reset_metric_rollup_retention_period(text, text)

@@ -137,6 +137,24 @@ def test_rollups_equal_an_independent_computation_and_grow_incrementally(hourly)
     assert rows_after[0] <= rows_before[0] + 2 * 12 * 2
 
 
+def test_backfill_behind_the_rollups_is_recomputed_on_request(hourly):
+    db, ids, hour = hourly
+    write(db, ids, hour - timedelta(hours=3, minutes=-1), 240, seed=5)
+    maintain(db)
+    assert done_until_us(db) == us(hour)
+    # older samples written now: behind the rollups, left out until recompute_rollups
+    write(db, ids, hour - timedelta(hours=6, minutes=-1), 240, seed=6)
+    maintain(db)
+    with pytest.raises(AssertionError):
+        assert_matches_reference(db, ids, "rolled", us(hour))
+    assert db.execute("SELECT prom_api.recompute_rollups(%s)", (hour - timedelta(hours=6, minutes=30),)
+                      ).fetchone()[0] == hour - timedelta(hours=7)
+    maintain(db)
+    assert assert_matches_reference(db, ids, "rolled", us(hour)) > 0
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="must be a finite time"):
+        db.execute("SELECT prom_api.recompute_rollups('infinity')")
+
+
 def test_maintenance_with_nothing_final_computes_nothing(hourly):
     db, ids, hour = hourly
     db.execute("SELECT prom_api.set_compression_delay('1 day')")
