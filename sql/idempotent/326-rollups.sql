@@ -294,7 +294,8 @@ BEGIN
                    _prom_catalog.float8_from_bits(x.ma) AS max,
                    _prom_catalog.float8_from_bits(x.fi) AS first,
                    _prom_catalog.float8_from_bits(x.la) AS last,
-                   _prom_catalog.float8_from_bits(x.inc) AS counter_increase,
+                   coalesce(_prom_catalog.float8_from_bits(x.inc),
+                            _prom_catalog.float8_from_bits(x.la) - _prom_catalog.float8_from_bits(x.fi)) AS counter_increase,
                    _prom_catalog.timestamptz_from_us(x.ft) AS first_time,
                    _prom_catalog.timestamptz_from_us(x.lt) AS last_time,
                    r.chunk_start AS period_start %3$s
@@ -302,9 +303,11 @@ BEGIN
             CROSS JOIN LATERAL unnest(
                 _prom_catalog.decode_times(r.times), _prom_catalog.decode_times(r.first_times),
                 _prom_catalog.decode_times(r.last_times), _prom_catalog.decode_value_bits(r.counts),
-                _prom_catalog.decode_value_bits(r.sums), _prom_catalog.decode_value_bits(r.mins),
-                _prom_catalog.decode_value_bits(r.maxs), _prom_catalog.decode_value_bits(r.firsts),
-                _prom_catalog.decode_value_bits(r.lasts), _prom_catalog.decode_value_bits(r.increases))
+                _prom_catalog.decode_value_bits(r.sums),
+                _prom_catalog.decode_value_bits(CASE WHEN octet_length(r.mins) = 0 THEN r.firsts ELSE r.mins END),
+                _prom_catalog.decode_value_bits(CASE WHEN octet_length(r.maxs) = 0 THEN r.lasts ELSE r.maxs END),
+                _prom_catalog.decode_value_bits(r.firsts), _prom_catalog.decode_value_bits(r.lasts),
+                CASE WHEN octet_length(r.increases) > 0 THEN _prom_catalog.decode_value_bits(r.increases) END)
                 AS x(t, ft, lt, n, su, mi, ma, fi, la, inc)
             JOIN prom_series.%2$I s ON s.series_id = r.series_id
             WHERE r.resolution_s = %4$s

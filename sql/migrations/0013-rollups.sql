@@ -18,6 +18,8 @@ COMMENT ON SCHEMA prom_rollup_1h IS 'One view per metric: its 1-hour rollups (co
 --   firsts, lasts: the first and last sample values;
 --   increases: the counter increase from the first to the last sample, resets adjusted as by
 --     PromQL's increase (a drop counts the new value), so rate/increase over windows is exact.
+-- mins, maxs and increases are empty when they equal firsts, lasts and lasts - firsts bit for
+-- bit (a counter without a reset in the row's windows): readers derive them.
 CREATE TABLE prom_data.rollup (
     resolution_s int NOT NULL CHECK (resolution_s IN (300, 3600)),
     series_id bigint NOT NULL,

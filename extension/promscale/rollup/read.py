@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..codec import decode_times, decode_values
+from ..codec import decode_times
 from . import PERIOD_S
+from .rows import decode_value_columns
 
 PG_EPOCH_MS = 946684800000  # 2000-01-01 in Unix milliseconds
 
@@ -25,7 +26,9 @@ _COLUMNS = {
     "counter": ("first_times", "last_times", "firsts", "lasts", "increases", "counts"),
     "edges": ("first_times", "last_times", "firsts", "lasts", "counts"),
     "lasts": ("last_times", "lasts"),
-    "sums": ("sums",), "counts": ("counts",), "mins": ("mins",), "maxs": ("maxs",),
+    "sums": ("sums",), "counts": ("counts",),
+    # an empty mins/maxs column is implied by firsts/lasts (rows.py)
+    "mins": ("mins", "firsts"), "maxs": ("maxs", "lasts"),
 }
 _TIME_COLUMNS = {"times", "first_times", "last_times"}
 
@@ -58,7 +61,9 @@ def read_rollups(plpy: Any, plans: dict, resolution_s: int, aggregate: str, seri
         keep = (ends >= lo_us) & (ends - res_us <= hi_us)
         if not keep.any():
             continue
-        cols = {c: (decode_times if c in _TIME_COLUMNS else decode_values)(row[c])[keep] for c in columns}
+        times = {c: decode_times(row[c])[keep] for c in columns if c in _TIME_COLUMNS}
+        values = decode_value_columns(row, [c for c in columns if c not in _TIME_COLUMNS])
+        cols = {**times, **{c: v[keep] for c, v in values.items()}}
         cols["ends"] = ends[keep]
         parts.setdefault(row["series_id"], []).append(cols)
     return {sid: _pseudo(aggregate, {c: np.concatenate([p[c] for p in ps]) for c in ps[0]})

@@ -39,6 +39,46 @@ _UPSERT_SQL = """
            updates=", ".join(f"{c} = excluded.{c}" for c in TIME_COLUMNS + VALUE_COLUMNS))
 
 
+# Columns left empty when they equal what other columns imply, which is the rule for counters
+# without a reset in the row (a counter only rises: its minimum is the first value, its maximum
+# the last, its increase their difference). Checked bit for bit when writing; readers (and the
+# views, in SQL) derive the column again.
+IMPLIED = {
+    "mins": lambda w: w["firsts"],
+    "maxs": lambda w: w["lasts"],
+    "increases": lambda w: w["lasts"] - w["firsts"],
+}
+
+
+def encode_value_column(name: str, columns: dict) -> bytes:
+    values = columns[name]
+    implied = IMPLIED.get(name)
+    if implied is not None and len(values):
+        with np.errstate(all="ignore"):
+            if np.array_equal(values.view(np.int64), implied(columns).view(np.int64)):
+                return b""
+    return encode_values(values)
+
+
+def decode_value_columns(raw: dict, names) -> dict:
+    """The value columns ``names`` of a stored row (``raw``: column name to bytes), implied
+    ones derived."""
+    out = {}
+    for name in ("firsts", "lasts"):
+        if name in raw:
+            out[name] = decode_values(raw[name])
+    for name in names:
+        if name in out:
+            continue
+        data = raw[name]
+        if len(data) == 0 and name in IMPLIED:
+            with np.errstate(all="ignore"):
+                out[name] = IMPLIED[name](out)
+        else:
+            out[name] = decode_values(data)
+    return {n: out[n] for n in names}
+
+
 def period_starts(ends_us: np.ndarray, resolution_s: int) -> np.ndarray:
     """The stored row (period start) of each window: a window belongs to the period holding
     its last instant (end - 1 µs), so a period's row never holds a window of the next."""
@@ -49,7 +89,7 @@ def period_starts(ends_us: np.ndarray, resolution_s: int) -> np.ndarray:
 def decode_row(row: dict, series_id: int) -> Windows:
     """The windows of a stored row (a dict with the table's columns)."""
     ends = decode_times(row["times"])
-    values = {c: decode_values(row[c]) for c in VALUE_COLUMNS}
+    values = decode_value_columns(row, VALUE_COLUMNS)
     return Windows(series_ids=np.full(len(ends), series_id, dtype=np.int64), ends=ends,
                    first_times=decode_times(row["first_times"]), last_times=decode_times(row["last_times"]),
                    **values)
@@ -87,8 +127,9 @@ def write_windows(plpy: Any, plans: dict, resolution_s: int, fresh: Windows) -> 
         counts.append(len(part))
         for c in TIME_COLUMNS:
             columns[c].append(encode_times(getattr(part, _TIME_FIELDS[c])))
+        values = {c: getattr(part, c) for c in VALUE_COLUMNS}
         for c in VALUE_COLUMNS:
-            columns[c].append(encode_values(getattr(part, c)))
+            columns[c].append(encode_value_column(c, values))
     plpy.execute(plans["rollup_upsert"], [resolution_s, sids, bkeys, counts]
                  + [columns[c] for c in TIME_COLUMNS + VALUE_COLUMNS])
     return len(sids)
