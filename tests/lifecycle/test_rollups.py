@@ -195,3 +195,35 @@ def test_rollup_settings_refuse_bad_input(db):
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="invalid rollup retention period"):
         db.execute("SELECT prom_api.set_metric_rollup_retention_period('m', '5m', '1 minute')")
 
+
+
+def test_reads_and_retention_follow_the_rows_asked_for(db):
+    """Among 200,000 rollup rows (2,000 series x 100 days), PromQL's read of 5 series over two
+    days reads those series' rows through the primary key, and retention reads only the rows
+    past the shortest period in force through the (resolution_s, chunk_start) index."""
+    db.execute("""
+        INSERT INTO prom_data.rollup
+        SELECT 300, s, timestamptz '2026-01-01' + d * interval '1 day', 1, '\\x00', '\\x00', '\\x00', '\\x00',
+               '\\x00', '', '', '\\x00', '\\x00', ''
+        FROM generate_series(1, 2000) s, generate_series(0, 99) d""")
+    db.execute("ANALYZE prom_data.rollup")
+    from support.plans import explain, nodes
+
+    read_sql = ("SELECT r.series_id, r.times FROM prom_data.rollup r WHERE r.resolution_s = 300 "
+                "AND r.series_id = ANY ('{5,6,7,8,9}'::int8[]) AND r.chunk_start > timestamptz '2026-02-01' - interval '1 day' "
+                "AND r.chunk_start <= timestamptz '2026-02-02'")
+    plan = explain(db, read_sql)
+    scans = [n for n in nodes(plan) if "Scan" in n["Node Type"]]
+    assert [n["Node Type"] for n in scans] in (["Index Scan"], ["Bitmap Heap Scan", "Bitmap Index Scan"])
+    assert all(n.get("Index Name", "rollup_pkey") == "rollup_pkey" for n in scans)
+    assert plan["Actual Rows"] == 10
+    # retention with nothing due (defaults: a year) touches no row
+    db.execute("SELECT pg_stat_force_next_flush()")
+    before = db.execute("SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_user_tables "
+                        "WHERE relid = 'prom_data.rollup'::regclass").fetchone()[0]
+    assert db.execute("SELECT _prom_catalog.apply_rollup_retention()").fetchone()[0] == 0
+    db.execute("SELECT pg_stat_force_next_flush()")
+    db.execute("SELECT pg_stat_clear_snapshot()")
+    after = db.execute("SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_user_tables "
+                       "WHERE relid = 'prom_data.rollup'::regclass").fetchone()[0]
+    assert after - before < 100
