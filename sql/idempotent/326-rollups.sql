@@ -167,8 +167,15 @@ BEGIN
         END IF;
     END IF;
     IF p.slice_end IS NULL THEN
+        -- skip time without compressed samples (a stray sample from 1970 must not cost a slice
+        -- per day since): on to the next partition holding rows after done_until
+        p.done_until := greatest(p.done_until, date_bin(interval '1 hour',
+            (SELECT min(c.start_time) FROM _prom_catalog.compressed_partition c WHERE c.end_time > p.done_until),
+            timestamptz '2000-01-01 00:00:00+00'));
         IF horizon IS NULL OR p.done_until >= horizon THEN
-            UPDATE _prom_catalog.rollup_progress SET done_until = p.done_until;
+            -- never past the horizon: samples may still come before the next partition
+            UPDATE _prom_catalog.rollup_progress r SET done_until = greatest(r.done_until, least(p.done_until, horizon))
+            WHERE r.done_until IS DISTINCT FROM greatest(r.done_until, least(p.done_until, horizon));
             RETURN 0;
         END IF;
         p.slice_end := least(p.done_until + interval '1 day', horizon);
@@ -250,13 +257,15 @@ BEGIN
         period := CASE res WHEN 300 THEN interval '1 day' ELSE interval '30 days' END;
         shortest := least(prom_api.get_default_rollup_retention_period(res_name),
                           (SELECT min(r.retention_period) FROM _prom_catalog.rollup_retention r WHERE r.resolution_s = res));
+        -- rows of series deleted since (no series row) follow the default
         DELETE FROM prom_data.rollup d
-        USING _prom_catalog.series s
-        LEFT JOIN _prom_catalog.rollup_retention rr ON rr.metric_id = s.metric_id AND rr.resolution_s = res
         WHERE d.resolution_s = res
           AND d.chunk_start < now() - shortest - period
-          AND s.id = d.series_id
-          AND d.chunk_start + period <= now() - coalesce(rr.retention_period, prom_api.get_default_rollup_retention_period(res_name));
+          AND d.chunk_start + period <= now() - coalesce(
+              (SELECT rr.retention_period FROM _prom_catalog.series s
+               JOIN _prom_catalog.rollup_retention rr ON rr.metric_id = s.metric_id AND rr.resolution_s = res
+               WHERE s.id = d.series_id),
+              prom_api.get_default_rollup_retention_period(res_name));
         GET DIAGNOSTICS n = ROW_COUNT;
         removed := removed + n;
     END LOOP;
@@ -324,6 +333,7 @@ COMMENT ON FUNCTION _prom_catalog.create_rollup_views(int) IS 'Creates or extend
 GRANT USAGE ON SCHEMA prom_rollup_5m, prom_rollup_1h TO prom_reader;
 GRANT EXECUTE ON FUNCTION
     _prom_catalog.rollup_resolution_s(text),
+    _prom_catalog.rollup_horizon(),
     prom_api.get_default_rollup_retention_period(text),
     prom_api.get_metric_rollup_retention_period(text, text),
     prom_api.get_rollups_done_until()

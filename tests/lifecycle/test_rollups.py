@@ -227,3 +227,17 @@ def test_reads_and_retention_follow_the_rows_asked_for(db):
     after = db.execute("SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_user_tables "
                        "WHERE relid = 'prom_data.rollup'::regclass").fetchone()[0]
     assert after - before < 100
+
+
+def test_days_without_samples_cost_no_slice_each(hourly):
+    """A stray sample from 60 days ago and today's data: progress jumps over the empty days (one
+    step per slice with data, not one per day since)."""
+    db, ids, hour = hourly
+    put(db, [ids[0]], [ms(hour - timedelta(days=60, minutes=30))], [1.0])
+    write(db, ids, hour - timedelta(hours=3, minutes=-1), 240, seed=7)
+    maintain(db)
+    assert done_until_us(db) == us(hour)
+    steps = db.execute("SELECT done FROM _prom_catalog.maintenance_stat WHERE task = 'rollup'").fetchone()[0]
+    assert steps <= 4
+    assert db.execute("SELECT count(*) FROM prom_data.rollup WHERE series_id = %s AND chunk_start < %s",
+                      (ids[0], hour - timedelta(days=31))).fetchone()[0] == 2  # the stray sample's 5 m and 1 h rows
