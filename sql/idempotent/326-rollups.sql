@@ -174,8 +174,8 @@ BEGIN
             timestamptz '2000-01-01 00:00:00+00'));
         IF horizon IS NULL OR p.done_until >= horizon THEN
             -- never past the horizon: samples may still come before the next partition
-            UPDATE _prom_catalog.rollup_progress r SET done_until = greatest(r.done_until, least(p.done_until, horizon))
-            WHERE r.done_until IS DISTINCT FROM greatest(r.done_until, least(p.done_until, horizon));
+            UPDATE _prom_catalog.rollup_progress rp SET done_until = greatest(rp.done_until, least(p.done_until, horizon))
+            WHERE rp.done_until IS DISTINCT FROM greatest(rp.done_until, least(p.done_until, horizon));
             RETURN 0;
         END IF;
         p.slice_end := least(p.done_until + interval '1 day', horizon);
