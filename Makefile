@@ -12,6 +12,7 @@
 #   make bench-head-window  read latency of the last hour by head partition length
 #   make bench-series    series resolution latency (existing / new) against catalog size
 #   make bench-views     a time-filtered view query on 72 h vs 2 h of compressed history
+#   make bench-rollups   a 30-day dashboard query on raw samples vs rollups, rollup storage
 #   make bench-scale     ours vs Prometheus at 10k/100k/1M series: ingest, churn, queries, catalog, memory
 #   make ui-screenshots  screenshots of the web UI (/graph, /traces, /status) into docs/img
 EXTENSION = promscale
@@ -76,6 +77,10 @@ PYTEST_ARGS ?=
 .PHONY: test
 test: install-pgroot
 	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: bench-rollups
+bench-rollups: install-pgroot
+	PROMSCALE_TEST_PGROOT=$(PGROOT) $(VENV_PY) bench/rollups.py $(BENCH_ARGS)
 
 .PHONY: bench-storage
 bench-storage: install-pgroot

@@ -134,9 +134,10 @@ class QueryApiEndpoints:
             raise ApiError("bad_data", str(exc)) from None
         timeout_ns = self._timeout_ns(values)
         lookback = self._lookback_seconds(values)
-        body = self._call("SELECT prom_api.query_json(%s::text, %s::float8, %s::text, %s::float8, %s::float8)",
+        # max_source_resolution (Thanos's parameter: raw, 5m, 1h, auto) is checked by the extension
+        body = self._call("SELECT prom_api.query_json(%s::text, %s::float8, %s::text, %s::float8, %s::float8, %s::text)",
                           (values.get("query", ""), _seconds(at), values.get("timeout") or None, lookback,
-                           self._subquery_step()), timeout_ns)
+                           self._subquery_step(), values.get("max_source_resolution") or None), timeout_ns)
         return forward(body)
 
     @http_api
@@ -170,9 +171,10 @@ class QueryApiEndpoints:
             raise ApiError("execution", "unexpected error: runtime error: integer divide by zero")
         lookback = self._lookback_seconds(values)
         body = self._call("SELECT prom_api.query_range_json(%s::text, %s::float8, %s::float8, %s::float8, "
-                          "%s::text, %s::float8, %s::float8)",
+                          "%s::text, %s::float8, %s::float8, %s::text)",
                           (values.get("query", ""), _seconds(start), _seconds(end), step_ms / 1000.0,
-                           values.get("timeout") or None, lookback, self._subquery_step()), timeout_ns)
+                           values.get("timeout") or None, lookback, self._subquery_step(),
+                           values.get("max_source_resolution") or None), timeout_ns)
         return forward(body)
 
     @http_api

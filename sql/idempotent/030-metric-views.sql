@@ -155,6 +155,7 @@ BEGIN
     EXECUTE format('COMMENT ON VIEW prom_metric.%I IS %L', m.view_name,
                    format('Samples of metric %s with their labels, one column per label key', m.metric_name));
     EXECUTE format('GRANT SELECT ON prom_series.%I, prom_metric.%I TO prom_reader', m.view_name, m.view_name);
+    PERFORM _prom_catalog.create_rollup_views(m.id);  -- 326-rollups.sql
     UPDATE _prom_catalog.metric SET views_stale = false WHERE id = m.id AND views_stale;
 END
 $$;

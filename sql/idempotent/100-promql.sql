@@ -221,6 +221,43 @@ $python$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8) IS
     'PromQL range query, subqueries without a step using subquery_step seconds; the /api/v1/query_range response body';
 
+-- With max_source_resolution ('raw', '5m', '1h', 'auto'; NULL: raw samples, rollups only
+-- where retention removed them): docs/rollups.md. The response carries a warning naming the
+-- rollups used.
+CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeout text, lookback_delta float8,
+                                               subquery_step float8, max_source_resolution text)
+RETURNS text
+LANGUAGE plpython3u
+STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+api = GD["promscale"].module(plpy, "promscale.promql.api")
+return api.query_json(plpy, GD, query, time, timeout, lookback_delta, subquery_step, max_source_resolution)
+$python$;
+COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8, float8, text) IS
+    'PromQL instant query, reading raw samples or rollups (max_source_resolution raw, 5m, 1h or auto); the /api/v1/query response body';
+
+CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
+                                                     timeout text, lookback_delta float8, subquery_step float8,
+                                                     max_source_resolution text)
+RETURNS text
+LANGUAGE plpython3u
+STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+api = GD["promscale"].module(plpy, "promscale.promql.api")
+return api.query_range_json(plpy, GD, query, start, end, step, timeout, lookback_delta, subquery_step,
+                            max_source_resolution)
+$python$;
+COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text) IS
+    'PromQL range query, reading raw samples or rollups (max_source_resolution raw, 5m, 1h or auto); the /api/v1/query_range response body';
+
 CREATE OR REPLACE FUNCTION _prom_catalog.promql_format(query text)
 RETURNS text[]
 LANGUAGE plpython3u
@@ -267,6 +304,8 @@ GRANT EXECUTE ON FUNCTION
     prom_api.query_json(text, float8, text, float8, float8),
     prom_api.query_range_json(text, float8, float8, float8, text, float8),
     prom_api.query_range_json(text, float8, float8, float8, text, float8, float8),
+    prom_api.query_json(text, float8, text, float8, float8, text),
+    prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text),
     prom_api.format_query(text)
 TO prom_reader;
 GRANT EXECUTE ON FUNCTION prom_api.set_promql_max_samples(bigint), prom_api.set_promql_default_subquery_step(interval)

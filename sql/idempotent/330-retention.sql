@@ -59,6 +59,7 @@ SET lock_timeout = '5s'
 AS $$
 DECLARE
     tbl name;
+    dropped_end timestamptz;
     touched bigint[];
     removed bigint;
 BEGIN
@@ -96,13 +97,16 @@ BEGIN
         IF kind IN ('drop_head', 'drop_compressed') THEN
             -- catalog row first: a flush or compaction holding it locked finishes before we drop
             IF kind = 'drop_head' THEN
-                DELETE FROM _prom_catalog.sample_chunk c WHERE c.id = item_id;
+                DELETE FROM _prom_catalog.sample_chunk c WHERE c.id = item_id RETURNING c.end_time INTO dropped_end;
             ELSE
-                DELETE FROM _prom_catalog.compressed_partition c WHERE c.id = item_id;
+                DELETE FROM _prom_catalog.compressed_partition c WHERE c.id = item_id RETURNING c.end_time INTO dropped_end;
             END IF;
             IF NOT FOUND THEN
                 RETURN NULL;  -- dropped meanwhile (a flushed or compacted partition)
             END IF;
+            -- no raw sample is left before the dropped partition's end: PromQL reads rollups there
+            -- (326-rollups.sql); the retention_work check above keeps this to expired partitions
+            PERFORM _prom_catalog.note_raw_dropped(dropped_end);
             DELETE FROM _prom_catalog.sample_chunk_state s WHERE kind = 'drop_head' AND s.chunk_id = item_id;
             EXECUTE format('SELECT array(SELECT DISTINCT series_id FROM prom_data.%I)', tbl) INTO touched;
             EXECUTE format('SELECT count(*) FROM prom_data.%I', tbl) INTO removed;

@@ -116,6 +116,35 @@ BEGIN
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
     END LOOP;
 
+    -- rollups: their retention (rows span a day or 30 days: checked once an hour), then the
+    -- windows that compaction made final (326-rollups.sql), a slice of at most a day (or a
+    -- budget of series) per transaction
+    IF coalesce((SELECT m.last_done_at FROM _prom_catalog.maintenance_stat m WHERE m.task = 'rollup_retention'),
+                '-infinity') < now() - interval '1 hour' THEN
+        result := _prom_catalog.apply_rollup_retention();
+        PERFORM _prom_catalog.record_maintenance('rollup_retention', result || ' rollup rows');
+        IF result > 0 AND log_steps THEN
+            RAISE NOTICE 'promscale maintenance: removed % expired rollup rows', result;
+        END IF;
+    END IF;
+    COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
+    LOOP
+        EXIT WHEN max_duration IS NOT NULL AND pg_catalog.clock_timestamp() - started > max_duration;
+        result := _prom_catalog.compute_rollups();
+        EXIT WHEN result IS NULL OR result = 0;
+        PERFORM _prom_catalog.record_maintenance('rollup', 'until ' || prom_api.get_rollups_done_until());
+        steps := steps + 1;
+        IF log_steps THEN
+            RAISE NOTICE 'promscale maintenance: rollups computed until %: % windows',
+                prom_api.get_rollups_done_until(), result;
+        END IF;
+        COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
+    END LOOP;
+    COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);  -- COMMIT ended it
+
     result := ps_trace.drop_expired_trace_partitions();
     IF result > 0 THEN
         PERFORM _prom_catalog.record_maintenance('drop_trace_chunks', result || ' trace chunks');

@@ -17,7 +17,11 @@ WITH pending AS (
     UNION ALL
     SELECT 'drop_trace_chunks', count(*) FROM _ps_trace.chunk c WHERE c.end_time <= now() - coalesce(_ps_catalog.get_setting('trace_retention_period'), '30 days')::interval
     UNION ALL
-    SELECT 'delete_series', count(*) FROM _prom_catalog.series s WHERE s.delete_epoch IS NOT NULL)
+    SELECT 'delete_series', count(*) FROM _prom_catalog.series s WHERE s.delete_epoch IS NOT NULL
+    UNION ALL
+    -- hours of final samples not rolled up yet (326-rollups.sql)
+    SELECT 'rollup', (extract(epoch FROM greatest(_prom_catalog.rollup_horizon() - r.done_until, interval '0')) / 3600)::bigint
+    FROM _prom_catalog.rollup_progress r)
 SELECT t.task, t.description, coalesce(p.n, 0) AS pending, coalesce(s.done, 0) AS done, s.last_done_at, s.last_item
 FROM (VALUES
     ('refresh_views', 'per-metric views behind their label keys'),
@@ -31,7 +35,9 @@ FROM (VALUES
     ('drop_flushed', 'flushed head partitions to drop'),
     ('compact', 'flushed partitions of closed buckets to compact'),
     ('drop_compacted', 'compacted flushed partitions to drop'),
-    ('delete_series', 'series without samples, marked for deletion')) AS t(task, description)
+    ('delete_series', 'series without samples, marked for deletion'),
+    ('rollup', 'hours of compacted samples to roll up into 5-minute and 1-hour rollups'),
+    ('rollup_retention', 'rollup rows past their rollup retention period (checked once an hour)')) AS t(task, description)
 LEFT JOIN pending p ON p.task = t.task
 LEFT JOIN _prom_catalog.maintenance_stat s ON s.task = t.task;
 COMMENT ON VIEW prom_info.maintenance IS 'Maintenance tasks: how many items are pending, how many were done, the last one';

@@ -167,3 +167,18 @@ def test_default_subquery_step_flag(api, pg_cluster, module_db, tmp_path):
         "query": "count_over_time(up[3m:])", "start": str(T0 / 1000 + 540), "end": str(T0 / 1000 + 600),
         "step": "60"}).get_data())
     assert [v for _, v in body["data"]["result"][0]["values"]] == ["12", "12"]
+
+
+def test_max_source_resolution_is_passed_to_the_extension(api):
+    """Thanos's max_source_resolution: checked by the extension (400 for a bad value), and a
+    query on rollups carries a warning naming them (docs/rollups.md)."""
+    status, body = error_of(api.get("/api/v1/query", query_string={"query": "up", "time": T0 / 1000,
+                                                                   "max_source_resolution": "10m"}))
+    assert status == 400 and body["errorType"] == "bad_data" and '"max_source_resolution"' in body["error"]
+    range_args = {"query": "up", "start": T0 / 1000, "end": T0 / 1000 + 600, "step": "300"}
+    on_rollups = api.get("/api/v1/query_range", query_string={**range_args, "max_source_resolution": "5m"})
+    body = json.loads(on_rollups.get_data(as_text=True))
+    assert on_rollups.status_code == 200 and body["status"] == "success"
+    assert any("answered from 5m rollups" in w for w in body["warnings"])
+    raw = json.loads(api.get("/api/v1/query_range", query_string=range_args).get_data(as_text=True))
+    assert "warnings" not in raw and raw["data"]["result"]

@@ -110,6 +110,15 @@ READS = {
     "prom_api.query_range_json(text, double precision, double precision, double precision, text, double precision, "
     "double precision)":
         "SELECT prom_api.query_range_json('count_over_time(up[30m:])', ${start_s}, ${end_s}, 600, NULL, NULL, 120)",
+    "prom_api.query_json(text, double precision, text, double precision, double precision, text)":
+        "SELECT prom_api.query_json('max_over_time(up[1h])', ${middle_s}, NULL, NULL, NULL, '5m')",
+    "prom_api.query_range_json(text, double precision, double precision, double precision, text, double precision, "
+    "double precision, text)":
+        "SELECT prom_api.query_range_json('rate(up[30m])', ${start_s}, ${end_s}, 600, NULL, NULL, NULL, 'auto')",
+    "prom_api.get_default_rollup_retention_period(text)": "SELECT prom_api.get_default_rollup_retention_period('5m')",
+    "prom_api.get_metric_rollup_retention_period(text, text)":
+        "SELECT prom_api.get_metric_rollup_retention_period('up', '1h')",
+    "prom_api.get_rollups_done_until()": "SELECT prom_api.get_rollups_done_until()",
     "prom_api.get_promql_default_subquery_step()": "SELECT prom_api.get_promql_default_subquery_step()",
     "prom_api.get_max_new_chunks_per_write()": "SELECT prom_api.get_max_new_chunks_per_write()",
     "prom_api.series_json(text[], double precision, double precision, integer)":
@@ -179,6 +188,13 @@ WRITES = {
     "prom_api.put_samples(bigint[], timestamp with time zone[], double precision[], bigint)":
         "SELECT prom_api.put_samples('${one_id}', ARRAY['${middle}'::timestamptz], '{5}', prom_api.get_series_epoch())",
     "prom_api.refresh_metric_views(boolean)": "SELECT prom_api.refresh_metric_views(true)",
+    "prom_api.recompute_rollups(timestamp with time zone)": "SELECT prom_api.recompute_rollups('${start}')",
+    "prom_api.set_default_rollup_retention_period(text, interval)":
+        "SELECT prom_api.set_default_rollup_retention_period('5m', '30 days')",
+    "prom_api.set_metric_rollup_retention_period(text, text, interval)":
+        "SELECT prom_api.set_metric_rollup_retention_period('up', '1h', '30 days')",
+    "prom_api.reset_metric_rollup_retention_period(text, text)":
+        "SELECT prom_api.reset_metric_rollup_retention_period('up', '1h')",
     "prom_api.reset_metric_retention_period(text)": "SELECT prom_api.reset_metric_retention_period('up')",
     "prom_api.schedule_maintenance(text)": "SELECT prom_api.schedule_maintenance()",  # an error without pg_cron
     "prom_api.set_compressed_chunk_interval(interval)": "SELECT prom_api.set_compressed_chunk_interval('2 hours')",
@@ -210,7 +226,7 @@ WRITES = {
 
 @pytest.fixture(scope="module")
 def stored(module_db_uri, pg_cluster, tmp_path_factory) -> dict:
-    """Compressed and head samples of two metrics, metadata and an exemplar; packed traces
+    """Compressed and head samples of two metrics, their rollups, metadata and an exemplar; packed traces
     (2023) and unpacked ones (now)."""
     with psycopg.connect(module_db_uri, autocommit=True) as db:
         bucket = db.execute("SELECT _prom_catalog.aligned_chunk_start(now(), prom_api.get_compressed_chunk_interval())"
@@ -225,6 +241,8 @@ def stored(module_db_uri, pg_cluster, tmp_path_factory) -> dict:
             put(db, *scrape_batch(rng, ids, ms(start) + first * 15_000, min(2000, steps - first)))
         db.execute("SELECT prom_api.set_compression_delay('0')")
         assert db.execute("SELECT prom_api.compress_due_chunks()").fetchone()[0] > 0
+        db.execute("CALL prom_api.execute_maintenance(log_steps => false)")  # compaction, then rollups
+        assert db.execute("SELECT count(*) FROM prom_data.rollup").fetchone()[0] > 0  # the rollup views read some
         db.execute("SELECT prom_api.put_metadata('{up}', '{gauge}', '{\"\"}', '{Up.}')")
         db.execute("SELECT prom_api.put_exemplars(%s, ARRAY[now()], '{1}', ARRAY['{\"trace_id\": \"a\"}'::jsonb])",
                    (ids[:1],))
@@ -270,7 +288,7 @@ def catalog_views(conn) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('v', 'm') AND n.nspname IN ('prom_metric', 'prom_series', 'prom_info', 'ps_trace') "
+        "WHERE c.relkind IN ('v', 'm') AND n.nspname IN ('prom_metric', 'prom_series', 'prom_rollup_5m', 'prom_rollup_1h', 'prom_info', 'ps_trace') "
         "ORDER BY 1").fetchall()]
 
 

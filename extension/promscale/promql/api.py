@@ -12,8 +12,9 @@ from . import ast as A
 from .engine import DEFAULT_LOOKBACK_MS, DEFAULT_MAX_SAMPLES, DEFAULT_SUBQUERY_STEP_MS, evaluate
 from .gofmt import format_float_f, format_sample_value
 from .lexer import parse_duration
+from . import rollup_resolution
 from .parser import ParseError, parse
-from .storage import SqlStorage
+from .storage import RollupStorage, SqlStorage
 from .values import PromQLError, PromQLTimeout, Scalar, String, Vector
 
 MAX_POINTS = 11000
@@ -44,18 +45,24 @@ def seconds_to_ms(t: float) -> int:
     return int(sec) * 1000 + int(ms)
 
 
-def _settings(plpy, session) -> tuple[int, float | None, int]:
-    """(max samples, statement timeout in seconds or None, default subquery step in ms)."""
+def _settings(plpy, session) -> tuple[int, float | None, int, dict]:
+    """(max samples, statement timeout in seconds or None, default subquery step in ms, the
+    rollups' bounds in Unix ms: {"done_until", "raw_dropped_until"}, None where unknown)."""
     rows = plpy.execute("SELECT _ps_catalog.get_setting('promql_max_samples') AS m, "
                         "pg_catalog.current_setting('statement_timeout') AS st, "
                         "(extract(epoch FROM _ps_catalog.get_setting('promql_default_subquery_step')::interval)"
-                        " * 1000)::bigint AS sub")
+                        " * 1000)::bigint AS sub, "
+                        "(SELECT (extract(epoch FROM p.done_until) * 1000)::bigint FROM _prom_catalog.rollup_progress p)"
+                        " AS done_until, "
+                        "(SELECT (extract(epoch FROM p.raw_dropped_until) * 1000)::bigint "
+                        "FROM _prom_catalog.rollup_progress p) AS raw_dropped_until")
     max_samples = int(rows[0]["m"]) if rows[0]["m"] else DEFAULT_MAX_SAMPLES
     st = rows[0]["st"]
     timeout = None
     if st and st != "0":
         timeout = _pg_interval_seconds(st)
-    return max_samples, timeout, rows[0]["sub"] or DEFAULT_SUBQUERY_STEP_MS
+    rollups = {"done_until": rows[0]["done_until"], "raw_dropped_until": rows[0]["raw_dropped_until"]}
+    return max_samples, timeout, rows[0]["sub"] or DEFAULT_SUBQUERY_STEP_MS, rollups
 
 
 def _pg_interval_seconds(s: str) -> float:
@@ -90,7 +97,8 @@ def subquery_step_ms(seconds: float | None) -> int | None:
 
 
 def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, timeout: float | None = None,
-        lookback_ms: int | None = None, range_query: bool = False, subquery_step: int | None = None):
+        lookback_ms: int | None = None, range_query: bool = False, subquery_step: int | None = None,
+        max_source_resolution: str | None = None, warnings: list | None = None):
     try:
         expr = parse_cached(query)
     except ParseError as e:
@@ -98,13 +106,21 @@ def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, tim
         raise BadData(str(e) if range_query else f'invalid parameter "query": {e}') from None
     if range_query and expr.type() not in (A.VECTOR, A.SCALAR):
         raise BadData(f'invalid expression type "{expr.type()}" for range query, must be Scalar or instant Vector')
-    max_samples, st, default_subquery_step = _settings(plpy, session)
+    try:
+        requested = rollup_resolution.parse(max_source_resolution)
+    except rollup_resolution.InvalidResolution as e:
+        raise BadData(str(e)) from None
+    max_samples, st, default_subquery_step, bounds = _settings(plpy, session)
     limits = [x for x in (timeout, st) if x]
     deadline = _time.monotonic() + min(limits) if limits else None
-    storage = SqlStorage(plpy, session)
+    lookback = lookback_ms or DEFAULT_LOOKBACK_MS
+    rollup_s, warning = rollup_resolution.choose(requested, step_ms, start_ms - lookback, end_ms, bounds)
+    if warning and warnings is not None:
+        warnings.append(warning)
+    storage = RollupStorage(plpy, session, rollup_s) if rollup_s else SqlStorage(plpy, session)
     val, ts = evaluate(storage, expr, start_ms, end_ms, step_ms,
-                       lookback=lookback_ms or DEFAULT_LOOKBACK_MS, max_samples=max_samples, deadline=deadline,
-                       subquery_step=subquery_step or default_subquery_step)
+                       lookback=lookback, max_samples=max_samples, deadline=deadline,
+                       subquery_step=subquery_step or default_subquery_step, rollup_s=rollup_s)
     return expr, val, ts
 
 
@@ -249,26 +265,37 @@ def _guard(fn):
         return error_json(e.error_type, str(e))
 
 
-def query_json(plpy, session, query, t, timeout=None, lookback=None, subquery_step=None) -> str:
+def success_json(typ: str, res: str, warnings: list) -> str:
+    """Prometheus's success envelope; "warnings" only when there are some, as Prometheus."""
+    tail = f',"warnings":[{",".join(json_string(w) for w in warnings)}]' if warnings else ""
+    return f'{{"status":"success","data":{{"resultType":"{typ}","result":{res}}}{tail}}}'
+
+
+def query_json(plpy, session, query, t, timeout=None, lookback=None, subquery_step=None,
+               max_source_resolution=None) -> str:
     def go():
         ms = seconds_to_ms(t)
+        warnings: list = []
         expr, val, ts = run(plpy, session, query, ms, ms, 0, parse_timeout(timeout),
                             None if lookback is None else int(lookback * 1000),
-                            subquery_step=subquery_step_ms(subquery_step))
+                            subquery_step=subquery_step_ms(subquery_step),
+                            max_source_resolution=max_source_resolution, warnings=warnings)
         typ, res = result_json(expr, val, ts, False)
-        return f'{{"status":"success","data":{{"resultType":"{typ}","result":{res}}}}}'
+        return success_json(typ, res, warnings)
     return _guard(go)
 
 
 def query_range_json(plpy, session, query, start, end, step, timeout=None, lookback=None,
-                     subquery_step=None) -> str:
+                     subquery_step=None, max_source_resolution=None) -> str:
     def go():
         s, e, st = check_range(start, end, step)
+        warnings: list = []
         expr, val, ts = run(plpy, session, query, s, e, st, parse_timeout(timeout),
                             None if lookback is None else int(lookback * 1000), range_query=True,
-                            subquery_step=subquery_step_ms(subquery_step))
+                            subquery_step=subquery_step_ms(subquery_step),
+                            max_source_resolution=max_source_resolution, warnings=warnings)
         typ, res = result_json(expr, val, ts, True)
-        return f'{{"status":"success","data":{{"resultType":"{typ}","result":{res}}}}}'
+        return success_json(typ, res, warnings)
     return _guard(go)
 
 

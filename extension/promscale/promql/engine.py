@@ -13,7 +13,7 @@ import numpy as np
 
 from . import ast as A
 from . import aggregations, binops
-from .values import (Matrix, PromQLError, PromQLTimeout, RangeSeries, Scalar, String, Vector, merge_rows,
+from .values import (Matrix, PromQLError, PromQLTimeout, RangeSeries, RollupRangeSeries, Scalar, String, Vector, merge_rows,
                      drop_name, is_stale)
 
 DEFAULT_LOOKBACK_MS = 5 * 60 * 1000
@@ -24,8 +24,10 @@ DEFAULT_MAX_SAMPLES = 50_000_000
 class Context:
     def __init__(self, storage, start: int, end: int, interval: int, lookback: int = DEFAULT_LOOKBACK_MS,
                  max_samples: int = DEFAULT_MAX_SAMPLES, deadline: float | None = None,
-                 subquery_step: int = DEFAULT_SUBQUERY_STEP_MS):
+                 subquery_step: int = DEFAULT_SUBQUERY_STEP_MS, rollup_s: int | None = None):
         self.storage = storage
+        # the rollup resolution the selectors read (seconds), None for raw samples (rollups.py)
+        self.rollup_s = rollup_s
         self.start = start
         self.end = end
         self.interval = interval
@@ -75,6 +77,8 @@ class Evaluator:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self._invariant: dict = {}
+        # on rollups: the aggregate a matrix selector reads, set by the call that takes it
+        self.rollup_aggregate = "lasts"
 
     def at_time(self, node, ts: np.ndarray) -> np.ndarray:
         """Effective evaluation times of a selector/subquery: its @ time, or the steps."""
@@ -113,6 +117,9 @@ class Evaluator:
         if isinstance(node, (A.MatrixSelector, A.SubqueryExpr)):
             return self.eval_range(node, ts)
         if isinstance(node, A.Call):
+            if self.ctx.rollup_s and node.func.takes_range_vector:
+                from . import rollups
+                return rollups.call(self, node, ts)
             return node.func.call(self, node, ts)
         if isinstance(node, A.AggregateExpr):
             return aggregations.aggregate(self, node, ts)
@@ -164,7 +171,12 @@ class Evaluator:
             ref = self.at_time(vs, ts) - vs.original_offset
             series = []
             total = 0
-            for lbls, t, v in self.ctx.storage.select(vs.matchers, int(ref.min()) - node.range, int(ref.max())):
+            mint, maxt = int(ref.min()) - node.range, int(ref.max())
+            if self.ctx.rollup_s:
+                selected = self.ctx.storage.select(vs.matchers, mint, maxt, self.rollup_aggregate)
+            else:
+                selected = self.ctx.storage.select(vs.matchers, mint, maxt)
+            for lbls, t, v, *extra in selected:
                 keep = ~is_stale(v)
                 if not keep.all():
                     t, v = t[keep], v[keep]
@@ -173,7 +185,10 @@ class Evaluator:
                 total += len(t)
                 if total > self.ctx.max_samples:
                     self.ctx.too_many()
-                series.append(RangeSeries(lbls, t, v))
+                if extra:  # rollups' counter points (no stale markers among them)
+                    series.append(RollupRangeSeries(lbls, t, v, extra[0]["raw"], extra[0]["n"]))
+                else:
+                    series.append(RangeSeries(lbls, t, v))
             return Matrix(series, ref, node.range)
         # subquery
         ref = self.at_time(node, ts) - node.original_offset

@@ -14,11 +14,12 @@ _PG_EPOCH_US = 946684800000000  # 2000-01-01 in Unix microseconds: the read path
 
 def _slice(rows, mint: int, maxt: int):
     out = []
-    for labels, t, v in rows:
+    for labels, t, v, *extra in rows:
         lo = np.searchsorted(t, mint, "left")
         hi = np.searchsorted(t, maxt, "right")
         if hi > lo:
-            out.append((labels, t[lo:hi], v[lo:hi]))
+            # rollups' counter points carry per-point arrays (RollupStorage)
+            out.append((labels, t[lo:hi], v[lo:hi], *[{k: a[lo:hi] for k, a in e.items()} for e in extra]))
     return out
 
 
@@ -156,3 +157,32 @@ class SqlStorage:
             if span is not None:
                 out.append((labels, times_ms[span[0]:span[1]], values[span[0]:span[1]]))
         return out
+
+
+class RollupStorage(SqlStorage):
+    """Selectors answered from rollups of one resolution (max_source_resolution): each read
+    asks for one aggregate's pseudo-samples (rollup/read.py); plain selectors read ``lasts``."""
+
+    def __init__(self, plpy, session: dict, resolution_s: int):
+        super().__init__(plpy, session)
+        self.resolution_s = resolution_s
+
+    def select(self, matchers, mint: int, maxt: int, aggregate: str = "lasts"):
+        key = (tuple((m.type, m.name, m.value) for m in matchers), aggregate)
+        for cmin, cmax, rows in self.sample_cache.get(key, ()):
+            if cmin <= mint and maxt <= cmax:
+                return _slice(rows, mint, maxt)
+        series = self.series_for(matchers)
+        rows = []
+        if series:
+            from ..rollup.read import read_rollups
+
+            plans = self.session.setdefault("promql_rollup_plans", {})
+            found = read_rollups(self.plpy, plans, self.resolution_s, aggregate, [sid for _, sid in series],
+                                 mint, maxt)
+            for labels, sid in series:
+                if sid in found:
+                    rows.append((labels, *found[sid]))
+            rows = _slice(rows, mint, maxt)
+        self.sample_cache.setdefault(key, []).append((mint, maxt, rows))
+        return rows

@@ -96,6 +96,18 @@ class RangeSeries:
         self.v = v
 
 
+class RollupRangeSeries(RangeSeries):
+    """Pseudo-samples of a counter or gauge read from rollups (rollup/read.py): per point also
+    its raw value and the raw samples up to it, so that rate's extrapolation is Prometheus's."""
+
+    __slots__ = ("raw", "n")
+
+    def __init__(self, labels, t, v, raw, n):
+        super().__init__(labels, t, v)
+        self.raw = raw
+        self.n = n
+
+
 class Matrix:
     """A range vector argument: series, and for each step its window [ref - range, ref]."""
 

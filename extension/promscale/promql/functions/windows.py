@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ast import MATRIX, unwrap_parens
-from ..values import Matrix, RangeSeries, Vector, drop_name, merge_rows
+from ..values import Matrix, RangeSeries, RollupRangeSeries, Vector, drop_name, merge_rows
 
 # the deadline is checked once every this many series
 _SERIES_PER_DEADLINE_CHECK = 256
@@ -115,17 +115,26 @@ def extrapolated_rate(mat: Matrix, windows: list, is_counter: bool, is_rate: boo
     v = np.concatenate([s.v for s in mat.series]).astype(float, copy=False)
     lo = np.stack([w[0] for w in windows]) + starts[:, None]
     hi = np.stack([w[1] for w in windows]) + starts[:, None]
-    return _extrapolated_rate(t, v, starts, lengths, lo, hi, mat.ref, mat.range, is_counter, is_rate)
+    raw = n = None
+    if all(isinstance(s, RollupRangeSeries) for s in mat.series):  # read from rollups
+        raw = np.concatenate([s.raw for s in mat.series])
+        n = np.concatenate([s.n for s in mat.series])
+    return _extrapolated_rate(t, v, starts, lengths, lo, hi, mat.ref, mat.range, is_counter, is_rate, raw, n)
 
 
-def _extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_rate):
+def _extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_rate, raw=None, n=None):
     """Prometheus's extrapolatedRate over series concatenated in ``t``/``v`` (series k at
-    ``starts[k]``, ``lengths[k]`` samples), windows [lo, hi) per series row and step."""
+    ``starts[k]``, ``lengths[k]`` samples), windows [lo, hi) per series row and step. From
+    rollups (rollup/read.py), the points stand for more samples: ``n`` counts the raw samples
+    up to each point (the average interval between samples is the raw one) and ``raw`` is the
+    point's raw value (the extrapolation towards zero starts from it)."""
     cnt = hi - lo
     ok = cnt >= 2
     li = np.where(ok, lo, 0)
     hi1 = np.where(ok, hi - 1, 0)
     first, last = v[li], v[hi1]
+    if n is not None:
+        cnt = np.where(ok, n[hi1] - n[li] + 1, cnt)
     tf, tl = t[li].astype(float), t[hi1].astype(float)
     result = last - first
     if is_counter and len(v) > 1:
@@ -150,7 +159,7 @@ def _extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_r
     with np.errstate(all="ignore"):
         avg_dur = sampled / np.where(ok, cnt - 1, 1)
         if is_counter:
-            dz = sampled * (first / result)
+            dz = sampled * ((first if raw is None else raw[li]) / result)
             use = (result > 0) & (first >= 0) & (dz < dur_start)
             dur_start = np.where(use, dz, dur_start)
         thresh = avg_dur * 1.1

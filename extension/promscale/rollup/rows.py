@@ -1,0 +1,135 @@
+"""Rows of ``prom_data.rollup``: one per series, resolution and period, each column the
+windows' values of one aggregate encoded with the compressed rows' codecs.
+
+New windows are merged into the stored row of their period (a period fills up over many
+maintenance runs); a window computed again replaces the stored one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..codec import decode_times, decode_values, encode_times, encode_values
+from . import PERIOD_S
+from .windows import AGGREGATES, Windows
+
+TIME_COLUMNS = ("times", "first_times", "last_times")
+VALUE_COLUMNS = AGGREGATES
+# Windows field for each time column
+_TIME_FIELDS = {"times": "ends", "first_times": "first_times", "last_times": "last_times"}
+
+_STORED_SQL = """
+    SELECT r.series_id, _prom_catalog.timestamptz_to_us(r.chunk_start) AS key, {columns}
+    FROM prom_data.rollup r
+    JOIN unnest($2::int8[], $3::int8[]) AS k(s, b)
+      ON r.resolution_s = $1 AND r.series_id = k.s AND r.chunk_start = _prom_catalog.timestamptz_from_us(k.b)
+""".format(columns=", ".join(f"r.{c}" for c in TIME_COLUMNS + VALUE_COLUMNS))
+
+_UPSERT_SQL = """
+    INSERT INTO prom_data.rollup (resolution_s, series_id, chunk_start, count, {columns})
+    SELECT $1, u.s, _prom_catalog.timestamptz_from_us(u.b), u.n, {u_columns}
+    FROM unnest($2::int8[], $3::int8[], $4::int4[], {params}) AS u(s, b, n, {columns})
+    ON CONFLICT (resolution_s, series_id, chunk_start) DO UPDATE SET
+        count = excluded.count, {updates}
+""".format(columns=", ".join(TIME_COLUMNS + VALUE_COLUMNS),
+           u_columns=", ".join(f"u.{c}" for c in TIME_COLUMNS + VALUE_COLUMNS),
+           params=", ".join(f"${i + 5}::bytea[]" for i in range(len(TIME_COLUMNS + VALUE_COLUMNS))),
+           updates=", ".join(f"{c} = excluded.{c}" for c in TIME_COLUMNS + VALUE_COLUMNS))
+
+
+# Columns left empty when they equal what other columns imply, which is the rule for counters
+# without a reset in the row (a counter only rises: its minimum is the first value, its maximum
+# the last, its increase their difference). Checked bit for bit when writing; readers (and the
+# views, in SQL) derive the column again.
+IMPLIED = {
+    "mins": lambda w: w["firsts"],
+    "maxs": lambda w: w["lasts"],
+    "increases": lambda w: w["lasts"] - w["firsts"],
+}
+
+
+def encode_value_column(name: str, columns: dict) -> bytes:
+    values = columns[name]
+    implied = IMPLIED.get(name)
+    if implied is not None and len(values):
+        with np.errstate(all="ignore"):
+            if np.array_equal(values.view(np.int64), implied(columns).view(np.int64)):
+                return b""
+    return encode_values(values)
+
+
+def decode_value_columns(raw: dict, names) -> dict:
+    """The value columns ``names`` of a stored row (``raw``: column name to bytes), implied
+    ones derived."""
+    out = {}
+    for name in ("firsts", "lasts"):
+        if name in raw:
+            out[name] = decode_values(raw[name])
+    for name in names:
+        if name in out:
+            continue
+        data = raw[name]
+        if len(data) == 0 and name in IMPLIED:
+            with np.errstate(all="ignore"):
+                out[name] = IMPLIED[name](out)
+        else:
+            out[name] = decode_values(data)
+    return {n: out[n] for n in names}
+
+
+def period_starts(ends_us: np.ndarray, resolution_s: int) -> np.ndarray:
+    """The stored row (period start) of each window: a window belongs to the period holding
+    its last instant (end - 1 µs), so a period's row never holds a window of the next."""
+    period_us = PERIOD_S[resolution_s] * 1_000_000
+    return ((ends_us - 1) // period_us) * period_us
+
+
+def decode_row(row: dict, series_id: int) -> Windows:
+    """The windows of a stored row (a dict with the table's columns)."""
+    ends = decode_times(row["times"])
+    values = decode_value_columns(row, VALUE_COLUMNS)
+    return Windows(series_ids=np.full(len(ends), series_id, dtype=np.int64), ends=ends,
+                   first_times=decode_times(row["first_times"]), last_times=decode_times(row["last_times"]),
+                   **values)
+
+
+def merge(stored: Windows, fresh: Windows) -> Windows:
+    """Windows of one series from both, ordered by end; fresh ones win an equal end."""
+    both = Windows(*(np.concatenate([getattr(stored, f), getattr(fresh, f)]) for f in stored.__dataclass_fields__))
+    order = np.argsort(both.ends, kind="stable")
+    both = both.take(order)
+    keep = np.r_[both.ends[1:] != both.ends[:-1], True]  # the later of equal ends: the fresh one
+    return both.take(keep)
+
+
+def write_windows(plpy: Any, plans: dict, resolution_s: int, fresh: Windows) -> int:
+    """Merges the windows (ordered by series, end) into their rows; returns the rows written."""
+    if not len(fresh):
+        return 0
+    keys = period_starts(fresh.ends, resolution_s)
+    cuts = np.flatnonzero(np.r_[True, (fresh.series_ids[1:] != fresh.series_ids[:-1]) | (keys[1:] != keys[:-1])])
+    bounds = np.r_[cuts, len(fresh)]
+    sids, bkeys = fresh.series_ids[cuts].tolist(), keys[cuts].tolist()
+    if "rollup_stored" not in plans:
+        plans["rollup_stored"] = plpy.prepare(_STORED_SQL, ["int4", "int8[]", "int8[]"])
+        plans["rollup_upsert"] = plpy.prepare(
+            _UPSERT_SQL, ["int4", "int8[]", "int8[]", "int4[]"] + ["bytea[]"] * len(TIME_COLUMNS + VALUE_COLUMNS))
+    stored = {(r["series_id"], r["key"]): r for r in plpy.execute(plans["rollup_stored"], [resolution_s, sids, bkeys])}
+    counts: list[int] = []
+    columns: dict[str, list[bytes]] = {c: [] for c in TIME_COLUMNS + VALUE_COLUMNS}
+    for i, (sid, key) in enumerate(zip(sids, bkeys)):
+        part = fresh.take(slice(int(bounds[i]), int(bounds[i + 1])))
+        old = stored.get((sid, key))
+        if old is not None:
+            part = merge(decode_row(old, sid), part)
+        counts.append(len(part))
+        for c in TIME_COLUMNS:
+            columns[c].append(encode_times(getattr(part, _TIME_FIELDS[c])))
+        values = {c: getattr(part, c) for c in VALUE_COLUMNS}
+        for c in VALUE_COLUMNS:
+            columns[c].append(encode_value_column(c, values))
+    plpy.execute(plans["rollup_upsert"], [resolution_s, sids, bkeys, counts]
+                 + [columns[c] for c in TIME_COLUMNS + VALUE_COLUMNS])
+    return len(sids)
