@@ -1,5 +1,5 @@
 -- Recording and alerting rules (docs/rules.md): rule groups in Prometheus's rule file format,
--- stored in _prom_catalog.rule_group (sql/migrations/0014-rules.sql) and evaluated here with
+-- stored in _prom_catalog.rule_group (sql/migrations/0015-rules.sql) and evaluated here with
 -- the PromQL engine; the logic is in extension/promscale/rules/.
 
 -- Stores (or replaces) a rule group given as YAML: a mapping with `rules` (and optionally
