@@ -42,6 +42,25 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.set_interval_setting(text, interval, interval) IS 'Validates and stores an interval setting';
 
+-- Stores an integer setting after checking it is at least `minimum`.
+CREATE OR REPLACE FUNCTION _prom_catalog.set_int_setting(setting_key text, new_value bigint, minimum bigint)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF new_value IS NULL OR new_value < minimum THEN
+        RAISE EXCEPTION 'invalid % %: it must be at least %', replace(setting_key, '_', ' '),
+            coalesce(new_value::text, 'NULL'), minimum
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO _ps_catalog.setting (key, value) VALUES (setting_key, new_value::text)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.set_int_setting(text, bigint, bigint) IS 'Validates and stores an integer setting';
+
 -- Time span of each new partition of prom_data.sample.
 CREATE OR REPLACE FUNCTION prom_api.get_default_chunk_interval()
 RETURNS interval

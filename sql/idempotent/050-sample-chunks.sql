@@ -78,12 +78,7 @@ SECURITY DEFINER  -- callers need no rights on the settings table; EXECUTE is gr
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF max_new IS NULL OR max_new < 1 THEN
-        RAISE EXCEPTION 'invalid max new chunks per write %: it must be at least 1', coalesce(max_new::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO _ps_catalog.setting (key, value) VALUES ('max_new_chunks_per_write', max_new::text)
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    PERFORM _prom_catalog.set_int_setting('max_new_chunks_per_write', max_new, 1);
     RETURN true;
 END
 $$;

@@ -17,15 +17,11 @@ CREATE OR REPLACE FUNCTION prom_api.set_promql_max_samples(max_samples bigint)
 RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER  -- callers need no rights on the settings table; EXECUTE is granted to admins only
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF max_samples IS NULL OR max_samples < 1 THEN
-        RAISE EXCEPTION 'invalid max samples %: it must be a positive number', coalesce(max_samples::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO _ps_catalog.setting (key, value) VALUES ('promql_max_samples', max_samples::text)
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    PERFORM _prom_catalog.set_int_setting('promql_max_samples', max_samples, 1);
     RETURN true;
 END
 $$;

@@ -157,3 +157,19 @@ def test_bad_subquery_steps_are_refused(loaded):
         count_over_subquery(loaded, "'-1 minute'")
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="promql default subquery step"):
         loaded.execute("SELECT prom_api.set_promql_default_subquery_step('0')")
+
+
+def test_an_admin_role_can_change_the_settings(loaded, pg_cluster, db_name):
+    """The setters run with the extension's rights: an admin needs no rights on the settings
+    table (set_promql_max_samples needed them, and failed for anyone but a superuser)."""
+    loaded.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'promscale_admin') THEN "
+                   "CREATE ROLE promscale_admin LOGIN IN ROLE prom_admin; END IF; END $$")
+    with psycopg.connect(pg_cluster.uri(db_name, user="promscale_admin"), autocommit=True) as conn:
+        for setter in ("set_promql_max_samples(1000)", "set_max_new_chunks_per_write(10)",
+                       "set_promql_default_subquery_step('15s')"):
+            assert conn.execute(f"SELECT prom_api.{setter}").fetchone()[0] is True
+        with pytest.raises(psycopg.errors.InvalidParameterValue,
+                           match="invalid promql max samples 0: it must be at least 1"):
+            conn.execute("SELECT prom_api.set_promql_max_samples(0)")
+    assert loaded.execute("SELECT prom_api.get_promql_max_samples(), prom_api.get_max_new_chunks_per_write()"
+                          ).fetchone() == (1000, 10)
