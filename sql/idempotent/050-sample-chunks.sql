@@ -85,6 +85,23 @@ $$;
 COMMENT ON FUNCTION prom_api.set_max_new_chunks_per_write(int) IS
     'Sets how many head partitions one write may create';
 
+-- The earliest of the given times in each chunk interval that no partition covers, in time
+-- order (grouped by interval number: no timestamp arithmetic that could overflow at the ends).
+CREATE OR REPLACE FUNCTION _prom_catalog.uncovered_chunk_times(times timestamptz[], interval_seconds float8)
+RETURNS timestamptz[]
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(m ORDER BY m), '{}') FROM (
+        SELECT min(x) AS m FROM unnest(times) AS x
+        WHERE x IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x)
+        GROUP BY floor(extract(epoch FROM x)::float8 / interval_seconds)) AS g
+$$;
+COMMENT ON FUNCTION _prom_catalog.uncovered_chunk_times(timestamptz[], float8) IS
+    'One time of each chunk interval of the given times that no partition of prom_data.sample covers';
+
 -- Makes sure a partition exists for every given time, creating at most max_new of them
 -- (NULL: no limit); returns how many were created. Writers call it after an insert found
 -- no partition.
@@ -102,33 +119,25 @@ DECLARE
     created_in_pass int;
     locked boolean := false;
     interval_seconds float8 := extract(epoch FROM prom_api.get_default_chunk_interval());
-    needed bigint;
+    limit_per_write int := prom_api.get_max_new_chunks_per_write();
+    -- one time of every interval that no partition covers: what a pass creates
+    uncovered timestamptz[];
 BEGIN
-    -- the bound on one write, checked before creating anything: the intervals its times fall in
-    -- that no partition covers (the writer's first call sees them all)
-    SELECT count(DISTINCT floor(extract(epoch FROM x)::float8 / interval_seconds)) INTO needed
-    FROM unnest(times) AS x
-    WHERE x IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x);
-    IF needed > prom_api.get_max_new_chunks_per_write() THEN
+    uncovered := _prom_catalog.uncovered_chunk_times(times, interval_seconds);
+    -- the bound on one write, checked before creating anything (the writer's first call sees
+    -- every uncovered interval)
+    IF cardinality(uncovered) > limit_per_write THEN
         -- invalid_parameter_value: the connector answers 400, so a client does not retry it forever
         RAISE EXCEPTION 'samples span % time ranges without a head partition, and one write may create at most % (send old data in smaller time slices, or raise the limit with prom_api.set_max_new_chunks_per_write)',
-            needed, prom_api.get_max_new_chunks_per_write()
+            cardinality(uncovered), limit_per_write
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- A pass creates a chunk for one time of every missing interval; chunks are clipped to
+    -- A pass creates a chunk for one time of every uncovered interval; chunks are clipped to
     -- their neighbours, so another pass picks up times a clipped chunk left out. Passes stop
     -- when one creates nothing (or at max_new).
     LOOP
         created_in_pass := 0;
-        -- grouped by interval number: no timestamp arithmetic that could overflow at the ends
-        FOR missing IN
-            SELECT min(x) FROM unnest(times) AS x
-            WHERE x IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM _prom_catalog.sample_chunk c WHERE tstzrange(c.start_time, c.end_time) @> x)
-            GROUP BY floor(extract(epoch FROM x)::float8 / interval_seconds)
-            ORDER BY 1
-        LOOP
+        FOREACH missing IN ARRAY uncovered LOOP
             EXIT WHEN created >= max_new;
             IF NOT locked THEN
                 -- one creator at a time; what others made while we waited is seen below
@@ -143,6 +152,7 @@ BEGIN
             created_in_pass := created_in_pass + 1;
         END LOOP;
         EXIT WHEN created_in_pass = 0 OR created >= max_new;
+        uncovered := _prom_catalog.uncovered_chunk_times(times, interval_seconds);
     END LOOP;
     RETURN created;
 END
