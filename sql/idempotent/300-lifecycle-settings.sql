@@ -54,6 +54,26 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.get_metric_id(text) IS 'Id of a metric by name; raises undefined_object when unknown';
 
+-- Refuses a per-metric retention period that is missing, under an hour or in months (whose
+-- length varies); `what` names it in the message ('retention period', 'rollup retention period').
+CREATE OR REPLACE FUNCTION _prom_catalog.check_metric_retention_period(what text, retention_period interval, metric_name text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF retention_period IS NULL OR retention_period < interval '1 hour'
+       OR extract(month FROM retention_period) <> 0 OR extract(year FROM retention_period) <> 0 THEN
+        RAISE EXCEPTION 'invalid % % for metric %: it must be at least 1 hour and use days, hours, minutes or seconds',
+            what, coalesce(retention_period::text, 'NULL'), metric_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION _prom_catalog.check_metric_retention_period(text, interval, text) IS
+    'Raises invalid_parameter_value for a per-metric retention period under an hour or in months';
+
 CREATE OR REPLACE FUNCTION prom_api.set_metric_retention_period(metric_name text, retention_period interval)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -64,12 +84,7 @@ AS $$
 DECLARE
     mid int := _prom_catalog.get_metric_id(metric_name);
 BEGIN
-    IF retention_period IS NULL OR retention_period < interval '1 hour'
-       OR extract(month FROM retention_period) <> 0 OR extract(year FROM retention_period) <> 0 THEN
-        RAISE EXCEPTION 'invalid retention period % for metric %: it must be at least 1 hour and use days, hours, minutes or seconds',
-            coalesce(retention_period::text, 'NULL'), metric_name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM _prom_catalog.check_metric_retention_period('retention period', retention_period, metric_name);
     INSERT INTO _prom_catalog.metric_retention (metric_id, retention_period) VALUES (mid, retention_period)
     ON CONFLICT (metric_id) DO UPDATE SET retention_period = excluded.retention_period;
     PERFORM _prom_catalog.retention_changed();

@@ -61,12 +61,7 @@ DECLARE
     mid int := _prom_catalog.get_metric_id(metric_name);
     res int := _prom_catalog.rollup_resolution_s(resolution);
 BEGIN
-    IF retention_period IS NULL OR retention_period < interval '1 hour'
-       OR extract(month FROM retention_period) <> 0 OR extract(year FROM retention_period) <> 0 THEN
-        RAISE EXCEPTION 'invalid rollup retention period % for metric %: it must be at least 1 hour and use days, hours, minutes or seconds',
-            coalesce(retention_period::text, 'NULL'), metric_name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM _prom_catalog.check_metric_retention_period('rollup retention period', retention_period, metric_name);
     INSERT INTO _prom_catalog.rollup_retention (metric_id, resolution_s, retention_period) VALUES (mid, res, retention_period)
     ON CONFLICT (metric_id, resolution_s) DO UPDATE SET retention_period = excluded.retention_period;
     RETURN true;
