@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
-from .go_syntax import ParamError, parse_duration_ns
 
 # The embedded cluster that `make run` starts (tools/pgcluster.py).
 EMBEDDED_DB_URI = "postgresql://promscale@127.0.0.1:54320/promscale"
@@ -28,12 +27,22 @@ def _size(text: str) -> int:
     return int(lowered)
 
 
+_FLAG_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
+_FLAG_DURATION_NS = tuple(ms * 1_000_000 for ms in (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000,
+                                                    60_000, 1000, 1))
+
+
 def _duration_ns(text: str) -> int:
-    """Nanoseconds from a Prometheus duration ('2m', '1h30m') or float seconds."""
+    """Nanoseconds from float seconds or a duration in Prometheus's units ('2m', '1h30m').
+    The connector's only reading of that syntax: flags are read before any database is there
+    to ask (the HTTP API's parameters are the extension's, promscale/httpapi/params.py)."""
     try:
-        value = parse_duration_ns(text)
-    except ParamError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        value = int(float(text) * 1e9)
+    except (ValueError, OverflowError):
+        match = _FLAG_DURATION.fullmatch(text)
+        if not text or match is None or not any(match.groups()):
+            raise argparse.ArgumentTypeError(f"cannot parse {text!r} to a valid duration") from None
+        value = sum(int(count) * unit for count, unit in zip(match.groups(), _FLAG_DURATION_NS) if count)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
     return value

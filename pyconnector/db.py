@@ -73,12 +73,18 @@ class TimeBudget:
         return left
 
 
+@dataclass(frozen=True)
+class TimeoutStatement:
+    """A statement that sets the transaction's statement_timeout itself (set_config(..., true)),
+    where the database computes the timeout: the Prometheus API's ``timeout`` parameter is
+    parsed by the extension. Given as a call's timeout, it runs in the call's round trip."""
+
+    sql: str
+    params: tuple
+
+
 class QueryFailed(Exception):
     """A query function raised an error (e.g. a parse error); the message is the database's."""
-
-
-class InsufficientPrivilege(Exception):
-    """The connector's login role may not call the function (SQLSTATE 42501)."""
 
 
 class StaleSeries(Exception):
@@ -268,14 +274,17 @@ class Database:
         register_binary_arrays(conn)
         return conn
 
-    def _statement(self, conn: psycopg.Connection, timeout_ms: int | None, run: Any) -> Any:
+    def _statement(self, conn: psycopg.Connection, timeout_ms: int | TimeoutStatement | None, run: Any) -> Any:
         """``run(conn)`` under statement timeout ``timeout_ms``: a single autocommit statement when
         that is the session's own timeout (one round trip), else in a transaction of its own that
-        sets it, sent as one pipeline."""
+        sets it (or runs the TimeoutStatement that sets it), sent as one pipeline."""
         if timeout_ms is None or timeout_ms == self.statement_timeout_ms:
             return run(conn)
         with conn.pipeline(), conn.transaction():
-            conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+            if isinstance(timeout_ms, TimeoutStatement):
+                conn.execute(timeout_ms.sql, timeout_ms.params)
+            else:
+                conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
             return run(conn)
 
     def open_warm_connections(self, count: int) -> int:
@@ -382,13 +391,16 @@ class Database:
         return self._run(work, read_only=True)
 
     def call_on_primary(self, sql: str, params: Sequence[Any]) -> Any:
-        """The first column of the one row of a statement that writes (prom_api.put_rule_files),
-        always on this database, the primary: replicas.ReplicatedDatabase routes only the read
-        calls (call, read_samples, query). An error the function raises raises QueryFailed."""
+        """The first column of the one row of a statement that writes (prom_api.put_rule_files,
+        prom_api.http_admin_api), always on this database, the primary: replicas.ReplicatedDatabase
+        routes only the read calls (call, read_samples, query). An error the function raises
+        raises QueryFailed; a cancelled statement QueryTimeout."""
 
         def work(conn: psycopg.Connection) -> Any:
             try:
                 row = conn.execute(sql, params).fetchone()
+            except errors.QueryCanceled as exc:
+                raise QueryTimeout(first_line(exc)) from exc
             except (errors.RaiseException, errors.InvalidParameterValue, errors.DataException) as exc:
                 diag = getattr(exc, "diag", None)
                 raise QueryFailed((diag.message_primary if diag else None) or first_line(exc)) from exc
@@ -540,42 +552,11 @@ class Database:
 
         return self._run(work)
 
-    def delete_series(self, selectors: Sequence[str], start_s: float | None, end_s: float | None,
-                      timeout_ms: int | None = None) -> int:
-        """prom_api.delete_series of every selector, in one transaction (one bad selector deletes
-        nothing); bounds in seconds, None for open. Returns the samples deleted. A selector the
-        function refuses (SQLSTATE 22023) raises QueryFailed with its message; a login role
-        without prom_admin raises InsufficientPrivilege."""
-
-        def work(conn: psycopg.Connection) -> int:
-            deleted = 0
-            try:
-                with conn.transaction():
-                    if timeout_ms is not None:
-                        conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
-                    for selector in selectors:
-                        row = conn.execute(
-                            "SELECT prom_api.delete_series(%s::text, "
-                            "coalesce(to_timestamp(%s::float8), '-infinity'), "
-                            "coalesce(to_timestamp(%s::float8), 'infinity'))",
-                            (selector, start_s, end_s)).fetchone()
-                        deleted += int(row[0])
-            except errors.InsufficientPrivilege as exc:
-                raise InsufficientPrivilege(first_line(exc)) from exc
-            except errors.QueryCanceled as exc:
-                raise QueryTimeout(first_line(exc)) from exc
-            except errors.InvalidParameterValue as exc:
-                diag = getattr(exc, "diag", None)
-                message = (diag.message_primary if diag else None) or first_line(exc)
-                # PL/Python prefixes the class of what plpy.error raised
-                raise QueryFailed(message.removeprefix("plpy.Error: ")) from exc
-            return deleted
-
-        return self._run(work)
-
-    def query(self, sql: str, params: Sequence[Any] = (), timeout_ms: int | None = None) -> list[tuple]:
-        """Rows of one read-only statement (the Jaeger API's calls of ps_trace functions), under
-        statement_timeout ``timeout_ms`` when given; a cancelled statement raises QueryTimeout."""
+    def query(self, sql: str, params: Sequence[Any] = (), timeout_ms: int | TimeoutStatement | None = None
+              ) -> list[tuple]:
+        """Rows of one read-only statement (the Prometheus HTTP API's prom_api.http_api, the Jaeger
+        API's calls of ps_trace functions), under statement_timeout ``timeout_ms`` when given; a
+        cancelled statement raises QueryTimeout."""
 
         def rows(conn: psycopg.Connection) -> list[tuple]:
             return conn.execute(sql, params).fetchall()
@@ -597,8 +578,8 @@ __all__ = [
     "InvalidData",
     "QueryTimeout",
     "TimeBudget",
+    "TimeoutStatement",
     "QueryFailed",
-    "InsufficientPrivilege",
     "StaleSeries",
     "SampleBatch",
     "ActivityBatch",

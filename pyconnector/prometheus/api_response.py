@@ -1,6 +1,7 @@
-"""Prometheus HTTP API responses: the envelopes, the HTTP status of each error type
-(web/api/v1/api.go respondError in 2.42), and what every answer of the API gets (CORS
-headers, gzip)."""
+"""What every answer of the Prometheus HTTP API gets (CORS headers, gzip), and the error
+envelopes of what the database cannot answer itself: it was unreachable, cancelled the
+statement (timeout) or failed. Every other body and status, errors included, is the
+extension's (prom_api.http_api: extension/promscale/httpapi/)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,6 @@ import json
 
 from werkzeug.wrappers import Request, Response
 
-STATUS_OF_ERROR_TYPE = {
-    "bad_data": 400,
-    "execution": 422,
-    "timeout": 503,
-    "canceled": 503,
-    "internal": 500,
-    "not_found": 404,
-    "unavailable": 500,
-}
 JSON = "application/json"
 GZIP_MIN_BYTES = 1024
 CORS_HEADERS = {
@@ -29,43 +21,27 @@ CORS_HEADERS = {
 
 
 class ApiError(Exception):
-    """An API error answered with Prometheus's error envelope."""
+    """An answer in Prometheus's error envelope that the connector gives itself."""
 
-    def __init__(self, error_type: str, message: str, status: int | None = None):
+    def __init__(self, error_type: str, message: str, status: int):
         super().__init__(message)
         self.error_type = error_type
-        self.status = status or STATUS_OF_ERROR_TYPE.get(error_type, 500)
-
-
-def json_string(text: str) -> str:
-    encoded = json.dumps(text, ensure_ascii=False)
-    return encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def error_body(error_type: str, message: str) -> str:
-    return '{"status":"error","errorType":' + json_string(error_type) + ',"error":' + json_string(message) + "}"
+        self.status = status
 
 
 def error_response(exc: ApiError) -> Response:
-    return Response(error_body(exc.error_type, str(exc)), status=exc.status, content_type=JSON)
+    # json.dumps escapes as Go does but for the HTML-safe escapes Go adds
+    quoted = [json.dumps(text, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+              .replace("&", "\\u0026") for text in (exc.error_type, str(exc))]
+    return Response('{"status":"error","errorType":' + quoted[0] + ',"error":' + quoted[1] + "}",
+                    status=exc.status, content_type=JSON)
 
 
-def success_response(data_json: str) -> Response:
-    return Response('{"status":"success","data":' + data_json + "}", status=200, content_type=JSON)
-
-
-def forward(body: str | None) -> Response:
-    """A response body made by the extension: 200 on success, the error type's status
-    otherwise, 204 when the extension had nothing to say (None)."""
+def answer(status: int, body: str | None) -> Response:
+    """The extension's answer (status, body; None: no content) as an HTTP response."""
     if body is None:
-        return Response(status=204)
-    if body.startswith('{"status":"success"'):
-        return Response(body, status=200, content_type=JSON)
-    try:
-        error_type = json.loads(body).get("errorType", "internal")
-    except ValueError:
-        error_type = "internal"
-    return Response(body, status=STATUS_OF_ERROR_TYPE.get(error_type, 500), content_type=JSON)
+        return Response(status=status)
+    return Response(body, status=status, content_type=JSON)
 
 
 def compressed(request: Request, response: Response) -> Response:

@@ -3,7 +3,8 @@ wire format of the endpoint that raised it.
 
 - remote_write and remote_read: a one-line text body (Prometheus logs its first line), the
   status telling Prometheus whether to retry (4xx: never);
-- the HTTP API: Prometheus's JSON error envelope (api_response.py), with the API's headers.
+- the HTTP API: Prometheus's JSON error envelope for what the database could not answer
+  (api_response.py; the extension answers every other error), with the API's headers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from ..body import BodyTimeout, BodyTooLarge
 from ..db import InvalidData, QueryTimeout
 from ..telemetry import Telemetry
 from .api_response import ApiError, error_response as api_error_response, finish
-from .params import ParamError
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,6 @@ def error_response(request: Request, exc: Exception, telemetry: Telemetry, cors_
     application's hook answers it (database unavailable: 503, anything else: 500)."""
     if isinstance(exc, ApiError):
         return finish(request, api_error_response(exc), cors_origins)
-    if isinstance(exc, ParamError):
-        return finish(request, api_error_response(ApiError("bad_data", str(exc))), cors_origins)
     known = _status_and_kind(exc)
     if known is None:
         return None

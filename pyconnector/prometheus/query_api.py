@@ -1,14 +1,17 @@
-"""The Prometheus HTTP API v1 (query, metadata and status endpoints).
+"""The Prometheus HTTP API v1 (query, metadata, rules and status endpoints).
 
-Parameters are parsed and validated here exactly as Prometheus 2.42 does; the
-work and the response bodies come from the extension's prom_api.*_json functions,
-which this module forwards. Errors are raised (ApiError, ParamError) and answered
-by the protocol's error hook (errors.py) in Prometheus's JSON envelope.
+A request's parameters go to the extension as received (``form``: GET query string and POST
+form merged as Go's r.Form, repeated match[] kept); prom_api.http_api checks them as
+Prometheus 2.42 does and answers the HTTP status and the whole body, errors included
+(extension/promscale/httpapi/). This module parses the HTTP form, bounds the statement, and
+answers itself only what the database cannot: it was unreachable, cancelled the statement or
+failed (ApiError, answered by the protocol's error hook, errors.py).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from typing import Any, Callable
@@ -17,31 +20,38 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from ..config import Config
-from ..db import Database, DatabaseError, DatabaseUnavailable, QueryFailed, QueryTimeout, first_line
-from . import params
-from .api_response import ApiError, finish, forward, json_string, success_response
-from .params import MAX_TIME_MS, MIN_TIME_MS, ParamError, go_quote, invalid
+from ..db import Database, DatabaseError, DatabaseUnavailable, QueryTimeout, TimeoutStatement, first_line
+from .api_response import ApiError, answer, finish
 
 log = logging.getLogger(__name__)
 
-MAX_POINTS = 11_000
 TIMEOUT_MESSAGE = "query timed out in expression evaluation"
-LABEL_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789")
+HTTP_API = "SELECT status, body FROM prom_api.http_api(%s, %s::jsonb, %s::jsonb)"
+# the request's `timeout` bounded by --query-timeout, set in the request's round trip
+TIMEOUT_SETTING = ("SELECT pg_catalog.set_config('statement_timeout', "
+                   "_prom_catalog.http_statement_timeout(%s, %s), true)")
 
 BUILD_INFO = (
-    '{"version":"2.42.0","revision":"promscale","branch":"HEAD","buildUser":"promscale",'
-    '"buildDate":"20230131-00:00:00","goVersion":"go1.19.8"}'
+    '{"status":"success","data":{"version":"2.42.0","revision":"promscale","branch":"HEAD","buildUser":"promscale",'
+    '"buildDate":"20230131-00:00:00","goVersion":"go1.19.8"}}'
 )
 
 Handler = Callable[..., Response]
 
 
-def _seconds(millis: int) -> float:
-    return millis / 1000.0
+def form(request: Request) -> MultiDict:
+    """URL and form-body parameters merged as Go's r.Form: body values first."""
+    merged: MultiDict = MultiDict()
+    for source in (request.form, request.args):
+        for key, values in source.lists():
+            for value in values:
+                merged.add(key, value)
+    return merged
 
 
-def is_label_name(name: str) -> bool:
-    return bool(name) and not name[0].isdigit() and all(ch in LABEL_NAME_CHARS for ch in name)
+def form_json(values: MultiDict) -> str:
+    """The parameters as prom_api.http_api takes them: name -> every value, in order."""
+    return json.dumps({name: values.getlist(name) for name in values.keys()}, ensure_ascii=False)
 
 
 def http_api(handler: Handler) -> Handler:
@@ -66,192 +76,84 @@ class QueryApiEndpoints:
     query_timeout_ns: int
     started: float
 
-    # --- plumbing ---
-
-    def _call(self, sql: str, args: tuple, timeout_ns: int | None = None) -> Any:
-        timeout_ms = None if timeout_ns is None else max(1, timeout_ns // 1_000_000)
+    def _api(self, endpoint: str, request: Request, timed: bool = False) -> Response:
+        """The extension's answer to ``endpoint`` (the path after /api/v1/). ``timed``: the
+        request's ``timeout`` parameter bounds the statement too (query, query_range)."""
+        values = form(request)
+        timeout = None
+        if timed and values.get("timeout"):
+            timeout = TimeoutStatement(TIMEOUT_SETTING, (values.get("timeout"), self.query_timeout_ns // 1_000_000))
+        settings = json.dumps({"subquery_step": self.config.promql_default_subquery_step or None})
         try:
-            return self.db.call(sql, args, timeout_ms)
+            rows = self.db.query(HTTP_API, (endpoint, form_json(values), settings), timeout)
         except QueryTimeout:
-            raise ApiError("timeout", TIMEOUT_MESSAGE) from None
+            raise ApiError("timeout", TIMEOUT_MESSAGE, 503) from None
         except DatabaseUnavailable as exc:
-            raise ApiError("unavailable", str(exc), status=503) from None
+            raise ApiError("unavailable", str(exc), 503) from None
         except DatabaseError as exc:
             # a bug or a broken installation: Prometheus's storage errors are internal/500
-            log.exception("API call failed: %s", sql)
-            raise ApiError("internal", first_line(exc)) from None
-
-    def _timeout_ns(self, values: MultiDict) -> int:
-        text = values.get("timeout", "")
-        if not text:
-            return self.query_timeout_ns
-        try:
-            requested = params.parse_duration_ns(text)
-        except ParamError as exc:
-            raise ApiError("bad_data", str(invalid("timeout", str(exc)))) from None
-        return max(1_000_000, min(requested, self.query_timeout_ns))
-
-    @staticmethod
-    def _lookback_seconds(values: MultiDict) -> float | None:
-        text = values.get("lookback_delta", "")
-        if not text:
-            return None
-        try:
-            return params.parse_duration_ns(text) / 1e9
-        except ParamError as exc:
-            raise ApiError("bad_data", str(invalid("lookback_delta", str(exc)))) from None
-
-    @staticmethod
-    def _range(values: MultiDict) -> tuple[float, float]:
-        """start/end for series, labels, values and exemplars (open bounds by default)."""
-        try:
-            start = params.time_param(values, "start", MIN_TIME_MS)
-            end = params.time_param(values, "end", MAX_TIME_MS)
-        except ParamError as exc:
-            raise ApiError("bad_data", str(exc)) from None
-        return _seconds(start), _seconds(end)
-
-    @staticmethod
-    def _limit(values: MultiDict) -> int | None:
-        try:
-            limit = params.int_param(values, "limit")
-        except ParamError as exc:
-            raise ApiError("bad_data", str(exc)) from None
-        return limit if limit is not None and limit > 0 else None
-
-    def _subquery_step(self) -> float | None:
-        """--promql-default-subquery-step in seconds; None: the database's setting."""
-        return self.config.promql_default_subquery_step or None
+            log.exception("API call failed: %s", endpoint)
+            raise ApiError("internal", first_line(exc), 500) from None
+        status, body = rows[0]
+        return answer(status, body)
 
     # --- queries ---
 
     @http_api
     def on_query(self, request: Request) -> Response:
-        values = params.form(request)
-        try:
-            at = params.time_param(values, "time", int(time.time() * 1000))
-        except ParamError as exc:
-            raise ApiError("bad_data", str(exc)) from None
-        timeout_ns = self._timeout_ns(values)
-        lookback = self._lookback_seconds(values)
-        # max_source_resolution (Thanos's parameter: raw, 5m, 1h, auto) is checked by the extension
-        body = self._call("SELECT prom_api.query_json(%s::text, %s::float8, %s::text, %s::float8, %s::float8, %s::text)",
-                          (values.get("query", ""), _seconds(at), values.get("timeout") or None, lookback,
-                           self._subquery_step(), values.get("max_source_resolution") or None), timeout_ns)
-        return forward(body)
+        return self._api("query", request, timed=True)
 
     @http_api
     def on_query_range(self, request: Request) -> Response:
-        values = params.form(request)
-        bounds = {}
-        for name in ("start", "end"):
-            try:
-                bounds[name] = params.parse_time(values.get(name, ""))
-            except ParamError as exc:
-                raise ApiError("bad_data", str(invalid(name, str(exc)))) from None
-        start, end = bounds["start"], bounds["end"]
-        if end < start:
-            raise ApiError("bad_data", str(invalid("end", "end timestamp must not be before start time")))
-        try:
-            step_ns = params.parse_duration_ns(values.get("step", ""))
-        except ParamError as exc:
-            raise ApiError("bad_data", str(invalid("step", str(exc)))) from None
-        if step_ns <= 0:
-            raise ApiError("bad_data", str(invalid(
-                "step", "zero or negative query resolution step widths are not accepted. Try a positive integer")))
-        # Go: end.Sub(start) / step on int64 nanoseconds (saturating subtraction, truncating division)
-        span_ns = min((end - start) * 1_000_000, params.INT64_MAX)
-        if span_ns // step_ns > MAX_POINTS:
-            raise ApiError("bad_data", "exceeded maximum resolution of 11,000 points per timeseries. "
-                                       "Try decreasing the query resolution (?step=XX)")
-        timeout_ns = self._timeout_ns(values)
-        step_ms = step_ns // 1_000_000  # the engine evaluates at whole milliseconds, like Prometheus
-        if step_ms == 0:
-            # Prometheus 2.42 divides by the millisecond step and fails the same way
-            raise ApiError("execution", "unexpected error: runtime error: integer divide by zero")
-        lookback = self._lookback_seconds(values)
-        body = self._call("SELECT prom_api.query_range_json(%s::text, %s::float8, %s::float8, %s::float8, "
-                          "%s::text, %s::float8, %s::float8, %s::text)",
-                          (values.get("query", ""), _seconds(start), _seconds(end), step_ms / 1000.0,
-                           values.get("timeout") or None, lookback, self._subquery_step(),
-                           values.get("max_source_resolution") or None), timeout_ns)
-        return forward(body)
+        return self._api("query_range", request, timed=True)
 
     @http_api
     def on_format_query(self, request: Request) -> Response:
-        values = params.form(request)
-        try:
-            text = self._call("SELECT prom_api.format_query(%s::text)", (values.get("query", ""),))
-        except QueryFailed as exc:
-            raise ApiError("bad_data", str(invalid("query", str(exc)))) from None
-        return success_response(json_string(text))
+        return self._api("format_query", request)
 
     @http_api
     def on_query_exemplars(self, request: Request) -> Response:
-        values = params.form(request)
-        start, end = self._range(values)
-        return forward(self._call("SELECT prom_api.query_exemplars_json(%s, %s, %s)",
-                                  (values.get("query", ""), start, end), self.query_timeout_ns))
+        return self._api("query_exemplars", request)
 
-    # --- series and labels ---
+    # --- series, labels and metadata ---
 
     @http_api
     def on_series(self, request: Request) -> Response:
-        values = params.form(request)
-        if not values.getlist("match[]"):
-            raise ApiError("bad_data", "no match[] parameter provided")
-        start, end = self._range(values)
-        return forward(self._call("SELECT prom_api.series_json(%s, %s, %s, %s)",
-                                  (values.getlist("match[]"), start, end, self._limit(values)), self.query_timeout_ns))
+        return self._api("series", request)
 
     @http_api
     def on_labels(self, request: Request) -> Response:
-        values = params.form(request)
-        start, end = self._range(values)
-        return forward(self._call("SELECT prom_api.label_names_json(%s, %s, %s, %s)",
-                                  (values.getlist("match[]"), start, end, self._limit(values)), self.query_timeout_ns))
+        return self._api("labels", request)
 
     @http_api
     def on_label_values(self, request: Request, name: str) -> Response:
-        if not is_label_name(name):
-            raise ApiError("bad_data", f"invalid label name: {go_quote(name)}")
-        values = params.form(request)
-        start, end = self._range(values)
-        return forward(self._call("SELECT prom_api.label_values_json(%s, %s, %s, %s, %s)",
-                                  (name, values.getlist("match[]"), start, end, self._limit(values)),
-                                  self.query_timeout_ns))
+        return self._api(f"label/{name}/values", request)
 
     @http_api
     def on_metadata(self, request: Request) -> Response:
-        values = params.form(request)
-        # Prometheus's message for these is "<name> must be a number"
-        limit = params.int_param(values, "limit", lambda _text: "limit must be a number")
-        per_metric = params.int_param(values, "limit_per_metric", lambda _text: "limit_per_metric must be a number")
-        return forward(self._call("SELECT prom_api.metadata_json(%s, %s, %s)",
-                                  (values.get("metric") or None, limit, per_metric)))
+        return self._api("metadata", request)
 
-    # --- status: what Grafana and promtool probe ---
+    # --- status: what Grafana and promtool probe (no database call) ---
 
     @http_api
     def on_buildinfo(self, request: Request) -> Response:
         # no "features" key: Grafana then classifies the source as plain Prometheus
-        return success_response(BUILD_INFO)
+        return answer(200, BUILD_INFO)
 
     @http_api
     def on_runtimeinfo(self, request: Request) -> Response:
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started))
-        return success_response(
-            '{"startTime":"' + started + '","CWD":"/","reloadConfigSuccess":true,"lastConfigTime":"' + started +
-            '","corruptionCount":0,"goroutineCount":0,"GOMAXPROCS":0,"GOGC":"","GODEBUG":"","storageRetention":""}')
+        return answer(200,
+                      '{"status":"success","data":{"startTime":"' + started + '","CWD":"/","reloadConfigSuccess":true,'
+                      '"lastConfigTime":"' + started + '","corruptionCount":0,"goroutineCount":0,"GOMAXPROCS":0,'
+                      '"GOGC":"","GODEBUG":"","storageRetention":""}}')
 
     # --- rules and alerts (evaluated by the extension: docs/rules.md) ---
 
     @http_api
     def on_rules(self, request: Request) -> Response:
-        return forward(self._call("SELECT prom_api.rules_json(%s)", (params.form(request).get("type") or None,)))
+        return self._api("rules", request)
 
     @http_api
     def on_alerts(self, request: Request) -> Response:
-        return forward(self._call("SELECT prom_api.alerts_json()", ()))
-
-
+        return self._api("alerts", request)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import glob
 import logging
 
-from ..db import Database, QueryFailed
+from ..db import Database, DatabaseUnavailable, QueryFailed, QueryTimeout
 
 log = logging.getLogger(__name__)
 
@@ -56,5 +56,7 @@ class RuleFiles:
                                             (files, contents))
         except QueryFailed as exc:
             raise RuleFileError(str(exc)) from None
+        except QueryTimeout as exc:  # as any statement the database cancelled: answered 503
+            raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
         log.info("loaded %d rule groups from %d rule files", count, len(files))
         return int(count)

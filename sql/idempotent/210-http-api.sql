@@ -87,6 +87,60 @@ $python$;
 COMMENT ON FUNCTION prom_api.query_exemplars_json(text, double precision, double precision) IS
     'Prometheus /api/v1/query_exemplars response body; NULL when the query has no selectors (HTTP 204)';
 
+-- The whole HTTP API request, as the connector receives it: "endpoint" is the path after
+-- /api/v1/ ('query', 'query_range', 'label/job/values', ...), "form" the request's parameters
+-- as received (name -> array of strings, as Go's r.Form), "settings" the connector's flags a
+-- query needs ({"subquery_step": seconds}). Every check, conversion and message is
+-- Prometheus 2.42's (promscale.httpapi.params); the answer is the HTTP status and the complete
+-- body (NULL: no content), errors included. See docs/http-api.md.
+CREATE OR REPLACE FUNCTION prom_api.http_api(endpoint text, form jsonb, settings jsonb DEFAULT '{}',
+                                             OUT status int, OUT body text)
+LANGUAGE plpython3u
+STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT would compile each catalog or sample scan for ~200 ms (see docs/performance.md)
+AS $python$
+import json
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+mod = GD["promscale"].module(plpy, "promscale.httpapi.endpoints")
+return mod.http_api(plpy, GD, endpoint, json.loads(form), json.loads(settings or "{}"))
+$python$;
+COMMENT ON FUNCTION prom_api.http_api(text, jsonb, jsonb) IS
+    'One Prometheus HTTP API v1 request (endpoint: the path after /api/v1/; form: its parameters as received): the HTTP status and response body';
+
+-- The admin endpoints (admin/tsdb/delete_series): they write, so not STABLE; what they call needs prom_admin.
+CREATE OR REPLACE FUNCTION prom_api.http_admin_api(endpoint text, form jsonb, OUT status int, OUT body text)
+LANGUAGE plpython3u
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+import json
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+mod = GD["promscale"].module(plpy, "promscale.httpapi.endpoints")
+return mod.http_api(plpy, GD, endpoint, json.loads(form), {}, admin=True)
+$python$;
+COMMENT ON FUNCTION prom_api.http_admin_api(text, jsonb) IS
+    'One request of the Prometheus admin API (admin/tsdb/delete_series): the HTTP status and response body (NULL: none)';
+
+-- The statement_timeout of a query request: its "timeout" parameter (Prometheus's duration
+-- syntax) bounded by max_ms (the connector's --query-timeout), at least 1 ms; max_ms when the
+-- parameter is absent or bad (the request then answers the parameter's error). The connector
+-- sets it in the request's transaction, in the same round trip as the request.
+CREATE OR REPLACE FUNCTION _prom_catalog.http_statement_timeout(timeout text, max_ms bigint)
+RETURNS text
+LANGUAGE plpython3u
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+return str(GD["promscale"].module(plpy, "promscale.httpapi.params").statement_timeout_ms(timeout, max_ms))
+$python$;
+COMMENT ON FUNCTION _prom_catalog.http_statement_timeout(text, bigint) IS
+    'statement_timeout in ms for a query''s timeout parameter, bounded by max_ms';
+
 GRANT EXECUTE ON FUNCTION
     _prom_catalog.clamped_timestamptz(double precision),
     _prom_catalog.get_matching_series_ids(text[], text[], text[]),
@@ -98,5 +152,9 @@ GRANT EXECUTE ON FUNCTION
     prom_api.label_names_json(text[], double precision, double precision, int),
     prom_api.label_values_json(text, text[], double precision, double precision, int),
     prom_api.metadata_json(text, int, int),
-    prom_api.query_exemplars_json(text, double precision, double precision)
+    prom_api.query_exemplars_json(text, double precision, double precision),
+    prom_api.http_api(text, jsonb, jsonb),
+    _prom_catalog.http_statement_timeout(text, bigint)
 TO prom_reader;
+-- delete_series itself is prom_admin's: a reader calling this is answered what to grant
+GRANT EXECUTE ON FUNCTION prom_api.http_admin_api(text, jsonb) TO prom_reader;

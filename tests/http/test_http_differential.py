@@ -138,3 +138,29 @@ def test_same_exemplars_as_prometheus(setup, api, query):
         assert (got.status_code, got.get_data(as_text=True)) == (expected.status_code, expected.text)
         if query == "http_requests_total" and not window:  # the comparison compared something
             assert [len(s["exemplars"]) for s in expected.json()["data"]] == [3] * 4
+
+
+# Parameter errors, whose messages quote the value as Go's %q does (control characters as \a,
+# \t, \x01, ...): status and body byte for byte
+BAD_REQUESTS = [
+    ("query", {"query": "1", "time": "\x07"}),
+    ("query", {"query": "1", "timeout": "1\u00e9\x0b"}),
+    ("query_range", {"query": "1", "start": "x\ty", "end": "5", "step": "1"}),
+    ("query_range", {"query": "1", "start": "1", "end": "5", "step": "1\x7f"}),
+    ("query_range", {"query": "1", "start": "1", "end": "5", "step": "1\x0c"}),
+    ("series", {}),
+    ("series", {"match[]": "up", "start": "\x01"}),
+    ("label/a%07b/values", {}),
+    ("metadata", {"limit": "x"}),
+    ("query_exemplars", {"query": "up", "start": "\x1b"}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, params", BAD_REQUESTS, ids=[f"{p}-{i}" for i, (p, _) in enumerate(BAD_REQUESTS)])
+def test_same_parameter_errors_as_prometheus(setup, api, path, params):
+    prom, _start = setup
+    expected = requests.get(f"{prom}/api/v1/{path}", params=params, timeout=60)
+    got = api.get(f"/api/v1/{path}", query_string=params)
+    assert expected.status_code == 400  # the comparison compares an error
+    assert (got.status_code, got.get_data(as_text=True)) == (expected.status_code, expected.text)

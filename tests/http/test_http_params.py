@@ -1,5 +1,5 @@
-"""Parameter parsing as Prometheus 2.42 (values observed from the real binary), and the
-Go-compatible JSON the extension writes."""
+"""Parameter parsing as Prometheus 2.42 (values observed from the real binary) and the
+Go-compatible JSON, both the extension's (promscale.httpapi); the connector's form merging."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from promscale.httpapi import gojson
-from promscale.promql.gofmt import format_float_f
-from pyconnector.prometheus.params import (MAX_TIME_MS, MIN_TIME_MS, ParamError, form, go_quote, parse_duration_ns,
-                                parse_time)
+from promscale.httpapi.params import MAX_TIME_MS, MIN_TIME_MS, BadData, parse_duration_ns, parse_time
+from promscale.promql.gofmt import format_float_f, go_quote
+from pyconnector.prometheus.query_api import form
 
 
 @pytest.mark.parametrize("text, millis", [
@@ -29,7 +29,7 @@ def test_parse_time(text, millis):
 
 @pytest.mark.parametrize("text", ["", "abc", "1_000", " 1", "2020-01-01", "2020-13-01T00:00:00Z", "1h"])
 def test_parse_time_errors(text):
-    with pytest.raises(ParamError, match="to a valid timestamp"):
+    with pytest.raises(BadData, match="to a valid timestamp"):
         parse_time(text)
 
 
@@ -43,7 +43,7 @@ def test_parse_duration(text, nanos):
 
 @pytest.mark.parametrize("text", ["", "x", "1.5ms", "1ns", "1m1h", "5 m", "1e300"])
 def test_parse_duration_errors(text):
-    with pytest.raises(ParamError, match="to a valid duration"):
+    with pytest.raises(BadData, match="to a valid duration"):
         parse_duration_ns(text)
 
 

@@ -35,10 +35,6 @@ def _plan(plpy: Any, key: Any, query: str, types: list[str]) -> Any:
     return plan
 
 
-def _body(data_json: str, warnings: list[str]) -> str:
-    if not warnings:
-        return gojson.success(data_json)
-    return '{"status":"success","data":' + data_json + ',"warnings":' + gojson.dumps(warnings) + "}"
 
 
 def _limited(items: list, limit: int | None) -> tuple[list, list[str]]:
@@ -78,7 +74,7 @@ def series_json(plpy: Any, session: dict, selectors: list[str], start: float, en
                          "string_agg(array_to_string(m.labels, ' '), ' ') AS labels FROM ({matched}) m")
     found = sorted_label_sets(plpy, session, rows[0]["widths"] or [], rows[0]["labels"]) if rows else []
     found, warnings = _limited(found, limit)
-    return _body(gojson.label_sets(found), warnings)
+    return gojson.success(gojson.label_sets(found), warnings)
 
 
 def label_names_json(plpy: Any, session: dict, selectors: list[str], start: float, end: float,
@@ -94,7 +90,7 @@ def label_names_json(plpy: Any, session: dict, selectors: list[str], start: floa
     else:
         names = _names_of_matched(plpy, session, match_sets, start, end)
     names, warnings = _limited(sorted(names or []), limit)
-    return _body(gojson.string_list(names), warnings)
+    return gojson.success(gojson.string_list(names), warnings)
 
 
 # Label names of the matched series in one cheap pass however many they are (reading every key
@@ -170,7 +166,7 @@ def label_values_json(plpy: Any, session: dict, name: str, selectors: list[str],
         rows = _over_matched(plpy, session, match_sets, start, end, _VALUES_OF_MATCHED, "text", name)
         values = rows[0]["v"] if rows else None
     values, warnings = _limited(sorted(values or []), limit)
-    return _body(gojson.string_list(values), warnings)
+    return gojson.success(gojson.string_list(values), warnings)
 
 
 # Values of a label among the matched series, each read once: the label id at the key's position.

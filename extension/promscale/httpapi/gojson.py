@@ -1,8 +1,6 @@
-"""JSON exactly as Prometheus 2.42 writes it, for the non-query endpoints.
-
-The formatting rules themselves (Go's HTML-safe string escaping, sample values in Go float
-formatting, millisecond timestamps) are the PromQL engine's (promscale.promql.api/gofmt),
-so every endpoint writes numbers and strings the same way.
+"""JSON exactly as Prometheus 2.42 writes it: Go's HTML-safe string escaping, sample values
+and timestamps in Go's float formatting, and the API's success and error envelopes with the
+HTTP status of each error type. Every response body of the extension is written with these.
 """
 
 from __future__ import annotations
@@ -10,11 +8,59 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..promql.api import json_string, json_ts
-from ..promql.gofmt import format_sample_value
+from ..promql.gofmt import format_float_e, format_float_f, format_sample_value
+
+# web/api/v1/api.go respondError: the HTTP status of each errorType
+STATUS_OF_ERROR_TYPE = {
+    "bad_data": 400,
+    "execution": 422,
+    "timeout": 503,
+    "canceled": 503,
+    "internal": 500,
+    "not_found": 404,
+    "unavailable": 500,
+}
 
 # a character Go's encoder escapes (or replaces: lone surrogates are invalid UTF-8)
 _ESCAPED = re.compile("[\x00-\x1f\"\\\\<>&\u2028\u2029\ud800-\udfff]")
+
+
+def json_string(s: str) -> str:
+    """A JSON string as Go's encoding/json writes it (HTML-safe escapes)."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif o < 0x20 or ch in "<>&" or o in (0x2028, 0x2029):
+            out.append("\\u%04x" % o)
+        elif 0xD800 <= o <= 0xDFFF:
+            out.append("\\ufffd")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def json_ts(t: int) -> str:
+    """A millisecond timestamp as seconds with a 3-digit fraction when non-zero ("1435781451.780")."""
+    sign = ""
+    if t < 0:
+        sign = "-"
+        t = -t
+    s = f"{sign}{t // 1000}"
+    frac = t % 1000
+    if frac:
+        s += "." + f"{frac:03d}"
+    return s
 
 
 def string(value: str) -> str:
@@ -40,15 +86,34 @@ def label_sets(sets: list[tuple[tuple[str, str], ...]]) -> str:
     return "[" + ",".join(["{" + ",".join([f'"{k}":"{v}"' for k, v in pairs]) + "}" for pairs in sets]) + "]"
 
 
+def json_float(v: float) -> str:
+    """A float64 as encoding/json writes it: 'f' formatting, 'e' below 1e-6 and from 1e21 on,
+    with the exponent's leading zero dropped (1e-7, not 1e-07)."""
+    a = abs(v)
+    if a != 0 and (a < 1e-6 or a >= 1e21):
+        mantissa, _, exp = format_float_e(v).partition("e")
+        return f"{mantissa}e{exp[0]}{exp[1:].lstrip('0') or '0'}"
+    return format_float_f(v)
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON of str / list / dict values. Dicts keep their order: build Go maps with
-    sorted keys (Go sorts map keys), structs in their field order."""
+    """Compact JSON as encoding/json writes it (strings, numbers, booleans, null, lists, dicts).
+    Dicts keep their order: build Go maps with sorted keys (Go sorts map keys), structs in
+    their field order."""
     if isinstance(value, str):
         return string(value)
     if isinstance(value, dict):
-        return "{" + ",".join(string(k) + ":" + dumps(v) for k, v in value.items()) + "}"
+        return "{" + ",".join(string(str(k)) + ":" + dumps(v) for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(dumps(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return json_float(value)
     raise TypeError(f"gojson.dumps does not encode {type(value).__name__}")
 
 
@@ -62,9 +127,17 @@ def format_timestamp_ms(millis: int) -> str:
     return json_ts(millis)
 
 
-def success(data_json: str) -> str:
-    return '{"status":"success","data":' + data_json + "}"
+def success(data_json: str, warnings: list[str] | None = None) -> str:
+    """Prometheus's success envelope; "warnings" only when there are some, as Prometheus."""
+    if not warnings:
+        return '{"status":"success","data":' + data_json + "}"
+    return '{"status":"success","data":' + data_json + ',"warnings":' + string_list(warnings) + "}"
 
 
 def error(error_type: str, message: str) -> str:
     return '{"status":"error","errorType":' + json_string(error_type) + ',"error":' + json_string(message) + "}"
+
+
+def status_of_error(error_type: str) -> int:
+    """The HTTP status Prometheus answers an error of this type with."""
+    return STATUS_OF_ERROR_TYPE.get(error_type, 500)

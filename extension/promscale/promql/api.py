@@ -8,22 +8,18 @@ import time as _time
 
 import numpy as np
 
+from ..httpapi import params
+from ..httpapi.gojson import error as error_json, json_string, json_ts, success as success_envelope
+from ..httpapi.params import BadData, seconds_to_ms
 from . import ast as A
 from .engine import DEFAULT_LOOKBACK_MS, DEFAULT_MAX_SAMPLES, DEFAULT_SUBQUERY_STEP_MS, evaluate
 from .gofmt import format_float_f, format_sample_value
-from .lexer import parse_duration
 from . import rollup_resolution
 from .parser import ParseError, parse
 from .storage import RollupStorage, SqlStorage
 from .values import PromQLError, PromQLTimeout, Scalar, String, Vector
 
-MAX_POINTS = 11000
 _PARSE_CACHE: dict = {}
-
-
-class BadData(Exception):
-    pass
-
 
 def parse_cached(query: str) -> A.Node:
     node = _PARSE_CACHE.get(query)
@@ -33,16 +29,6 @@ def parse_cached(query: str) -> A.Node:
             _PARSE_CACHE.clear()
         _PARSE_CACHE[query] = node
     return node
-
-
-def seconds_to_ms(t: float) -> int:
-    """Prometheus's parseTime for float seconds, then timestamp.FromTime."""
-    if math.isnan(t) or math.isinf(t):
-        raise BadData(f"cannot parse {t!r} to a valid timestamp")
-    sec = math.trunc(t)
-    frac = (t - sec) * 1000  # math.Round(ns*1000)/1000, then nanoseconds -> milliseconds
-    ms = math.floor(frac + 0.5) if frac >= 0 else -math.floor(-frac + 0.5)
-    return int(sec) * 1000 + int(ms)
 
 
 def _settings(plpy, session) -> tuple[int, float | None, int, dict]:
@@ -72,19 +58,6 @@ def _pg_interval_seconds(s: str) -> float:
         if s.endswith(u):
             return float(s[:-len(u)]) * units[u]
     return float(s) / 1000.0
-
-
-def parse_timeout(s: str | None) -> float | None:
-    if s is None or s == "":
-        return None
-    try:
-        return float(s)
-    except ValueError:
-        pass
-    try:
-        return parse_duration(s) / 1000.0
-    except ValueError:
-        raise BadData(f'invalid parameter "timeout": cannot parse "{s}" to a valid duration') from None
 
 
 def subquery_step_ms(seconds: float | None) -> int | None:
@@ -125,61 +98,17 @@ def run(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, tim
 
 
 def check_range(start: float, end: float, step: float) -> tuple[int, int, int]:
+    """query_range_json's seconds as (start, end, step) milliseconds, checked as Prometheus
+    checks query_range's parameters (the step in whole milliseconds, as the SQL API always had)."""
     s, e = seconds_to_ms(start), seconds_to_ms(end)
-    if e < s:
-        raise BadData('invalid parameter "end": end timestamp must not be before start time')
-    if step is None or math.isnan(step) or step <= 0:
-        raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
-                      'Try a positive integer')
-    # time.Duration arithmetic: integer nanoseconds, integer division
-    step_ms = int(round(step * 1000))
-    if step_ms <= 0:
-        raise BadData('invalid parameter "step": zero or negative query resolution step widths are not accepted. '
-                      'Try a positive integer')
-    if (e - s) // step_ms > MAX_POINTS:
-        raise BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
-                      "resolution (?step=XX)")
+    params.check_bounds(s, e)
+    step_ms = 0 if step is None or math.isnan(step) or step <= 0 else int(round(step * 1000))
+    params.check_step(step_ms)
+    params.check_points(s, e, step_ms * 1_000_000)
     return s, e, step_ms
 
 
 # --- JSON
-
-def json_string(s: str) -> str:
-    """A JSON string as Go's encoding/json writes it (HTML-safe escapes)."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif o < 0x20 or ch in "<>&" or o in (0x2028, 0x2029):
-            out.append("\\u%04x" % o)
-        elif 0xD800 <= o <= 0xDFFF:
-            out.append("\\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def json_ts(t: int) -> str:
-    sign = ""
-    if t < 0:
-        sign = "-"
-        t = -t
-    s = f"{sign}{t // 1000}"
-    frac = t % 1000
-    if frac:
-        s += "." + f"{frac:03d}"
-    return s
-
 
 def fast_value(v: float) -> str:
     """format_sample_value, with Python's shortest repr where it is already Go's text
@@ -250,53 +179,64 @@ def instant_matrix(mat):
     return out
 
 
-def error_json(error_type: str, msg: str) -> str:
-    return f'{{"status":"error","errorType":"{error_type}","error":{json_string(msg)}}}'
+def error_of(exc: BadData | PromQLError) -> tuple[str, str]:
+    """(errorType, message) of a refused request (bad_data) or a failed evaluation (its own type)."""
+    return "bad_data" if isinstance(exc, BadData) else exc.error_type, str(exc)
 
 
-def _guard(fn):
+def guard(fn):
+    """fn()'s body, or the error envelope of what it raised."""
     try:
         return fn()
-    except BadData as e:
-        return error_json("bad_data", str(e))
-    except PromQLTimeout as e:
-        return error_json("timeout", str(e))
-    except PromQLError as e:
-        return error_json(e.error_type, str(e))
+    except (BadData, PromQLError) as e:
+        return error_json(*error_of(e))
 
 
 def success_json(typ: str, res: str, warnings: list) -> str:
-    """Prometheus's success envelope; "warnings" only when there are some, as Prometheus."""
-    tail = f',"warnings":[{",".join(json_string(w) for w in warnings)}]' if warnings else ""
-    return f'{{"status":"success","data":{{"resultType":"{typ}","result":{res}}}{tail}}}'
+    return success_envelope(f'{{"resultType":"{typ}","result":{res}}}', warnings)
+
+
+def instant_body(plpy, session, query: str, at_ms: int, timeout_s: float | None, lookback_ms: int | None,
+                 subquery_step: float | None, max_source_resolution: str | None) -> str:
+    """The /api/v1/query success body; raises BadData and PromQLError."""
+    warnings: list = []
+    expr, val, ts = run(plpy, session, query, at_ms, at_ms, 0, timeout_s, lookback_ms,
+                        subquery_step=subquery_step_ms(subquery_step),
+                        max_source_resolution=max_source_resolution, warnings=warnings)
+    typ, res = result_json(expr, val, ts, False)
+    return success_json(typ, res, warnings)
+
+
+def range_body(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: int, timeout_s: float | None,
+               lookback_ms: int | None, subquery_step: float | None, max_source_resolution: str | None) -> str:
+    """The /api/v1/query_range success body (the range already checked); raises BadData and PromQLError."""
+    warnings: list = []
+    expr, val, ts = run(plpy, session, query, start_ms, end_ms, step_ms, timeout_s, lookback_ms, range_query=True,
+                        subquery_step=subquery_step_ms(subquery_step),
+                        max_source_resolution=max_source_resolution, warnings=warnings)
+    typ, res = result_json(expr, val, ts, True)
+    return success_json(typ, res, warnings)
+
+
+def _lookback_ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
 
 
 def query_json(plpy, session, query, t, timeout=None, lookback=None, subquery_step=None,
                max_source_resolution=None) -> str:
-    def go():
-        ms = seconds_to_ms(t)
-        warnings: list = []
-        expr, val, ts = run(plpy, session, query, ms, ms, 0, parse_timeout(timeout),
-                            None if lookback is None else int(lookback * 1000),
-                            subquery_step=subquery_step_ms(subquery_step),
-                            max_source_resolution=max_source_resolution, warnings=warnings)
-        typ, res = result_json(expr, val, ts, False)
-        return success_json(typ, res, warnings)
-    return _guard(go)
+    """prom_api.query_json: the time and lookback in seconds."""
+    return guard(lambda: instant_body(plpy, session, query, seconds_to_ms(t), params.timeout_seconds(timeout),
+                                      _lookback_ms(lookback), subquery_step, max_source_resolution))
 
 
 def query_range_json(plpy, session, query, start, end, step, timeout=None, lookback=None,
                      subquery_step=None, max_source_resolution=None) -> str:
+    """prom_api.query_range_json: times, step and lookback in seconds."""
     def go():
         s, e, st = check_range(start, end, step)
-        warnings: list = []
-        expr, val, ts = run(plpy, session, query, s, e, st, parse_timeout(timeout),
-                            None if lookback is None else int(lookback * 1000), range_query=True,
-                            subquery_step=subquery_step_ms(subquery_step),
-                            max_source_resolution=max_source_resolution, warnings=warnings)
-        typ, res = result_json(expr, val, ts, True)
-        return success_json(typ, res, warnings)
-    return _guard(go)
+        return range_body(plpy, session, query, s, e, st, params.timeout_seconds(timeout), _lookback_ms(lookback),
+                          subquery_step, max_source_resolution)
+    return guard(go)
 
 
 def format_query_or_error(query: str) -> list:
@@ -332,11 +272,8 @@ def query_rows(plpy, session, query, start_ms, end_ms, step_ms, range_query, sub
     import json
     try:
         if range_query:
-            if end_ms < start_ms:
-                raise BadData('invalid parameter "end": end timestamp must not be before start time')
-            if step_ms <= 0:
-                raise BadData('invalid parameter "step": zero or negative query resolution step widths are not '
-                              'accepted. Try a positive integer')
+            params.check_bounds(start_ms, end_ms)
+            params.check_step(step_ms)
         expr, val, ts = run(plpy, session, query, start_ms, end_ms, step_ms, range_query=range_query,
                             subquery_step=subquery_step_ms(subquery_step))
     except (BadData, PromQLError) as e:

@@ -7,7 +7,8 @@ import datetime
 import json
 from typing import Any
 
-from ..promql.gofmt import format_float_e, format_float_f
+from ..httpapi.gojson import dumps as go_json, error as error_json
+from ..promql.gofmt import format_float_e
 from ..promql.parser import parse
 from .evaluate import interval_ms
 
@@ -32,28 +33,6 @@ def _value(v: float | str) -> str:
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
     return format_float_e(v) if v != 0 else "0e+00"
-
-
-def go_json(obj: Any) -> str:
-    """JSON as Go's encoding/json writes it: compact, HTML characters escaped, floats in Go's
-    form (1 rather than 1.0; exponents only below 1e-6 and from 1e21 on)."""
-    if isinstance(obj, dict):
-        return "{" + ",".join(f"{go_json(str(k))}:{go_json(v)}" for k, v in obj.items()) + "}"
-    if isinstance(obj, (list, tuple)):
-        return "[" + ",".join(go_json(v) for v in obj) + "]"
-    if isinstance(obj, float):
-        return _go_json_float(obj)
-    text = json.dumps(obj, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _go_json_float(v: float) -> str:
-    a = abs(v)
-    if a != 0 and (a < 1e-6 or a >= 1e21):
-        text = format_float_e(v)  # Go then drops the exponent's leading zero: 1e-07 -> 1e-7
-        mantissa, _, exp = text.partition("e")
-        return f"{mantissa}e{exp[0]}{exp[1:].lstrip('0') or '0'}"
-    return format_float_f(v)
 
 
 def _alert_json(a: dict) -> dict:
@@ -104,8 +83,7 @@ def _groups(plpy: Any) -> list[tuple[str, str, dict, dict]]:
 
 def rules_json(plpy: Any, rule_type: str | None) -> str:
     if rule_type not in (None, "", "alert", "record"):
-        return go_json({"status": "error", "errorType": "bad_data",
-                        "error": f'invalid parameter "type": unsupported type {rule_type}'})
+        return error_json("bad_data", f'invalid parameter "type": unsupported type {rule_type}')
     groups = []
     for file, name, spec, state in _groups(plpy):
         rule_states = state.get("rules") or [{} for _ in spec["rules"]]
