@@ -160,6 +160,10 @@ $$;
 COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval, interval) IS
     'Evaluates a PromQL range query every step, subqueries without a step using subquery_step';
 
+-- query_json and query_range_json, for SQL callers (the connector calls prom_api.http_api,
+-- 210-http-api.sql). One body each, the overload with every argument; the shorter ones of
+-- earlier releases are SQL wrappers of it, kept because a user's view may call them (dropping
+-- them would fail the upgrade). A new HTTP parameter goes into http_api's form, not an overload.
 CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeout text DEFAULT NULL,
                                                lookback_delta float8 DEFAULT NULL)
 RETURNS text
@@ -167,7 +171,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT prom_api.query_json(query, "time", timeout, lookback_delta, NULL::float8)
+    SELECT prom_api.query_json(query, "time", timeout, lookback_delta, NULL::float8, NULL::text)
 $$;
 COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8) IS
     'PromQL instant query at Unix time (seconds); returns the complete Prometheus /api/v1/query response body, errors included';
@@ -176,16 +180,12 @@ COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8) IS
 CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeout text, lookback_delta float8,
                                                subquery_step float8)
 RETURNS text
-LANGUAGE plpython3u
+LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $python$
-if "promscale" not in GD:
-    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-api = GD["promscale"].module(plpy, "promscale.promql.api")
-return api.query_json(plpy, GD, query, time, timeout, lookback_delta, subquery_step)
-$python$;
+AS $$
+    SELECT prom_api.query_json(query, "time", timeout, lookback_delta, subquery_step, NULL::text)
+$$;
 COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8, float8) IS
     'PromQL instant query at Unix time (seconds), subqueries without a step using subquery_step seconds; the /api/v1/query response body';
 
@@ -196,7 +196,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT prom_api.query_range_json(query, start, "end", step, timeout, lookback_delta, NULL::float8)
+    SELECT prom_api.query_range_json(query, start, "end", step, timeout, lookback_delta, NULL::float8, NULL::text)
 $$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8) IS
     'PromQL range query (Unix seconds, step in seconds); returns the complete Prometheus /api/v1/query_range response body';
@@ -204,16 +204,12 @@ COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text
 CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
                                                      timeout text, lookback_delta float8, subquery_step float8)
 RETURNS text
-LANGUAGE plpython3u
+LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $python$
-if "promscale" not in GD:
-    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
-api = GD["promscale"].module(plpy, "promscale.promql.api")
-return api.query_range_json(plpy, GD, query, start, end, step, timeout, lookback_delta, subquery_step)
-$python$;
+AS $$
+    SELECT prom_api.query_range_json(query, start, "end", step, timeout, lookback_delta, subquery_step, NULL::text)
+$$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8) IS
     'PromQL range query, subqueries without a step using subquery_step seconds; the /api/v1/query_range response body';
 

@@ -115,6 +115,9 @@ READS = {
     "prom_api.query_range_json(text, double precision, double precision, double precision, text, double precision, "
     "double precision, text)":
         "SELECT prom_api.query_range_json('rate(up[30m])', ${start_s}, ${end_s}, 600, NULL, NULL, NULL, 'auto')",
+    "prom_api.http_api(text, jsonb, jsonb)":
+        "SELECT * FROM prom_api.http_api('query_range', jsonb_build_object('query', ARRAY['rate(up[30m])'], "
+        "'start', ARRAY['${start_s}'], 'end', ARRAY['${end_s}'], 'step', ARRAY['600']))",
     "prom_api.get_default_rollup_retention_period(text)": "SELECT prom_api.get_default_rollup_retention_period('5m')",
     "prom_api.get_metric_rollup_retention_period(text, text)":
         "SELECT prom_api.get_metric_rollup_retention_period('up', '1h')",
@@ -165,6 +168,8 @@ WRITES = {
     "prom_api.evaluate_rule_groups(timestamp with time zone)":
         f"SELECT prom_api.evaluate_rule_groups('${{end}}') FROM ({RULE_GROUP}) g",
     "prom_api.compress_due_chunks()": "SELECT prom_api.compress_due_chunks()",
+    "prom_api.http_admin_api(text, jsonb)":
+        "SELECT * FROM prom_api.http_admin_api('admin/tsdb/delete_series', '{\"match[]\": [\"up\"]}')",
     "prom_api.execute_maintenance(interval, boolean)": "CALL prom_api.execute_maintenance(NULL, false)",
     "prom_api.get_or_create_series_id(jsonb)":
         "SELECT prom_api.get_or_create_series_id('{\"__name__\": \"up\", \"instance\": \"new\"}')",

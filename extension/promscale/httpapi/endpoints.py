@@ -58,10 +58,7 @@ def query(plpy: Any, session: dict, form: dict, settings: dict) -> Answer:
 def query_range(plpy: Any, session: dict, form: dict, settings: dict) -> Answer:
     start, end = params.required_time(form, "start"), params.required_time(form, "end")
     params.check_bounds(start, end)
-    try:
-        step_ns = params.parse_duration_ns(first(form, "step"))
-    except BadData as exc:
-        raise invalid("step", str(exc)) from None
+    step_ns = params.required_duration(form, "step")
     params.check_step(step_ns)
     params.check_points(start, end, step_ns)
     timeout_s = params.timeout_seconds(first(form, "timeout"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Callable, TypeVar
 
 from ..promql.gofmt import go_quote
 from ..promql.lexer import parse_duration
@@ -29,6 +30,7 @@ _GO_FLOAT = re.compile(
     r"|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+)", re.IGNORECASE)
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))")
+T = TypeVar("T")
 _LABEL_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789")
 
 
@@ -38,6 +40,14 @@ class BadData(Exception):
 
 def invalid(name: str, cause: str) -> BadData:
     return BadData(f"invalid parameter {go_quote(name)}: {cause}")
+
+
+def parsed(name: str, text: str, parse: Callable[[str], T], context: str = "") -> T:
+    """``parse(text)``; its error names the parameter (invalid parameter "name": context...)."""
+    try:
+        return parse(text)
+    except BadData as exc:
+        raise invalid(name, context + str(exc)) from None
 
 
 # --- Go's number syntax
@@ -96,22 +106,17 @@ def parse_duration_ns(text: str) -> int:
 def duration_param(form: dict, name: str) -> int | None:
     """An optional duration parameter in nanoseconds; None when absent or empty."""
     text = first(form, name)
-    if text == "":
-        return None
-    try:
-        return parse_duration_ns(text)
-    except BadData as exc:
-        raise invalid(name, str(exc)) from None
+    return None if text == "" else parsed(name, text, parse_duration_ns)
+
+
+def required_duration(form: dict, name: str) -> int:
+    """query_range's step, in nanoseconds."""
+    return parsed(name, first(form, name), parse_duration_ns)
 
 
 def timeout_seconds(text: str | None) -> float | None:
     """The ``timeout`` parameter in seconds (the engine's deadline); None when absent."""
-    if not text:
-        return None
-    try:
-        return parse_duration_ns(text) / 1e9
-    except BadData as exc:
-        raise invalid("timeout", str(exc)) from None
+    return parsed("timeout", text, parse_duration_ns) / 1e9 if text else None
 
 
 def statement_timeout_ms(text: str | None, max_ms: int) -> int:
@@ -178,20 +183,12 @@ def seconds_to_ms(t: float) -> int:
 def time_param(form: dict, name: str, default: int) -> int:
     """parseTimeParam: an absent or empty parameter is the default."""
     text = first(form, name)
-    if text == "":
-        return default
-    try:
-        return parse_time(text)
-    except BadData as exc:
-        raise invalid(name, f"Invalid time value for '{name}': {exc}") from None
+    return default if text == "" else parsed(name, text, parse_time, f"Invalid time value for '{name}': ")
 
 
 def required_time(form: dict, name: str) -> int:
     """query_range's start and end: required, named in the error."""
-    try:
-        return parse_time(first(form, name))
-    except BadData as exc:
-        raise invalid(name, str(exc)) from None
+    return parsed(name, first(form, name), parse_time)
 
 
 def open_range(form: dict) -> tuple[int, int]:
