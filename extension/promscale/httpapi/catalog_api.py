@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import gojson
+from .params import BadData, required_match
 from .selectors import SelectorError, active_series_query, parse_match_params, sorted_label_sets
 
 TRUNCATED = "results truncated due to limit"
@@ -62,10 +63,10 @@ def _over_matched(plpy: Any, session: dict, match_sets: list, start: float, end:
 
 def series_json(plpy: Any, session: dict, selectors: list[str], start: float, end: float,
                 limit: int | None) -> str:
-    if not selectors:
-        return gojson.error("bad_data", "no match[] parameter provided")
     try:
-        match_sets = parse_match_params(selectors)
+        match_sets = parse_match_params(required_match(selectors))
+    except BadData as exc:
+        return gojson.error("bad_data", str(exc))
     except SelectorError as exc:
         return gojson.error("bad_data", f'invalid parameter "match[]": {exc}')
     # one row for all the series (SqlStorage.label_sets)

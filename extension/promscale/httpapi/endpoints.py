@@ -30,12 +30,7 @@ DIVIDE_BY_ZERO = "unexpected error: runtime error: integer divide by zero"
 
 def _body(body: str | None) -> Answer:
     """A body with the status its envelope calls for; None (no content): 204."""
-    if body is None:
-        return 204, None
-    if body.startswith('{"status":"error","errorType":"'):
-        error_type = body[len('{"status":"error","errorType":"'):].split('"', 1)[0]
-        return gojson.status_of_error(error_type), body
-    return 200, body
+    return (204, None) if body is None else (gojson.status_of(body), body)
 
 
 def _error(error_type: str, message: str) -> Answer:
@@ -84,10 +79,9 @@ def query_exemplars(plpy: Any, session: dict, form: dict, settings: dict) -> Ans
 
 
 def series(plpy: Any, session: dict, form: dict, settings: dict) -> Answer:
-    if not form.get("match[]"):
-        raise BadData("no match[] parameter provided")
+    selectors = params.required_match(form.get("match[]"))
     start, end = params.open_range(form)
-    return _body(catalog_api.series_json(plpy, session, form["match[]"], start / 1000, end / 1000,
+    return _body(catalog_api.series_json(plpy, session, selectors, start / 1000, end / 1000,
                                          params.limit_param(form)))
 
 
@@ -134,9 +128,7 @@ def _bound_seconds(millis: int, default: int) -> float | None:
 
 def delete_series(plpy: Any, session: dict, form: dict, settings: dict) -> Answer:
     """Every match[] deleted in one subtransaction: a bad selector deletes nothing (204 on success)."""
-    selectors = form.get("match[]")
-    if not selectors:
-        raise BadData("no match[] parameter provided")
+    selectors = params.required_match(form.get("match[]"))
     start, end = params.open_range(form)
     params.check_bounds(start, end)
     plan = plpy.prepare("SELECT prom_api.delete_series($1, coalesce(pg_catalog.to_timestamp($2), '-infinity'), "

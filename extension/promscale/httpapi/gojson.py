@@ -141,3 +141,13 @@ def error(error_type: str, message: str) -> str:
 def status_of_error(error_type: str) -> int:
     """The HTTP status Prometheus answers an error of this type with."""
     return STATUS_OF_ERROR_TYPE.get(error_type, 500)
+
+
+_ERROR_PREFIX = '{"status":"error","errorType":"'
+
+
+def status_of(body: str) -> int:
+    """The HTTP status of a body written by success() or error()."""
+    if body.startswith(_ERROR_PREFIX):
+        return status_of_error(body[len(_ERROR_PREFIX):].split('"', 1)[0])
+    return 200

@@ -242,6 +242,13 @@ def int_param(form: dict, name: str, message: str | None = None) -> int | None:
     return int(text)
 
 
+def required_match(selectors: list[str] | None) -> list[str]:
+    """series' and delete_series' match[]: at least one."""
+    if not selectors:
+        raise BadData("no match[] parameter provided")
+    return selectors
+
+
 def limit_param(form: dict) -> int | None:
     """series/labels/values' ``limit``: 0 and negative mean none."""
     limit = int_param(form, "limit")

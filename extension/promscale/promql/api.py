@@ -1,5 +1,6 @@
 """Entry points behind the SQL functions: query, query_range, their Prometheus-JSON variants,
-format_query. JSON bodies match Prometheus 2.42's /api/v1/query(_range) byte for byte."""
+format_query; the HTTP API (httpapi/endpoints.py) calls instant_body and range_body with the
+parameters it checked. JSON bodies match Prometheus 2.42's /api/v1/query(_range) byte for byte."""
 
 from __future__ import annotations
 
