@@ -12,6 +12,7 @@
 * PostgreSQL lets PUBLIC execute every new function: the default-deny file revokes that, for every
   function of every schema of the extension, after all definitions; it is the one place for
   ``... ON ALL ... IN SCHEMA`` and it must list every schema.
+  No function is defined in a file after it.
 * No ALTER DEFAULT PRIVILEGES: privileges are given object by object.
 """
 
@@ -188,6 +189,12 @@ def default_deny_coverage(sources: list[Source]) -> list[str]:
     if not deny:
         return [f"{DEFAULT_DENY} is missing: PostgreSQL would let PUBLIC execute every function"]
     problems = []
+    later = sources[sources.index(deny[0]) + 1:]
+    for source in later:
+        for d in source.sql.definitions:
+            if d.kind in ROUTINE_KINDS:
+                problems.append(f"{source.path}:{d.line}: {describe(d)} is defined after {DEFAULT_DENY}, so PUBLIC "
+                                f"could execute it: define functions in a file numbered before it")
     for kind in sorted(DEFAULT_DENY_KINDS):
         covered = {name for p in deny[0].sql.privileges if p.kind == kind for name in p.objects}
         for name in sorted(set(schemas) - covered):

@@ -167,3 +167,10 @@ def test_every_schema_is_in_the_default_deny(repo):  # noqa: F811
 def test_default_deny_only_revokes_execute_from_public(repo, statement):  # noqa: F811
     add(repo, "sql/idempotent/900-default-deny.sql", statement + "\n")
     assert "IN SCHEMA: grant each object right after its definition instead" in problems(repo)
+
+
+def test_functions_after_the_default_deny_are_refused(repo):  # noqa: F811
+    add(repo, "sql/idempotent/950-late.sql", new_function("_prom_catalog.late")
+        + "GRANT EXECUTE ON FUNCTION _prom_catalog.late(timestamptz, int) TO prom_reader;\n")
+    assert ("sql/idempotent/950-late.sql:1: function _prom_catalog.late(timestamptz, integer) is defined after "
+            "sql/idempotent/900-default-deny.sql, so PUBLIC could execute it") in problems(repo)
