@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sql_statements import Definition, Privileges, SqlFile, read_sql
@@ -31,6 +31,15 @@ ROUTINE_KINDS = {"function", "procedure"}
 # migrations are frozen, and the bootstrap script runs before migration 0001 creates the roles
 OWNED_ELSEWHERE = {"released migration", "bootstrap"}
 RELATION_KINDS = {"table", "view", "sequence"}
+
+
+@dataclass
+class Index:
+    """What the check knows of all sources, and what it found granted so far."""
+    defined_in: dict[tuple[str, str], "Source"]  # (kind, name) -> the file defining it
+    frozen_state: dict[tuple[str, str], "Source"]  # tables and schemas granted by an owner file
+    owners: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # frozen state -> files granting it
+    decided: set[tuple[str, str, str]] = field(default_factory=set)  # (file, kind, name) with a statement
 
 
 @dataclass
@@ -84,8 +93,7 @@ def check_privileges(root: Path, released_migrations: set[str]) -> list[str]:
     # state whose grants cannot follow it: frozen, or made by the bootstrap before the roles exist
     frozen_state = {(d.kind, d.name): source for source in sources if source.kind in OWNED_ELSEWHERE
                     for d in source.sql.definitions if d.kind in ("table", "schema", "sequence")}
-    owners: dict[tuple[str, str], set[str]] = {}
-    decided: set[tuple[str, str, str]] = set()  # (file, kind, name) with a privilege statement
+    index = Index(defined_in, frozen_state)
 
     for source in sources:
         for privileges in source.sql.privileges:
@@ -102,19 +110,18 @@ def check_privileges(root: Path, released_migrations: set[str]) -> list[str]:
                                     f"PUBLIC's EXECUTE schema-wide)")
                 continue
             for name in privileges.objects:
-                problems += check_one(source, privileges, name, sources, defined_in, frozen_state, owners, decided)
+                problems += check_one(source, privileges, name, index)
 
-    for (kind, name), files in sorted(owners.items()):
+    for (kind, name), files in sorted(index.owners.items()):
         if len(files) > 1:
-            problems.append(f"{kind} {name} (created by {frozen_state[(kind, name)].path}, frozen) is granted in "
+            problems.append(f"{kind} {name} (created by {frozen_state[(kind, name)].path}) is granted in "
                             f"{', '.join(sorted(files))}: keep its privileges in one idempotent file, its owner")
-    problems += undecided(sources, frozen_state, owners, decided)
+    problems += undecided(sources, index)
     problems += default_deny_coverage(sources)
     return problems
 
 
-def check_one(source: Source, privileges: Privileges, name: str, sources: list[Source],
-              defined_in: dict, frozen_state: dict, owners: dict, decided: set) -> list[str]:
+def check_one(source: Source, privileges: Privileges, name: str, index: Index) -> list[str]:
     """The problems of one object named by one privilege statement (and its decision recorded)."""
     where = f"{source.path}:{privileges.line}"
     what = f"{privileges.verb} for {name}"
@@ -122,7 +129,7 @@ def check_one(source: Source, privileges: Privileges, name: str, sources: list[S
            and (d.kind not in ROUTINE_KINDS or source.kind == "idempotent")]
     if own:
         definition = own[-1]
-        decided.add((source.path, definition.kind, definition.name))
+        index.decided.add((source.path, definition.kind, definition.name))
         named = {d.name for d in source.sql.definitions
                  if any(matches(privileges, other, d) for other in privileges.objects)}
         between = [d for d in source.sql.definitions
@@ -135,26 +142,26 @@ def check_one(source: Source, privileges: Privileges, name: str, sources: list[S
             return [f"{where}: {what} must follow its definition (line {definition.line}) directly, not after "
                     f"{describe(between[0])} (line {between[0].line}): move it to just after line {definition.line}"]
         return []
-    state = [key for key in frozen_state if privileges.kind in ("table", key[0]) and key[1] == name
+    state = [key for key in index.frozen_state if privileges.kind in ("table", key[0]) and key[1] == name
              and (privileges.kind == "table") == (key[0] != "schema")]
     if state and source.kind == "idempotent":
-        owners.setdefault(state[0], set()).add(source.path)
-        decided.add((source.path,) + state[0])
+        index.owners.setdefault(state[0], set()).add(source.path)
+        index.decided.add((source.path,) + state[0])
         return []
-    elsewhere = [(kind, n) for (kind, n) in defined_in
+    elsewhere = [(kind, n) for (kind, n) in index.defined_in
                  if matches(privileges, name, Definition(kind, n, 0, 0))]
     if elsewhere:
-        home = defined_in[elsewhere[0]].path
+        home = index.defined_in[elsewhere[0]].path
         return [f"{where}: {what} must follow its definition in file {home}"]
     if state:
-        return [f"{where}: {what}: it is created by {frozen_state[state[0]].path}; grant it in the idempotent "
+        return [f"{where}: {what}: it is created by {index.frozen_state[state[0]].path}; grant it in the idempotent "
                 f"file that owns it (docs/development.md, Privileges)"]
     if privileges.kind == "role":
         return [f"{where}: {what}: roles are granted in the migration that creates them"]
     return [f"{where}: {what}: no file defines {privileges.kind} {name}"]
 
 
-def undecided(sources: list[Source], frozen_state: dict, owners: dict, decided: set) -> list[str]:
+def undecided(sources: list[Source], index: Index) -> list[str]:
     """Definitions without a privilege statement in their own file."""
     problems = []
     for source in sources:
@@ -164,10 +171,10 @@ def undecided(sources: list[Source], frozen_state: dict, owners: dict, decided: 
             elif source.kind == "idempotent":
                 needed = d.kind == "view"
             elif source.kind in OWNED_ELSEWHERE:
-                needed = d.kind in ("table", "schema") and (d.kind, d.name) not in owners
+                needed = d.kind in ("table", "schema") and (d.kind, d.name) not in index.owners
             else:  # a new migration: its state is granted where it is created
                 needed = d.kind in ("table", "schema")
-            if not needed or (source.path, d.kind, d.name) in decided:
+            if not needed or (source.path, d.kind, d.name) in index.decided:
                 continue
             where = f"{source.path}:{d.line}"
             if source.kind in OWNED_ELSEWHERE:

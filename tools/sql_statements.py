@@ -205,7 +205,6 @@ def read_privileges(statement: list[Token], order: int) -> Privileges:
         raise ValueError(f"line {line}: {verb} without {target}")
     grantees = [identifier(part[0]) if word(part[0]) != "PUBLIC" else "PUBLIC"
                 for part in split_top_level(statement[to + 1:]) if word(part[0]) not in ("WITH", "GRANTED")]
-    grantees = [g.split()[0] for g in grantees]
     if on is None:  # GRANT role TO role: membership
         return Privileges(verb, "role", [identifier(part[-1]) for part in split_top_level(statement[1:to])],
                           grantees, line, order)

@@ -141,7 +141,7 @@ def test_new_migration_grants_its_table(repo):  # noqa: F811
 
 def test_frozen_table_is_granted_by_one_owner(repo):  # noqa: F811
     add(repo, "sql/idempotent/050-sample-chunks.sql", "GRANT SELECT ON _prom_catalog.series TO prom_writer;\n")
-    assert ("table _prom_catalog.series (created by sql/migrations/0003-catalog.sql, frozen) is granted in "
+    assert ("table _prom_catalog.series (created by sql/migrations/0003-catalog.sql) is granted in "
             "sql/idempotent/040-series.sql, sql/idempotent/050-sample-chunks.sql") in problems(repo)
 
 
