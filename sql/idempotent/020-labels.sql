@@ -2,6 +2,11 @@
 --     SELECT * FROM prom_series.node_cpu_seconds_total WHERE label_ids ? ('mode' == 'idle');
 --     SELECT * FROM prom_metric.up WHERE labels ? ('job' ==~ 'node|api');
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0003-catalog.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _prom_catalog.label TO prom_reader;
+
 -- Label set of a series as a JSON object, e.g. {"__name__": "up", "job": "node"}.
 CREATE OR REPLACE FUNCTION prom_api.jsonb(labels int[])
 RETURNS jsonb
@@ -15,6 +20,7 @@ AS $$
     WHERE l.id = ANY (labels)
 $$;
 COMMENT ON FUNCTION prom_api.jsonb(int[]) IS 'Label set of a labels array (label ids) as a jsonb object';
+GRANT EXECUTE ON FUNCTION prom_api.jsonb(int[]) TO prom_reader;
 
 -- Value of one label id.
 CREATE OR REPLACE FUNCTION prom_api.val(label_id int)
@@ -27,6 +33,7 @@ AS $$
     SELECT l.value FROM _prom_catalog.label l WHERE l.id = label_id
 $$;
 COMMENT ON FUNCTION prom_api.val(int) IS 'Value of the label with this id';
+GRANT EXECUTE ON FUNCTION prom_api.val(int) TO prom_reader;
 
 -- Key of one label id.
 CREATE OR REPLACE FUNCTION prom_api.key(label_id int)
@@ -39,6 +46,7 @@ AS $$
     SELECT l.key FROM _prom_catalog.label l WHERE l.id = label_id
 $$;
 COMMENT ON FUNCTION prom_api.key(int) IS 'Key of the label with this id';
+GRANT EXECUTE ON FUNCTION prom_api.key(int) TO prom_reader;
 
 -- Label set of a series id as jsonb.
 CREATE OR REPLACE FUNCTION prom_api.labels(series_id bigint)
@@ -51,6 +59,7 @@ AS $$
     SELECT prom_api.jsonb(s.labels) FROM _prom_catalog.series s WHERE s.id = series_id
 $$;
 COMMENT ON FUNCTION prom_api.labels(bigint) IS 'Label set of a series as a jsonb object';
+GRANT EXECUTE ON FUNCTION prom_api.labels(bigint) TO prom_reader;
 
 -- Matchers: ('key' == 'v') and ('key' ==~ 're') match series having that label;
 -- ('key' !== 'v') and ('key' !=~ 're') match series NOT having it (series without
@@ -65,6 +74,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, value, false)::prom_api.matcher_positive $$;
 COMMENT ON FUNCTION prom_api.label_eq(text, text) IS 'Matcher for key == value (operator ==)';
+GRANT EXECUTE ON FUNCTION prom_api.label_eq(text, text) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.label_re(key text, pattern text)
 RETURNS prom_api.matcher_positive
@@ -72,6 +82,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, pattern, true)::prom_api.matcher_positive $$;
 COMMENT ON FUNCTION prom_api.label_re(text, text) IS 'Matcher for key =~ anchored regex (operator ==~)';
+GRANT EXECUTE ON FUNCTION prom_api.label_re(text, text) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.label_ne(key text, value text)
 RETURNS prom_api.matcher_negative
@@ -79,6 +90,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, value, false)::prom_api.matcher_negative $$;
 COMMENT ON FUNCTION prom_api.label_ne(text, text) IS 'Matcher for key != value (operator !==)';
+GRANT EXECUTE ON FUNCTION prom_api.label_ne(text, text) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.label_nre(key text, pattern text)
 RETURNS prom_api.matcher_negative
@@ -86,6 +98,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, pattern, true)::prom_api.matcher_negative $$;
 COMMENT ON FUNCTION prom_api.label_nre(text, text) IS 'Matcher for key !~ anchored regex (operator !=~)';
+GRANT EXECUTE ON FUNCTION prom_api.label_nre(text, text) TO prom_reader;
 
 -- Regexes of label matchers are PromQL's (RE2 syntax and semantics, fully anchored, a
 -- linear-time engine: extension/promscale/catalog/regex_matchers.py), never PostgreSQL's `~`,
@@ -149,6 +162,7 @@ AS $$
     END
 $$;
 COMMENT ON FUNCTION _prom_catalog.matcher_label_ids(text, text, boolean) IS 'Label ids with this key whose value matches';
+GRANT EXECUTE ON FUNCTION _prom_catalog.matcher_label_ids(text, text, boolean) TO prom_reader;
 
 -- The four `?` operator bodies below are PARALLEL UNSAFE: a regex matcher runs PL/Python, whose SPI
 -- calls PostgreSQL refuses in parallel mode (tests/sql/test_parallel_plans.py), and the planner
@@ -166,6 +180,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_positive) IS
     'True when the labels array contains a label the matcher names (operator ?)';
+GRANT EXECUTE ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_positive) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.label_ids_match(label_ids int[], matcher prom_api.matcher_negative)
 RETURNS boolean
@@ -176,6 +191,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_negative) IS
     'True when the labels array contains no label the matcher names (operator ?)';
+GRANT EXECUTE ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_negative) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.labels_match(labels jsonb, matcher prom_api.matcher_positive)
 RETURNS boolean
@@ -188,6 +204,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_positive) IS
     'True when the jsonb label set has the label the matcher names (operator ?)';
+GRANT EXECUTE ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_positive) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.labels_match(labels jsonb, matcher prom_api.matcher_negative)
 RETURNS boolean
@@ -200,3 +217,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_negative) IS
     'True when the jsonb label set lacks the label the matcher names (operator ?)';
+GRANT EXECUTE ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_negative) TO prom_reader;

@@ -20,6 +20,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.clamped_timestamptz(double precision) IS
     'Unix seconds as timestamptz, clamped to ±infinity outside the timestamptz range';
+GRANT EXECUTE ON FUNCTION _prom_catalog.clamped_timestamptz(double precision) TO prom_reader;
 
 -- Ids of the series matching every matcher (PromQL semantics: a missing label is the
 -- empty string; regexes are fully anchored). ops are '=', '!=', '=~', '!~'.
@@ -74,6 +75,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) IS
     'Ids of the live series matching all label matchers (name, op in = != =~ !~, value or regex)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) TO prom_reader;
 
 -- What was active in [start_time, end_time], from the activity bounds of the catalog
 -- (sql/idempotent/045-activity.sql) rather than from samples: everything with samples in the
@@ -96,6 +98,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_active_series(bigint[], timestamptz, timestamptz) IS
     'The given series that are live and had samples in [start_time, end_time], by their activity bounds';
+GRANT EXECUTE ON FUNCTION prom_api.get_active_series(bigint[], timestamptz, timestamptz) TO prom_reader;
 
 -- Values of one label key active in the range, sorted bytewise: the key's range of the
 -- (key, value) index, O(values of the key). A SQL function's body is planned for any key
@@ -115,6 +118,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_active_label_values(text, timestamptz, timestamptz) IS
     'Values of a label key that had samples in [start_time, end_time], by their activity bounds, sorted bytewise';
+GRANT EXECUTE ON FUNCTION prom_api.get_active_label_values(text, timestamptz, timestamptz) TO prom_reader;
 
 -- Label keys active in the range, sorted bytewise: O(keys).
 CREATE OR REPLACE FUNCTION prom_api.get_active_label_names(start_time timestamptz, end_time timestamptz)
@@ -130,6 +134,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_active_label_names(timestamptz, timestamptz) IS
     'Label keys that had samples in [start_time, end_time], by their activity bounds, sorted bytewise';
+GRANT EXECUTE ON FUNCTION prom_api.get_active_label_names(timestamptz, timestamptz) TO prom_reader;
 
 -- Labels of series as (series_id, keys, values), keys in byte order, for building
 -- label sets outside SQL (JSON and protobuf encoders).
@@ -150,3 +155,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_series_labels(bigint[]) IS
     'Label names and values of each series, names sorted bytewise';
+GRANT EXECUTE ON FUNCTION prom_api.get_series_labels(bigint[]) TO prom_reader;
