@@ -41,7 +41,8 @@ ifneq ($(PGXS),)
 include $(PGXS)
 endif
 
-$(DATA_built) &: $(EXTENSION_SOURCES)
+# (the build needs sqlglot in HOST_PYTHON: server-deps installs it)
+$(DATA_built) &: $(EXTENSION_SOURCES) | server-deps
 	$(HOST_PYTHON) tools/build_extension.py --out build
 
 # the PL/Python modules need the server's Python packages, the planner library a C compiler
@@ -49,7 +50,7 @@ install: server-deps
 $(OBJS): | server-deps
 .PHONY: server-deps
 server-deps:
-	@tools/install-deps.sh --server-only
+	@HOST_PYTHON=$(HOST_PYTHON) tools/install-deps.sh --server-only
 
 .PHONY: deps
 deps:

@@ -27,7 +27,8 @@ migration sequence; released migrations and install scripts unchanged (their SHA
 is frozen in ``sql/released-versions``); new migrations numbered after released ones;
 the version newer than every release (or the latest release itself, with nothing
 added); ``pyproject.toml`` at the version of ``promscale.control``, the one version
-source. ``--release`` freezes the current version.
+source; every grant next to the definition of its object (``sql_grants.py``).
+``--release`` freezes the current version.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sql_grants import check_privileges
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION_PLACEHOLDER = '__version__ = "0+source"'
@@ -296,6 +299,7 @@ def check_contract(root: Path = ROOT, version: str | None = None) -> None:
             if file_hash(path) != frozen:
                 problems.append(f"sql/migrations/{name}: released in {release.version}, but edited since "
                                 f"(add a new migration instead)")
+    problems += check_privileges(root, {name for r in releases for name in r.migrations})
     if released_numbers != sorted(released_numbers) or len(released_numbers) != len(set(released_numbers)):
         problems.append("sql/released-versions: released migrations out of order or listed twice")
     last_released = max(released_numbers, default=0)

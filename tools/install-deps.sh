@@ -12,6 +12,10 @@ SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 post
 # server's Python (the one PL/Python embeds, not the virtualenv's) gets them from PyPI
 SERVER_PIP_PACKAGE="google-re2==1.1.20251105"
 SERVER_PYTHON=/usr/bin/python3
+# The build (tools/build_extension.py, run by HOST_PYTHON) splits the SQL sources into statements
+# with sqlglot's PostgreSQL tokenizer to check the grants (docs/development.md). Debian's
+# python3-sqlglot (10.x) does not know dollar-quote tags ($python$ ... $python$): from PyPI.
+BUILD_PIP_PACKAGE="sqlglot==30.31.0"
 # chromium and chromium-driver: the web UI tests drive a real headless browser (tests/ui);
 # prometheus-alertmanager: the rules' Alertmanager test (tests/rules);
 # openssl: the TLS tests make their certificates with its command line
@@ -38,6 +42,11 @@ if ! "$SERVER_PYTHON" -c "import re2" 2>/dev/null; then
     echo "installing $SERVER_PIP_PACKAGE for the server's Python"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO "$SERVER_PYTHON" -m pip install -q --break-system-packages --root-user-action=ignore "$SERVER_PIP_PACKAGE"
+fi
+if ! "$PYTHON" -c "import sqlglot" 2>/dev/null; then
+    echo "installing $BUILD_PIP_PACKAGE for the build's Python ($PYTHON)"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || [ -w "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" ] || SUDO="sudo"
+    $SUDO "$PYTHON" -m pip install -q --break-system-packages --root-user-action=ignore "$BUILD_PIP_PACKAGE"
 fi
 [ "${1:-}" = "--server-only" ] && exit 0
 

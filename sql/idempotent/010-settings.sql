@@ -1,5 +1,12 @@
 -- Settings: typed getters and setters over _ps_catalog.setting.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migrations
+-- 0002-schemas.sql, 0003-catalog.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT USAGE ON SCHEMA _prom_catalog TO prom_reader;
+GRANT USAGE ON SCHEMA prom_api TO prom_reader;
+GRANT SELECT ON TABLE _ps_catalog.setting TO prom_reader;
+
 -- Value of a setting, NULL when unset.
 CREATE OR REPLACE FUNCTION _ps_catalog.get_setting(setting_key text)
 RETURNS text
@@ -10,6 +17,7 @@ AS $$
     SELECT s.value FROM _ps_catalog.setting s WHERE s.key = setting_key
 $$;
 COMMENT ON FUNCTION _ps_catalog.get_setting(text) IS 'Value of an installation setting, NULL when unset';
+GRANT EXECUTE ON FUNCTION _ps_catalog.get_setting(text) TO prom_reader;
 
 -- Interval setting with a default, validated on the way in.
 CREATE OR REPLACE FUNCTION _prom_catalog.get_interval_setting(setting_key text, default_value interval)
@@ -21,6 +29,7 @@ AS $$
     SELECT coalesce(_ps_catalog.get_setting(setting_key)::interval, default_value)
 $$;
 COMMENT ON FUNCTION _prom_catalog.get_interval_setting(text, interval) IS 'An interval setting, or its default when unset';
+GRANT EXECUTE ON FUNCTION _prom_catalog.get_interval_setting(text, interval) TO prom_reader;
 
 -- Stores an interval setting after checking it is a plain positive span (no months).
 CREATE OR REPLACE FUNCTION _prom_catalog.set_interval_setting(setting_key text, new_value interval, minimum interval)
@@ -75,6 +84,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_default_chunk_interval() IS
     'Time span of each new partition (chunk) of head samples';
+GRANT EXECUTE ON FUNCTION prom_api.get_default_chunk_interval() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_default_chunk_interval(chunk_interval interval)
 RETURNS boolean
@@ -90,3 +100,4 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_default_chunk_interval(interval) IS
     'Sets the time span of partitions created from now on (existing partitions keep theirs)';
+GRANT EXECUTE ON FUNCTION prom_api.set_default_chunk_interval(interval) TO prom_admin;

@@ -1,5 +1,12 @@
 -- Per-metric views for analysts: prom_series.<metric> and prom_metric.<metric>.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migrations
+-- 0002-schemas.sql, 0003-catalog.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT USAGE ON SCHEMA prom_metric TO prom_reader;
+GRANT USAGE ON SCHEMA prom_series TO prom_reader;
+GRANT SELECT ON TABLE _prom_catalog.metric TO prom_reader;
+
 -- Identifier for a name, kept within PostgreSQL's 63 bytes by a digest suffix.
 -- The longest prefix of a text that fits in max_bytes of UTF-8, cut between characters (a cast
 -- to name cuts bytes, and could split a character or, worse, the digest after the prefix).
@@ -15,6 +22,7 @@ AS $$
                       WHERE octet_length(left(s, n)) <= max_bytes LIMIT 1) END
 $$;
 COMMENT ON FUNCTION _prom_catalog.byte_prefix(text, int) IS 'The longest prefix of a text within a UTF-8 byte length';
+GRANT EXECUTE ON FUNCTION _prom_catalog.byte_prefix(text, int) TO prom_reader;
 
 -- A SQL identifier (at most 63 bytes) for a metric or label name. Attempt 0: the name itself when
 -- it fits, else a prefix plus a digest of the name. Two names can still want one identifier (a
@@ -34,6 +42,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.identifier_for(text, int) IS
     'A SQL identifier for a metric or label name: the name itself, or a prefix plus digest when too long or taken (attempt > 0)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.identifier_for(text, int) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _prom_catalog.identifier_for(name text)
 RETURNS name
@@ -46,6 +55,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.identifier_for(text) IS
     'A SQL identifier for a metric or label name: the name itself, or a prefix plus digest when too long';
+GRANT EXECUTE ON FUNCTION _prom_catalog.identifier_for(text) TO prom_reader;
 
 -- View column for a label key; keys that clash with the fixed columns get a suffix.
 CREATE OR REPLACE FUNCTION _prom_catalog.column_name_for(label_key text, attempt int)
@@ -61,6 +71,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.column_name_for(text, int) IS
     'Column name for a label key in the per-metric views (attempt > 0: when the first is taken, see identifier_for)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.column_name_for(text, int) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _prom_catalog.column_name_for(label_key text)
 RETURNS name
@@ -72,6 +83,7 @@ AS $$
     SELECT _prom_catalog.column_name_for(label_key, 0)
 $$;
 COMMENT ON FUNCTION _prom_catalog.column_name_for(text) IS 'Column name used for a label key in the per-metric views';
+GRANT EXECUTE ON FUNCTION _prom_catalog.column_name_for(text) TO prom_reader;
 
 -- How many label keys of a metric become columns of its views: the first ones, by position. A
 -- view has at most 1,600 columns, and some metrics (kube_pod_labels) have a key per pod label:
@@ -247,3 +259,4 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.refresh_metric_views(boolean) IS
     'Recreates the prom_metric/prom_series views that lag behind their label keys (or all of them); returns how many';
+GRANT EXECUTE ON FUNCTION prom_api.refresh_metric_views(boolean) TO prom_maintenance, prom_admin;

@@ -1,5 +1,11 @@
 -- Series resolution: label sets in, stable series ids out, for many series in one call.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0003-catalog.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _prom_catalog.series TO prom_reader;
+GRANT SELECT ON TABLE _prom_catalog.label_key_position TO prom_reader;
+
 -- The bytes one label contributes to a label set's canonical encoding: key and value, each NUL-terminated
 -- (PostgreSQL text cannot contain NUL, so the encoding is unambiguous).
 CREATE OR REPLACE FUNCTION _prom_catalog.label_pair_bytes(key text, value text)
@@ -107,6 +113,9 @@ END
 $func$;
 COMMENT ON FUNCTION prom_api.get_or_create_series_ids_with_activity(bytea[], timestamptz[], timestamptz[]) IS
     'Series ids of label sets in canonical encoding (labels in bytewise key order, each key NUL value NUL), creating series as needed, with activity bounds covering [first_times, last_times]';
+GRANT EXECUTE ON FUNCTION prom_api.get_or_create_series_ids_with_activity(
+    bytea[], timestamptz[], timestamptz[])
+    TO prom_writer;
 
 CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_ids(label_sets bytea[])
 RETURNS bigint[]
@@ -119,6 +128,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_or_create_series_ids(bytea[]) IS
     'Series ids of label sets in canonical encoding (labels in bytewise key order, each key NUL value NUL), creating series as needed';
+GRANT EXECUTE ON FUNCTION prom_api.get_or_create_series_ids(bytea[]) TO prom_writer;
 
 DROP FUNCTION IF EXISTS _prom_catalog.create_series(bytea[]);  -- gained activity bounds
 
@@ -233,6 +243,7 @@ END
 $func$;
 COMMENT ON FUNCTION prom_api.get_or_create_series_ids(int[], text[], text[]) IS
     'Resolves many label sets (parallel arrays of series ordinal, label name, label value) to series ids, creating series as needed';
+GRANT EXECUTE ON FUNCTION prom_api.get_or_create_series_ids(int[], text[], text[]) TO prom_writer;
 
 -- Public form: one label set as a jsonb object, e.g. '{"__name__": "up", "job": "node"}'.
 CREATE OR REPLACE FUNCTION prom_api.get_or_create_series_id(labels jsonb)
@@ -249,3 +260,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_or_create_series_id(jsonb) IS
     'Series id of a label set given as a jsonb object (must contain __name__), created if new';
+GRANT EXECUTE ON FUNCTION prom_api.get_or_create_series_id(jsonb) TO prom_writer;

@@ -17,6 +17,12 @@
 -- order (series by id, then labels by id, then metric keys by metric and position, then keys by
 -- name): writers do not queue on hot label rows, and cannot deadlock on them.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0006-activity-bounds.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _prom_catalog.metric_label TO prom_reader;
+GRANT SELECT ON TABLE _prom_catalog.label_key TO prom_reader;
+
 -- The helpers below run for every row a marking touches, so they are plain expressions that
 -- PostgreSQL inlines into the statement calling them: no SET search_path (a SET clause stops
 -- inlining, and each call then costs a planned statement, ~0.1 ms; 999-checks.sql exempts
@@ -115,6 +121,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.unix_ms(timestamptz, boolean) IS
     'A time as Unix milliseconds, rounded up or down, clamped to the range of timestamptz';
+GRANT EXECUTE ON FUNCTION _prom_catalog.unix_ms(timestamptz, boolean) TO prom_writer;
 
 -- Widens the bounds of series (and of their labels and keys) to cover samples at
 -- [min_times[i], max_times[i]] for series_ids[i]; returns the bounds now covering each given
@@ -200,6 +207,8 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]) IS
     'Widens the activity bounds of series (and their labels and keys) to cover samples at [min_times, max_times]; returns the bounds of the given series';
+GRANT EXECUTE ON FUNCTION prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[])
+    TO prom_writer;
 
 -- Unix seconds as times (to_timestamp is exact for microsecond times: PL/Python passes
 -- float8 arrays without formatting and parsing text).
@@ -491,9 +500,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_series_activity(bigint[]) IS
     'Activity bounds [first_seen, last_seen] of the given series that have bounds';
-
-GRANT EXECUTE ON FUNCTION
-    prom_api.mark_series_activity(bigint[], timestamptz[], timestamptz[]),
-    prom_api.get_series_activity(bigint[]),
-    _prom_catalog.unix_ms(timestamptz, boolean)
-TO prom_writer;
+GRANT EXECUTE ON FUNCTION prom_api.get_series_activity(bigint[]) TO prom_writer;

@@ -1,5 +1,13 @@
 -- Partitions (chunks) of prom_data.sample, created on demand for any timestamp.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migrations
+-- 0002-schemas.sql, 0004-samples.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT USAGE ON SCHEMA prom_data TO prom_reader;
+GRANT SELECT ON TABLE prom_data.sample TO prom_reader;
+GRANT SELECT ON TABLE _prom_catalog.sample_chunk TO prom_reader;
+GRANT SELECT ON TABLE prom_data.exemplar TO prom_reader;
+
 -- Aligned start of the chunk that would hold `t` under the current chunk interval.
 CREATE OR REPLACE FUNCTION _prom_catalog.aligned_chunk_start(t timestamptz, chunk_interval interval)
 RETURNS timestamptz
@@ -69,6 +77,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_max_new_chunks_per_write() IS
     'How many head partitions one write may create (96 unless set); a write needing more is refused';
+GRANT EXECUTE ON FUNCTION prom_api.get_max_new_chunks_per_write() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_max_new_chunks_per_write(max_new int)
 RETURNS boolean
@@ -84,6 +93,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_max_new_chunks_per_write(int) IS
     'Sets how many head partitions one write may create';
+GRANT EXECUTE ON FUNCTION prom_api.set_max_new_chunks_per_write(int) TO prom_admin;
 
 -- The earliest of the given times in each chunk interval that no partition covers, in time
 -- order (grouped by interval number: no timestamp arithmetic that could overflow at the ends).
@@ -174,3 +184,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.prepare_sample_chunks(timestamptz[], int) IS
     'Creates up to max_new missing partitions for the given sample times; returns how many it created (call in separate transactions until 0)';
+GRANT EXECUTE ON FUNCTION prom_api.prepare_sample_chunks(timestamptz[], int) TO prom_writer;

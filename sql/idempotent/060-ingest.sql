@@ -145,6 +145,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.put_samples(bigint[], timestamptz[], double precision[]) IS
     'Writes samples given as parallel arrays (series id, time, value); returns how many were written';
+GRANT EXECUTE ON FUNCTION prom_api.put_samples(bigint[], timestamptz[], double precision[]) TO prom_writer;
 
 -- Writes samples for a writer that caches series ids by epoch (the connector): instead of
 -- checking every id, it checks that no series was marked deleted since the writer's cache
@@ -173,6 +174,8 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.put_samples(bigint[], timestamptz[], double precision[], bigint) IS
     'Writes samples whose series ids were resolved at a given series epoch; refuses them (PS001) if series were deleted since';
+GRANT EXECUTE ON FUNCTION prom_api.put_samples(bigint[], timestamptz[], double precision[], bigint)
+    TO prom_writer;
 
 -- Stores exemplars; an exemplar already stored for (series_id, time) is kept.
 CREATE OR REPLACE FUNCTION prom_api.put_exemplars(
@@ -202,6 +205,8 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.put_exemplars(bigint[], timestamptz[], double precision[], jsonb[]) IS
     'Writes exemplars (series id, time, value, labels as jsonb); duplicates of (series_id, time) are ignored';
+GRANT EXECUTE ON FUNCTION prom_api.put_exemplars(bigint[], timestamptz[], double precision[], jsonb[])
+    TO prom_writer;
 
 -- Records metric metadata; a known (family, type, unit, help) only has last_seen bumped.
 CREATE OR REPLACE FUNCTION prom_api.put_metadata(
@@ -232,3 +237,4 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.put_metadata(text[], text[], text[], text[]) IS
     'Records metric metadata (family name, type, unit, help) as sent by Prometheus';
+GRANT EXECUTE ON FUNCTION prom_api.put_metadata(text[], text[], text[], text[]) TO prom_writer;

@@ -18,6 +18,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_ha_lease_timeout() IS
     'How far (in sample time) past its newest sample a leader''s lease reaches; a follower takes over once its samples pass the lease (default 1 minute)';
+GRANT EXECUTE ON FUNCTION prom_api.get_ha_lease_timeout() TO prom_reader;
 
 -- How much sample time passes between two extensions of a lease.
 CREATE OR REPLACE FUNCTION prom_api.get_ha_lease_refresh()
@@ -30,6 +31,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_ha_lease_refresh() IS
     'How much sample time passes between two extensions of a leader''s lease (default 10 seconds)';
+GRANT EXECUTE ON FUNCTION prom_api.get_ha_lease_refresh() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_ha_lease_timeout(timeout interval)
 RETURNS boolean
@@ -50,6 +52,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_ha_lease_timeout(interval) IS
     'Sets how far past its newest sample a leader''s lease reaches (longer than the refresh); leases extended or taken from now on use it';
+GRANT EXECUTE ON FUNCTION prom_api.set_ha_lease_timeout(interval) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.set_ha_lease_refresh(refresh interval)
 RETURNS boolean
@@ -70,6 +73,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_ha_lease_refresh(interval) IS
     'Sets how much sample time passes between two extensions of a leader''s lease (shorter than the timeout)';
+GRANT EXECUTE ON FUNCTION prom_api.set_ha_lease_refresh(interval) TO prom_admin;
 
 -- The lease of ``cluster`` after a request of ``replica`` with samples in [min_time, max_time]:
 --   no lease yet: ``replica`` leads from the beginning ('-infinity': nobody led before it, and
@@ -143,6 +147,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.update_ha_lease(text, text, timestamptz, timestamptz) IS
     'The HA lease of a cluster after a write of one replica''s samples in [min_time, max_time]: taken, extended or changed to that replica as the lease rules say';
+GRANT EXECUTE ON FUNCTION prom_api.update_ha_lease(text, text, timestamptz, timestamptz) TO prom_writer;
 
 -- The closed time ranges a replica led a cluster (the current lease is not among them).
 CREATE OR REPLACE FUNCTION prom_api.get_ha_lease_history(cluster text, replica text)
@@ -157,6 +162,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_ha_lease_history(text, text) IS
     'The past time ranges in which a replica led a cluster (its backfill for them is accepted)';
+GRANT EXECUTE ON FUNCTION prom_api.get_ha_lease_history(text, text) TO prom_reader;
 
 -- For operators: who leads each cluster now.
 CREATE OR REPLACE VIEW prom_info.ha_leader AS
@@ -169,6 +175,7 @@ SELECT l.cluster_name,
 FROM _prom_catalog.ha_lease l;
 COMMENT ON VIEW prom_info.ha_leader IS
     'The leader of each Prometheus HA cluster and its lease (in sample time)';
+GRANT SELECT ON TABLE prom_info.ha_leader TO prom_reader;
 
 -- For operators: every lease, past and current, of every cluster.
 CREATE OR REPLACE VIEW prom_info.ha_lease_history AS
@@ -179,14 +186,4 @@ SELECT l.cluster_name, l.leader_name, l.lease_start, l.lease_until, true
 FROM _prom_catalog.ha_lease l;
 COMMENT ON VIEW prom_info.ha_lease_history IS
     'Every lease of every Prometheus HA cluster, the current one last (current = true)';
-
-GRANT EXECUTE ON FUNCTION
-    prom_api.get_ha_lease_timeout(),
-    prom_api.get_ha_lease_refresh(),
-    prom_api.get_ha_lease_history(text, text)
-TO prom_reader;
-GRANT EXECUTE ON FUNCTION prom_api.update_ha_lease(text, text, timestamptz, timestamptz) TO prom_writer;
-GRANT EXECUTE ON FUNCTION
-    prom_api.set_ha_lease_timeout(interval),
-    prom_api.set_ha_lease_refresh(interval)
-TO prom_admin;
+GRANT SELECT ON TABLE prom_info.ha_lease_history TO prom_reader;

@@ -47,3 +47,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_samples(bigint[], timestamptz, timestamptz) IS
     'Samples of the given series within [start_time, end_time] (both inclusive) as time-ordered arrays, one row per series; merges compressed and head data';
+GRANT EXECUTE ON FUNCTION prom_api.get_samples(bigint[], timestamptz, timestamptz) TO prom_reader;

@@ -1,5 +1,11 @@
 -- prom_info: what is stored, for analysts and operators.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migrations
+-- 0002-schemas.sql, 0003-catalog.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT USAGE ON SCHEMA prom_info TO prom_reader;
+GRANT SELECT ON TABLE _prom_catalog.metadata TO prom_reader;
+
 CREATE OR REPLACE VIEW prom_info.metric AS
 SELECT m.id,
        m.metric_name,
@@ -18,6 +24,7 @@ LEFT JOIN LATERAL (
     ORDER BY d.metric_family = m.metric_name DESC, d.last_seen DESC
     LIMIT 1) md ON true;
 COMMENT ON VIEW prom_info.metric IS 'Every metric: its views, label keys, number of series and metadata';
+GRANT SELECT ON TABLE prom_info.metric TO prom_reader;
 
 CREATE OR REPLACE VIEW prom_info.label AS
 SELECT l.key,
@@ -27,3 +34,4 @@ SELECT l.key,
 FROM _prom_catalog.label l
 GROUP BY l.key;
 COMMENT ON VIEW prom_info.label IS 'Every label key with its known values';
+GRANT SELECT ON TABLE prom_info.label TO prom_reader;

@@ -12,6 +12,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_promql_max_samples() IS
     'Maximum number of samples a PromQL query may load (default 50,000,000 as in Prometheus)';
+GRANT EXECUTE ON FUNCTION prom_api.get_promql_max_samples() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_promql_max_samples(max_samples bigint)
 RETURNS boolean
@@ -27,6 +28,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_promql_max_samples(bigint) IS
     'Sets the maximum number of samples a PromQL query may load; larger queries fail as in Prometheus';
+GRANT EXECUTE ON FUNCTION prom_api.set_promql_max_samples(bigint) TO prom_admin;
 
 -- The step of subqueries that name none (`x[5m:]`): Prometheus uses its evaluation_interval
 -- (1 minute unless configured; its shipped prometheus.yml sets 15 seconds). Queries may give
@@ -41,6 +43,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_promql_default_subquery_step() IS
     'Step of PromQL subqueries that name none, when the query gives no default (1 minute unless set)';
+GRANT EXECUTE ON FUNCTION prom_api.get_promql_default_subquery_step() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_promql_default_subquery_step(step interval)
 RETURNS boolean
@@ -56,6 +59,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_promql_default_subquery_step(interval) IS
     'Sets the step of PromQL subqueries that name none (Prometheus''s evaluation_interval)';
+GRANT EXECUTE ON FUNCTION prom_api.set_promql_default_subquery_step(interval) TO prom_admin;
 
 -- Rows of an instant (step 0) or range query; Python does the work. An error comes back as
 -- a single row with error/sqlstate set, for the plpgsql wrappers to raise with Prometheus's
@@ -79,6 +83,8 @@ return api.query_rows(plpy, GD, query, start_ms, end_ms, step_ms, range_query, s
 $python$;
 COMMENT ON FUNCTION _prom_catalog.promql_rows(text, float8, float8, float8, boolean, float8) IS
     'PromQL evaluation as (labels JSON text, Unix seconds, value) rows, or one row carrying the error';
+GRANT EXECUTE ON FUNCTION _prom_catalog.promql_rows(text, float8, float8, float8, boolean, float8)
+    TO prom_reader;
 
 DROP FUNCTION IF EXISTS _prom_catalog.promql_query(text, float8, float8, float8, boolean);  -- gained subquery_step_s
 CREATE OR REPLACE FUNCTION _prom_catalog.promql_query(query text, start_s float8, end_s float8, step_s float8,
@@ -104,6 +110,8 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.promql_query(text, float8, float8, float8, boolean, float8) IS
     'PromQL evaluation as rows; errors raised with Prometheus''s message';
+GRANT EXECUTE ON FUNCTION _prom_catalog.promql_query(text, float8, float8, float8, boolean, float8)
+    TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query(query text, "time" timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
@@ -116,6 +124,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query(text, timestamptz) IS
     'Evaluates a PromQL instant query at the given time; one row per result sample (errors are Prometheus''s messages)';
+GRANT EXECUTE ON FUNCTION prom_api.query(text, timestamptz) TO prom_reader;
 
 -- The same with the step of subqueries that name none (an overload: adding an argument to the
 -- function above would mean dropping it, and with it any view of a user that calls it).
@@ -131,6 +140,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query(text, timestamptz, interval) IS
     'Evaluates a PromQL instant query at the given time, subqueries without a step using subquery_step';
+GRANT EXECUTE ON FUNCTION prom_api.query(text, timestamptz, interval) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range(query text, start timestamptz, "end" timestamptz, step interval)
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
@@ -144,6 +154,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) IS
     'Evaluates a PromQL range query from start to end every step; one row per result sample, series in label order';
+GRANT EXECUTE ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range(query text, start timestamptz, "end" timestamptz, step interval,
                                                 subquery_step interval)
@@ -159,6 +170,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval, interval) IS
     'Evaluates a PromQL range query every step, subqueries without a step using subquery_step';
+GRANT EXECUTE ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval, interval)
+    TO prom_reader;
 
 -- query_json and query_range_json, for SQL callers (the connector calls prom_api.http_api,
 -- 210-http-api.sql). One body each, the overload with every argument; the shorter ones of
@@ -175,6 +188,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8) IS
     'PromQL instant query at Unix time (seconds); returns the complete Prometheus /api/v1/query response body, errors included';
+GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8) TO prom_reader;
 
 -- With the step (seconds) of subqueries that name none; NULL: prom_api.get_promql_default_subquery_step()
 CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeout text, lookback_delta float8,
@@ -188,6 +202,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8, float8) IS
     'PromQL instant query at Unix time (seconds), subqueries without a step using subquery_step seconds; the /api/v1/query response body';
+GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8, float8) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
                                                      timeout text DEFAULT NULL, lookback_delta float8 DEFAULT NULL)
@@ -200,6 +215,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8) IS
     'PromQL range query (Unix seconds, step in seconds); returns the complete Prometheus /api/v1/query_range response body';
+GRANT EXECUTE ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8)
+    TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
                                                      timeout text, lookback_delta float8, subquery_step float8)
@@ -212,6 +229,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8) IS
     'PromQL range query, subqueries without a step using subquery_step seconds; the /api/v1/query_range response body';
+GRANT EXECUTE ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8)
+    TO prom_reader;
 
 -- With max_source_resolution ('raw', '5m', '1h', 'auto'; NULL: raw samples, rollups only
 -- where retention removed them): docs/rollups.md. The response carries a warning naming the
@@ -231,6 +250,7 @@ return api.query_json(plpy, GD, query, time, timeout, lookback_delta, subquery_s
 $python$;
 COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8, float8, text) IS
     'PromQL instant query, reading raw samples or rollups (max_source_resolution raw, 5m, 1h or auto); the /api/v1/query response body';
+GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8, float8, text) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
                                                      timeout text, lookback_delta float8, subquery_step float8,
@@ -249,6 +269,8 @@ return api.query_range_json(plpy, GD, query, start, end, step, timeout, lookback
 $python$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text) IS
     'PromQL range query, reading raw samples or rollups (max_source_resolution raw, 5m, 1h or auto); the /api/v1/query_range response body';
+GRANT EXECUTE ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text)
+    TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _prom_catalog.promql_format(query text)
 RETURNS text[]
@@ -262,6 +284,7 @@ return GD["promscale"].module(plpy, "promscale.promql.api").format_query_or_erro
 $python$;
 COMMENT ON FUNCTION _prom_catalog.promql_format(text) IS
     'Formatted query, or NULL with the parse error and its SQLSTATE';
+GRANT EXECUTE ON FUNCTION _prom_catalog.promql_format(text) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.format_query(query text)
 RETURNS text
@@ -281,24 +304,4 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.format_query(text) IS
     'The query formatted as Prometheus 2.42''s /api/v1/format_query does; a parse error raises Prometheus''s message';
-
-GRANT EXECUTE ON FUNCTION
-    prom_api.get_promql_max_samples(),
-    prom_api.get_promql_default_subquery_step(),
-    _prom_catalog.promql_rows(text, float8, float8, float8, boolean, float8),
-    _prom_catalog.promql_query(text, float8, float8, float8, boolean, float8),
-    _prom_catalog.promql_format(text),
-    prom_api.query(text, timestamptz),
-    prom_api.query(text, timestamptz, interval),
-    prom_api.query_range(text, timestamptz, timestamptz, interval),
-    prom_api.query_range(text, timestamptz, timestamptz, interval, interval),
-    prom_api.query_json(text, float8, text, float8),
-    prom_api.query_json(text, float8, text, float8, float8),
-    prom_api.query_range_json(text, float8, float8, float8, text, float8),
-    prom_api.query_range_json(text, float8, float8, float8, text, float8, float8),
-    prom_api.query_json(text, float8, text, float8, float8, text),
-    prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text),
-    prom_api.format_query(text)
-TO prom_reader;
-GRANT EXECUTE ON FUNCTION prom_api.set_promql_max_samples(bigint), prom_api.set_promql_default_subquery_step(interval)
-TO prom_admin;
+GRANT EXECUTE ON FUNCTION prom_api.format_query(text) TO prom_reader;

@@ -20,6 +20,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.clamped_timestamptz(double precision) IS
     'Unix seconds as timestamptz, clamped to ±infinity outside the timestamptz range';
+GRANT EXECUTE ON FUNCTION _prom_catalog.clamped_timestamptz(double precision) TO prom_reader;
 
 -- Ids of the series matching every matcher (PromQL semantics: a missing label is the
 -- empty string; regexes are fully anchored). ops are '=', '!=', '=~', '!~'.
@@ -38,33 +39,27 @@ DECLARE
     matches_empty boolean;
     ids int[];
     result bigint[];
-    anchored text;
+    regex record;
 BEGIN
     IF cardinality(names) IS DISTINCT FROM cardinality(ops) OR cardinality(names) IS DISTINCT FROM cardinality(patterns) THEN
         RAISE EXCEPTION 'names, ops and patterns must have the same length' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
-        anchored := '^(?:' || patterns[i] || ')$';
-        matches_empty := CASE ops[i]
-            WHEN '=' THEN patterns[i] = ''
-            WHEN '!=' THEN patterns[i] <> ''
-            WHEN '=~' THEN '' ~ anchored
-            WHEN '!~' THEN NOT ('' ~ anchored)
-        END;
-        IF matches_empty IS NULL THEN
+        IF ops[i] IN ('=~', '!~') THEN
+            -- PromQL's regexes (RE2), not PostgreSQL's: sql/idempotent/020-labels.sql
+            regex := _prom_catalog.regex_label_ids(names[i], patterns[i]);
+            matches_empty := (ops[i] = '=~') = regex.matches_empty;
+            -- the label ids this matcher accepts (matches_empty = false) or rejects (true)
+            ids := CASE WHEN (ops[i] = '=~') <> matches_empty THEN regex.matching ELSE regex.not_matching END;
+        ELSIF ops[i] IN ('=', '!=') THEN
+            matches_empty := (ops[i] = '=') = (patterns[i] = '');
+            SELECT coalesce(array_agg(l.id), '{}') INTO ids
+            FROM _prom_catalog.label l
+            WHERE l.key = names[i]
+              AND matches_empty <> CASE ops[i] WHEN '=' THEN l.value = patterns[i] ELSE l.value <> patterns[i] END;
+        ELSE
             RAISE EXCEPTION 'unknown matcher operator %', ops[i] USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        -- label ids of this key whose value the matcher accepts (matches_empty = false)
-        -- or rejects (matches_empty = true)
-        SELECT coalesce(array_agg(l.id), '{}') INTO ids
-        FROM _prom_catalog.label l
-        WHERE l.key = names[i]
-          AND matches_empty <> CASE ops[i]
-                WHEN '=' THEN l.value = patterns[i]
-                WHEN '!=' THEN l.value <> patterns[i]
-                WHEN '=~' THEN l.value ~ anchored
-                ELSE l.value !~ anchored
-              END;
         IF NOT matches_empty THEN
             IF cardinality(ids) = 0 THEN
                 RETURN '{}';
@@ -80,6 +75,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) IS
     'Ids of the live series matching all label matchers (name, op in = != =~ !~, value or regex)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) TO prom_reader;
 
 -- What was active in [start_time, end_time], from the activity bounds of the catalog
 -- (sql/idempotent/045-activity.sql) rather than from samples: everything with samples in the
@@ -102,6 +98,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_active_series(bigint[], timestamptz, timestamptz) IS
     'The given series that are live and had samples in [start_time, end_time], by their activity bounds';
+GRANT EXECUTE ON FUNCTION prom_api.get_active_series(bigint[], timestamptz, timestamptz) TO prom_reader;
 
 -- Values of one label key active in the range, sorted bytewise: the key's range of the
 -- (key, value) index, O(values of the key). A SQL function's body is planned for any key
@@ -121,6 +118,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_active_label_values(text, timestamptz, timestamptz) IS
     'Values of a label key that had samples in [start_time, end_time], by their activity bounds, sorted bytewise';
+GRANT EXECUTE ON FUNCTION prom_api.get_active_label_values(text, timestamptz, timestamptz) TO prom_reader;
 
 -- Label keys active in the range, sorted bytewise: O(keys).
 CREATE OR REPLACE FUNCTION prom_api.get_active_label_names(start_time timestamptz, end_time timestamptz)
@@ -136,6 +134,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_active_label_names(timestamptz, timestamptz) IS
     'Label keys that had samples in [start_time, end_time], by their activity bounds, sorted bytewise';
+GRANT EXECUTE ON FUNCTION prom_api.get_active_label_names(timestamptz, timestamptz) TO prom_reader;
 
 -- Labels of series as (series_id, keys, values), keys in byte order, for building
 -- label sets outside SQL (JSON and protobuf encoders).
@@ -156,3 +155,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_series_labels(bigint[]) IS
     'Label names and values of each series, names sorted bytewise';
+GRANT EXECUTE ON FUNCTION prom_api.get_series_labels(bigint[]) TO prom_reader;

@@ -18,6 +18,8 @@ return mod.series_json(plpy, GD, match or [], start_time, end_time, limit)
 $python$;
 COMMENT ON FUNCTION prom_api.series_json(text[], double precision, double precision, int) IS
     'Prometheus /api/v1/series response body: label sets of series matching any selector, active in [start, end]';
+GRANT EXECUTE ON FUNCTION prom_api.series_json(text[], double precision, double precision, int)
+    TO prom_reader;
 
 -- /api/v1/labels
 CREATE OR REPLACE FUNCTION prom_api.label_names_json(
@@ -35,6 +37,8 @@ return mod.label_names_json(plpy, GD, match or [], start_time, end_time, limit)
 $python$;
 COMMENT ON FUNCTION prom_api.label_names_json(text[], double precision, double precision, int) IS
     'Prometheus /api/v1/labels response body: label names of series (matching any selector, if given) active in [start, end]';
+GRANT EXECUTE ON FUNCTION prom_api.label_names_json(text[], double precision, double precision, int)
+    TO prom_reader;
 
 -- /api/v1/label/<name>/values
 CREATE OR REPLACE FUNCTION prom_api.label_values_json(
@@ -52,6 +56,8 @@ return mod.label_values_json(plpy, GD, name, match or [], start_time, end_time, 
 $python$;
 COMMENT ON FUNCTION prom_api.label_values_json(text, text[], double precision, double precision, int) IS
     'Prometheus /api/v1/label/<name>/values response body: values of the label among series active in [start, end]';
+GRANT EXECUTE ON FUNCTION prom_api.label_values_json(text, text[], double precision, double precision, int)
+    TO prom_reader;
 
 -- /api/v1/metadata
 CREATE OR REPLACE FUNCTION prom_api.metadata_json(
@@ -69,6 +75,7 @@ return mod.metadata_json(plpy, metric, limit, limit_per_metric)
 $python$;
 COMMENT ON FUNCTION prom_api.metadata_json(text, int, int) IS
     'Prometheus /api/v1/metadata response body from the metadata received by remote_write';
+GRANT EXECUTE ON FUNCTION prom_api.metadata_json(text, int, int) TO prom_reader;
 
 -- /api/v1/query_exemplars
 CREATE OR REPLACE FUNCTION prom_api.query_exemplars_json(
@@ -86,6 +93,8 @@ return mod.query_exemplars_json(plpy, GD, query, start_time, end_time)
 $python$;
 COMMENT ON FUNCTION prom_api.query_exemplars_json(text, double precision, double precision) IS
     'Prometheus /api/v1/query_exemplars response body; NULL when the query has no selectors (HTTP 204)';
+GRANT EXECUTE ON FUNCTION prom_api.query_exemplars_json(text, double precision, double precision)
+    TO prom_reader;
 
 -- The whole HTTP API request, as the connector receives it: "endpoint" is the path after
 -- /api/v1/ ('query', 'query_range', 'label/job/values', ...), "form" the request's parameters
@@ -108,6 +117,7 @@ return mod.http_api(plpy, GD, endpoint, json.loads(form), json.loads(settings or
 $python$;
 COMMENT ON FUNCTION prom_api.http_api(text, jsonb, jsonb) IS
     'One Prometheus HTTP API v1 request (endpoint: the path after /api/v1/; form: its parameters as received): the HTTP status and response body';
+GRANT EXECUTE ON FUNCTION prom_api.http_api(text, jsonb, jsonb) TO prom_reader;
 
 -- The admin endpoints (admin/tsdb/delete_series): they write, so not STABLE; what they call needs prom_admin.
 CREATE OR REPLACE FUNCTION prom_api.http_admin_api(endpoint text, form jsonb, OUT status int, OUT body text)
@@ -123,6 +133,8 @@ return mod.http_api(plpy, GD, endpoint, json.loads(form), {}, admin=True)
 $python$;
 COMMENT ON FUNCTION prom_api.http_admin_api(text, jsonb) IS
     'One request of the Prometheus admin API (admin/tsdb/delete_series): the HTTP status and response body (NULL: none)';
+-- delete_series itself is prom_admin's: a reader calling this is answered what to grant
+GRANT EXECUTE ON FUNCTION prom_api.http_admin_api(text, jsonb) TO prom_reader;
 
 -- The statement_timeout of a query request: its "timeout" parameter (Prometheus's duration
 -- syntax) bounded by max_ms (the connector's --query-timeout), at least 1 ms; max_ms when the
@@ -140,21 +152,4 @@ return str(GD["promscale"].module(plpy, "promscale.httpapi.params").statement_ti
 $python$;
 COMMENT ON FUNCTION _prom_catalog.http_statement_timeout(text, bigint) IS
     'statement_timeout in ms for a query''s timeout parameter, bounded by max_ms';
-
-GRANT EXECUTE ON FUNCTION
-    _prom_catalog.clamped_timestamptz(double precision),
-    _prom_catalog.get_matching_series_ids(text[], text[], text[]),
-    prom_api.get_active_series(bigint[], timestamptz, timestamptz),
-    prom_api.get_active_label_values(text, timestamptz, timestamptz),
-    prom_api.get_active_label_names(timestamptz, timestamptz),
-    prom_api.get_series_labels(bigint[]),
-    prom_api.series_json(text[], double precision, double precision, int),
-    prom_api.label_names_json(text[], double precision, double precision, int),
-    prom_api.label_values_json(text, text[], double precision, double precision, int),
-    prom_api.metadata_json(text, int, int),
-    prom_api.query_exemplars_json(text, double precision, double precision),
-    prom_api.http_api(text, jsonb, jsonb),
-    _prom_catalog.http_statement_timeout(text, bigint)
-TO prom_reader;
--- delete_series itself is prom_admin's: a reader calling this is answered what to grant
-GRANT EXECUTE ON FUNCTION prom_api.http_admin_api(text, jsonb) TO prom_reader;
+GRANT EXECUTE ON FUNCTION _prom_catalog.http_statement_timeout(text, bigint) TO prom_reader;

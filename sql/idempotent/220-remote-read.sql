@@ -17,6 +17,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.timestamptz_of_ms(bigint) IS
     'Unix milliseconds as timestamptz, exact, clamped to ±infinity outside the timestamptz range';
+GRANT EXECUTE ON FUNCTION _prom_catalog.timestamptz_of_ms(bigint) TO prom_reader;
 
 -- Plain SQL on purpose: stale-marker NaN payloads stay bit-exact, and it is about twice as
 -- fast as the PL/Python route through the PromQL engine's lookup (measured: 1,000 series x 1 h).
@@ -40,8 +41,5 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_matching_samples(text[], text[], text[], bigint, bigint) IS
     'Series matching all label matchers (op in = != =~ !~) with their samples in [start_ms, end_ms] as ms and values';
-
-GRANT EXECUTE ON FUNCTION
-    _prom_catalog.timestamptz_of_ms(bigint),
-    prom_api.get_matching_samples(text[], text[], text[], bigint, bigint)
-TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.get_matching_samples(text[], text[], text[], bigint, bigint)
+    TO prom_reader;

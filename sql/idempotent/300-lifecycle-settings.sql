@@ -17,6 +17,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_default_retention_period() IS
     'How long samples of metrics without their own retention period are kept (default 90 days)';
+GRANT EXECUTE ON FUNCTION prom_api.get_default_retention_period() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_default_retention_period(retention_period interval)
 RETURNS boolean
@@ -33,6 +34,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_default_retention_period(interval) IS
     'Sets how long samples are kept for metrics without their own retention period; applied by maintenance';
+GRANT EXECUTE ON FUNCTION prom_api.set_default_retention_period(interval) TO prom_admin;
 
 -- Metric id of a metric name, or a clear error.
 CREATE OR REPLACE FUNCTION _prom_catalog.get_metric_id(metric_name text)
@@ -53,6 +55,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION _prom_catalog.get_metric_id(text) IS 'Id of a metric by name; raises undefined_object when unknown';
+GRANT EXECUTE ON FUNCTION _prom_catalog.get_metric_id(text) TO prom_reader;
 
 -- Refuses a per-metric retention period that is missing, under an hour or in months (whose
 -- length varies); `what` names it in the message ('retention period', 'rollup retention period').
@@ -93,6 +96,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_metric_retention_period(text, interval) IS
     'Sets how long samples of one metric are kept, overriding the default; applied by maintenance';
+GRANT EXECUTE ON FUNCTION prom_api.set_metric_retention_period(text, interval) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.reset_metric_retention_period(metric_name text)
 RETURNS boolean
@@ -109,6 +113,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.reset_metric_retention_period(text) IS
     'Makes a metric use the default retention period again';
+GRANT EXECUTE ON FUNCTION prom_api.reset_metric_retention_period(text) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.get_metric_retention_period(metric_name text)
 RETURNS interval
@@ -122,6 +127,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_metric_retention_period(text) IS
     'Retention period in force for a metric (its own, or the default)';
+GRANT EXECUTE ON FUNCTION prom_api.get_metric_retention_period(text) TO prom_reader;
 
 -- Retention periods changed: partitions must be looked at again by maintenance.
 CREATE OR REPLACE FUNCTION _prom_catalog.retention_changed()
@@ -147,6 +153,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_compression_delay() IS
     'How long after the end of a bucket (compressed row interval) maintenance waits before it compacts the bucket''s flushed rows (default 1 hour)';
+GRANT EXECUTE ON FUNCTION prom_api.get_compression_delay() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_compression_delay(delay interval)
 RETURNS boolean
@@ -162,6 +169,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_compression_delay(interval) IS
     'Sets how long after its end a bucket is compacted (late samples are merged either way)';
+GRANT EXECUTE ON FUNCTION prom_api.set_compression_delay(interval) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.get_flush_delay()
 RETURNS interval
@@ -173,6 +181,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_flush_delay() IS
     'How long after its end a head partition waits before maintenance flushes it into per-series rows (default 5 minutes)';
+GRANT EXECUTE ON FUNCTION prom_api.get_flush_delay() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_flush_delay(delay interval)
 RETURNS boolean
@@ -188,6 +197,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_flush_delay(interval) IS
     'Sets how long after its end a head partition is flushed (samples arriving later are merged either way)';
+GRANT EXECUTE ON FUNCTION prom_api.set_flush_delay(interval) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.get_compressed_chunk_interval()
 RETURNS interval
@@ -199,6 +209,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_compressed_chunk_interval() IS
     'Time span of one compressed row (one series, one bucket); default 4 hours';
+GRANT EXECUTE ON FUNCTION prom_api.get_compressed_chunk_interval() TO prom_reader;
 
 -- Largest span a compressed row has ever had: readers look this far back for rows overlapping a range.
 CREATE OR REPLACE FUNCTION _prom_catalog.get_compressed_row_span_max()
@@ -212,6 +223,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.get_compressed_row_span_max() IS
     'Longest time span of any compressed row written so far';
+GRANT EXECUTE ON FUNCTION _prom_catalog.get_compressed_row_span_max() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_compressed_chunk_interval(chunk_interval interval)
 RETURNS boolean
@@ -241,6 +253,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_compressed_chunk_interval(interval) IS
     'Sets the time span of compressed rows written from now on (longer rows compress better; must divide a day)';
+GRANT EXECUTE ON FUNCTION prom_api.set_compressed_chunk_interval(interval) TO prom_admin;
 
 -- Conversions between timestamptz and microseconds since 2000-01-01 (the codecs' unit).
 CREATE OR REPLACE FUNCTION _prom_catalog.timestamptz_to_us(t timestamptz)
@@ -255,6 +268,7 @@ AS $$
                 ELSE (extract(epoch FROM t - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint END
 $$;
 COMMENT ON FUNCTION _prom_catalog.timestamptz_to_us(timestamptz) IS 'Microseconds since 2000-01-01 UTC (±infinity: int8 bounds)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.timestamptz_to_us(timestamptz) TO prom_reader;
 
 -- Bit-exact conversions for values decoded by PL/Python. PL/Python hands float8 and
 -- timestamptz results to PostgreSQL as text, which loses NaN payloads (a stale marker would
@@ -280,6 +294,7 @@ PARALLEL SAFE
 AS 'int8up';
 COMMENT ON FUNCTION _prom_catalog.float8_from_bits(bigint) IS
     'The float8 whose IEEE 754 bits are these (NaN payloads such as stale markers kept)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.float8_from_bits(bigint) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _prom_catalog.timestamptz_from_us(us bigint)
 RETURNS timestamptz
@@ -290,3 +305,4 @@ PARALLEL SAFE
 AS 'int8up';
 COMMENT ON FUNCTION _prom_catalog.timestamptz_from_us(bigint) IS
     'The timestamptz that is this many microseconds after 2000-01-01 UTC (PostgreSQL''s internal form)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.timestamptz_from_us(bigint) TO prom_reader;

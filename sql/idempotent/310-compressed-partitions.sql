@@ -2,6 +2,14 @@
 -- (create standalone, then ATTACH: running readers are not blocked). Level 2 (compacted)
 -- has one partition per day, level 1 (flushed) one per bucket (see 0007-cold-tier.sql).
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0007-cold-tier.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE prom_data.compressed_sample TO prom_reader;
+GRANT SELECT ON TABLE prom_data.compressed_sample_flushed TO prom_reader;
+GRANT SELECT ON TABLE prom_data.compressed_sample_compacted TO prom_reader;
+GRANT SELECT ON TABLE _prom_catalog.compressed_partition TO prom_reader;
+
 -- Time span of each partition of compacted rows: one day (a multiple of every allowed row span).
 CREATE OR REPLACE FUNCTION _prom_catalog.get_compressed_partition_interval()
 RETURNS interval

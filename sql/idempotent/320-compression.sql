@@ -23,6 +23,7 @@ if decode is None:
 return decode(times).tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_times(bytea) IS 'Decodes the times column of a compressed row (microseconds since 2000-01-01)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.decode_times(bytea) TO prom_reader;
 
 -- Values of one compressed row as their IEEE 754 bits (see _prom_catalog.float8_from_bits).
 CREATE OR REPLACE FUNCTION _prom_catalog.decode_value_bits(vals bytea)
@@ -42,6 +43,7 @@ if decode is None:
 return decode(vals).view("<i8").tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_value_bits(bytea) IS 'Decodes the vals column of a compressed row, as float8 bit patterns';
+GRANT EXECUTE ON FUNCTION _prom_catalog.decode_value_bits(bytea) TO prom_reader;
 
 -- Compressed samples of some series within [start_time, end_time], per series, time-ordered,
 -- deduplicated; times as microseconds since 2000-01-01 and values as float8 bits (the caller
@@ -60,6 +62,8 @@ return mod.compressed_samples(plpy, SD, series_ids or [], start_time, end_time, 
 $python$;
 COMMENT ON FUNCTION _prom_catalog.compressed_samples(bigint[], timestamptz, timestamptz, bigint, bigint) IS
     'Decoded compressed samples of the given series in a time range (used by prom_api.get_samples)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.compressed_samples(bigint[], timestamptz, timestamptz, bigint, bigint)
+    TO prom_reader;
 
 -- Compression used to move rows out of the head one by one; flush (322-flush.sql) and
 -- compaction (324-compaction.sql) replaced it.
@@ -89,3 +93,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_metric_samples(text, timestamptz, timestamptz) IS
     'Samples of one metric within [start_time, end_time], one row each (series_id, time, value); reads compressed data by range';
+GRANT EXECUTE ON FUNCTION prom_api.get_metric_samples(text, timestamptz, timestamptz) TO prom_reader;

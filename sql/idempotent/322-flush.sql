@@ -11,6 +11,11 @@
 --   1886547827 (bucket)        one writer of each bucket's compressed rows at a time (flushes,
 --                              compaction slices; -1 shared, or exclusive for "every bucket").
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0007-cold-tier.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _prom_catalog.sample_chunk_state TO prom_reader;
+
 -- Takes the bucket locks of [lo, hi), in bucket order (no deadlock between two takers).
 CREATE OR REPLACE FUNCTION _prom_catalog.lock_buckets(lo timestamptz, hi timestamptz)
 RETURNS void
@@ -123,6 +128,7 @@ AS $$
     ORDER BY 3
 $$;
 COMMENT ON FUNCTION _prom_catalog.chunks_to_flush() IS 'Head partitions that maintenance should flush now, one row per flush step';
+GRANT EXECUTE ON FUNCTION _prom_catalog.chunks_to_flush() TO prom_reader;
 
 -- Reads head partitions and writes their samples as compressed rows (lifecycle/flush.py).
 -- Index scans give the rows in series order, streamed in batches: a sort of a whole
@@ -256,6 +262,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.flush_chunks(bigint[]) IS
     'Flushes some head partitions into compressed rows; returns samples flushed, NULL when busy';
+GRANT EXECUTE ON FUNCTION _prom_catalog.flush_chunks(bigint[]) TO prom_maintenance, prom_admin;
 
 -- Drops the flushed head partitions that no snapshot can need any more, in one statement
 -- (one short exclusive lock on prom_data.sample). Returns how many were dropped, or NULL
@@ -303,3 +310,4 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.drop_flushed_chunks() IS
     'Drops flushed head partitions that no running snapshot needs; returns how many, NULL when postponed';
+GRANT EXECUTE ON FUNCTION _prom_catalog.drop_flushed_chunks() TO prom_maintenance, prom_admin;

@@ -18,6 +18,7 @@ AS $$
     ORDER BY p.start_time
 $$;
 COMMENT ON FUNCTION _prom_catalog.partitions_to_compact() IS 'Flushed (level 1) partitions that maintenance should compact now';
+GRANT EXECUTE ON FUNCTION _prom_catalog.partitions_to_compact() TO prom_reader;
 
 -- Compacts series of a level-1 partition from one series id on, for about a time budget
 -- (lifecycle/compact.py).
@@ -87,6 +88,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.compact_partition(bigint, interval) IS
     'Compacts the next series of a level-1 partition for about a time budget; returns series compacted, NULL when busy';
+GRANT EXECUTE ON FUNCTION _prom_catalog.compact_partition(bigint, interval) TO prom_maintenance, prom_admin;
 
 -- Drops the compacted level-1 partitions that no snapshot can need any more. Returns how many
 -- were dropped, or NULL when the table lock could not be had quickly (the next run retries).
@@ -127,3 +129,4 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.drop_compacted_partitions() IS
     'Drops compacted level-1 partitions that no running snapshot needs; returns how many, NULL when postponed';
+GRANT EXECUTE ON FUNCTION _prom_catalog.drop_compacted_partitions() TO prom_maintenance, prom_admin;

@@ -19,6 +19,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION _prom_catalog.rollup_resolution_s(text) IS 'Seconds of a rollup resolution named ''5m'' or ''1h''';
+GRANT EXECUTE ON FUNCTION _prom_catalog.rollup_resolution_s(text) TO prom_reader;
 
 -- Default retention of rollups of one resolution ('5m': 365 days, '1h': 1825 days).
 CREATE OR REPLACE FUNCTION prom_api.get_default_rollup_retention_period(resolution text)
@@ -33,6 +34,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_default_rollup_retention_period(text) IS
     'How long rollups of a resolution (''5m'' or ''1h'') are kept unless a metric says otherwise';
+GRANT EXECUTE ON FUNCTION prom_api.get_default_rollup_retention_period(text) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_default_rollup_retention_period(resolution text, retention_period interval)
 RETURNS boolean
@@ -49,6 +51,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_default_rollup_retention_period(text, interval) IS
     'Sets how long rollups of a resolution (''5m'' or ''1h'') are kept by default; applied by maintenance';
+GRANT EXECUTE ON FUNCTION prom_api.set_default_rollup_retention_period(text, interval) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.set_metric_rollup_retention_period(metric_name text, resolution text, retention_period interval)
 RETURNS boolean
@@ -69,6 +72,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.set_metric_rollup_retention_period(text, text, interval) IS
     'Sets how long one metric''s rollups of a resolution (''5m'' or ''1h'') are kept, overriding the default';
+GRANT EXECUTE ON FUNCTION prom_api.set_metric_rollup_retention_period(text, text, interval) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.reset_metric_rollup_retention_period(metric_name text, resolution text)
 RETURNS boolean
@@ -86,6 +90,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.reset_metric_rollup_retention_period(text, text) IS
     'Makes one metric''s rollups of a resolution follow the default retention again';
+GRANT EXECUTE ON FUNCTION prom_api.reset_metric_rollup_retention_period(text, text) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.get_metric_rollup_retention_period(metric_name text, resolution text)
 RETURNS interval
@@ -100,6 +105,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_metric_rollup_retention_period(text, text) IS
     'How long one metric''s rollups of a resolution (''5m'' or ''1h'') are kept';
+GRANT EXECUTE ON FUNCTION prom_api.get_metric_rollup_retention_period(text, text) TO prom_reader;
 
 -- The final horizon: every bucket before it is compacted (no head partition and no level-1
 -- partition starts before it) and older than the compression delay, on the hour.
@@ -115,6 +121,7 @@ AS $$
         now() - prom_api.get_compression_delay()), timestamptz '2000-01-01 00:00:00+00')
 $$;
 COMMENT ON FUNCTION _prom_catalog.rollup_horizon() IS 'Time before which all samples are compacted: rollups are computed up to it';
+GRANT EXECUTE ON FUNCTION _prom_catalog.rollup_horizon() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _prom_catalog.compute_rollup_slice(
     start_us bigint, end_us bigint, from_series_id bigint, budget_seconds double precision)
@@ -189,6 +196,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.compute_rollups(double precision) IS
     'Computes rollups of the next slice of final samples; returns the windows written (0: nothing due, NULL: busy)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.compute_rollups(double precision) TO prom_maintenance, prom_admin;
 
 -- How far rollups are computed (windows ending at or before this are stored).
 CREATE OR REPLACE FUNCTION prom_api.get_rollups_done_until()
@@ -200,6 +208,7 @@ AS $$
     SELECT p.done_until FROM _prom_catalog.rollup_progress p
 $$;
 COMMENT ON FUNCTION prom_api.get_rollups_done_until() IS 'The end of the last rollup window computed for every series';
+GRANT EXECUTE ON FUNCTION prom_api.get_rollups_done_until() TO prom_reader;
 
 -- Computes rollups again from a time on (samples written behind the rollups: a backfill, or
 -- samples later than the compression delay): maintenance recomputes the windows ending after
@@ -228,6 +237,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.recompute_rollups(timestamptz) IS
     'Makes maintenance compute rollups again from a time on (after a backfill); returns the hour it starts from';
+GRANT EXECUTE ON FUNCTION prom_api.recompute_rollups(timestamptz) TO prom_admin;
 
 -- Deletes rollup rows past their metric's rollup retention. Rows are found through the
 -- (resolution_s, chunk_start) index below the shortest period in force, so a run with
@@ -269,6 +279,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.apply_rollup_retention() IS
     'Deletes rollup rows whose whole period is past their metric''s rollup retention; returns the rows removed';
+GRANT EXECUTE ON FUNCTION _prom_catalog.apply_rollup_retention() TO prom_maintenance, prom_admin;
 
 -- The rollup views of one metric: prom_rollup_5m.<metric> and prom_rollup_1h.<metric>, one row
 -- per series per window, label columns last (new label keys append columns). Filter on
@@ -324,25 +335,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION _prom_catalog.create_rollup_views(int) IS 'Creates or extends prom_rollup_5m.<metric> and prom_rollup_1h.<metric>';
-
-GRANT USAGE ON SCHEMA prom_rollup_5m, prom_rollup_1h TO prom_reader;
-GRANT EXECUTE ON FUNCTION
-    _prom_catalog.rollup_resolution_s(text),
-    _prom_catalog.rollup_horizon(),
-    prom_api.get_default_rollup_retention_period(text),
-    prom_api.get_metric_rollup_retention_period(text, text),
-    prom_api.get_rollups_done_until()
-TO prom_reader;
-GRANT EXECUTE ON FUNCTION
-    prom_api.recompute_rollups(timestamptz),
-    prom_api.set_default_rollup_retention_period(text, interval),
-    prom_api.set_metric_rollup_retention_period(text, text, interval),
-    prom_api.reset_metric_rollup_retention_period(text, text)
-TO prom_admin;
-GRANT EXECUTE ON FUNCTION
-    _prom_catalog.compute_rollups(double precision),
-    _prom_catalog.apply_rollup_retention()
-TO prom_maintenance, prom_admin;
 
 -- Retention dropped every raw sample before dropped_end (a whole partition past the longest
 -- retention in force): PromQL answers queries reaching before it from rollups.

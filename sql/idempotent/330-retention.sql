@@ -1,6 +1,11 @@
 -- Retention: drop whole partitions past the longest retention period in force, and delete
 -- the rows of metrics with shorter periods partition by partition. Applied by maintenance.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0007-cold-tier.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _prom_catalog.metric_retention TO prom_reader;
+
 -- Retention period of every metric: its override, or the default.
 CREATE OR REPLACE FUNCTION _prom_catalog.retention_periods_in_force()
 RETURNS TABLE (retention_period interval)
@@ -13,6 +18,7 @@ AS $$
     SELECT r.retention_period FROM _prom_catalog.metric_retention r
 $$;
 COMMENT ON FUNCTION _prom_catalog.retention_periods_in_force() IS 'The distinct retention periods that apply to some metric';
+GRANT EXECUTE ON FUNCTION _prom_catalog.retention_periods_in_force() TO prom_reader;
 
 -- Retention work due now, one row per step:
 --   drop_head / drop_compressed: a partition older than every retention period, dropped whole;
@@ -45,6 +51,7 @@ AS $$
     WHERE c.expired < l.r AND c.expired > coalesce(c.purged_up_to, interval '-1 second')
 $$;
 COMMENT ON FUNCTION _prom_catalog.retention_work() IS 'Partitions that retention must drop or purge now';
+GRANT EXECUTE ON FUNCTION _prom_catalog.retention_work() TO prom_reader;
 
 -- One retention step on one partition. Returns the series that lost data there (candidates
 -- for garbage collection), or NULL when another session is working on the partition or its
@@ -139,6 +146,8 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.apply_retention(text, bigint, interval) IS
     'Drops or purges one partition for retention; returns the rows removed, NULL when postponed';
+GRANT EXECUTE ON FUNCTION _prom_catalog.apply_retention(text, bigint, interval)
+    TO prom_maintenance, prom_admin;
 
 -- Exemplars past their metric's retention period.
 CREATE OR REPLACE FUNCTION _prom_catalog.purge_exemplars()
@@ -161,3 +170,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION _prom_catalog.purge_exemplars() IS 'Deletes exemplars older than their metric''s retention period';
+GRANT EXECUTE ON FUNCTION _prom_catalog.purge_exemplars() TO prom_maintenance, prom_admin;

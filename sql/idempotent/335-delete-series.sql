@@ -26,3 +26,4 @@ except mod.InvalidDeletion as exc:
 $python$;
 COMMENT ON FUNCTION prom_api.delete_series(text, timestamptz, timestamptz) IS
     'Deletes the samples in [start_time, end_time] of the series a PromQL series selector matches (e.g. ''up{job="a"}''); returns how many were deleted';
+GRANT EXECUTE ON FUNCTION prom_api.delete_series(text, timestamptz, timestamptz) TO prom_admin;

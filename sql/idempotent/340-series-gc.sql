@@ -8,6 +8,11 @@
 --    before the mark was visible has ended, and it still has no samples (else it is
 --    un-marked): no sample is ever stored for a deleted series id.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0007-cold-tier.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _prom_catalog.gc_epoch TO prom_reader;
+
 -- The candidates that have no sample in the head or in any compressed partition.
 CREATE OR REPLACE FUNCTION _prom_catalog.series_without_samples(candidates bigint[])
 RETURNS bigint[]
@@ -123,6 +128,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.delete_marked_series() IS
     'Deletes series marked by garbage collection once no transaction can still write them';
+GRANT EXECUTE ON FUNCTION _prom_catalog.delete_marked_series() TO prom_maintenance, prom_admin;
 
 -- Series ids that are not live (unknown, or marked deleted) among the given ones.
 CREATE OR REPLACE FUNCTION _prom_catalog.stale_series_ids(series_ids bigint[])
@@ -151,3 +157,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.get_series_epoch() IS
     'Current series epoch: changes when garbage collection marks series deleted (see put_samples with series_epoch)';
+GRANT EXECUTE ON FUNCTION prom_api.get_series_epoch() TO prom_writer;

@@ -4,6 +4,11 @@
 -- for long and loses nothing when interrupted. Steps take advisory locks on their item:
 -- several sessions may run maintenance at once and share the work.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0007-cold-tier.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _prom_catalog.maintenance_stat TO prom_reader;
+
 -- Counts a finished step in _prom_catalog.maintenance_stat (shown by prom_info.maintenance).
 CREATE OR REPLACE FUNCTION _prom_catalog.record_maintenance(task text, item text)
 RETURNS void
@@ -17,6 +22,7 @@ AS $$
     ON CONFLICT (task) DO UPDATE SET done = m.done + 1, last_done_at = excluded.last_done_at, last_item = excluded.last_item
 $$;
 COMMENT ON FUNCTION _prom_catalog.record_maintenance(text, text) IS 'Records one finished maintenance step';
+GRANT EXECUTE ON FUNCTION _prom_catalog.record_maintenance(text, text) TO prom_maintenance, prom_admin;
 
 -- Runs maintenance until nothing is due (or max_duration has passed). Must be called
 -- outside an explicit transaction block (it commits after every step). Cheap when nothing is
@@ -196,6 +202,7 @@ END
 $$;
 COMMENT ON PROCEDURE prom_api.execute_maintenance(interval, boolean) IS
     'Applies retention, flushes and compacts samples, drops what they made redundant and deletes unused series, committing after each step';
+GRANT EXECUTE ON PROCEDURE prom_api.execute_maintenance(interval, boolean) TO prom_maintenance, prom_admin;
 
 -- Flushes every due head partition and compacts every due bucket now, in one transaction
 -- (for operators and tests; maintenance does the same in steps, and then drops what these made
@@ -225,6 +232,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.compress_due_chunks() IS
     'Flushes all due head partitions and compacts all due buckets in one transaction; returns samples flushed (execute_maintenance does it in steps)';
+GRANT EXECUTE ON FUNCTION prom_api.compress_due_chunks() TO prom_maintenance, prom_admin;
 
 -- Schedules execute_maintenance with pg_cron (when pg_cron is installed in this database).
 DROP FUNCTION IF EXISTS prom_api.schedule_maintenance(text);  -- its default changed
@@ -251,6 +259,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.schedule_maintenance(text) IS
     'Runs prom_api.execute_maintenance() on a pg_cron schedule (default every minute); returns the cron job id';
+GRANT EXECUTE ON FUNCTION prom_api.schedule_maintenance(text) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION prom_api.unschedule_maintenance()
 RETURNS boolean
@@ -269,3 +278,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION prom_api.unschedule_maintenance() IS 'Removes the pg_cron job made by prom_api.schedule_maintenance()';
+GRANT EXECUTE ON FUNCTION prom_api.unschedule_maintenance() TO prom_admin;

@@ -41,6 +41,7 @@ FROM (VALUES
 LEFT JOIN pending p ON p.task = t.task
 LEFT JOIN _prom_catalog.maintenance_stat s ON s.task = t.task;
 COMMENT ON VIEW prom_info.maintenance IS 'Maintenance tasks: how many items are pending, how many were done, the last one';
+GRANT SELECT ON TABLE prom_info.maintenance TO prom_reader;
 
 CREATE OR REPLACE VIEW prom_info.retention AS
 SELECT m.metric_name,
@@ -49,6 +50,7 @@ SELECT m.metric_name,
 FROM _prom_catalog.metric m
 LEFT JOIN _prom_catalog.metric_retention r ON r.metric_id = m.id;
 COMMENT ON VIEW prom_info.retention IS 'Retention period in force for every metric';
+GRANT SELECT ON TABLE prom_info.retention TO prom_reader;
 
 -- Samples and bytes in the head, in flushed (level 1) and in compacted (level 2) rows.
 CREATE OR REPLACE FUNCTION _prom_catalog.storage_summary()
@@ -74,6 +76,7 @@ END
 $$;
 COMMENT ON FUNCTION _prom_catalog.storage_summary() IS
     'Partitions, samples and bytes on disk of the head, flushed (level 1) and compressed (level 2) rows';
+GRANT EXECUTE ON FUNCTION _prom_catalog.storage_summary() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _prom_catalog.count_rows(table_name name)
 RETURNS bigint
@@ -90,6 +93,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION _prom_catalog.count_rows(name) IS 'Row count of a table in prom_data';
+GRANT EXECUTE ON FUNCTION _prom_catalog.count_rows(name) TO prom_reader;
 
 CREATE OR REPLACE VIEW prom_info.storage AS
 SELECT s.tier, s.partitions, s.samples, s.total_bytes,
@@ -97,6 +101,7 @@ SELECT s.tier, s.partitions, s.samples, s.total_bytes,
 FROM _prom_catalog.storage_summary() s;
 COMMENT ON VIEW prom_info.storage IS
     'Samples and bytes on disk per tier: head, flushed, compressed (head rows are counted, so this view reads all of the head; until flushed partitions are dropped, their samples count in two tiers)';
+GRANT SELECT ON TABLE prom_info.storage TO prom_reader;
 
 -- Samples and bytes per metric, for the connector's /status page and capacity questions.
 -- Compressed bytes are the stored rows' sizes (TOAST-compressed, without indexes); head bytes are
@@ -128,3 +133,4 @@ LEFT JOIN head h ON h.metric_id = m.id
 LEFT JOIN compressed c ON c.metric_id = m.id;
 COMMENT ON VIEW prom_info.metric_storage IS
     'Samples and bytes per metric in the head (its share of the head partitions by sample count) and in compressed rows (stored row sizes, without indexes); reads every head sample and compressed row';
+GRANT SELECT ON TABLE prom_info.metric_storage TO prom_reader;

@@ -2,6 +2,13 @@
 -- One chunk is one time range with a partition in each of the three tables, so retention
 -- drops a span together with its events and links.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0009-trace-schema.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT USAGE ON SCHEMA _ps_trace TO prom_reader;
+GRANT USAGE ON SCHEMA ps_trace TO prom_reader;
+GRANT SELECT ON TABLE _ps_trace.chunk TO prom_reader;
+
 -- Time span of each new trace chunk.
 CREATE OR REPLACE FUNCTION ps_trace.get_trace_chunk_interval()
 RETURNS interval
@@ -12,6 +19,7 @@ AS $$
     SELECT _prom_catalog.get_interval_setting('trace_chunk_interval', interval '6 hours')
 $$;
 COMMENT ON FUNCTION ps_trace.get_trace_chunk_interval() IS 'Time span of each new partition (chunk) of the trace tables';
+GRANT EXECUTE ON FUNCTION ps_trace.get_trace_chunk_interval() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION ps_trace.set_trace_chunk_interval(chunk_interval interval)
 RETURNS boolean
@@ -27,6 +35,7 @@ END
 $$;
 COMMENT ON FUNCTION ps_trace.set_trace_chunk_interval(interval) IS
     'Sets the time span of trace partitions created from now on (existing ones keep theirs)';
+GRANT EXECUTE ON FUNCTION ps_trace.set_trace_chunk_interval(interval) TO prom_admin;
 
 -- Creates the chunk holding `t`, aligned to the interval and clipped to its neighbours.
 -- Caller holds the trace chunk-creation lock.

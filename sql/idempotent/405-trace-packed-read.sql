@@ -4,6 +4,11 @@
 -- branch takes trace_id from the packed row itself, so `trace_id = ...` reaches the packed
 -- rows' (trace_id) index before anything is unpacked.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0011-trace-packed.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _ps_trace.span_packed TO prom_reader;
+
 CREATE OR REPLACE FUNCTION _ps_trace.unpack_spans(p _ps_trace.span_packed)
 RETURNS SETOF _ps_trace.span
 LANGUAGE plpython3u
@@ -21,6 +26,7 @@ if unpack is None:
 return list(unpack(plpy, p))
 $python$;
 COMMENT ON FUNCTION _ps_trace.unpack_spans(_ps_trace.span_packed) IS 'The spans of a packed trace row';
+GRANT EXECUTE ON FUNCTION _ps_trace.unpack_spans(_ps_trace.span_packed) TO prom_reader;
 
 -- The spans of a packed row (of some operations, NULL: all) with their events (jsonb array of {"name", "attributes"}, NULL
 -- when none): a Jaeger tag search matches event attributes without a second unpack per span.
@@ -41,6 +47,7 @@ return list(unpack(plpy, p, operation_ids)) if p is not None else []
 $python$;
 COMMENT ON FUNCTION _ps_trace.unpack_spans_with_events(_ps_trace.span_packed, bigint[]) IS
     'The spans of some operations (NULL: all) of a packed trace row, each with its events (name and attributes)';
+GRANT EXECUTE ON FUNCTION _ps_trace.unpack_spans_with_events(_ps_trace.span_packed, bigint[]) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _ps_trace.unpack_events(p _ps_trace.span_packed)
 RETURNS SETOF _ps_trace.event
@@ -59,6 +66,7 @@ if unpack is None:
 return list(unpack(plpy, p))
 $python$;
 COMMENT ON FUNCTION _ps_trace.unpack_events(_ps_trace.span_packed) IS 'The span events of a packed trace row';
+GRANT EXECUTE ON FUNCTION _ps_trace.unpack_events(_ps_trace.span_packed) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _ps_trace.unpack_links(p _ps_trace.span_packed)
 RETURNS SETOF _ps_trace.link
@@ -77,6 +85,7 @@ if unpack is None:
 return list(unpack(plpy, p))
 $python$;
 COMMENT ON FUNCTION _ps_trace.unpack_links(_ps_trace.span_packed) IS 'The span links of a packed trace row';
+GRANT EXECUTE ON FUNCTION _ps_trace.unpack_links(_ps_trace.span_packed) TO prom_reader;
 
 CREATE OR REPLACE VIEW _ps_trace.span_all AS
 SELECT s.trace_id, s.span_id, s.parent_span_id, s.start_time, s.end_time, s.start_ns, s.end_ns, s.operation_id,
@@ -89,6 +98,7 @@ SELECT p.trace_id, u.span_id, u.parent_span_id, u.start_time, u.end_time, u.star
        u.dropped_attributes_count, u.dropped_events_count, u.dropped_links_count
 FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_spans(p) u;
 COMMENT ON VIEW _ps_trace.span_all IS 'Every stored span: row partitions and packed rows';
+GRANT SELECT ON TABLE _ps_trace.span_all TO prom_reader;
 
 CREATE OR REPLACE VIEW _ps_trace.event_all AS
 SELECT e.trace_id, e.span_id, e.span_start_time, e.event_nbr, e.time, e.time_ns, e.name, e.attributes,
@@ -99,6 +109,7 @@ SELECT p.trace_id, u.span_id, u.span_start_time, u.event_nbr, u.time, u.time_ns,
        u.dropped_attributes_count
 FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_events(p) u;
 COMMENT ON VIEW _ps_trace.event_all IS 'Every stored span event: row partitions and packed rows';
+GRANT SELECT ON TABLE _ps_trace.event_all TO prom_reader;
 
 CREATE OR REPLACE VIEW _ps_trace.link_all AS
 SELECT l.trace_id, l.span_id, l.span_start_time, l.link_nbr, l.linked_trace_id, l.linked_span_id, l.trace_state,
@@ -109,6 +120,7 @@ SELECT p.trace_id, u.span_id, u.span_start_time, u.link_nbr, u.linked_trace_id, 
        u.flags, u.attributes, u.dropped_attributes_count
 FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_links(p) u;
 COMMENT ON VIEW _ps_trace.link_all IS 'Every stored span link: row partitions and packed rows';
+GRANT SELECT ON TABLE _ps_trace.link_all TO prom_reader;
 
 -- Spans (row partitions and packed) starting in [lo, hi): packed rows are chosen by their
 -- start range before anything is unpacked. `operation_ids` NULL means every operation.
@@ -130,3 +142,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION _ps_trace.spans_between(timestamptz, timestamptz, bigint[]) IS
     'Stored spans starting in [lo, hi), packed or not, optionally of some operations only';
+GRANT EXECUTE ON FUNCTION _ps_trace.spans_between(timestamptz, timestamptz, bigint[]) TO prom_reader;

@@ -2,6 +2,16 @@
 -- Arrays come in parallel (one element per resource, scope, span, event, link); the
 -- connector decodes OTLP into them. Index arguments are 1-based positions.
 
+-- Privileges on the tables and schemas this file owns. They are created by the frozen migration
+-- 0009-trace-schema.sql: their grants cannot follow their definition, so they are here
+-- (docs/development.md, "Privileges").
+GRANT SELECT ON TABLE _ps_trace.resource TO prom_reader;
+GRANT SELECT ON TABLE _ps_trace.scope TO prom_reader;
+GRANT SELECT ON TABLE _ps_trace.operation TO prom_reader;
+GRANT SELECT ON TABLE _ps_trace.span TO prom_reader;
+GRANT SELECT ON TABLE _ps_trace.event TO prom_reader;
+GRANT SELECT ON TABLE _ps_trace.link TO prom_reader;
+
 -- md5 of a row's identifying fields: the interning key of resources and scopes.
 CREATE OR REPLACE FUNCTION _ps_trace.digest(VARIADIC parts text[])
 RETURNS bytea
@@ -235,3 +245,10 @@ COMMENT ON FUNCTION ps_trace.put_spans(text[], jsonb[], bigint[], text[], text[]
     bigint[], bigint[], timestamptz[], bigint[], text[], jsonb[], bigint[],
     bigint[], bigint[], uuid[], bigint[], text[], bigint[], jsonb[], bigint[]) IS
     'Writes the spans of one OTLP request (with their resources, scopes, events and links); returns spans written';
+GRANT EXECUTE ON FUNCTION ps_trace.put_spans(
+    text[], jsonb[], bigint[], text[], text[], text[], jsonb[], bigint[], text[], bigint[],
+    bigint[], uuid[], bigint[], bigint[], text[], bigint[], text[], bigint[], timestamptz[],
+    bigint[], timestamptz[], bigint[], jsonb[], bigint[], bigint[], bigint[], bigint[], text[],
+    bigint[], bigint[], timestamptz[], bigint[], text[], jsonb[], bigint[], bigint[], bigint[],
+    uuid[], bigint[], text[], bigint[], jsonb[], bigint[])
+    TO prom_writer;

@@ -24,6 +24,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.trace_tree(uuid) IS
     'Spans of a trace from its root spans down: (trace_id, parent_span_id, span_id, lvl, path of span ids)';
+GRANT EXECUTE ON FUNCTION ps_trace.trace_tree(uuid) TO prom_reader;
 
 -- The span and its ancestors up to max_dist steps (NULL: all), dist 0 being the span itself.
 CREATE OR REPLACE FUNCTION ps_trace.upstream_spans(_trace_id uuid, _span_id bigint, _max_dist int DEFAULT NULL)
@@ -49,6 +50,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.upstream_spans(uuid, bigint, int) IS
     'A span and its ancestors up to max_dist steps: (trace_id, parent_span_id, span_id, dist, path from the top)';
+GRANT EXECUTE ON FUNCTION ps_trace.upstream_spans(uuid, bigint, int) TO prom_reader;
 
 -- The span and its descendants down to max_dist steps (NULL: all).
 CREATE OR REPLACE FUNCTION ps_trace.downstream_spans(_trace_id uuid, _span_id bigint, _max_dist int DEFAULT NULL)
@@ -74,6 +76,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.downstream_spans(uuid, bigint, int) IS
     'A span and its descendants down to max_dist steps: (trace_id, parent_span_id, span_id, dist, path from the span)';
+GRANT EXECUTE ON FUNCTION ps_trace.downstream_spans(uuid, bigint, int) TO prom_reader;
 
 -- Both directions at once; the span itself is both upstream and downstream (dist 0).
 CREATE OR REPLACE FUNCTION ps_trace.span_tree(_trace_id uuid, _span_id bigint, _max_dist int DEFAULT NULL)
@@ -93,6 +96,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.span_tree(uuid, bigint, int) IS
     'Ancestors and descendants of a span with is_upstream / is_downstream flags';
+GRANT EXECUTE ON FUNCTION ps_trace.span_tree(uuid, bigint, int) TO prom_reader;
 
 -- How often each operation called each other operation: child spans of spans starting in
 -- [start, end). Backs the Jaeger dependency graph.
@@ -128,3 +132,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.operation_calls(timestamptz, timestamptz) IS
     'Calls between operations (parent span operation → child span operation) among spans starting in [start, end)';
+GRANT EXECUTE ON FUNCTION ps_trace.operation_calls(timestamptz, timestamptz) TO prom_reader;

@@ -10,6 +10,7 @@ AS $$
     SELECT DISTINCT o.service_name FROM _ps_trace.operation o ORDER BY 1
 $$;
 COMMENT ON FUNCTION ps_trace.get_services() IS 'Names of the services that sent spans';
+GRANT EXECUTE ON FUNCTION ps_trace.get_services() TO prom_reader;
 
 -- Operations of a service; span_kind NULL means every kind.
 CREATE OR REPLACE FUNCTION ps_trace.get_operations(_service_name text, _span_kind text DEFAULT NULL)
@@ -25,6 +26,7 @@ AS $$
     ORDER BY 1, 2
 $$;
 COMMENT ON FUNCTION ps_trace.get_operations(text, text) IS 'Operations (span name, span kind) of a service';
+GRANT EXECUTE ON FUNCTION ps_trace.get_operations(text, text) TO prom_reader;
 
 -- Does a span match a Jaeger tag filter? Tags match span attributes, resource (process)
 -- attributes, event attributes, and the tags Jaeger derives from OTLP fields.
@@ -56,6 +58,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text, jsonb) IS
     'Whether a span matches one Jaeger search tag';
+GRANT EXECUTE ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text, jsonb)
+    TO prom_reader;
 
 CREATE OR REPLACE FUNCTION _ps_trace.span_matches_tag(
     s _ps_trace.span, resource_attributes jsonb, span_kind smallint, tag_key text, tag_value text)
@@ -68,6 +72,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text) IS
     'Whether a span matches one Jaeger search tag (its events read from storage)';
+GRANT EXECUTE ON FUNCTION _ps_trace.span_matches_tag(_ps_trace.span, jsonb, smallint, text, text)
+    TO prom_reader;
 
 -- Traces with a span that matches everything given (NULL = no filter), most recent first.
 -- Reads the service's spans newest first and stops at `_limit` distinct traces: partitions
@@ -166,6 +172,9 @@ END
 $$;
 COMMENT ON FUNCTION ps_trace.find_trace_ids(text, text, jsonb, timestamptz, timestamptz, interval, interval, int) IS
     'Ids of the traces with a span matching service, operation, tags, time window and duration (Jaeger search)';
+GRANT EXECUTE ON FUNCTION ps_trace.find_trace_ids(
+    text, text, jsonb, timestamptz, timestamptz, interval, interval, int)
+    TO prom_reader;
 
 -- Every span of the given traces, with resource, scope, events and links, for rendering.
 CREATE OR REPLACE FUNCTION ps_trace.get_trace_spans(
@@ -212,6 +221,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.get_trace_spans(uuid[], timestamptz, timestamptz) IS
     'All spans of some traces with their resource, scope, events and links (what a trace view renders)';
+GRANT EXECUTE ON FUNCTION ps_trace.get_trace_spans(uuid[], timestamptz, timestamptz) TO prom_reader;
 
 -- Calls between services among spans starting in [start, end) (Jaeger /api/dependencies).
 -- Calls inside one service are left out: the graph shows service-to-service edges.
@@ -231,3 +241,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.get_dependencies(timestamptz, timestamptz) IS
     'Service-to-service call counts among spans starting in [start, end)';
+GRANT EXECUTE ON FUNCTION ps_trace.get_dependencies(timestamptz, timestamptz) TO prom_reader;

@@ -11,6 +11,7 @@ AS $$
     SELECT _prom_catalog.get_interval_setting('trace_retention_period', interval '30 days')
 $$;
 COMMENT ON FUNCTION ps_trace.get_trace_retention_period() IS 'How long spans are kept (default 30 days)';
+GRANT EXECUTE ON FUNCTION ps_trace.get_trace_retention_period() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION ps_trace.set_trace_retention_period(retention_period interval)
 RETURNS boolean
@@ -26,6 +27,7 @@ END
 $$;
 COMMENT ON FUNCTION ps_trace.set_trace_retention_period(interval) IS
     'Sets how long spans are kept; older partitions go at the next maintenance run';
+GRANT EXECUTE ON FUNCTION ps_trace.set_trace_retention_period(interval) TO prom_admin;
 
 -- Drops trace chunks that end at or before `older_than` (default now() - retention), oldest
 -- first, at most `max_chunks` of them (NULL: all); returns how many were dropped.
@@ -62,6 +64,8 @@ END
 $$;
 COMMENT ON FUNCTION ps_trace.drop_expired_trace_partitions(timestamptz, int) IS
     'Drops trace partitions older than the retention period (or a given time), at most max_chunks; returns how many';
+GRANT EXECUTE ON FUNCTION ps_trace.drop_expired_trace_partitions(timestamptz, int)
+    TO prom_maintenance, prom_admin;
 
 -- Removes every stored span, event and link (interned services and operations stay).
 CREATE OR REPLACE FUNCTION ps_trace.delete_all_traces()
@@ -74,3 +78,4 @@ AS $$
     SELECT ps_trace.drop_expired_trace_partitions('infinity')
 $$;
 COMMENT ON FUNCTION ps_trace.delete_all_traces() IS 'Drops all trace partitions; returns how many chunks were dropped';
+GRANT EXECUTE ON FUNCTION ps_trace.delete_all_traces() TO prom_admin;

@@ -20,6 +20,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.get_trace_pack_delay() IS
     'How long after its end a trace partition is packed (default 1 hour)';
+GRANT EXECUTE ON FUNCTION ps_trace.get_trace_pack_delay() TO prom_reader;
 
 CREATE OR REPLACE FUNCTION ps_trace.set_trace_pack_delay(pack_delay interval)
 RETURNS boolean
@@ -39,6 +40,7 @@ END
 $$;
 COMMENT ON FUNCTION ps_trace.set_trace_pack_delay(interval) IS
     'Sets how long after its end a trace partition is packed by maintenance';
+GRANT EXECUTE ON FUNCTION ps_trace.set_trace_pack_delay(interval) TO prom_admin;
 
 CREATE OR REPLACE FUNCTION _ps_trace.pack_chunk_rows(chunk_id bigint)
 RETURNS bigint
@@ -105,3 +107,4 @@ END
 $$;
 COMMENT ON FUNCTION ps_trace.pack_trace_partitions(timestamptz, int) IS
     'Packs closed trace partitions (never packed, or holding late spans) into one compressed row per trace; returns how many';
+GRANT EXECUTE ON FUNCTION ps_trace.pack_trace_partitions(timestamptz, int) TO prom_maintenance, prom_admin;

@@ -50,6 +50,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.put_rule_group(text, text) IS
     'Stores or replaces a rule group (Prometheus rule format, YAML) evaluated by the connector; invalid rules are refused with promtool''s messages';
+GRANT EXECUTE ON FUNCTION prom_api.put_rule_group(text, text) TO prom_modifier;
 
 CREATE OR REPLACE FUNCTION prom_api.delete_rule_group(name text)
 RETURNS boolean
@@ -64,6 +65,7 @@ return GD["promscale"].module(plpy, "promscale.rules.store").delete_group(plpy, 
 $python$;
 COMMENT ON FUNCTION prom_api.delete_rule_group(text) IS
     'Deletes a rule group stored with put_rule_group (the series its rules wrote get stale markers); false if there was none';
+GRANT EXECUTE ON FUNCTION prom_api.delete_rule_group(text) TO prom_modifier;
 
 -- The connector's --rules-file: every group of these files replaces all groups loaded from
 -- files before (groups stored with put_rule_group are left alone).
@@ -85,6 +87,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.put_rule_files(text[], text[]) IS
     'Replaces the rule groups loaded from rule files with those of these files (path, YAML); all or nothing';
+GRANT EXECUTE ON FUNCTION prom_api.put_rule_files(text[], text[]) TO prom_writer;
 
 -- When each group is due: its interval and Prometheus's offset of its evaluations within it.
 CREATE OR REPLACE FUNCTION prom_api.rule_group_schedule()
@@ -99,6 +102,7 @@ return GD["promscale"].module(plpy, "promscale.rules.store").schedule(plpy)
 $python$;
 COMMENT ON FUNCTION prom_api.rule_group_schedule() IS
     'Every rule group with its evaluation interval (ms) and evaluation offset within it (ns, as Prometheus places it)';
+GRANT EXECUTE ON FUNCTION prom_api.rule_group_schedule() TO prom_reader;
 
 -- One evaluation of a group at ts_ms (its slot, Unix ms): the alerts to send as a JSON array,
 -- or the message it refused with (no such group) as {"error": ...}.
@@ -155,6 +159,9 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.evaluate_rule_group(text, text, timestamptz, boolean, interval, jsonb, text) IS
     'Evaluates a rule group at a time: writes recorded series, ALERTS and stale markers, advances alert states; returns the alerts to send to Alertmanager';
+GRANT EXECUTE ON FUNCTION prom_api.evaluate_rule_group(
+    text, text, timestamptz, boolean, interval, jsonb, text)
+    TO prom_writer;
 
 -- For a scheduler without the connector (pg_cron): evaluates every group whose latest slot
 -- at "time" it has not evaluated yet. Alerts are not sent (the connector sends them).
@@ -185,6 +192,7 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.evaluate_rule_groups(timestamptz) IS
     'Evaluates every rule group due at a time (at its latest evaluation slot), for pg_cron; returns how many it evaluated';
+GRANT EXECUTE ON FUNCTION prom_api.evaluate_rule_groups(timestamptz) TO prom_writer;
 
 CREATE OR REPLACE FUNCTION prom_api.rules_json(rule_type text DEFAULT NULL)
 RETURNS text
@@ -198,6 +206,7 @@ return GD["promscale"].module(plpy, "promscale.rules.api").rules_json(plpy, rule
 $python$;
 COMMENT ON FUNCTION prom_api.rules_json(text) IS
     'The /api/v1/rules response body (rule_type: alert, record or NULL for both)';
+GRANT EXECUTE ON FUNCTION prom_api.rules_json(text) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.alerts_json()
 RETURNS text
@@ -210,15 +219,7 @@ if "promscale" not in GD:
 return GD["promscale"].module(plpy, "promscale.rules.api").alerts_json(plpy)
 $python$;
 COMMENT ON FUNCTION prom_api.alerts_json() IS 'The /api/v1/alerts response body: every pending and firing alert';
+GRANT EXECUTE ON FUNCTION prom_api.alerts_json() TO prom_reader;
 
-GRANT SELECT ON _prom_catalog.rule_group TO prom_reader;
-GRANT EXECUTE ON FUNCTION prom_api.rule_group_schedule(), prom_api.rules_json(text), prom_api.alerts_json()
-    TO prom_reader;
 -- the connector (a writer) loads its rule files and evaluates; analysts with prom_modifier
 -- manage groups in SQL
-GRANT EXECUTE ON FUNCTION
-    prom_api.put_rule_files(text[], text[]),
-    prom_api.evaluate_rule_group(text, text, timestamptz, boolean, interval, jsonb, text),
-    prom_api.evaluate_rule_groups(timestamptz)
-TO prom_writer;
-GRANT EXECUTE ON FUNCTION prom_api.put_rule_group(text, text), prom_api.delete_rule_group(text) TO prom_modifier;

@@ -12,6 +12,7 @@ CREATE TABLE _prom_catalog.ha_lease (
 );
 COMMENT ON TABLE _prom_catalog.ha_lease IS
     'Current leader of each Prometheus HA cluster: its samples in [lease_start, lease_until) are stored';
+GRANT SELECT ON TABLE _prom_catalog.ha_lease TO prom_reader;
 
 -- Closed leases: who led each cluster before the current leader. Never changed once written:
 -- backfill from a replica is accepted for the time ranges it led.
@@ -25,6 +26,7 @@ CREATE TABLE _prom_catalog.ha_lease_log (
 );
 COMMENT ON TABLE _prom_catalog.ha_lease_log IS
     'Past leases of each Prometheus HA cluster (one row per leader change), for backfill and audit';
+GRANT SELECT ON TABLE _prom_catalog.ha_lease_log TO prom_reader;
 
 PERFORM pg_catalog.pg_extension_config_dump('_prom_catalog.ha_lease', '');
 PERFORM pg_catalog.pg_extension_config_dump('_prom_catalog.ha_lease_log', '');

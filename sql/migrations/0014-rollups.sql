@@ -5,8 +5,10 @@
 
 CREATE SCHEMA prom_rollup_5m;
 COMMENT ON SCHEMA prom_rollup_5m IS 'One view per metric: its 5-minute rollups (count, sum, min, max, first, last, counter increase per window)';
+GRANT USAGE ON SCHEMA prom_rollup_5m TO prom_reader;
 CREATE SCHEMA prom_rollup_1h;
 COMMENT ON SCHEMA prom_rollup_1h IS 'One view per metric: its 1-hour rollups (count, sum, min, max, first, last, counter increase per window)';
+GRANT USAGE ON SCHEMA prom_rollup_1h TO prom_reader;
 
 -- One row per series per resolution per period (a day of 5-minute windows, 30 days of 1-hour
 -- windows). Window w covers the samples with end(w) - resolution < time <= end(w) (left-open
@@ -51,6 +53,7 @@ ALTER TABLE prom_data.rollup ALTER COLUMN increases SET STORAGE EXTERNAL;
 CREATE INDEX rollup_chunk_start ON prom_data.rollup (resolution_s, chunk_start);
 COMMENT ON TABLE prom_data.rollup IS
     'Rollups: one row per series per resolution (300 or 3600 s) per period, arrays of per-window aggregates; read them through the prom_rollup_5m/prom_rollup_1h views';
+GRANT SELECT ON TABLE prom_data.rollup TO prom_reader;
 
 -- How far rollups are computed: every window ending at or before done_until is written. A run
 -- in progress works on (done_until, slice_end] from series id next_series on. raw_dropped_until:
@@ -63,6 +66,7 @@ CREATE TABLE _prom_catalog.rollup_progress (
     raw_dropped_until timestamptz
 );
 COMMENT ON TABLE _prom_catalog.rollup_progress IS 'How far maintenance has computed rollups (prom_data.rollup)';
+GRANT SELECT ON TABLE _prom_catalog.rollup_progress TO prom_reader;
 
 -- Per-metric retention of rollups; the defaults are the settings rollup_5m_retention_period and
 -- rollup_1h_retention_period.
@@ -73,6 +77,7 @@ CREATE TABLE _prom_catalog.rollup_retention (
     PRIMARY KEY (metric_id, resolution_s)
 );
 COMMENT ON TABLE _prom_catalog.rollup_retention IS 'Rollup retention periods of metrics that do not use the defaults';
+GRANT SELECT ON TABLE _prom_catalog.rollup_retention TO prom_reader;
 
 PERFORM pg_catalog.pg_extension_config_dump('prom_data.rollup', '');
 PERFORM pg_catalog.pg_extension_config_dump('_prom_catalog.rollup_progress', '');

@@ -14,4 +14,5 @@ CREATE TABLE _prom_catalog.rule_group (
 );
 COMMENT ON TABLE _prom_catalog.rule_group IS
     'Rule groups (Prometheus rule file format) with their evaluation state; file is '''' for groups stored in SQL';
+GRANT SELECT ON TABLE _prom_catalog.rule_group TO prom_reader;
 PERFORM pg_catalog.pg_extension_config_dump('_prom_catalog.rule_group', '');

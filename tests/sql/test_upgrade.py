@@ -15,6 +15,7 @@ import pytest
 
 import build_extension
 import pgcluster
+from support import privileges
 from support.schema import differences, snapshot
 
 NEXT = "99.0.0-upgrade-test"
@@ -72,6 +73,8 @@ def test_update_from_release_gives_the_schema_of_a_fresh_install(released, relea
     assert empty_db.execute("SELECT extversion FROM pg_extension WHERE extname = 'promscale'").fetchone()[0] == current
     upgraded, fresh = snapshot(empty_db), snapshot(db)
     assert differences(upgraded, fresh) == []
+    # and both grant the reviewed privileges (tests/sql/data/privileges.tsv)
+    assert privileges.differences(privileges.read_snapshot(), privileges.privilege_lines(empty_db)) == []
     assert fresh["migrations"] == [(path.stem,) for path in build_extension.migration_files(build_extension.ROOT)]
 
 

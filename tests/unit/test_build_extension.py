@@ -220,7 +220,7 @@ def test_release_freezes_the_version_and_its_migrations(repo, tmp_path):
     set_version(repo, "0.2.0")
     unreleased = unreleased_migrations(repo)  # those of the development version, if any
     new = repo / "sql" / "migrations" / f"{next_number(repo)}-new-table.sql"
-    new.write_text("CREATE TABLE _prom_catalog.new_table (id int);\n")
+    new.write_text("CREATE TABLE _prom_catalog.new_table (id int);\nGRANT SELECT ON _prom_catalog.new_table TO prom_reader;\n")
 
     frozen = build_extension.release(repo)
 
