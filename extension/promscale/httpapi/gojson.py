@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..promql.gofmt import format_float_e, format_float_f, format_sample_value
+from ..promql.gofmt import SHORT_ESCAPES, format_float_e, format_float_f, format_sample_value
 
 # web/api/v1/api.go respondError: the HTTP status of each errorType
 STATUS_OF_ERROR_TYPE = {
@@ -30,16 +30,8 @@ def json_string(s: str) -> str:
     out = ['"']
     for ch in s:
         o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
+        if ch in SHORT_ESCAPES:
+            out.append(SHORT_ESCAPES[ch])
         elif o < 0x20 or ch in "<>&" or o in (0x2028, 0x2029):
             out.append("\\u%04x" % o)
         elif 0xD800 <= o <= 0xDFFF:

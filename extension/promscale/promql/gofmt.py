@@ -78,29 +78,18 @@ def format_duration(ms: int) -> str:
     return r
 
 
+# the backslash escapes Go's strconv.Quote (%q) and encoding/json have in common
+SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_QUOTE_ESCAPES = {**SHORT_ESCAPES, "\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v"}
+
+
 def go_quote(s: str) -> str:
     """strconv.Quote (fmt %q) for valid UTF-8 text."""
     out = ['"']
     for ch in s:
         o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\v":
-            out.append("\\v")
+        if ch in _QUOTE_ESCAPES:
+            out.append(_QUOTE_ESCAPES[ch])
         elif o < 0x20 or o == 0x7f:
             out.append("\\x%02x" % o)
         elif ch.isprintable() or ch == " ":
