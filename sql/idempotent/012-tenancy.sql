@@ -157,12 +157,13 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.visible_label_filter() IS
     'Label-id filter (must_have, must_not_have) of the series visible to this transaction (_prom_catalog.visible_tenants)';
 
+-- No SET clause, so that it is inlined into the views' per-row filter (every name qualified;
+-- listed in 999-checks.sql).
 CREATE OR REPLACE FUNCTION _prom_catalog.labels_visible(labels int[], must_have int[], must_not_have int[])
 RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT (must_have IS NULL OR labels OPERATOR(pg_catalog.&&) must_have)
        AND (must_not_have IS NULL OR NOT labels OPERATOR(pg_catalog.&&) must_not_have)

@@ -21,3 +21,50 @@ GRANT EXECUTE ON FUNCTION
     prom_api.grant_tenant(name, text),
     prom_api.revoke_tenant(name, text)
 TO prom_admin;
+GRANT USAGE ON SCHEMA prom_rollup_5m, prom_rollup_1h TO prom_tenant_reader;
+
+-- What the views compute per row runs with the querying role's rights (a view reads its tables
+-- with its owner's): the decoders of compressed samples and rollups.
+GRANT EXECUTE ON FUNCTION
+    _ps_catalog.python_bootstrap(),
+    prom_api.python_version(),
+    _prom_catalog.timestamptz_from_us(bigint),
+    _prom_catalog.float8_from_bits(bigint),
+    _prom_catalog.decode_times(bytea),
+    _prom_catalog.decode_value_bits(bytea)
+TO prom_tenant_reader;
+
+-- The query functions an analyst of a tenant calls. They read the catalog, which such an
+-- analyst may not, so they run with the extension owner's rights (SECURITY DEFINER, each with
+-- its fixed search_path) and see what _prom_catalog.visible_tenants() allows the caller
+-- (_prom_catalog.calling_role(): the caller, not the owner). By name, whatever their
+-- signatures: every overload is covered.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = 'prom_api'::regnamespace
+          AND p.proname IN ('query', 'query_range', 'query_json', 'query_range_json', 'format_query',
+                            'series_json', 'label_names_json', 'label_values_json', 'metadata_json',
+                            'query_exemplars_json', 'get_matching_samples')
+        ORDER BY 1
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SECURITY DEFINER', f);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO prom_tenant_reader', f);
+    END LOOP;
+END
+$$;
+
+-- Views made before multitenancy (an upgrade) lack the visibility filter: made again.
+DO $$
+BEGIN
+    PERFORM _prom_catalog.create_metric_views(m.id)
+    FROM _prom_catalog.metric m
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_views v
+                      WHERE v.schemaname = 'prom_series' AND v.viewname = m.view_name
+                        AND v.definition LIKE '%visible_label_filter%')
+    ORDER BY m.id;
+END
+$$;
