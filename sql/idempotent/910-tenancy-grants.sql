@@ -56,15 +56,3 @@ BEGIN
     END LOOP;
 END
 $$;
-
--- Views made before multitenancy (an upgrade) lack the visibility filter: made again.
-DO $$
-BEGIN
-    PERFORM _prom_catalog.create_metric_views(m.id)
-    FROM _prom_catalog.metric m
-    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_views v
-                      WHERE v.schemaname = 'prom_series' AND v.viewname = m.view_name
-                        AND v.definition LIKE '%visible_label_filter%')
-    ORDER BY m.id;
-END
-$$;

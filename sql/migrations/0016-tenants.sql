@@ -27,3 +27,9 @@ END IF;
 ALTER TABLE _prom_catalog.metadata ADD COLUMN tenant text NOT NULL DEFAULT '';
 DROP INDEX _prom_catalog.metadata_identity;
 CREATE UNIQUE INDEX metadata_identity ON _prom_catalog.metadata (tenant, metric_family, type, unit, pg_catalog.md5(help));
+
+-- Views made before multitenancy lack the visibility filter, and an extension script may not
+-- replace them (they are not members of the extension): maintenance makes them again
+-- (prom_api.refresh_metric_views). Until then only prom_reader, which reads every tenant's
+-- tables anyway, may select from them: prom_tenant_reader is granted each view as it is made.
+UPDATE _prom_catalog.metric SET views_stale = true;
