@@ -102,8 +102,10 @@ class Connector:
             identity = self.authorize(request, role_of(rule))
             identity_token = auth.set_current_identity(identity)
             if self.tenancy is not None and role_of(rule) != auth.PUBLIC and not self.is_cors_preflight(request):
-                tenant_token = tenancy.set_current_tenant(self.tenancy.resolve(
-                    identity, request.headers.get(tenancy.HEADER), self.authenticator is not None))
+                tenant = self.tenancy.resolve(identity, request.headers.get(tenancy.HEADER),
+                                              self.authenticator is not None)
+                self.tenancy.check_endpoint(tenant, rule.endpoint)
+                tenant_token = tenancy.set_current_tenant(tenant)
             endpoint = rule.endpoint
             handlers, handler = self.handler(endpoint)
             try:

@@ -38,6 +38,11 @@ TENANT_LABEL = "__tenant__"
 # as the database's _prom_catalog.is_valid_tenant_name: Cortex's tenant ids without '*'
 TENANT_NAME = re.compile(r"[A-Za-z0-9!._'()-]{1,150}")
 
+# Endpoints whose answers are installation-wide (the status page's data from prom_info, the rules
+# and the alerts, which rules evaluated over every tenant's series): refused to a tenant's requests.
+INSTALLATION_WIDE_ENDPOINTS = frozenset({"ui.status_data", "ui.metric_storage", "prometheus.rules",
+                                         "prometheus.alerts"})
+
 # None: no tenant context (multitenancy off, or the connector's own work); "": a request
 # without tenant; else the request's tenant
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("promscale_tenant", default=None)
@@ -120,3 +125,10 @@ class Tenancy:
         if self.valid is not None and tenant not in self.valid:
             raise TenantRefused(403, f"forbidden: tenant {tenant!r} is not served here (--multi-tenancy.valid-tenants)")
         return tenant
+
+    @staticmethod
+    def check_endpoint(tenant: str, endpoint: str) -> None:
+        """Refuses (403) an installation-wide endpoint to a tenant's request."""
+        if tenant and endpoint in INSTALLATION_WIDE_ENDPOINTS:
+            raise TenantRefused(403, "forbidden: this endpoint shows every tenant's data; it answers only requests "
+                                     "without a tenant (--multi-tenancy.allow-non-tenants)")

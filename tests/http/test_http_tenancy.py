@@ -231,3 +231,10 @@ def test_delete_series_deletes_only_the_tenants_own(two_tenants, pg_cluster, mod
         response = two_tenants[viewer].get("/api/v1/query", query_string={"query": "count(only_here) or vector(0)",
                                                                           "time": T1 / 1000}, headers=headers)
         assert response.json["data"]["result"][0]["value"][1] == ("0" if viewer == "team-a" else "1")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/rules", "/api/v1/alerts", "/ui/api/status", "/ui/api/metric-storage"])
+def test_installation_wide_endpoints_answer_only_requests_without_tenant(two_tenants, path):
+    response = two_tenants["team-a"].get(path, headers=VIEWERS["team-a"][0])
+    assert response.status_code == 403 and "every tenant" in response.get_data(as_text=True)
+    assert two_tenants[""].get(path, headers=VIEWERS[""][0]).status_code == 200
