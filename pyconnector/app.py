@@ -101,7 +101,8 @@ class Connector:
                 raise
             identity = self.authorize(request, role_of(rule))
             identity_token = auth.set_current_identity(identity)
-            if self.tenancy is not None and role_of(rule) != auth.PUBLIC and not self.is_cors_preflight(request):
+            if (self.tenancy is not None and role_of(rule) != auth.PUBLIC and not self.is_cors_preflight(request)
+                    and rule.endpoint not in tenancy.TENANT_FREE_ENDPOINTS):
                 tenant = self.tenancy.resolve(identity, request.headers.get(tenancy.HEADER),
                                               self.authenticator is not None)
                 self.tenancy.check_endpoint(tenant, rule.endpoint)

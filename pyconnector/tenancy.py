@@ -43,6 +43,11 @@ TENANT_NAME = re.compile(r"[A-Za-z0-9!._'()-]{1,150}")
 INSTALLATION_WIDE_ENDPOINTS = frozenset({"ui.status_data", "ui.metric_storage", "prometheus.rules",
                                          "prometheus.alerts"})
 
+# Endpoints that show no stored data (the connector's own counters, the web UI's pages and files):
+# served without a tenant, as without --multi-tenancy. (The UI's pages call the API, which needs one.)
+TENANT_FREE_ENDPOINTS = frozenset({"connector.healthz", "connector.metrics", "ui.graph", "ui.traces", "ui.status",
+                                   "ui.static"})
+
 # None: no tenant context (multitenancy off, or the connector's own work); "": a request
 # without tenant; else the request's tenant
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("promscale_tenant", default=None)

@@ -51,6 +51,7 @@ CREATE OR REPLACE FUNCTION _prom_catalog.calling_role()
 RETURNS name
 LANGUAGE sql
 STABLE
+PARALLEL RESTRICTED  -- in a parallel plan, evaluated by the leader (views' InitPlans)
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user
@@ -65,6 +66,7 @@ CREATE OR REPLACE FUNCTION _prom_catalog.granted_tenants(role_name name)
 RETURNS text[]
 LANGUAGE sql
 STABLE
+PARALLEL RESTRICTED  -- in a parallel plan, evaluated by the leader (views' InitPlans)
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -85,6 +87,7 @@ CREATE OR REPLACE FUNCTION _prom_catalog.request_tenant()
 RETURNS text
 LANGUAGE sql
 STABLE
+PARALLEL RESTRICTED  -- in a parallel plan, evaluated by the leader (views' InitPlans)
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN coalesce(pg_catalog.current_setting('prom_tenancy.request_tenant', true), '') = '' THEN NULL
@@ -101,6 +104,7 @@ CREATE OR REPLACE FUNCTION _prom_catalog.visible_tenants()
 RETURNS text[]
 LANGUAGE plpgsql
 STABLE
+PARALLEL RESTRICTED  -- in a parallel plan, evaluated by the leader (views' InitPlans)
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -130,6 +134,7 @@ COMMENT ON FUNCTION _prom_catalog.visible_tenants() IS
 CREATE OR REPLACE FUNCTION _prom_catalog.tenant_label_filter(tenants text[], OUT must_have int[], OUT must_not_have int[])
 LANGUAGE sql
 STABLE
+PARALLEL RESTRICTED  -- in a parallel plan, evaluated by the leader (views' InitPlans)
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -150,6 +155,7 @@ COMMENT ON FUNCTION _prom_catalog.tenant_label_filter(text[]) IS
 CREATE OR REPLACE FUNCTION _prom_catalog.visible_label_filter(OUT must_have int[], OUT must_not_have int[])
 LANGUAGE sql
 STABLE
+PARALLEL RESTRICTED  -- in a parallel plan, evaluated by the leader (views' InitPlans)
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT f.must_have, f.must_not_have FROM _prom_catalog.tenant_label_filter(_prom_catalog.visible_tenants()) f

@@ -238,3 +238,8 @@ def test_installation_wide_endpoints_answer_only_requests_without_tenant(two_ten
     response = two_tenants["team-a"].get(path, headers=VIEWERS["team-a"][0])
     assert response.status_code == 403 and "every tenant" in response.get_data(as_text=True)
     assert two_tenants[""].get(path, headers=VIEWERS[""][0]).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/graph", "/status"])
+def test_endpoints_without_stored_data_need_no_tenant(client, path):
+    assert client.get(path, headers=bearer(PLAIN_TOKEN)).status_code == 200
