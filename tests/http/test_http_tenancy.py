@@ -243,3 +243,16 @@ def test_installation_wide_endpoints_answer_only_requests_without_tenant(two_ten
 @pytest.mark.parametrize("path", ["/metrics", "/graph", "/status"])
 def test_endpoints_without_stored_data_need_no_tenant(client, path):
     assert client.get(path, headers=bearer(PLAIN_TOKEN)).status_code == 200
+
+
+def test_ha_clusters_of_the_same_name_are_each_tenants_own(pg_cluster, module_db, module_conn, tmp_path):
+    """Both tenants run an HA pair called "prom": each pair's leader is stored, neither takes the
+    other's lease (--high-availability with --multi-tenancy)."""
+    c = Client(create_app(tenancy_config(pg_cluster, module_db, tmp_path, high_availability=True)))
+    for token, replica in ((A_TOKEN, "r1"), (B_TOKEN, "r2")):  # sharing a lease, r2 would be dropped
+        series = [({"__name__": "ha_metric", "cluster": "prom", "__replica__": replica}, [(T0, 1.0)])]
+        assert write(c, bearer(token), series).status_code == 204
+    rows = module_conn.execute("SELECT labels->>'__tenant__', value FROM prom_metric.ha_metric ORDER BY 1").fetchall()
+    assert rows == [("team-a", 1.0), ("team-b", 1.0)]
+    leases = module_conn.execute("SELECT DISTINCT cluster_name FROM prom_info.ha_lease_history ORDER BY 1").fetchall()
+    assert leases == [("team-a/prom",), ("team-b/prom",)]
