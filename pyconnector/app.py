@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import auth, tenancy
 from . import config as config_module
+from .admission import RETRY_AFTER_SECONDS, Overloaded, QuerySlots, default_query_slots
 from .auth import Authenticator, Denied
 from .config import Config
 from .db import Database, DatabaseUnavailable
@@ -29,7 +30,7 @@ from .jaeger import Jaeger
 from .otlp import Otlp
 from .prometheus import Prometheus
 from .replicas import ReplicatedDatabase
-from .routing import ROUTES, duration_label, role_of, split_endpoint
+from .routing import ROUTES, duration_label, is_heavy, role_of, split_endpoint
 from .rules import RuleFiles, Rules
 from .telemetry import Telemetry
 from .ui import Ui
@@ -63,6 +64,8 @@ class Connector:
             self.db = Database(config.db_uri, config.db_connect_timeout, statement_timeout_ms=statement_timeout_ms)
         if self.tenancy is not None:
             self.db.enable_tenancy()
+        # queries a worker runs at a time, so ingest and /healthz keep threads (admission.py)
+        self.query_slots = QuerySlots(config.query_max_concurrency or default_query_slots(config.threads))
         self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))
         self.prometheus = Prometheus(config, self.db, self.telemetry)
         self.otlp = Otlp(config, self.db, self.telemetry)
@@ -109,12 +112,10 @@ class Connector:
                 tenant_token = tenancy.set_current_tenant(tenant)
             endpoint = rule.endpoint
             handlers, handler = self.handler(endpoint)
-            try:
-                response = handler(request, **args)
-            except Exception as exc:
-                response = handlers.error_response(request, exc)
-                if response is None:
-                    raise
+            if is_heavy(rule):
+                response = self.run_admitted(request, handlers, handler, args)
+            else:
+                response = self.run(request, handlers, handler, args)
         except Exception as exc:
             response = self.error_response(request, exc)
         finally:
@@ -124,6 +125,34 @@ class Connector:
                 auth.reset_current_identity(identity_token)
         self.telemetry.observe_duration(duration_label(endpoint), time.perf_counter() - started)
         return response(environ, start_response)
+
+    @staticmethod
+    def run(request: Request, handlers: Handlers, handler: Callable[..., Response], args: dict) -> Response:
+        """The handler's response, or its protocol's answer to what it raised (raised on if none)."""
+        try:
+            return handler(request, **args)
+        except Exception as exc:
+            response = handlers.error_response(request, exc)
+            if response is None:
+                raise
+            return response
+
+    def run_admitted(self, request: Request, handlers: Handlers, handler: Callable[..., Response],
+                     args: dict) -> Response:
+        """run() holding a query slot (Overloaded when none is free) until the database work is
+        done: when the handler returns, or for a streamed body (a generator may still read the
+        database while it is sent) when the server closes the response."""
+        self.query_slots.take()
+        try:
+            response = self.run(request, handlers, handler, args)
+        except BaseException:
+            self.query_slots.release()
+            raise
+        if response.is_streamed:
+            response.call_on_close(self.query_slots.release)
+        else:
+            self.query_slots.release()
+        return response
 
     def authorize(self, request: Request, needed: str) -> auth.Identity | None:
         """The request's identity, also kept in its environ (auth.ENVIRON_KEY) for handlers;
@@ -165,6 +194,12 @@ class Connector:
             if isinstance(exc, MethodNotAllowed):
                 self.telemetry.error("method_not_allowed")
             return exc.get_response(request.environ)
+        if isinstance(exc, Overloaded):
+            self.telemetry.error("overloaded")
+            log.warning("%s %s: 503 %s", request.method, request.path, exc)
+            response = text_response(503, str(exc))
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         if isinstance(exc, DatabaseUnavailable):
             self.telemetry.error("db_unavailable")
             log.warning("%s %s: 503 %s", request.method, request.path, exc)

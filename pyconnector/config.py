@@ -54,6 +54,13 @@ def _uri_list(text: str) -> tuple[str, ...]:
     return uris
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def _host_port(text: str) -> str:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -131,6 +138,10 @@ class Config:
         "gunicorn worker processes (each holds its own series cache)", int)})
     threads: int = field(default=8, metadata={"option": Option(
         "threads per worker; each thread holds one database connection", int)})
+    query_max_concurrency: int = field(default=0, metadata={"option": Option(
+        "queries (and series, labels, remote_read, Jaeger reads) one worker runs at a time; more answer 503 "
+        "with Retry-After at once, so threads stay free for ingest and /healthz (as Prometheus's "
+        "--query.max-concurrency, which queues instead); 0: --threads minus 2, at least 1", _non_negative_int)})
     max_body_bytes: int = field(default=16 << 20, metadata={"option": Option(
         "largest accepted compressed request body (e.g. 16MiB); larger answers 413", _size)})
     max_decoded_bytes: int = field(default=64 << 20, metadata={"option": Option(

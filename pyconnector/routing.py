@@ -6,6 +6,10 @@ application itself for ``connector``), and whatever the handler raises by that p
 ``error_response`` hook (app.py). tests/unit/test_connector_layout.py checks that every
 rule's handler exists.
 
+Routes whose cost the caller chooses (queries, series and label lookups, remote_read, the
+Jaeger API) are ``heavy``: a worker runs a bounded number of them at a time (admission.py), so
+ingest and /healthz always find a thread.
+
 Each rule also declares the role a caller needs (auth.py: ``public``, ``read``, ``write`` or
 ``admin``); app.py checks it before any handler runs. A rule that declares none needs ``admin``
 (closed, not open), and tests/unit/test_connector_layout.py fails on it.
@@ -26,21 +30,28 @@ API_GET = ["GET", "OPTIONS"]
 
 
 class Route(Rule):
-    """A rule with the role its callers need (auth.ROUTE_ROLES)."""
+    """A rule with the role its callers need (auth.ROUTE_ROLES), and whether its cost is the
+    caller's choice (``heavy``: a query slot first, admission.py)."""
 
-    def __init__(self, string: str, *, role: str, **kwargs: Any):
+    def __init__(self, string: str, *, role: str, heavy: bool = False, **kwargs: Any):
         if role not in ROUTE_ROLES:
             raise ValueError(f"route {string}: role {role!r} is not one of {ROUTE_ROLES}")
         super().__init__(string, **kwargs)
         self.role = role
+        self.heavy = heavy
 
     def get_empty_kwargs(self) -> dict[str, Any]:
-        return {**super().get_empty_kwargs(), "role": self.role}
+        return {**super().get_empty_kwargs(), "role": self.role, "heavy": self.heavy}
 
 
 def role_of(rule: Rule) -> str:
     """The role a rule needs: its declared one, admin for a rule that declares none."""
     return getattr(rule, "role", ADMIN)
+
+
+def is_heavy(rule: Rule) -> bool:
+    """Whether a rule's requests take a query slot (admission.py) before their handler runs."""
+    return getattr(rule, "heavy", False)
 
 
 ROUTES = Map([
@@ -50,17 +61,17 @@ ROUTES = Map([
     # Prometheus remote_write and remote_read (prometheus/write_endpoint.py, read_endpoint.py)
     Route("/write", endpoint="prometheus.write", methods=["POST"], role=WRITE),
     Route("/api/v1/write", endpoint="prometheus.write", methods=["POST"], role=WRITE),
-    Route("/read", endpoint="prometheus.read", methods=["GET", "POST"], role=READ),
-    Route("/api/v1/read", endpoint="prometheus.read", methods=["POST"], role=READ),
+    Route("/read", endpoint="prometheus.read", methods=["GET", "POST"], role=READ, heavy=True),
+    Route("/api/v1/read", endpoint="prometheus.read", methods=["POST"], role=READ, heavy=True),
     # the Prometheus HTTP API (prometheus/query_api.py)
-    Route("/api/v1/query", endpoint="prometheus.query", methods=API_GET_POST, role=READ),
-    Route("/api/v1/query_range", endpoint="prometheus.query_range", methods=API_GET_POST, role=READ),
-    Route("/api/v1/query_exemplars", endpoint="prometheus.query_exemplars", methods=API_GET_POST, role=READ),
+    Route("/api/v1/query", endpoint="prometheus.query", methods=API_GET_POST, role=READ, heavy=True),
+    Route("/api/v1/query_range", endpoint="prometheus.query_range", methods=API_GET_POST, role=READ, heavy=True),
+    Route("/api/v1/query_exemplars", endpoint="prometheus.query_exemplars", methods=API_GET_POST, role=READ, heavy=True),
     Route("/api/v1/format_query", endpoint="prometheus.format_query", methods=API_GET_POST, role=READ),
-    Route("/api/v1/series", endpoint="prometheus.series", methods=API_GET_POST, role=READ),
-    Route("/api/v1/labels", endpoint="prometheus.labels", methods=API_GET_POST, role=READ),
-    Route("/api/v1/label/<name>/values", endpoint="prometheus.label_values", methods=API_GET, role=READ),
-    Route("/api/v1/metadata", endpoint="prometheus.metadata", methods=API_GET, role=READ),
+    Route("/api/v1/series", endpoint="prometheus.series", methods=API_GET_POST, role=READ, heavy=True),
+    Route("/api/v1/labels", endpoint="prometheus.labels", methods=API_GET_POST, role=READ, heavy=True),
+    Route("/api/v1/label/<name>/values", endpoint="prometheus.label_values", methods=API_GET, role=READ, heavy=True),
+    Route("/api/v1/metadata", endpoint="prometheus.metadata", methods=API_GET, role=READ, heavy=True),
     Route("/api/v1/status/buildinfo", endpoint="prometheus.buildinfo", methods=API_GET, role=READ),
     Route("/api/v1/status/runtimeinfo", endpoint="prometheus.runtimeinfo", methods=API_GET, role=READ),
     Route("/api/v1/rules", endpoint="prometheus.rules", methods=API_GET, role=READ),
@@ -74,13 +85,13 @@ ROUTES = Map([
     # OTLP/HTTP traces (otlp/handlers.py; OTLP/gRPC has a port of its own: otlp/grpc_server.py)
     Route("/v1/traces", endpoint="otlp.traces", methods=["POST"], role=WRITE),
     # the Jaeger query API (jaeger/handlers.py)
-    Route("/api/services", endpoint="jaeger.services", methods=["GET"], role=READ),
-    Route("/api/services/<path:service>/operations", endpoint="jaeger.service_operations", methods=["GET"], role=READ),
-    Route("/api/operations", endpoint="jaeger.operations", methods=["GET"], role=READ),
-    Route("/api/traces", endpoint="jaeger.traces", methods=["GET"], role=READ),
-    Route("/api/traces/<trace_id>", endpoint="jaeger.trace", methods=["GET"], role=READ),
-    Route("/api/dependencies", endpoint="jaeger.dependencies", methods=["GET"], role=READ),
-    Route("/api/archive/<trace_id>", endpoint="jaeger.archive", methods=["POST"], role=READ),
+    Route("/api/services", endpoint="jaeger.services", methods=["GET"], role=READ, heavy=True),
+    Route("/api/services/<path:service>/operations", endpoint="jaeger.service_operations", methods=["GET"], role=READ, heavy=True),
+    Route("/api/operations", endpoint="jaeger.operations", methods=["GET"], role=READ, heavy=True),
+    Route("/api/traces", endpoint="jaeger.traces", methods=["GET"], role=READ, heavy=True),
+    Route("/api/traces/<trace_id>", endpoint="jaeger.trace", methods=["GET"], role=READ, heavy=True),
+    Route("/api/dependencies", endpoint="jaeger.dependencies", methods=["GET"], role=READ, heavy=True),
+    Route("/api/archive/<trace_id>", endpoint="jaeger.archive", methods=["POST"], role=READ, heavy=True),
     # the web UI: its pages, their files, the status page's data (ui/handlers.py, docs/web-ui.md);
     # read like the APIs they call (a browser sends basic-auth credentials with every request)
     Route("/", endpoint="ui.graph", methods=["GET", "HEAD"], role=READ),
@@ -90,7 +101,7 @@ ROUTES = Map([
     Route("/status", endpoint="ui.status", methods=["GET", "HEAD"], role=READ),
     Route("/ui/static/<path:file>", endpoint="ui.static", methods=["GET", "HEAD"], role=READ),
     Route("/ui/api/status", endpoint="ui.status_data", methods=["GET"], role=READ),
-    Route("/ui/api/metric-storage", endpoint="ui.metric_storage", methods=["GET"], role=READ),
+    Route("/ui/api/metric-storage", endpoint="ui.metric_storage", methods=["GET"], role=READ, heavy=True),
 ])
 
 # The handler label of the request duration histogram: the endpoint's name ("query",

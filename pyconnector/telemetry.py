@@ -24,7 +24,7 @@ from .routing import duration_labels
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ERROR_KINDS = ("bad_request", "too_large", "unsupported_media_type", "method_not_allowed",
-               "db_unavailable", "timeout", "internal", "unauthorized", "forbidden")
+               "db_unavailable", "timeout", "internal", "unauthorized", "forbidden", "overloaded")
 # one label per route of the route table (the query API's and remote_read's were all "other")
 HANDLERS = duration_labels()
 TRACE_TRANSPORTS = ("http", "grpc")

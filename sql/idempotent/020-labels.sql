@@ -87,28 +87,79 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, pattern, true)::prom_api.matcher_negative $$;
 COMMENT ON FUNCTION prom_api.label_nre(text, text) IS 'Matcher for key !~ anchored regex (operator !=~)';
 
+-- Regexes of label matchers are PromQL's (RE2 syntax and semantics, fully anchored, a
+-- linear-time engine: extension/promscale/catalog/regex_matchers.py), never PostgreSQL's `~`,
+-- whose dialect differs: the same selector selects the same series in SQL, over remote_read
+-- and in PromQL. An invalid pattern raises invalid_regular_expression with Go's message.
+
+-- (whether the pattern matches "", ids of key's labels whose value it matches, ids of the
+-- others): one pass over the key's values.
+CREATE OR REPLACE FUNCTION _prom_catalog.regex_label_ids(
+    key text, pattern text, OUT matches_empty boolean, OUT matching int[], OUT not_matching int[])
+LANGUAGE plpython3u
+STABLE
+STRICT
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+mod = GD["promscale"].module(plpy, "promscale.catalog.regex_matchers")
+try:
+    return mod.label_ids(plpy, GD.setdefault("regex_matcher_plans", {}), key, pattern)
+except mod.InvalidRegex as exc:
+    plpy.error(str(exc), sqlstate=mod.INVALID_REGEX)
+$python$;
+COMMENT ON FUNCTION _prom_catalog.regex_label_ids(text, text) IS
+    'Whether an anchored RE2 pattern matches "", and the ids of a key''s labels it matches and does not';
+
+-- Whether an anchored RE2 pattern matches all of value (PromQL's matcher semantics).
+CREATE OR REPLACE FUNCTION _prom_catalog.regex_full_match(value text, pattern text)
+RETURNS boolean
+LANGUAGE plpython3u
+IMMUTABLE
+STRICT
+SET search_path = pg_catalog, pg_temp
+AS $python$
+if "promscale" not in GD:
+    plpy.execute("SELECT _ps_catalog.python_bootstrap()")
+mod = GD["promscale"].module(plpy, "promscale.catalog.regex_matchers")
+try:
+    return mod.full_match(pattern, value)
+except mod.InvalidRegex as exc:
+    plpy.error(str(exc), sqlstate=mod.INVALID_REGEX)
+$python$;
+COMMENT ON FUNCTION _prom_catalog.regex_full_match(text, text) IS
+    'Whether an anchored RE2 pattern (PromQL semantics) matches all of value';
+GRANT EXECUTE ON FUNCTION
+    _prom_catalog.regex_label_ids(text, text),
+    _prom_catalog.regex_full_match(text, text)
+TO prom_reader;
+
 -- Ids of the labels a matcher names (key and value or anchored regex).
 CREATE OR REPLACE FUNCTION _prom_catalog.matcher_label_ids(key text, pattern text, is_regex boolean)
 RETURNS int[]
 LANGUAGE sql
 STABLE
-PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(array_agg(l.id), '{}')
-    FROM _prom_catalog.label l
-    WHERE l.key = matcher_label_ids.key
-      AND CASE WHEN is_regex THEN l.value ~ ('^(?:' || pattern || ')$') ELSE l.value = pattern END
+    SELECT CASE WHEN is_regex
+        THEN (_prom_catalog.regex_label_ids(matcher_label_ids.key, pattern)).matching
+        ELSE (SELECT coalesce(array_agg(l.id), '{}') FROM _prom_catalog.label l
+              WHERE l.key = matcher_label_ids.key AND l.value = pattern)
+    END
 $$;
 COMMENT ON FUNCTION _prom_catalog.matcher_label_ids(text, text, boolean) IS 'Label ids with this key whose value matches';
 
--- The four `?` operator bodies below are deliberately plain SQL without SET search_path:
+-- The four `?` operator bodies below are PARALLEL UNSAFE: a regex matcher runs PL/Python, whose SPI
+-- calls PostgreSQL refuses in parallel mode (tests/sql/test_parallel_plans.py), and the planner
+-- judges parallel safety on the call before it inlines the body.
+-- They are deliberately plain SQL without SET search_path:
 -- only then does PostgreSQL inline them, so `label_ids ? (...)` becomes
 -- `labels && ...` on _prom_catalog.series and can use its GIN index. Every name in
 -- them is schema-qualified, so they do not depend on the caller's search_path.
 CREATE OR REPLACE FUNCTION prom_api.label_ids_match(label_ids int[], matcher prom_api.matcher_positive)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL UNSAFE
 AS $$
     SELECT label_ids OPERATOR(pg_catalog.&&)
         _prom_catalog.matcher_label_ids((matcher).key, (matcher).pattern, (matcher).is_regex)
@@ -118,7 +169,7 @@ COMMENT ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_positive) I
 
 CREATE OR REPLACE FUNCTION prom_api.label_ids_match(label_ids int[], matcher prom_api.matcher_negative)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL UNSAFE
 AS $$
     SELECT NOT (label_ids OPERATOR(pg_catalog.&&)
         _prom_catalog.matcher_label_ids((matcher).key, (matcher).pattern, (matcher).is_regex))
@@ -128,10 +179,10 @@ COMMENT ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_negative) I
 
 CREATE OR REPLACE FUNCTION prom_api.labels_match(labels jsonb, matcher prom_api.matcher_positive)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL UNSAFE
 AS $$
     SELECT CASE WHEN (matcher).is_regex
-        THEN (labels OPERATOR(pg_catalog.->>) (matcher).key) OPERATOR(pg_catalog.~) ('^(?:' OPERATOR(pg_catalog.||) (matcher).pattern OPERATOR(pg_catalog.||) ')$')
+        THEN _prom_catalog.regex_full_match(labels OPERATOR(pg_catalog.->>) (matcher).key, (matcher).pattern)
         ELSE (labels OPERATOR(pg_catalog.->>) (matcher).key) OPERATOR(pg_catalog.=) (matcher).pattern
     END IS TRUE
 $$;
@@ -140,10 +191,10 @@ COMMENT ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_positive) IS
 
 CREATE OR REPLACE FUNCTION prom_api.labels_match(labels jsonb, matcher prom_api.matcher_negative)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL UNSAFE
 AS $$
     SELECT NOT (CASE WHEN (matcher).is_regex
-        THEN (labels OPERATOR(pg_catalog.->>) (matcher).key) OPERATOR(pg_catalog.~) ('^(?:' OPERATOR(pg_catalog.||) (matcher).pattern OPERATOR(pg_catalog.||) ')$')
+        THEN _prom_catalog.regex_full_match(labels OPERATOR(pg_catalog.->>) (matcher).key, (matcher).pattern)
         ELSE (labels OPERATOR(pg_catalog.->>) (matcher).key) OPERATOR(pg_catalog.=) (matcher).pattern
     END IS TRUE)
 $$;

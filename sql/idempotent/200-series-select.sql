@@ -38,7 +38,7 @@ DECLARE
     matches_empty boolean;
     ids int[];
     result bigint[];
-    anchored text;
+    regex record;
     visible record;
 BEGIN
     IF cardinality(names) IS DISTINCT FROM cardinality(ops) OR cardinality(names) IS DISTINCT FROM cardinality(patterns) THEN
@@ -57,27 +57,21 @@ BEGIN
         query := query || format(' AND NOT (s.labels OPERATOR(pg_catalog.&&) %L::int[])', visible.must_not_have);
     END IF;
     FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
-        anchored := '^(?:' || patterns[i] || ')$';
-        matches_empty := CASE ops[i]
-            WHEN '=' THEN patterns[i] = ''
-            WHEN '!=' THEN patterns[i] <> ''
-            WHEN '=~' THEN '' ~ anchored
-            WHEN '!~' THEN NOT ('' ~ anchored)
-        END;
-        IF matches_empty IS NULL THEN
+        IF ops[i] IN ('=~', '!~') THEN
+            -- PromQL's regexes (RE2), not PostgreSQL's: sql/idempotent/020-labels.sql
+            regex := _prom_catalog.regex_label_ids(names[i], patterns[i]);
+            matches_empty := (ops[i] = '=~') = regex.matches_empty;
+            -- the label ids this matcher accepts (matches_empty = false) or rejects (true)
+            ids := CASE WHEN (ops[i] = '=~') <> matches_empty THEN regex.matching ELSE regex.not_matching END;
+        ELSIF ops[i] IN ('=', '!=') THEN
+            matches_empty := (ops[i] = '=') = (patterns[i] = '');
+            SELECT coalesce(array_agg(l.id), '{}') INTO ids
+            FROM _prom_catalog.label l
+            WHERE l.key = names[i]
+              AND matches_empty <> CASE ops[i] WHEN '=' THEN l.value = patterns[i] ELSE l.value <> patterns[i] END;
+        ELSE
             RAISE EXCEPTION 'unknown matcher operator %', ops[i] USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        -- label ids of this key whose value the matcher accepts (matches_empty = false)
-        -- or rejects (matches_empty = true)
-        SELECT coalesce(array_agg(l.id), '{}') INTO ids
-        FROM _prom_catalog.label l
-        WHERE l.key = names[i]
-          AND matches_empty <> CASE ops[i]
-                WHEN '=' THEN l.value = patterns[i]
-                WHEN '!=' THEN l.value <> patterns[i]
-                WHEN '=~' THEN l.value ~ anchored
-                ELSE l.value !~ anchored
-              END;
         IF NOT matches_empty THEN
             IF cardinality(ids) = 0 THEN
                 RETURN '{}';

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
 from promscale.promql.gofmt import format_duration, format_float_f, go_sprint_float
@@ -125,3 +128,39 @@ def test_regexes_follow_re2_and_are_anchored(pattern, text, matches):
 def test_regexes_re2_rejects_are_rejected(pattern):
     with pytest.raises(RegexError):
         compile_anchored(pattern)
+
+
+# Regexes as Prometheus 2.42 parses them, asked of Debian's promtool (`check rules` parses each
+# rule's expression with Prometheus's own parser): Unicode classes, and errors around them.
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+UNICODE_CLASS_PATTERNS = [r"\pL+", r"\p{Greek}\PL", r"\p{^Greek}", r"[\pL\d]+", r"\p{Any}", r"\pN\p{Han}",
+                          r"\p{Foo}", r"\pX", r"\p{Gre", r"[\p{Nope}]", r"\P{^Latin}", r"a\p", r"\P"]
+
+
+def promtool_verdict(query: str, tmp_path) -> str:
+    """'accepted', or promtool's message for the expression."""
+    path = tmp_path / "rules.yml"
+    path.write_text("groups:\n- name: g\n  rules:\n  - record: r\n    expr: '" + query.replace("'", "''") + "'\n")
+    run = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True)
+    if run.returncode == 0:
+        return "accepted"
+    return (run.stdout + run.stderr).split("could not parse expression: ", 1)[1].strip()
+
+
+@pytest.mark.parametrize("pattern", UNICODE_CLASS_PATTERNS)
+def test_unicode_classes_parse_as_in_prometheus(pattern, tmp_path):
+    query = 'up{v=~"' + pattern.replace("\\", "\\\\") + '"}'
+    try:
+        parse(query)
+        ours = "accepted"
+    except ParseError as exc:
+        ours = str(exc)
+    assert ours == promtool_verdict(query, tmp_path)
+
+
+@pytest.mark.parametrize("pattern,text,matches", [
+    (r"\pL+", "Éa", True), (r"\pL+", "a1", False), (r"\p{Greek}+", "αβ", True), (r"\PL", "1", True),
+    (r"\p{^Greek}", "a", True), (r"\p{^Greek}", "α", False), (r"[\pL\d]+", "a1É", True),
+])
+def test_unicode_classes_match_as_in_re2(pattern, text, matches):
+    assert (compile_anchored(pattern).fullmatch(text) is not None) == matches

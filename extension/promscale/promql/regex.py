@@ -58,7 +58,10 @@ def _translate(p: str) -> str:
                 i = n if end < 0 else end + 2
                 continue
             elif e in "pP":
-                raise RegexError(f"invalid character class range: `\\{e}`")
+                i += _unicode_class_length(p, i)
+                # validation only (RE2 matches the class itself): a valid atom in its place
+                out.append("a" if in_class else "(?:.)")
+                continue
             elif e.isdigit() and e != "0":
                 raise RegexError(f"invalid escape sequence: `\\{e}`")
             elif e in "CXRKgGNhHVuZ":
@@ -126,6 +129,35 @@ def _translate(p: str) -> str:
         raise RegexError(f"missing closing ]: `{p[p.rfind('['):]}`")
     out.append(")" * opened[0])
     return "".join(out)
+
+
+def _unicode_class_length(p: str, i: int) -> int:
+    """Length of the Unicode class \\pN, \\p{Name} or \\p{^Name} (or \\P...) at p[i], as Go's
+    parseUnicodeClass reads it; RegexError (Go's message) when RE2 knows no such class."""
+    if i + 2 >= len(p):  # Go reads the anchoring's ")" as the class name
+        raise RegexError(f"invalid character class range: `{p[i:]})`")
+    if p[i + 2] != "{":
+        seq, name = p[i:i + 3], p[i + 2]
+    else:
+        end = p.find("}", i)
+        if end < 0:  # Go looks for the brace in the anchored pattern, and quotes its rest
+            raise RegexError(f"invalid character class range: `{p[i:]})$`")
+        seq, name = p[i:end + 1], p[i + 3:end]
+    if not _is_unicode_class(name[1:] if name.startswith("^") else name):
+        raise RegexError(f"invalid character class range: `{seq}`")
+    return len(seq)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_unicode_class(name: str) -> bool:
+    """Whether RE2 knows the Unicode category or script (Go's unicode.Categories, Scripts, Any)."""
+    if not name or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
+        return False
+    try:
+        _re2_program("\\p{" + name + "}", capture=False)
+    except re2.error:
+        return False
+    return True
 
 
 class Pattern:
