@@ -62,6 +62,8 @@ COMMENT ON FUNCTION _prom_catalog.calling_role() IS
 
 -- Tenants granted to a role directly or through a role it is a member of; NULL when it has no
 -- grant, and for superusers (members of every role, they see everything) and unknown roles.
+-- It answers only for the calling role and the roles it belongs to (what visible_tenants asks):
+-- nobody learns another role's tenants.
 CREATE OR REPLACE FUNCTION _prom_catalog.granted_tenants(role_name name)
 RETURNS text[]
 LANGUAGE sql
@@ -77,6 +79,7 @@ AS $$
         WHERE pg_catalog.pg_has_role(r.oid, gr.oid, 'MEMBER')) END
     FROM pg_catalog.pg_roles r
     WHERE r.rolname = granted_tenants.role_name
+      AND pg_catalog.pg_has_role(_prom_catalog.calling_role(), r.oid, 'MEMBER')
 $$;
 COMMENT ON FUNCTION _prom_catalog.granted_tenants(name) IS
     'Tenants granted to a role or a role it belongs to (prom_api.grant_tenant); NULL: none (or a superuser)';

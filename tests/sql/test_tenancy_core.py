@@ -72,6 +72,14 @@ def test_grants_restrict_a_role_and_the_setting_only_narrows(pg_cluster, db_name
     assert visible(db) is None
 
 
+def test_nobody_learns_another_roles_tenants(pg_cluster, db_name, db, roles):
+    db.execute("SELECT prom_api.grant_tenant('tenancy_analyst_a', 'a')")
+    db.execute("SELECT prom_api.grant_tenant('tenancy_analyst_ab', 'b')")
+    with psycopg.connect(pg_cluster.uri(db_name, "tenancy_analyst_a"), autocommit=True) as conn:
+        assert conn.execute("SELECT _prom_catalog.granted_tenants('tenancy_analyst_a')").fetchone()[0] == ["a"]
+        assert conn.execute("SELECT _prom_catalog.granted_tenants('tenancy_analyst_ab')").fetchone()[0] is None
+
+
 def test_grants_reach_members_of_a_granted_role(pg_cluster, db_name, db, roles):
     db.execute("SELECT prom_api.grant_tenant('tenancy_team_a', 'a')")
     db.execute("GRANT tenancy_team_a TO tenancy_analyst_ab")
