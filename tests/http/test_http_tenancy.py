@@ -256,3 +256,15 @@ def test_ha_clusters_of_the_same_name_are_each_tenants_own(pg_cluster, module_db
     assert rows == [("team-a", 1.0), ("team-b", 1.0)]
     leases = module_conn.execute("SELECT DISTINCT cluster_name FROM prom_info.ha_lease_history ORDER BY 1").fetchall()
     assert leases == [("team-a/prom",), ("team-b/prom",)]
+
+
+@pytest.mark.parametrize("params, status, message", [
+    ({"query": "sum(", "time": T1 / 1000}, 400, "parse error"),
+    ({"query": "up", "time": T1 / 1000, "timeout": "30s"}, 200, '"status":"success"'),
+])
+def test_errors_and_timeouts_keep_their_answers_in_a_tenant_context(two_tenants, params, status, message):
+    """The tenant's setting travels in one pipeline with the statement: a failing statement and
+    one with a timeout of its own (its own transaction) answer as without multitenancy."""
+    for _ in range(2):  # and the session serves the next request normally
+        response = two_tenants["team-a"].get("/api/v1/query", query_string=params, headers=VIEWERS["team-a"][0])
+        assert response.status_code == status and message in response.get_data(as_text=True), response.get_data(as_text=True)
