@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 import pytest
 import requests
 
@@ -51,9 +50,11 @@ def test_prometheus_writes_and_reads_per_tenant(pg_cluster, db_name, db, tmp_pat
     node = NodeExporter()
     node.start()
     try:
+        args = ["--auth-token-file", str(tmp_path / "tokens"), "--multi-tenancy"]
         with ConnectorProcess(pg_cluster.uri(db_name, "promscale_writer"), workers=1, threads=4,
-                              extra_args=["--auth-token-file", str(tmp_path / "tokens"), "--multi-tenancy"]) as connector:
-            queue = "    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n      max_backoff: 1s\n"
+                              extra_args=args) as connector:
+            queue = ("    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n"
+                     "      max_backoff: 1s\n")
             writer = Prometheus(f"""
 global:
   scrape_interval: 1s

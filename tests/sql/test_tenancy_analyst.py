@@ -22,7 +22,8 @@ def write(conn, tenant: str) -> None:
         tenant_label = {"__tenant__": tenant} if tenant else {}
         for labels in ({"__name__": "m", "job": "api", **tenant_label},
                        {"__name__": "m", "job": "api", "owner": SECRET[tenant], **tenant_label}):
-            sid = conn.execute("SELECT prom_api.get_or_create_series_id(%s::jsonb)", (json.dumps(labels),)).fetchone()[0]
+            sid = conn.execute("SELECT prom_api.get_or_create_series_id(%s::jsonb)",
+                               (json.dumps(labels),)).fetchone()[0]
             conn.execute("SELECT prom_api.put_samples(%s::bigint[], %s::timestamptz[], %s::float8[])",
                          ([sid], [T], [VALUE[tenant]]))
         conn.execute("SELECT prom_api.put_metadata('{m}', '{gauge}', '{\"\"}', %s::text[])",
@@ -62,7 +63,8 @@ READS = [
     f"SELECT prom_api.label_values_json('owner', '{{m}}', {TS - 60}, {TS + 60})",
     f"SELECT prom_api.label_values_json('__tenant__', '{{}}', {TS - 60}, {TS + 60})",
     "SELECT prom_api.metadata_json(NULL, NULL, NULL)",
-    f"SELECT json_agg(r) FROM prom_api.get_matching_samples('{{__name__}}', '{{=}}', '{{m}}', 0, {int(TS * 1000) + 1}) AS r",
+    f"SELECT json_agg(r) FROM prom_api.get_matching_samples('{{__name__}}', '{{=}}', '{{m}}', 0, "
+    f"{int(TS * 1000) + 1}) AS r",
 ]
 
 
@@ -74,10 +76,12 @@ def test_an_analyst_sees_only_its_tenant(analyst, sql):
 
 
 def test_an_analyst_sees_its_tenants_data(analyst):
-    rows = analyst.execute("SELECT value, job, owner, labels->>'__tenant__' FROM prom_metric.m ORDER BY owner").fetchall()
+    rows = analyst.execute("SELECT value, job, owner, labels->>'__tenant__' FROM prom_metric.m "
+                           "ORDER BY owner").fetchall()
     assert rows == [(1.0, "api", "a-secret", "team-a"), (1.0, "api", None, "team-a")]
     assert analyst.execute("SELECT count(*) FROM prom_series.m").fetchone()[0] == 2
-    assert analyst.execute("SELECT value FROM prom_api.query('count(m)', '2024-01-01 00:00:10+00')").fetchall() == [(2.0,)]
+    count = analyst.execute("SELECT value FROM prom_api.query('count(m)', '2024-01-01 00:00:10+00')").fetchall()
+    assert count == [(2.0,)]
     assert json.loads(analyst.execute(f"SELECT prom_api.label_values_json('owner', '{{}}', {TS - 60}, {TS + 60})")
                       .fetchone()[0])["data"] == ["a-secret"]
     assert "help of a-secret" in analyst.execute("SELECT prom_api.metadata_json(NULL, NULL, NULL)").fetchone()[0]

@@ -79,10 +79,12 @@ def assert_reads_only(plans: list[dict], most: int) -> None:
 def test_a_tenants_one_series_lookup_reads_that_series(conn, tenant):
     i = next(i for i in range(100) if (series_id_of(conn, i) % 2 == 0) == (tenant == "team-a"))
     conn.execute("SELECT prom_api.set_request_tenant(%s, false)", (tenant,))
-    body, plans = call(conn, "SELECT prom_api.series_json(ARRAY[%s], %s, %s)", (f'{BIG_METRIC}{{series="s{i}"}}', *OPEN))
+    body, plans = call(conn, "SELECT prom_api.series_json(ARRAY[%s], %s, %s)",
+                       (f'{BIG_METRIC}{{series="s{i}"}}', *OPEN))
     assert [s["__tenant__"] for s in json.loads(body)["data"]] == [tenant]
     assert_reads_only(plans, 2)
-    body, plans = call(conn, "SELECT prom_api.query_json(%s, %s)", (f'count({BIG_METRIC}{{series="s{i}"}})', 1704067200))
+    body, plans = call(conn, "SELECT prom_api.query_json(%s, %s)",
+                       (f'count({BIG_METRIC}{{series="s{i}"}})', 1704067200))
     assert json.loads(body)["status"] == "success"
     assert_reads_only(plans, 2)
     # the other tenant's series of the same metric: not there, and not read either

@@ -68,7 +68,8 @@ class SqlStorage:
         see every series. Asked once per statement (a SqlStorage lives for one): the request's
         tenant can differ between the statements of a session."""
         if not hasattr(self, "_visibility"):
-            plan = self._plan("visibility", "SELECT must_have, must_not_have FROM _prom_catalog.visible_label_filter()", [])
+            plan = self._plan("visibility",
+                              "SELECT must_have, must_not_have FROM _prom_catalog.visible_label_filter()", [])
             row = self.plpy.execute(plan)[0]
             restricted = row["must_have"] is not None or row["must_not_have"] is not None
             self._visibility = (row["must_have"], row["must_not_have"]) if restricted else None
