@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
-from . import auth
+from . import auth, tenancy
 from . import config as config_module
 from .admission import RETRY_AFTER_SECONDS, Overloaded, QuerySlots, default_query_slots
 from .auth import Authenticator, Denied
@@ -53,6 +53,8 @@ class Connector:
         self.config = config
         # None: no --auth-* credentials, every route is open (AuthConfigError: unusable ones)
         self.authenticator = Authenticator.from_config(config)
+        # None: --multi-tenancy is off (tenancy.py)
+        self.tenancy = tenancy.Tenancy.from_config(config)
         statement_timeout_ms = config.query_timeout // 1_000_000
         if config.db_read_uri:
             # queries on the replicas, then the primary; writes on the primary (replicas.py)
@@ -60,6 +62,8 @@ class Connector:
                                                    statement_timeout_ms=statement_timeout_ms)
         else:
             self.db = Database(config.db_uri, config.db_connect_timeout, statement_timeout_ms=statement_timeout_ms)
+        if self.tenancy is not None:
+            self.db.enable_tenancy()
         # queries a worker runs at a time, so ingest and /healthz keep threads (admission.py)
         self.query_slots = QuerySlots(config.query_max_concurrency or default_query_slots(config.threads))
         self.telemetry = Telemetry(config.telemetry_dir or tempfile.mkdtemp(prefix="promscale-telemetry-"))
@@ -90,6 +94,7 @@ class Connector:
         started = time.perf_counter()
         endpoint = "other"
         identity_token = None
+        tenant_token = None
         try:
             try:
                 rule, args = ROUTES.bind_to_environ(environ).match(return_rule=True)
@@ -97,7 +102,14 @@ class Connector:
                 # an unauthenticated client learns nothing of the routes: 401 before 404/405
                 self.authorize(request, auth.ANY)
                 raise
-            identity_token = auth.set_current_identity(self.authorize(request, role_of(rule)))
+            identity = self.authorize(request, role_of(rule))
+            identity_token = auth.set_current_identity(identity)
+            if (self.tenancy is not None and role_of(rule) != auth.PUBLIC and not self.is_cors_preflight(request)
+                    and rule.endpoint not in tenancy.TENANT_FREE_ENDPOINTS):
+                tenant = self.tenancy.resolve(identity, request.headers.get(tenancy.HEADER),
+                                              self.authenticator is not None)
+                self.tenancy.check_endpoint(tenant, rule.endpoint)
+                tenant_token = tenancy.set_current_tenant(tenant)
             endpoint = rule.endpoint
             handlers, handler = self.handler(endpoint)
             if is_heavy(rule):
@@ -107,6 +119,8 @@ class Connector:
         except Exception as exc:
             response = self.error_response(request, exc)
         finally:
+            if tenant_token is not None:
+                tenancy.reset_current_tenant(tenant_token)
             if identity_token is not None:
                 auth.reset_current_identity(identity_token)
         self.telemetry.observe_duration(duration_label(endpoint), time.perf_counter() - started)
@@ -171,6 +185,11 @@ class Connector:
                 for challenge in self.authenticator.challenges():
                     response.headers.add("WWW-Authenticate", challenge)
             return response
+        if isinstance(exc, tenancy.TenantRefused):
+            self.telemetry.error("unauthorized" if exc.status == 401 else "forbidden" if exc.status == 403
+                                 else "bad_request")
+            log.info("%s %s from %s: %d %s", request.method, request.path, request.remote_addr, exc.status, exc)
+            return text_response(exc.status, str(exc))
         if isinstance(exc, HTTPException):
             if isinstance(exc, MethodNotAllowed):
                 self.telemetry.error("method_not_allowed")

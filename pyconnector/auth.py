@@ -51,8 +51,8 @@ class AuthConfigError(Exception):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who made a request. ``name`` is safe to log (never the credential); ``tenant`` is only
-    carried (the request's environ, ``current_identity()``) for multitenancy to build on."""
+    """Who made a request. ``name`` is safe to log (never the credential); ``tenant`` is the
+    tenant of its token line, "*" when it may choose one with X-Scope-OrgID (tenancy.py)."""
 
     name: str
     role: str
@@ -121,6 +121,12 @@ def parse_token_file(text: str, path: str = "token file") -> list[tuple[bytes, I
         tenant = fields[2] if len(fields) > 2 else None
         if role not in ROLES:
             raise AuthConfigError(f"{path} line {number}: role {role!r} is not one of {', '.join(ROLES)}")
+        if tenant is not None and tenant != "*":
+            from .tenancy import check_tenant_name  # tenancy.py builds on this module
+
+            problem = check_tenant_name(tenant)
+            if problem:
+                raise AuthConfigError(f"{path} line {number}: {problem} (or * to let X-Scope-OrgID choose)")
         if len(token) < 16:
             raise AuthConfigError(f"{path} line {number}: the token is shorter than 16 characters")
         digest = _digest(token)
@@ -201,7 +207,8 @@ class Authenticator:
         # both compared, always: no early exit that would time whether the user name was right
         user_ok = hmac.compare_digest(_digest(user), self._user[0])
         password_ok = hmac.compare_digest(_digest(password), self._user[1])
-        return Identity(self._username, ADMIN) if user_ok & password_ok else None
+        # the basic-auth user may choose a tenant with X-Scope-OrgID (tenancy.py: "*")
+        return Identity(self._username, ADMIN, "*") if user_ok & password_ok else None
 
     def _bearer(self, value: str) -> Identity | None:
         given = _digest(value)

@@ -104,12 +104,30 @@ def parse_labels(text: str) -> dict[str, str]:
     return labels
 
 
+def _tenant_list(text: str) -> str:
+    """'allow-all' or comma-separated valid tenant names (tenancy.TENANT_NAME)."""
+    from .tenancy import ALLOW_ALL, check_tenant_name
+
+    if text.strip() == ALLOW_ALL:
+        return ALLOW_ALL
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected {ALLOW_ALL} or comma-separated tenants, got {text!r}")
+    for name in names:
+        problem = check_tenant_name(name)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+    return ",".join(names)
+
+
 @dataclass(frozen=True)
 class Option:
     help: str
     parse: Callable[[str], Any] = str
     # a flag given more than once adds to the list (parse returns a tuple; the values are joined)
     repeatable: bool = False
+    # the flag's name when it is not the field's (Promscale's dotted names: --multi-tenancy.valid-tenants)
+    flag: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,6 +226,19 @@ class Config:
         "comma-separated name=value labels added to alerts sent to Alertmanager (templates' $externalLabels)",
         _labels_text)})
 
+    # multitenancy (README "Multitenancy", docs/operations.md "Two teams on one installation"; tenancy.py)
+    multi_tenancy: bool = field(default=False, metadata={"option": Option(
+        "every request has a tenant (its token's, or the X-Scope-OrgID header where the token allows it): "
+        "writes label their series __tenant__=<tenant>, reads see only that tenant's series; the flag alone "
+        "means true", _bool)})
+    multi_tenancy_valid_tenants: str = field(default="allow-all", metadata={"option": Option(
+        "with --multi-tenancy: comma-separated tenants this connector serves, or allow-all; others get 403",
+        _tenant_list, flag="--multi-tenancy.valid-tenants")})
+    multi_tenancy_allow_non_tenants: bool = field(default=False, metadata={"option": Option(
+        "with --multi-tenancy: serve requests without a tenant too (their series have no __tenant__ label; "
+        "their reads see only such series); otherwise they get 401 naming the X-Scope-OrgID header",
+        _bool, flag="--multi-tenancy.allow-non-tenants")})
+
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:
         return [(f.name, f.metadata["option"], f.default) for f in fields(cls)]
@@ -218,7 +249,8 @@ def env_name(name: str) -> str:
 
 
 def flag_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    option = next((o for n, o, _ in Config.options() if n == name), None)
+    return (option.flag if option is not None and option.flag else None) or "--" + name.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from . import pgbinary
+from .tenancy import current_tenant
 from .pgbinary import BinaryArray, Float8Array, Int8Array, TimestamptzArray
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,12 @@ class Database:
         self.statement_timeout_ms = statement_timeout_ms
         self._local = threading.local()
         self._warm: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
+        # --multi-tenancy: every statement runs in its request's tenant context (_in_tenant_context)
+        self.multi_tenancy = False
+
+    def enable_tenancy(self) -> None:
+        """Run every statement in the tenant context of its request (tenancy.current_tenant())."""
+        self.multi_tenancy = True
 
     # --- connections ---
 
@@ -344,6 +351,8 @@ class Database:
         ended it, since its last use) runs once more on a new one: otherwise every thread's first
         read after a PostgreSQL restart answered 503. Writes are not repeated here: their
         clients retry (Prometheus and OTLP exporters resend on 503)."""
+        if self.multi_tenancy:
+            work = self._in_tenant_context(work)
         conn = self.connection()
         try:
             return work(conn)
@@ -359,6 +368,23 @@ class Database:
             if isinstance(exc, psycopg.OperationalError):
                 self.discard()
             raise classify(exc) from exc
+
+    @staticmethod
+    def _in_tenant_context(work: Any) -> Any:
+        """``work`` preceded by prom_api.set_request_tenant of the current request's tenant, the
+        one place the database learns it (it enforces it: sql/idempotent/012-tenancy.sql). Sent in
+        one pipeline with work's first statement, so it costs no round trip of its own. Set for
+        the session, on every call (also to NULL, no restriction, for the connector's own work),
+        so a session never carries one request's tenant into the next; a statement that fails
+        rolls the setting back to the previous call's, but nothing ran under it."""
+        tenant = current_tenant()
+
+        def run(conn: psycopg.Connection) -> Any:
+            with conn.pipeline():
+                conn.execute("SELECT prom_api.set_request_tenant(%s, false)", (tenant,))
+                return work(conn)
+
+        return run
 
     # --- queries ---
 

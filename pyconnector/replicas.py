@@ -54,6 +54,11 @@ class ReplicatedDatabase(Database):
         # a race between two of them only sets the same key twice)
         self._resting_until: dict[int, float] = {}
 
+    def enable_tenancy(self) -> None:
+        super().enable_tenancy()
+        for replica in self.replicas:
+            replica.enable_tenancy()
+
     def _read(self, on: Callable[[Database], T]) -> T:
         """``on(database)`` on the first replica that answers, else on the primary (``self``:
         ``on`` calls Database's own methods, not this class's routed ones)."""

@@ -4,7 +4,8 @@
   directly: nothing but comments and other privilege statements between them (a statement may
   name several objects defined one after the other, overloads say).
 * A table or schema of a released (frozen) migration is granted in one idempotent file, the one
-  that owns it (defines its functions); a new migration grants what it creates itself.
+  that owns it (defines its functions); a new migration grants what it creates itself, and a
+  later unreleased migration may grant it too (to a role it creates: the roles come first).
 * Every function and procedure of a public schema (no leading underscore), every view, table and
   schema has its privileges decided in its own file: at least one GRANT, or a
   ``REVOKE ALL ... FROM PUBLIC`` saying that no role gets it. (Internal functions need no
@@ -151,8 +152,11 @@ def check_one(source: Source, privileges: Privileges, name: str, index: Index) -
     elsewhere = [(kind, n) for (kind, n) in index.defined_in
                  if matches(privileges, name, Definition(kind, n, 0, 0))]
     if elsewhere:
-        home = index.defined_in[elsewhere[0]].path
-        return [f"{where}: {what} must follow its definition in file {home}"]
+        home = index.defined_in[elsewhere[0]]
+        if source.kind == "migration" and home.kind == "migration" and home.path < source.path \
+                and privileges.kind in ("table", "schema"):
+            return []  # a role a later migration creates is granted the state of an earlier one there
+        return [f"{where}: {what} must follow its definition in file {home.path}"]
     if state:
         return [f"{where}: {what}: it is created by {index.frozen_state[state[0]].path}; grant it in the idempotent "
                 f"file that owns it (docs/development.md, Privileges)"]

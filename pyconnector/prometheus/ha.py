@@ -31,6 +31,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ..db import Database, HaLease
+from ..tenancy import current_tenant
 from .errors import BadRequest
 from .proto import prometheus_remote_pb2 as pb
 from .remote_write import DecodedWrite, Exemplars, SeriesKey
@@ -144,6 +145,7 @@ class HaFilter:
         """Which of ``times`` (ms) ``replica`` owns in ``cluster``'s leases."""
         if not len(times):
             return np.zeros(0, dtype=bool)
+        cluster = lease_name(cluster, current_tenant())
         min_ms, max_ms = int(times.min()), int(times.max())
         lease = self._leases.get(cluster)
         if (lease is None
@@ -169,6 +171,12 @@ class HaFilter:
 
     def leases(self) -> dict[str, HaLease]:
         return dict(self._leases)
+
+
+def lease_name(cluster: str, tenant: str | None) -> str:
+    """The name of a cluster's lease: with --multi-tenancy, a tenant's clusters are its own
+    (``tenant/cluster``: two tenants' clusters of the same name do not share a leader)."""
+    return f"{tenant}/{cluster}" if tenant else cluster
 
 
 def _with_keys(write: DecodedWrite, keys: list[SeriesKey]) -> DecodedWrite:

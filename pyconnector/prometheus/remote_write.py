@@ -268,6 +268,29 @@ class DecodedWrite:
     histograms_dropped: int
 
 
+def label_field(name: str, value: str) -> bytes:
+    """One label as a field of a series key (a LabelBlobs ``labels`` entry)."""
+    label = pb.Label(name=name, value=value).SerializeToString()
+    return b"\x0a" + _varint_bytes(len(label)) + label
+
+
+def _varint_bytes(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def with_label(write: DecodedWrite, field: bytes) -> DecodedWrite:
+    """``write`` with one more label (a label_field) on every series, e.g. a tenant's
+    __tenant__: series keys then differ per tenant, in the series cache too. A series that
+    already carries the label is refused as any duplicate label (BadRequest)."""
+    write.keys = [key + field for key in write.keys]
+    return write
+
+
 def decode_request(data: bytes) -> DecodedWrite:
     """A decompressed WriteRequest, split up for ingest (raises BadRequest when malformed)."""
     try:

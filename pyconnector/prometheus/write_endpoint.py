@@ -1,7 +1,8 @@
 """POST /write, /api/v1/write: Prometheus remote_write 1.0.
 
 The request is decoded (remote_write.py), with --high-availability the samples of HA
-replicas that do not lead dropped (ha.py), its series resolved and its samples written in one
+replicas that do not lead dropped (ha.py), with --multi-tenancy its series labelled with the
+request's tenant (``__tenant__``, tenancy.py), its series resolved and its samples written in one
 transaction (ingest.py); 204 only after the commit. Errors are raised and answered by the
 protocol's error hook (errors.py): 400/413/415 are never retried by Prometheus, 503 is.
 """
@@ -14,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..config import Config
 from ..telemetry import Telemetry
+from ..tenancy import TENANT_LABEL, current_tenant
 from . import remote_write
 from .ha import HaFilter
 from .ingest import Ingestor
@@ -41,6 +43,9 @@ class RemoteWriteEndpoint:
         if self.ha_filter is not None:
             # samples of HA replicas that do not lead at their time: dropped, answered 2xx all the same
             write, dropped = self.ha_filter.apply(write)
+        tenant = current_tenant()
+        if tenant:  # --multi-tenancy: the tenant's series carry __tenant__ (the database checks it)
+            write = remote_write.with_label(write, remote_write.label_field(TENANT_LABEL, tenant))
         result = self.ingestor.ingest(write)
         t = self.telemetry
         if dropped:

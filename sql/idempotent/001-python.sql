@@ -3,7 +3,7 @@
 -- Privileges on the tables and schemas this file owns. They are created by sql/bootstrap.sql, which
 -- runs before the roles exist: their grants cannot follow their definition, so they are here
 -- (docs/development.md, "Privileges").
-GRANT USAGE ON SCHEMA _ps_catalog TO prom_reader;
+GRANT USAGE ON SCHEMA _ps_catalog TO prom_reader, prom_tenant_reader;
 GRANT SELECT ON TABLE _ps_catalog.migration TO prom_reader;
 GRANT SELECT ON TABLE _ps_catalog.python_module TO prom_reader;
 
@@ -23,7 +23,7 @@ return namespace["install"](plpy, GD).loaded_version
 $python$;
 COMMENT ON FUNCTION _ps_catalog.python_bootstrap() IS
     'Loads the promscale PL/Python modules of the installed version into this session; returns their version';
-GRANT EXECUTE ON FUNCTION _ps_catalog.python_bootstrap() TO prom_reader;
+GRANT EXECUTE ON FUNCTION _ps_catalog.python_bootstrap() TO prom_reader, prom_tenant_reader;
 
 -- The version of the PL/Python modules this session runs (loading them if needed).
 CREATE OR REPLACE FUNCTION prom_api.python_version()
@@ -38,7 +38,7 @@ return GD["promscale"].module(plpy, "promscale").__version__
 $python$;
 COMMENT ON FUNCTION prom_api.python_version() IS
     'Version of the promscale PL/Python modules running in this session; equals the extension version';
-GRANT EXECUTE ON FUNCTION prom_api.python_version() TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.python_version() TO prom_reader, prom_tenant_reader;
 
 -- Loads what a session's first ingest or query request would otherwise load (NumPy and the
 -- modules of series creation, PromQL, the HTTP API's lookups and the read path: ~150 ms of CPU

@@ -3,8 +3,8 @@
 -- Privileges on the tables and schemas this file owns. They are created by the frozen migrations
 -- 0002-schemas.sql, 0003-catalog.sql: their grants cannot follow their definition, so they are here
 -- (docs/development.md, "Privileges").
-GRANT USAGE ON SCHEMA _prom_catalog TO prom_reader;
-GRANT USAGE ON SCHEMA prom_api TO prom_reader;
+GRANT USAGE ON SCHEMA _prom_catalog TO prom_reader, prom_tenant_reader;
+GRANT USAGE ON SCHEMA prom_api TO prom_reader, prom_tenant_reader;
 GRANT SELECT ON TABLE _ps_catalog.setting TO prom_reader;
 
 -- Value of a setting, NULL when unset.

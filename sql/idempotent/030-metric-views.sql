@@ -3,8 +3,8 @@
 -- Privileges on the tables and schemas this file owns. They are created by the frozen migrations
 -- 0002-schemas.sql, 0003-catalog.sql: their grants cannot follow their definition, so they are here
 -- (docs/development.md, "Privileges").
-GRANT USAGE ON SCHEMA prom_metric TO prom_reader;
-GRANT USAGE ON SCHEMA prom_series TO prom_reader;
+GRANT USAGE ON SCHEMA prom_metric TO prom_reader, prom_tenant_reader;
+GRANT USAGE ON SCHEMA prom_series TO prom_reader, prom_tenant_reader;
 GRANT SELECT ON TABLE _prom_catalog.metric TO prom_reader;
 
 -- Identifier for a name, kept within PostgreSQL's 63 bytes by a digest suffix.
@@ -129,7 +129,10 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.metric_label_columns(int, text) IS 'Label columns of a metric''s views, as SQL';
 
 -- (Re)create both views of a metric. Columns are only ever appended (new label keys),
--- so CREATE OR REPLACE keeps views that users built on top of them valid.
+-- so CREATE OR REPLACE keeps views that users built on top of them valid. prom_series shows
+-- only the series visible to the querying transaction (multitenancy: the visibility filter is
+-- evaluated once per query, as two scalar subqueries, and tested on each series the other
+-- conditions select; sql/idempotent/012-tenancy.sql); prom_metric and the rollup views join it.
 CREATE OR REPLACE FUNCTION _prom_catalog.create_metric_views(metric_id int)
 RETURNS void
 LANGUAGE plpgsql
@@ -154,6 +157,9 @@ BEGIN
                %s
         FROM _prom_catalog.series s
         WHERE s.metric_id = %s AND s.delete_epoch IS NULL
+          AND _prom_catalog.labels_visible(s.labels,
+                  (SELECT f.must_have FROM _prom_catalog.visible_label_filter() f),
+                  (SELECT f.must_not_have FROM _prom_catalog.visible_label_filter() f))
         $view$, m.view_name, columns, m.id);
     EXECUTE format('COMMENT ON VIEW prom_series.%I IS %L', m.view_name,
                    format('Series of metric %s, one column per label key', m.metric_name));
@@ -166,7 +172,8 @@ BEGIN
         _prom_catalog.metric_samples_sql(m.id), m.view_name);
     EXECUTE format('COMMENT ON VIEW prom_metric.%I IS %L', m.view_name,
                    format('Samples of metric %s with their labels, one column per label key', m.metric_name));
-    EXECUTE format('GRANT SELECT ON prom_series.%I, prom_metric.%I TO prom_reader', m.view_name, m.view_name);
+    EXECUTE format('GRANT SELECT ON prom_series.%I, prom_metric.%I TO prom_reader, prom_tenant_reader',
+                   m.view_name, m.view_name);
     PERFORM _prom_catalog.create_rollup_views(m.id);  -- 326-rollups.sql
     UPDATE _prom_catalog.metric SET views_stale = false WHERE id = m.id AND views_stale;
 END

@@ -108,6 +108,8 @@ BEGIN
         FROM unnest(label_sets, ids) WITH ORDINALITY AS x(b, id, n)
         LEFT JOIN unnest(missing, created) AS c(b, id) ON x.id IS NULL AND c.b = x.b;
     END IF;
+    -- in a tenant context, every series must be the tenant's (sql/idempotent/012-tenancy.sql)
+    PERFORM _prom_catalog.check_series_visible(ids);
     RETURN ids;
 END
 $func$;

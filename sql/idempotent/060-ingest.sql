@@ -208,7 +208,8 @@ COMMENT ON FUNCTION prom_api.put_exemplars(bigint[], timestamptz[], double preci
 GRANT EXECUTE ON FUNCTION prom_api.put_exemplars(bigint[], timestamptz[], double precision[], jsonb[])
     TO prom_writer;
 
--- Records metric metadata; a known (family, type, unit, help) only has last_seen bumped.
+-- Records metric metadata of the request's tenant; a known (tenant, family, type, unit, help) only
+-- has last_seen bumped.
 CREATE OR REPLACE FUNCTION prom_api.put_metadata(
     metric_families text[], types text[], units text[], helps text[])
 RETURNS bigint
@@ -226,11 +227,12 @@ BEGIN
         RAISE EXCEPTION 'metric_families, types, units and helps must have the same length'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO _prom_catalog.metadata AS md (metric_family, type, unit, help, last_seen)
-    SELECT DISTINCT ON (f, t, u, md5(h)) f, t, u, h, now()
+    -- metadata belongs to the request's tenant ('' none; sql/idempotent/012-tenancy.sql)
+    INSERT INTO _prom_catalog.metadata AS md (tenant, metric_family, type, unit, help, last_seen)
+    SELECT DISTINCT ON (f, t, u, md5(h)) coalesce(_prom_catalog.request_tenant(), ''), f, t, u, h, now()
     FROM unnest(metric_families, types, units, helps) AS i(f, t, u, h)
     ORDER BY f, t, u, md5(h)
-    ON CONFLICT (metric_family, type, unit, md5(help)) DO UPDATE SET last_seen = excluded.last_seen;
+    ON CONFLICT (tenant, metric_family, type, unit, md5(help)) DO UPDATE SET last_seen = excluded.last_seen;
     GET DIAGNOSTICS written = ROW_COUNT;
     RETURN written;
 END

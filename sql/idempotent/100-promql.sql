@@ -117,6 +117,7 @@ CREATE OR REPLACE FUNCTION prom_api.query(query text, "time" timestamptz DEFAULT
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM "time")::float8,
@@ -124,7 +125,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query(text, timestamptz) IS
     'Evaluates a PromQL instant query at the given time; one row per result sample (errors are Prometheus''s messages)';
-GRANT EXECUTE ON FUNCTION prom_api.query(text, timestamptz) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.query(text, timestamptz) TO prom_reader, prom_tenant_reader;
 
 -- The same with the step of subqueries that name none (an overload: adding an argument to the
 -- function above would mean dropping it, and with it any view of a user that calls it).
@@ -132,6 +133,7 @@ CREATE OR REPLACE FUNCTION prom_api.query(query text, "time" timestamptz, subque
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM "time")::float8,
@@ -140,12 +142,13 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query(text, timestamptz, interval) IS
     'Evaluates a PromQL instant query at the given time, subqueries without a step using subquery_step';
-GRANT EXECUTE ON FUNCTION prom_api.query(text, timestamptz, interval) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.query(text, timestamptz, interval) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range(query text, start timestamptz, "end" timestamptz, step interval)
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM start)::float8,
@@ -154,13 +157,14 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) IS
     'Evaluates a PromQL range query from start to end every step; one row per result sample, series in label order';
-GRANT EXECUTE ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range(query text, start timestamptz, "end" timestamptz, step interval,
                                                 subquery_step interval)
 RETURNS TABLE (labels jsonb, "time" timestamptz, value float8)
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM _prom_catalog.promql_query(query, extract(epoch FROM start)::float8,
@@ -171,7 +175,7 @@ $$;
 COMMENT ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval, interval) IS
     'Evaluates a PromQL range query every step, subqueries without a step using subquery_step';
 GRANT EXECUTE ON FUNCTION prom_api.query_range(text, timestamptz, timestamptz, interval, interval)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;
 
 -- query_json and query_range_json, for SQL callers (the connector calls prom_api.http_api,
 -- 210-http-api.sql). One body each, the overload with every argument; the shorter ones of
@@ -182,13 +186,14 @@ CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeou
 RETURNS text
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT prom_api.query_json(query, "time", timeout, lookback_delta, NULL::float8, NULL::text)
 $$;
 COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8) IS
     'PromQL instant query at Unix time (seconds); returns the complete Prometheus /api/v1/query response body, errors included';
-GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8) TO prom_reader, prom_tenant_reader;
 
 -- With the step (seconds) of subqueries that name none; NULL: prom_api.get_promql_default_subquery_step()
 CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeout text, lookback_delta float8,
@@ -196,19 +201,21 @@ CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeou
 RETURNS text
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT prom_api.query_json(query, "time", timeout, lookback_delta, subquery_step, NULL::text)
 $$;
 COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8, float8) IS
     'PromQL instant query at Unix time (seconds), subqueries without a step using subquery_step seconds; the /api/v1/query response body';
-GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8, float8) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8, float8) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
                                                      timeout text DEFAULT NULL, lookback_delta float8 DEFAULT NULL)
 RETURNS text
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT prom_api.query_range_json(query, start, "end", step, timeout, lookback_delta, NULL::float8, NULL::text)
@@ -216,13 +223,14 @@ $$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8) IS
     'PromQL range query (Unix seconds, step in seconds); returns the complete Prometheus /api/v1/query_range response body';
 GRANT EXECUTE ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
                                                      timeout text, lookback_delta float8, subquery_step float8)
 RETURNS text
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT prom_api.query_range_json(query, start, "end", step, timeout, lookback_delta, subquery_step, NULL::text)
@@ -230,7 +238,7 @@ $$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8) IS
     'PromQL range query, subqueries without a step using subquery_step seconds; the /api/v1/query_range response body';
 GRANT EXECUTE ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;
 
 -- With max_source_resolution ('raw', '5m', '1h', 'auto'; NULL: raw samples, rollups only
 -- where retention removed them): docs/rollups.md. The response carries a warning naming the
@@ -240,6 +248,7 @@ CREATE OR REPLACE FUNCTION prom_api.query_json(query text, "time" float8, timeou
 RETURNS text
 LANGUAGE plpython3u
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $python$
@@ -250,7 +259,7 @@ return api.query_json(plpy, GD, query, time, timeout, lookback_delta, subquery_s
 $python$;
 COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8, float8, text) IS
     'PromQL instant query, reading raw samples or rollups (max_source_resolution raw, 5m, 1h or auto); the /api/v1/query response body';
-GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8, float8, text) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8, float8, text) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
                                                      timeout text, lookback_delta float8, subquery_step float8,
@@ -258,6 +267,7 @@ CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "
 RETURNS text
 LANGUAGE plpython3u
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $python$
@@ -270,7 +280,7 @@ $python$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text) IS
     'PromQL range query, reading raw samples or rollups (max_source_resolution raw, 5m, 1h or auto); the /api/v1/query_range response body';
 GRANT EXECUTE ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION _prom_catalog.promql_format(query text)
 RETURNS text[]
@@ -290,6 +300,7 @@ CREATE OR REPLACE FUNCTION prom_api.format_query(query text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -304,4 +315,4 @@ END
 $$;
 COMMENT ON FUNCTION prom_api.format_query(text) IS
     'The query formatted as Prometheus 2.42''s /api/v1/format_query does; a parse error raises Prometheus''s message';
-GRANT EXECUTE ON FUNCTION prom_api.format_query(text) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.format_query(text) TO prom_reader, prom_tenant_reader;

@@ -40,9 +40,22 @@ DECLARE
     ids int[];
     result bigint[];
     regex record;
+    visible record;
 BEGIN
     IF cardinality(names) IS DISTINCT FROM cardinality(ops) OR cardinality(names) IS DISTINCT FROM cardinality(patterns) THEN
         RAISE EXCEPTION 'names, ops and patterns must have the same length' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- only the series this transaction may see (multitenancy, sql/idempotent/012-tenancy.sql):
+    -- one more overlap test, as a matcher's
+    SELECT * INTO visible FROM _prom_catalog.visible_label_filter();
+    IF visible.must_have IS NOT NULL THEN
+        IF cardinality(visible.must_have) = 0 THEN
+            RETURN '{}';
+        END IF;
+        query := query || format(' AND s.labels OPERATOR(pg_catalog.&&) %L::int[]', visible.must_have);
+    END IF;
+    IF cardinality(visible.must_not_have) > 0 THEN
+        query := query || format(' AND NOT (s.labels OPERATOR(pg_catalog.&&) %L::int[])', visible.must_not_have);
     END IF;
     FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
         IF ops[i] IN ('=~', '!~') THEN
@@ -74,7 +87,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) IS
-    'Ids of the live series matching all label matchers (name, op in = != =~ !~, value or regex)';
+    'Ids of the live series visible to this transaction matching all label matchers (name, op in = != =~ !~, value or regex)';
 GRANT EXECUTE ON FUNCTION _prom_catalog.get_matching_series_ids(text[], text[], text[]) TO prom_reader;
 
 -- What was active in [start_time, end_time], from the activity bounds of the catalog

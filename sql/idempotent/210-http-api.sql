@@ -8,6 +8,7 @@ CREATE OR REPLACE FUNCTION prom_api.series_json(
 RETURNS text
 LANGUAGE plpython3u
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off  -- JIT would compile a large catalog scan for ~200 ms (see docs/performance.md)
 AS $python$
@@ -19,7 +20,7 @@ $python$;
 COMMENT ON FUNCTION prom_api.series_json(text[], double precision, double precision, int) IS
     'Prometheus /api/v1/series response body: label sets of series matching any selector, active in [start, end]';
 GRANT EXECUTE ON FUNCTION prom_api.series_json(text[], double precision, double precision, int)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;
 
 -- /api/v1/labels
 CREATE OR REPLACE FUNCTION prom_api.label_names_json(
@@ -27,6 +28,7 @@ CREATE OR REPLACE FUNCTION prom_api.label_names_json(
 RETURNS text
 LANGUAGE plpython3u
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off  -- JIT would compile a large catalog scan for ~200 ms (see docs/performance.md)
 AS $python$
@@ -38,7 +40,7 @@ $python$;
 COMMENT ON FUNCTION prom_api.label_names_json(text[], double precision, double precision, int) IS
     'Prometheus /api/v1/labels response body: label names of series (matching any selector, if given) active in [start, end]';
 GRANT EXECUTE ON FUNCTION prom_api.label_names_json(text[], double precision, double precision, int)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;
 
 -- /api/v1/label/<name>/values
 CREATE OR REPLACE FUNCTION prom_api.label_values_json(
@@ -46,6 +48,7 @@ CREATE OR REPLACE FUNCTION prom_api.label_values_json(
 RETURNS text
 LANGUAGE plpython3u
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off  -- JIT would compile a large catalog scan for ~200 ms (see docs/performance.md)
 AS $python$
@@ -57,7 +60,7 @@ $python$;
 COMMENT ON FUNCTION prom_api.label_values_json(text, text[], double precision, double precision, int) IS
     'Prometheus /api/v1/label/<name>/values response body: values of the label among series active in [start, end]';
 GRANT EXECUTE ON FUNCTION prom_api.label_values_json(text, text[], double precision, double precision, int)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;
 
 -- /api/v1/metadata
 CREATE OR REPLACE FUNCTION prom_api.metadata_json(
@@ -65,6 +68,7 @@ CREATE OR REPLACE FUNCTION prom_api.metadata_json(
 RETURNS text
 LANGUAGE plpython3u
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
@@ -75,7 +79,7 @@ return mod.metadata_json(plpy, metric, limit, limit_per_metric)
 $python$;
 COMMENT ON FUNCTION prom_api.metadata_json(text, int, int) IS
     'Prometheus /api/v1/metadata response body from the metadata received by remote_write';
-GRANT EXECUTE ON FUNCTION prom_api.metadata_json(text, int, int) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.metadata_json(text, int, int) TO prom_reader, prom_tenant_reader;
 
 -- /api/v1/query_exemplars
 CREATE OR REPLACE FUNCTION prom_api.query_exemplars_json(
@@ -83,6 +87,7 @@ CREATE OR REPLACE FUNCTION prom_api.query_exemplars_json(
 RETURNS text
 LANGUAGE plpython3u
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $python$
@@ -94,7 +99,7 @@ $python$;
 COMMENT ON FUNCTION prom_api.query_exemplars_json(text, double precision, double precision) IS
     'Prometheus /api/v1/query_exemplars response body; NULL when the query has no selectors (HTTP 204)';
 GRANT EXECUTE ON FUNCTION prom_api.query_exemplars_json(text, double precision, double precision)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;
 
 -- The whole HTTP API request, as the connector receives it: "endpoint" is the path after
 -- /api/v1/ ('query', 'query_range', 'label/job/values', ...), "form" the request's parameters
@@ -106,6 +111,7 @@ CREATE OR REPLACE FUNCTION prom_api.http_api(endpoint text, form jsonb, settings
                                              OUT status int, OUT body text)
 LANGUAGE plpython3u
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off  -- JIT would compile each catalog or sample scan for ~200 ms (see docs/performance.md)
 AS $python$
@@ -117,7 +123,7 @@ return mod.http_api(plpy, GD, endpoint, json.loads(form), json.loads(settings or
 $python$;
 COMMENT ON FUNCTION prom_api.http_api(text, jsonb, jsonb) IS
     'One Prometheus HTTP API v1 request (endpoint: the path after /api/v1/; form: its parameters as received): the HTTP status and response body';
-GRANT EXECUTE ON FUNCTION prom_api.http_api(text, jsonb, jsonb) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.http_api(text, jsonb, jsonb) TO prom_reader, prom_tenant_reader;
 
 -- The admin endpoints (admin/tsdb/delete_series): they write, so not STABLE; what they call needs prom_admin.
 CREATE OR REPLACE FUNCTION prom_api.http_admin_api(endpoint text, form jsonb, OUT status int, OUT body text)

@@ -26,6 +26,7 @@ CREATE OR REPLACE FUNCTION prom_api.get_matching_samples(
 RETURNS TABLE (keys text[], vals text[], times_ms bigint[], samples double precision[])
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off  -- JIT compiles each sample scan for ~200 ms (see docs/performance.md)
 AS $$
@@ -42,4 +43,4 @@ $$;
 COMMENT ON FUNCTION prom_api.get_matching_samples(text[], text[], text[], bigint, bigint) IS
     'Series matching all label matchers (op in = != =~ !~) with their samples in [start_ms, end_ms] as ms and values';
 GRANT EXECUTE ON FUNCTION prom_api.get_matching_samples(text[], text[], text[], bigint, bigint)
-    TO prom_reader;
+    TO prom_reader, prom_tenant_reader;

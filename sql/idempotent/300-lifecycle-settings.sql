@@ -294,7 +294,7 @@ PARALLEL SAFE
 AS 'int8up';
 COMMENT ON FUNCTION _prom_catalog.float8_from_bits(bigint) IS
     'The float8 whose IEEE 754 bits are these (NaN payloads such as stale markers kept)';
-GRANT EXECUTE ON FUNCTION _prom_catalog.float8_from_bits(bigint) TO prom_reader;
+GRANT EXECUTE ON FUNCTION _prom_catalog.float8_from_bits(bigint) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION _prom_catalog.timestamptz_from_us(us bigint)
 RETURNS timestamptz
@@ -305,4 +305,4 @@ PARALLEL SAFE
 AS 'int8up';
 COMMENT ON FUNCTION _prom_catalog.timestamptz_from_us(bigint) IS
     'The timestamptz that is this many microseconds after 2000-01-01 UTC (PostgreSQL''s internal form)';
-GRANT EXECUTE ON FUNCTION _prom_catalog.timestamptz_from_us(bigint) TO prom_reader;
+GRANT EXECUTE ON FUNCTION _prom_catalog.timestamptz_from_us(bigint) TO prom_reader, prom_tenant_reader;

@@ -23,7 +23,7 @@ if decode is None:
 return decode(times).tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_times(bytea) IS 'Decodes the times column of a compressed row (microseconds since 2000-01-01)';
-GRANT EXECUTE ON FUNCTION _prom_catalog.decode_times(bytea) TO prom_reader;
+GRANT EXECUTE ON FUNCTION _prom_catalog.decode_times(bytea) TO prom_reader, prom_tenant_reader;
 
 -- Values of one compressed row as their IEEE 754 bits (see _prom_catalog.float8_from_bits).
 CREATE OR REPLACE FUNCTION _prom_catalog.decode_value_bits(vals bytea)
@@ -43,7 +43,7 @@ if decode is None:
 return decode(vals).view("<i8").tolist()
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_value_bits(bytea) IS 'Decodes the vals column of a compressed row, as float8 bit patterns';
-GRANT EXECUTE ON FUNCTION _prom_catalog.decode_value_bits(bytea) TO prom_reader;
+GRANT EXECUTE ON FUNCTION _prom_catalog.decode_value_bits(bytea) TO prom_reader, prom_tenant_reader;
 
 -- Compressed samples of some series within [start_time, end_time], per series, time-ordered,
 -- deduplicated; times as microseconds since 2000-01-01 and values as float8 bits (the caller

@@ -330,7 +330,7 @@ BEGIN
         EXECUTE format('COMMENT ON VIEW %I.%I IS %L', schema_name, m.view_name,
                        format('%s rollups of metric %s: one row per series per window ending at time',
                               CASE res WHEN 300 THEN '5-minute' ELSE '1-hour' END, m.metric_name));
-        EXECUTE format('GRANT SELECT ON %I.%I TO prom_reader', schema_name, m.view_name);
+        EXECUTE format('GRANT SELECT ON %I.%I TO prom_reader, prom_tenant_reader', schema_name, m.view_name);
     END LOOP;
 END
 $$;

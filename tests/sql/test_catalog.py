@@ -254,7 +254,7 @@ def test_every_public_function_has_a_comment_and_fixed_search_path(db):
     # LANGUAGE internal bit reinterpretations (sql/idempotent/300-lifecycle-settings.sql)
     assert {r[0].split("(")[0].split(".")[-1] for r in unpinned} == {
         "label_ids_match", "labels_match", "label_pair_bytes", "activity_granularity", "activity_roundable",
-        "activity_shift", "activity_grid", "series_last_seen", "unix_ms"}
+        "activity_shift", "activity_grid", "series_last_seen", "unix_ms", "labels_visible"}
     # none of those is SECURITY DEFINER
     assert not [r for r in unpinned if db.execute("SELECT prosecdef FROM pg_proc WHERE oid = %s::regprocedure",
                                                   (r[0],)).fetchone()[0]]

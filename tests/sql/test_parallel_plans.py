@@ -46,6 +46,7 @@ READS = {
     "prom_api.warm_session()": "SELECT prom_api.warm_session() IS NOT NULL",
     "prom_api.get_series_activity(bigint[])": "SELECT count(*) FROM prom_api.get_series_activity(ARRAY[1, 2, 3]::bigint[])",
     "prom_api.get_default_chunk_interval()": "SELECT prom_api.get_default_chunk_interval()",
+    "prom_api.set_request_tenant(text, boolean)": "SELECT prom_api.set_request_tenant('team-a')",
     "prom_api.get_default_retention_period()": "SELECT prom_api.get_default_retention_period()",
     "prom_api.get_matching_samples(text[], text[], text[], bigint, bigint)":
         "SELECT * FROM prom_api.get_matching_samples('{__name__,instance}', '{=,=~}', '{up,host-[12]}', "
@@ -186,6 +187,9 @@ WRITES = {
         "SELECT prom_api.put_exemplars('${one_id}', ARRAY['${end}'::timestamptz], '{2}', ARRAY['{\"a\": \"b\"}'::jsonb])",
     "prom_api.mark_series_activity(bigint[], timestamp with time zone[], timestamp with time zone[])":
         "SELECT * FROM prom_api.mark_series_activity('${one_id}', ARRAY['${start}'::timestamptz], ARRAY['${end}'::timestamptz])",
+    # rolled back, as every write here: a role that exists and reads no tables (not prom_reader)
+    "prom_api.grant_tenant(name, text)": "SELECT prom_api.grant_tenant('pg_monitor', 'team-a')",
+    "prom_api.revoke_tenant(name, text)": "SELECT prom_api.revoke_tenant('pg_monitor', 'team-a')",
     "prom_api.put_metadata(text[], text[], text[], text[])":
         "SELECT prom_api.put_metadata('{up}', '{gauge}', '{\"\"}', '{Up.}')",
     "prom_api.put_samples(bigint[], timestamp with time zone[], double precision[])":

@@ -126,3 +126,20 @@ def test_update_keeps_data_and_switches_python(pg_cluster, next_version_installe
 def test_no_update_path_from_unknown_versions(db):
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         db.execute("ALTER EXTENSION promscale UPDATE TO '0.0.1-never'")
+
+
+@pytest.mark.parametrize("released", KEPT_RELEASES)
+def test_views_made_before_multitenancy_get_the_visibility_filter(released, released_installable, empty_db):
+    """An extension script may not replace views it does not own: the update marks them stale,
+    maintenance (refresh_metric_views) makes them again with the filter (migration 0016)."""
+    empty_db.execute(f"CREATE EXTENSION promscale VERSION '{released}' CASCADE")
+    empty_db.execute("SELECT prom_api.get_or_create_series_id('{\"__name__\": \"kept\", \"job\": \"a\"}')")
+    empty_db.execute("ALTER EXTENSION promscale UPDATE")
+    definition = "SELECT definition FROM pg_views WHERE schemaname = 'prom_series' AND viewname = 'kept'"
+    assert "visible_label_filter" not in empty_db.execute(definition).fetchone()[0]
+    assert empty_db.execute("SELECT views_stale FROM _prom_catalog.metric WHERE metric_name = 'kept'").fetchone()[0]
+    assert not empty_db.execute("SELECT has_table_privilege('prom_tenant_reader', 'prom_series.kept', 'SELECT')"
+                                ).fetchone()[0]
+    assert empty_db.execute("SELECT prom_api.refresh_metric_views()").fetchone()[0] == 1
+    assert "visible_label_filter" in empty_db.execute(definition).fetchone()[0]
+    assert empty_db.execute("SELECT has_table_privilege('prom_tenant_reader', 'prom_series.kept', 'SELECT')").fetchone()[0]

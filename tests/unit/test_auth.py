@@ -46,7 +46,14 @@ def test_token_file_lines(authenticator):
 
 def test_basic_auth_user_is_admin(authenticator):
     identity = authenticator.identify(basic("prom", PASSWORD))
-    assert (identity.name, identity.role, identity.tenant) == ("prom", ADMIN, None)
+    # "*": under --multi-tenancy it may choose a tenant with X-Scope-OrgID (tenancy.py)
+    assert (identity.name, identity.role, identity.tenant) == ("prom", ADMIN, "*")
+
+
+@pytest.mark.parametrize("tenant", ["bad/tenant", ".", "x" * 151])
+def test_a_token_with_an_invalid_tenant_stops_the_connector(tenant):
+    with pytest.raises(AuthConfigError, match="line 1: invalid tenant"):
+        parse_token_file(f"{READ_TOKEN} read {tenant}\n")
 
 
 @pytest.mark.parametrize("header", [

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..promql import ast
+from ..promql.regex import compile_anchored
+from ..promql.storage import SqlStorage
 from . import gojson
 from .params import BadData, required_match
 from .selectors import SelectorError, active_series_query, parse_match_params, sorted_label_sets
@@ -78,12 +81,26 @@ def series_json(plpy: Any, session: dict, selectors: list[str], start: float, en
     return gojson.success(gojson.label_sets(found), warnings)
 
 
+def _restricted(plpy: Any, session: dict) -> bool:
+    """Whether this statement sees only some tenants' series (multitenancy): then the catalog's
+    installation-wide shortcuts (label_key, label ranges, metric_label, label_key_position)
+    would show other tenants' names and values, and answers come from the visible series."""
+    return SqlStorage(plpy, session).visibility() is not None
+
+
+def _every_series() -> list[list[ast.Matcher]]:
+    """The match sets selecting every series ({__name__=~".+"})."""
+    return [[ast.Matcher("=~", "__name__", ".+", compile_anchored(".+"))]]
+
+
 def label_names_json(plpy: Any, session: dict, selectors: list[str], start: float, end: float,
                      limit: int | None) -> str:
     try:
         match_sets = parse_match_params(selectors) if selectors else None
     except SelectorError as exc:
         return gojson.error("bad_data", str(exc))
+    if match_sets is None and _restricted(plpy, session):
+        match_sets = _every_series()
     if match_sets is None:
         plan = _plan(plpy, "names", f"SELECT prom_api.get_active_label_names({START}, {END}) AS v",
                      ["float8", "float8"])
@@ -123,7 +140,7 @@ def _metric_names(match_sets: list) -> list[str] | None:
 
 
 def _names_of_matched(plpy: Any, session: dict, match_sets: list, start: float, end: float) -> list[str]:
-    metrics = _metric_names(match_sets)
+    metrics = _metric_names(match_sets) if not _restricted(plpy, session) else None
     if metrics is not None:
         # what Grafana asks once a metric is picked: the metric's keys and their activity
         # bounds (label_key_position), O(keys of the metric) however many series it has
@@ -149,11 +166,14 @@ def label_values_json(plpy: Any, session: dict, name: str, selectors: list[str],
         match_sets = parse_match_params(selectors) if selectors else None
     except SelectorError as exc:
         return gojson.error("bad_data", str(exc))
+    restricted = _restricted(plpy, session)
+    if match_sets is None and restricted:
+        match_sets = _every_series()
     if match_sets is None:
         plan = _plan(plpy, "values", f"SELECT prom_api.get_active_label_values($3, {START}, {END}) AS v",
                      ["float8", "float8", "text"])
         values = plpy.execute(plan, [start, end, name])[0]["v"]
-    elif (metrics := _metric_names(match_sets)) is not None:
+    elif not restricted and (metrics := _metric_names(match_sets)) is not None:
         # Grafana's label_values(metric, name): the (metric, name) range of metric_label,
         # O(values of the name in the metric) however many series the metric has
         plan = _plan(plpy, "metric_values",
@@ -178,10 +198,13 @@ _VALUES_OF_MATCHED = (
 
 
 def metadata_json(plpy: Any, metric: str | None, limit: int | None, limit_per_metric: int | None) -> str:
-    """Remote-write metadata by family name: {"family": [{"type", "help", "unit"}, ...]}."""
+    """Remote-write metadata by family name: {"family": [{"type", "help", "unit"}, ...]}, of the
+    tenants this statement may see."""
     plan = _plan(plpy, "metadata",
                  "SELECT metric_family, type, help, unit FROM _prom_catalog.metadata "
-                 "WHERE $1::text IS NULL OR metric_family = $1 "
+                 # the metadata of the tenants this statement may see (sql/idempotent/012-tenancy.sql)
+                 "WHERE ($1::text IS NULL OR metric_family = $1) "
+                 "  AND coalesce(tenant = ANY ((SELECT _prom_catalog.visible_tenants())::text[]), true) "
                  "ORDER BY metric_family COLLATE \"C\", last_seen DESC, type, unit, help", ["text"])
     result: dict[str, list[dict[str, str]]] = {}
     for row in plpy.execute(plan, [metric or None]):
@@ -192,7 +215,10 @@ def metadata_json(plpy: Any, metric: str | None, limit: int | None, limit_per_me
             if limit is not None and limit >= 0 and len(result) >= limit:
                 break
             entries = result[family] = []
+        entry = {"type": row["type"], "help": row["help"], "unit": row["unit"]}
+        if entry in entries:  # the same text of two tenants, read by a role that sees both
+            continue
         if limit_per_metric is not None and 0 < limit_per_metric <= len(entries):
             continue
-        entries.append({"type": row["type"], "help": row["help"], "unit": row["unit"]})
+        entries.append(entry)
     return gojson.success(gojson.dumps(result))

@@ -62,10 +62,35 @@ class SqlStorage:
             (match if m.matches(r["value"]) else nomatch).append(r["id"])
         return match, nomatch
 
+    def visibility(self):
+        """(must_have, must_not_have) label ids of the series this statement may see (multitenancy:
+        sql/idempotent/012-tenancy.sql, _prom_catalog.visible_label_filter); None when it may
+        see every series. Asked once per statement (a SqlStorage lives for one): the request's
+        tenant can differ between the statements of a session."""
+        if not hasattr(self, "_visibility"):
+            plan = self._plan("visibility",
+                              "SELECT must_have, must_not_have FROM _prom_catalog.visible_label_filter()", [])
+            row = self.plpy.execute(plan)[0]
+            restricted = row["must_have"] is not None or row["must_not_have"] is not None
+            self._visibility = (row["must_have"], row["must_not_have"]) if restricted else None
+        return self._visibility
+
     def label_id_filters(self, matchers):
         """(pos, neg) such that a series matches every matcher when its labels overlap each
-        label-id list of pos and none of neg (GIN-indexed tests); None when none can match."""
+        label-id list of pos and none of neg (GIN-indexed tests); None when none can match.
+        The one place where matchers become series: the tenant's visibility filter joins here
+        as one more overlap test, so every selector (PromQL, series, labels, exemplars,
+        rollups, delete) sees only the series its statement may see."""
         pos, neg = [], []
+        visible = self.visibility()
+        if visible is not None:
+            must_have, must_not_have = visible
+            if must_have is not None:
+                if not must_have:
+                    return None
+                pos.append(list(must_have))
+            if must_not_have:
+                neg.append(list(must_not_have))
         for m in matchers:
             match, nomatch = self._label_ids(m)
             if m.matches(""):
