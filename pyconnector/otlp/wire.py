@@ -22,6 +22,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from ..protowire import uvarint
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
@@ -137,21 +139,9 @@ def encode_response(mimetype: str, rejected_spans: int = 0, message: str = "") -
     return response.SerializeToString()
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def encode_status(mimetype: str, code: int, message: str) -> bytes:
     """A google.rpc.Status{code=1, message=2} body, in the request's content type."""
     if mimetype == JSON:
         return json.dumps({"code": code, "message": message}).encode()
     text = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+    return b"\x08" + uvarint(code) + b"\x12" + uvarint(len(text)) + text

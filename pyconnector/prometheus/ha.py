@@ -34,6 +34,7 @@ from ..db import Database, HaLease
 from ..tenancy import current_tenant
 from .errors import BadRequest
 from .proto import prometheus_remote_pb2 as pb
+from ..protowire import read_uvarint
 from .remote_write import DecodedWrite, Exemplars, SeriesKey
 
 CLUSTER = "cluster"
@@ -53,7 +54,7 @@ def split_replica(key: SeriesKey) -> tuple[SeriesKey, HaId]:
     while i < n:
         if key[i] != 0x0A:
             return key, None
-        length, at = _varint(key, i + 1)
+        length, at = read_uvarint(key, i + 1)
         end = at + length
         if length < 0 or end > n:
             return key, None
@@ -73,19 +74,6 @@ def split_replica(key: SeriesKey) -> tuple[SeriesKey, HaId]:
                          f"Prometheus HA pairs need both external labels")
     assert replica_field is not None
     return key[:replica_field[0]] + key[replica_field[1]:], (cluster, replica)
-
-
-def _varint(data: bytes, at: int) -> tuple[int, int]:
-    """(value, position after it); value -1 when it runs past the end."""
-    value = shift = 0
-    while at < len(data) and shift < 35:
-        byte = data[at]
-        value |= (byte & 0x7F) << shift
-        at += 1
-        if byte < 0x80:
-            return value, at
-        shift += 7
-    return -1, at
 
 
 class HaFilter:

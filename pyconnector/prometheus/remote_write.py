@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 from ..pgbinary import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 from .proto import prometheus_remote_pb2 as pb
 from .errors import BadRequest
+from ..protowire import uvarint, uvarints_at
 from .proto import remote_write_blobs_pb2 as blobs_pb
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -271,16 +272,7 @@ class DecodedWrite:
 def label_field(name: str, value: str) -> bytes:
     """One label as a field of a series key (a LabelBlobs ``labels`` entry)."""
     label = pb.Label(name=name, value=value).SerializeToString()
-    return b"\x0a" + _varint_bytes(len(label)) + label
-
-
-def _varint_bytes(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+    return b"\x0a" + uvarint(len(label)) + label
 
 
 def with_label(write: DecodedWrite, field: bytes) -> DecodedWrite:
@@ -312,19 +304,6 @@ def _metadata(raw: bytes) -> pb.MetricMetadata:
         raise BadRequest(f"malformed protobuf MetricMetadata: {exc}") from exc
 
 
-def _varints(buf: np.ndarray, at: np.ndarray, max_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, byte count, ok) of the varints starting at each position of ``at``."""
-    value = np.zeros(len(at), dtype=np.int64)
-    size = np.zeros(len(at), dtype=np.int64)
-    open_ = np.ones(len(at), dtype=bool)
-    for k in range(max_bytes):
-        byte = buf[at + k].astype(np.int64)
-        value |= np.where(open_, (byte & 0x7F) << (7 * k), 0)
-        size += open_
-        open_ &= byte >= 0x80
-    return value, size, ~open_
-
-
 def walk_series(series: list[bytes]):  # type: ignore[no-untyped-def]
     """Field boundaries of every TimeSeries at once, or None when a series has anything but
     label fields followed by sample fields (exemplars, histograms, other layouts).
@@ -352,7 +331,7 @@ def walk_series(series: list[bytes]):  # type: ignore[no-untyped-def]
         at = pos[active]
         tag = buf[at]
         # messages are far below 2^35 bytes: a length needs at most 5 varint bytes
-        length, size, ok = _varints(buf, at + 1, 5)
+        length, size, ok = uvarints_at(buf, at + 1, 5)
         payload = at + 1 + size
         following = payload + length
         is_label = tag == 0x0A

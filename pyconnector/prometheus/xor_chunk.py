@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import struct
 
+from ..protowire import uvarint
+
 MAX_SAMPLES_PER_CHUNK = 120  # what Prometheus's head cuts chunks at
 
 
@@ -35,16 +37,6 @@ class _BitWriter:
     def to_bytes(self) -> bytes:
         pad = -self.count % 8
         return (self.acc << pad).to_bytes((self.count + pad) // 8, "big")
-
-
-def uvarint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def varint(value: int) -> bytes:
