@@ -212,10 +212,13 @@ COMMENT ON FUNCTION prom_api.get_compressed_chunk_interval() IS
 GRANT EXECUTE ON FUNCTION prom_api.get_compressed_chunk_interval() TO prom_reader;
 
 -- Largest span a compressed row has ever had: readers look this far back for rows overlapping a range.
+-- The planner library calls it for every view query with a time filter (src/compressed_time_bounds.c),
+-- as the querying role: a tenant reader may not read the settings table, so it runs as definer.
 CREATE OR REPLACE FUNCTION _prom_catalog.get_compressed_row_span_max()
 RETURNS interval
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT greatest(prom_api.get_compressed_chunk_interval(),
@@ -223,7 +226,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.get_compressed_row_span_max() IS
     'Longest time span of any compressed row written so far';
-GRANT EXECUTE ON FUNCTION _prom_catalog.get_compressed_row_span_max() TO prom_reader;
+GRANT EXECUTE ON FUNCTION _prom_catalog.get_compressed_row_span_max() TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.set_compressed_chunk_interval(chunk_interval interval)
 RETURNS boolean

@@ -131,3 +131,63 @@ def test_revoke_takes_the_views_and_functions_back(pg_cluster, db_name, db, stor
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql)
     db.execute("SELECT prom_api.grant_tenant('tenancy_analyst', 'team-a')")  # for the fixture's revoke
+
+
+# A function of the analyst's own (in pg_temp: every role may create temporary objects unless an
+# administrator revoked TEMP) that reports each value it is given and costs nothing, so that the
+# planner would like to evaluate it before the views' own visibility filter.
+LEAKING_FUNCTION = """
+CREATE FUNCTION pg_temp.leak(anyelement) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $$
+BEGIN
+    RAISE NOTICE 'seen: %', $1;
+    RETURN true;
+END $$"""
+
+# Known gap, the cases marked NOT_A_BARRIER (docs/operations.md, "Two teams on one installation"): the
+# views are not security barriers, so the planner may run a caller's condition before their visibility
+# filter. Declaring them barriers (WITH (security_barrier)) closes it but keeps every condition that is not leakproof above the view:
+# time filters against dates, `?` label matchers (arrayoverlap is not leakproof: no GIN index) and the
+# planner library's compressed-row bounds (tests/sql/test_view_time_bounds*.py) stop reaching the scans.
+# Closing it needs leakproof matcher operators with index support and the bounds derived below a barrier.
+NOT_A_BARRIER = pytest.mark.xfail(strict=True, reason="views are not security barriers yet (known gap, see below)")
+LEAKING_READS = [
+    pytest.param("SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(value)", marks=NOT_A_BARRIER),
+    "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(labels::text)",
+    "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(owner)",
+    pytest.param("SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(series_id) AND time > '2000-01-01'",
+                 marks=NOT_A_BARRIER),
+    "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(labels::text)",
+    "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(owner)",
+    "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(label_ids)",
+]
+
+
+@pytest.mark.parametrize("sql", LEAKING_READS)
+def test_an_analysts_own_function_sees_only_its_tenants_rows(analyst, db, sql):
+    """A condition of the caller's that is not leakproof must be evaluated only on rows the visibility
+    filter has let through, so that it cannot report other tenants' values."""
+    own_ids = [r[0] for r in db.execute("SELECT id FROM _prom_catalog.series "
+                                        "WHERE labels @> ARRAY(SELECT id FROM _prom_catalog.label "
+                                        "WHERE key = '__tenant__' AND value = 'team-a')").fetchall()]
+    other_ids = [r[0] for r in db.execute("SELECT id FROM _prom_catalog.series WHERE NOT (id = ANY(%s))",
+                                          (own_ids,)).fetchall()]
+    seen: list[str] = []
+    analyst.add_notice_handler(lambda diag: seen.append(diag.message_primary or ""))
+    with analyst.transaction():
+        analyst.execute(LEAKING_FUNCTION)
+        analyst.execute(sql)
+        analyst.execute("DROP FUNCTION pg_temp.leak(anyelement)")
+    text = "\n".join(seen)
+    assert seen, "the function ran on no row at all: the test would prove nothing"
+    assert "b-secret" not in text and "team-b" not in text and "nobody" not in text
+    assert "seen: 100" not in text and "seen: 1000" not in text
+    if "series_id" in sql:
+        assert not {f"seen: {i}" for i in other_ids} & set(seen)
+
+
+def test_an_analyst_filters_the_views_by_time(analyst):
+    """A time filter goes through the planner library's compressed-row bounds, which must be callable by
+    the tenant reader too."""
+    assert analyst.execute("SELECT count(*) FROM prom_metric.m WHERE time > '2000-01-01'").fetchone()[0] == 2
+    assert analyst.execute("SELECT count(*) FROM prom_rollup_1h.m WHERE time > '2000-01-01'").fetchone()[0] == 0
+
