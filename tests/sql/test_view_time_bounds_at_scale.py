@@ -76,7 +76,9 @@ def test_recent_window_of_a_small_metric(conn):
 
 
 def test_past_window_of_a_small_metric(conn, scale_history):
-    start = scale_history["current"] - timedelta(hours=30)
+    # a mid-day bucket: the rows' chunk_start bound (start - 4 h) stays in the bucket's daily partition
+    # (a window starting in the first 4 hours of a day must look into the day before, whatever the time now)
+    start = scale_history["big_bucket"]
     plan = explain(conn, f"SELECT count(*), sum(value) FROM prom_metric.{SMALL_METRIC} "
                          "WHERE time >= %s AND time < %s", (start + timedelta(minutes=5), start + timedelta(minutes=35)))
     assert decoded_rows(plan) == 10  # one row per series: 30 minutes of one 4-hour bucket
