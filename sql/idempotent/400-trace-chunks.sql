@@ -6,6 +6,9 @@
 -- 0009-trace-schema.sql: their grants cannot follow their definition, so they are here
 -- (docs/development.md, "Privileges").
 GRANT USAGE ON SCHEMA _ps_trace TO prom_reader;
+-- analysts of one tenant read no table of it; the unpack functions the ps_trace views call run as
+-- them and fetch their tenant's dictionaries by name (405-trace-packed-read.sql)
+GRANT USAGE ON SCHEMA _ps_trace TO prom_tenant_reader;
 GRANT USAGE ON SCHEMA ps_trace TO prom_reader, prom_tenant_reader;
 GRANT SELECT ON TABLE _ps_trace.chunk TO prom_reader;
 
