@@ -107,6 +107,7 @@ DECLARE
     newest_first text;
     packed_newest_first text;
     ops bigint[];
+    op_tenants text[];  -- the tenants of those operations (one for a tenant's request)
     chunk record;
     found_ids uuid[] := '{}';
     r record;
@@ -121,8 +122,8 @@ BEGIN
     SELECT string_agg(format(
         '(SELECT s, %s::smallint AS kind, s.start_time AS t, NULL::jsonb AS events FROM _ps_trace.span s WHERE s.operation_id = %s'
         ' AND s.start_time >= $1 AND s.start_time < $2 ORDER BY s.start_time DESC)', o.span_kind, o.id),
-        ' UNION ALL '), array_agg(o.id)
-    INTO newest_first, ops
+        ' UNION ALL '), array_agg(o.id), array_agg(DISTINCT o.tenant)
+    INTO newest_first, ops, op_tenants
     FROM _ps_trace.operation o
     WHERE o.service_name = _service_name AND (_operation IS NULL OR o.span_name = _operation)
       AND (visible IS NULL OR o.tenant = ANY (visible));  -- the visible tenants' operations: their spans only
@@ -133,7 +134,7 @@ BEGIN
         '(SELECT u.s, o.span_kind AS kind, (u.s).start_time AS t, coalesce(u.events, ''[]'') AS events'
         ' FROM _ps_trace.span_packed p CROSS JOIN LATERAL _ps_trace.unpack_spans_with_events(p, $3) u'
         ' JOIN _ps_trace.operation o ON o.id = (u.s).operation_id'
-        ' WHERE p.start_time < $2 AND p.max_start_time >= $1 AND p.operation_ids && $3'
+        ' WHERE p.start_time < $2 AND p.max_start_time >= $1 AND p.operation_ids && $3 AND p.tenant = ANY ($4)'
         '   AND (u.s).operation_id = ANY ($3) AND (u.s).start_time >= $1 AND (u.s).start_time < $2)) u ORDER BY t DESC';
     newest_first := 'SELECT * FROM (' || newest_first || ') u ORDER BY t DESC';
     FOR chunk IN
@@ -147,15 +148,27 @@ BEGIN
         WHILE slice_hi > chunk.lo LOOP
             slice_lo := NULL;
             IF chunk.packed THEN
-                SELECT p.max_start_time INTO slice_lo
-                FROM _ps_trace.span_packed p
-                WHERE p.max_start_time < slice_hi AND p.max_start_time >= chunk.lo AND p.start_time < slice_hi
-                  AND p.operation_ids && ops
-                ORDER BY p.max_start_time DESC OFFSET rows_per_slice - 1 LIMIT 1;
+                -- one tenant's rows (the (tenant, max_start_time) index): other tenants' traces
+                -- of the same times are not read; several tenants (a role that sees them) walk
+                -- the (max_start_time) index
+                IF cardinality(op_tenants) = 1 THEN
+                    SELECT p.max_start_time INTO slice_lo
+                    FROM _ps_trace.span_packed p
+                    WHERE p.tenant = op_tenants[1]
+                      AND p.max_start_time < slice_hi AND p.max_start_time >= chunk.lo AND p.start_time < slice_hi
+                      AND p.operation_ids && ops
+                    ORDER BY p.max_start_time DESC OFFSET rows_per_slice - 1 LIMIT 1;
+                ELSE
+                    SELECT p.max_start_time INTO slice_lo
+                    FROM _ps_trace.span_packed p
+                    WHERE p.max_start_time < slice_hi AND p.max_start_time >= chunk.lo AND p.start_time < slice_hi
+                      AND p.operation_ids && ops
+                    ORDER BY p.max_start_time DESC OFFSET rows_per_slice - 1 LIMIT 1;
+                END IF;
             END IF;
             slice_lo := coalesce(slice_lo, chunk.lo);
             FOR r IN EXECUTE CASE WHEN chunk.packed THEN packed_newest_first ELSE newest_first END
-                USING slice_lo, slice_hi, ops
+                USING slice_lo, slice_hi, ops, op_tenants
             LOOP
                 -- (a trace id sent by two visible tenants is one answer, as get_trace_spans shows it)
                 CONTINUE WHEN (r.s).trace_id = ANY (found_ids);

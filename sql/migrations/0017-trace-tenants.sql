@@ -22,8 +22,13 @@ DECLARE
     chunk_id bigint;
 BEGIN
     FOR chunk_id IN SELECT c.id FROM _ps_trace.chunk c LOOP
-        EXECUTE format('ALTER TABLE _ps_trace.%I DROP CONSTRAINT %I, ADD PRIMARY KEY (trace_id, tenant, span_id, start_time)',
+        EXECUTE format('ALTER TABLE _ps_trace.%I DROP CONSTRAINT %I, '
+                       'ADD PRIMARY KEY (trace_id, tenant, span_id, start_time)',
                        'span_' || chunk_id, 'span_' || chunk_id || '_pkey');
+        -- a tenant's Jaeger search walks its own packed rows newest first (440-trace-query.sql)
+        IF to_regclass(format('_ps_trace.%I', 'span_packed_' || chunk_id)) IS NOT NULL THEN
+            EXECUTE format('CREATE INDEX ON _ps_trace.%I (tenant, max_start_time)', 'span_packed_' || chunk_id);
+        END IF;
     END LOOP;
 END;
 

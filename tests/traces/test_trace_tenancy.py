@@ -215,7 +215,8 @@ SQL_READS = [
     f"SELECT json_agg(t) FROM ps_trace.upstream_spans(ps_trace.trace_id('{TRACE}'), {SPAN.format(3)}) t",
     f"SELECT json_agg(t) FROM ps_trace.downstream_spans(ps_trace.trace_id('{TRACE}'), {SPAN.format(1)}) t",
     f"SELECT json_agg(t) FROM ps_trace.span_tree(ps_trace.trace_id('{TRACE}'), {SPAN.format(2)}) t",
-    f"SELECT json_agg(c) FROM ps_trace.operation_calls({WINDOW}) c JOIN ps_trace.operation o ON o.id = c.child_operation_id",
+    f"SELECT json_agg(c) FROM ps_trace.operation_calls({WINDOW}) c "
+    "JOIN ps_trace.operation o ON o.id = c.child_operation_id",
     "SELECT json_agg(s) FROM ps_trace.get_services() s",
     "SELECT json_agg(o) FROM ps_trace.get_operations('frontend') o",
     "SELECT json_agg(o) FROM ps_trace.get_operations('own-b-secret') o",
@@ -295,8 +296,8 @@ def with_tenant_attribute(tenant: str):
 
 
 def stored_count(admin) -> int:
-    return admin.execute("SELECT count(*) FROM _ps_trace.span_all WHERE trace_id = '07070707-0707-0707-0707-070707070707'"
-                         ).fetchone()[0]
+    return admin.execute("SELECT count(*) FROM _ps_trace.span_all "
+                         "WHERE trace_id = '07070707-0707-0707-0707-070707070707'").fetchone()[0]
 
 
 @pytest.mark.parametrize("token, header, tenant_attribute", [
