@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import grpc
 import psycopg
@@ -348,3 +349,24 @@ def test_a_resource_naming_the_requests_tenant_is_stored_for_it(sent, stub, admi
         assert rows == [("team-a", "team-a")]
     finally:
         admin.execute("DELETE FROM _ps_trace.span WHERE trace_id = '07070707-0707-0707-0707-070707070707'")
+
+
+def test_grpc_without_authentication_trusts_the_metadata(trace_config, sent, admin):
+    """Without --auth-* options (a proxy authenticates), x-scope-orgid names the tenant, as the
+    HTTP header does; without it and without --multi-tenancy.allow-non-tenants: UNAUTHENTICATED."""
+    server, port = create_server(replace(trace_config, multi_tenancy=True))
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+    try:
+        with pytest.raises(grpc.RpcError) as failure:
+            stub.Export(one_span(trace_id=b"\x07" * 16), timeout=10)
+        assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "X-Scope-OrgID" in failure.value.details()
+        stub.Export(one_span(trace_id=b"\x07" * 16), metadata=(("x-scope-orgid", "team-c"),), timeout=10)
+        assert admin.execute("SELECT tenant FROM _ps_trace.span WHERE trace_id = '07070707-0707-0707-0707-070707070707'"
+                             ).fetchall() == [("team-c",)]
+    finally:
+        admin.execute("DELETE FROM _ps_trace.span WHERE trace_id = '07070707-0707-0707-0707-070707070707'")
+        channel.close()
+        server.stop(grace=None).wait()
