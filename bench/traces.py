@@ -240,7 +240,9 @@ def report_storage(conn: psycopg.Connection, stored: int, label: str) -> None:
         "GROUP BY 1").fetchall())
     interned = conn.execute(
         "SELECT pg_total_relation_size('_ps_trace.resource') + pg_total_relation_size('_ps_trace.scope')"
-        " + pg_total_relation_size('_ps_trace.operation') + pg_total_relation_size('_ps_trace.chunk')").fetchone()[0]
+        " + pg_total_relation_size('_ps_trace.operation') + pg_total_relation_size('_ps_trace.chunk')"
+        # the packing dictionaries, one per chunk and tenant since multitenancy (before: in chunk)
+        " + coalesce(pg_total_relation_size(to_regclass('_ps_trace.pack_dictionary')), 0)").fetchone()[0]
     events = conn.execute("SELECT count(*) FROM ps_trace.event").fetchone()[0]
     total = sum(sizes.values()) + interned
     print(f"storage {label}: {total / stored:.0f} bytes/span in total ({stored} spans, {events} events): "

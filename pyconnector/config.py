@@ -229,8 +229,8 @@ class Config:
     # multitenancy (README "Multitenancy", docs/operations.md "Two teams on one installation"; tenancy.py)
     multi_tenancy: bool = field(default=False, metadata={"option": Option(
         "every request has a tenant (its token's, or the X-Scope-OrgID header where the token allows it): "
-        "writes label their series __tenant__=<tenant>, reads see only that tenant's series; the flag alone "
-        "means true", _bool)})
+        "writes label their series (and spans' resources) __tenant__=<tenant>, reads see only that tenant's "
+        "series and spans; the flag alone means true", _bool)})
     multi_tenancy_valid_tenants: str = field(default="allow-all", metadata={"option": Option(
         "with --multi-tenancy: comma-separated tenants this connector serves, or allow-all; others get 403",
         _tenant_list, flag="--multi-tenancy.valid-tenants")})

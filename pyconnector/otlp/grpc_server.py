@@ -10,6 +10,9 @@ Authentication and TLS are the HTTP listener's (auth.py, tls.py): every call pas
 AuthInterceptor, which checks the ``authorization`` metadata against the role its method
 declares in ROLE_OF_METHOD (a method not listed needs admin) and answers UNAUTHENTICATED or
 PERMISSION_DENIED; the exporters' ``headers`` carry the credential.
+
+With --multi-tenancy, TenantInterceptor gives every call its tenant as the HTTP listener does
+(tenancy.py): the credential's, or the ``x-scope-orgid`` metadata where the credential allows it.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from typing import Any
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from .. import auth, tls
+from .. import auth, tenancy, tls
 from ..auth import Authenticator, Denied
 from ..config import Config
 from ..db import Database
+from ..tenancy import Tenancy, TenantRefused
 from ..telemetry import Telemetry
 from .failures import failure_of
 from .ingest import TraceIngestor
@@ -79,6 +83,46 @@ class AuthInterceptor(grpc.ServerInterceptor):
         return handler._replace(unary_unary=serve_as)
 
 
+# TenantRefused's HTTP status as a gRPC status
+STATUS_OF_REFUSAL = {400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED,
+                     403: grpc.StatusCode.PERMISSION_DENIED}
+
+
+class TenantInterceptor(grpc.ServerInterceptor):
+    """--multi-tenancy: each call's tenant (tenancy.py) resolved from the caller's identity (set
+    by AuthInterceptor, which runs around this one) and the ``x-scope-orgid`` metadata, current
+    while it runs: the database then stores and checks it (db.py). A refused tenant answers
+    INVALID_ARGUMENT, UNAUTHENTICATED or PERMISSION_DENIED (HTTP's 400, 401, 403)."""
+
+    def __init__(self, tenancy_options: Tenancy, authenticated: bool, telemetry: Telemetry):
+        self.tenancy = tenancy_options
+        self.authenticated = authenticated
+        self.telemetry = telemetry
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        # gRPC metadata keys are lower case
+        header = dict(details.invocation_metadata or ()).get(tenancy.HEADER.lower())
+        serve = handler.unary_unary
+
+        def serve_for_tenant(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                tenant = self.tenancy.resolve(auth.current_identity(), header, self.authenticated)
+            except TenantRefused as exc:
+                self.telemetry.error("unauthorized" if exc.status == 401 else "forbidden" if exc.status == 403
+                                     else "bad_request")
+                context.abort(STATUS_OF_REFUSAL[exc.status], str(exc))
+            token = tenancy.set_current_tenant(tenant)
+            try:
+                return serve(request, context)
+            finally:
+                tenancy.reset_current_tenant(token)
+
+        return handler._replace(unary_unary=serve_for_tenant)
+
+
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self, ingestor: TraceIngestor, telemetry: Telemetry):
         self.ingestor = ingestor
@@ -106,9 +150,16 @@ def create_server(config: Config, telemetry: Telemetry | None = None) -> tuple[g
     telemetry = telemetry or Telemetry(config.telemetry_dir)
     db = Database(config.db_uri, config.db_connect_timeout, application_name="promscale-connector-grpc")
     authenticator = Authenticator.from_config(config)
+    interceptors: list[grpc.ServerInterceptor] = []
+    if authenticator is not None:
+        interceptors.append(AuthInterceptor(authenticator, telemetry))
+    tenancy_options = Tenancy.from_config(config)
+    if tenancy_options is not None:  # inside AuthInterceptor: the caller's identity is current
+        interceptors.append(TenantInterceptor(tenancy_options, authenticator is not None, telemetry))
+        db.enable_tenancy()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="otlp-grpc"),
-        interceptors=[AuthInterceptor(authenticator, telemetry)] if authenticator is not None else [],
+        interceptors=interceptors,
         options=[("grpc.max_receive_message_length", config.max_decoded_bytes),
                  ("grpc.max_send_message_length", 16 << 20),
                  # gRPC sets SO_REUSEPORT by default: a second process bound the same port without

@@ -6,6 +6,9 @@
 GRANT USAGE ON SCHEMA _ps_catalog TO prom_reader, prom_tenant_reader;
 GRANT SELECT ON TABLE _ps_catalog.migration TO prom_reader;
 GRANT SELECT ON TABLE _ps_catalog.python_module TO prom_reader;
+-- the extension's own source, no tenant's data: PL/Python functions an analyst of one tenant calls
+-- as itself (the trace views' unpack functions) load their modules from it
+GRANT SELECT ON TABLE _ps_catalog.python_module TO prom_tenant_reader;
 
 -- Install the module finder in this session (extension/promscale/_loader.py).
 CREATE OR REPLACE FUNCTION _ps_catalog.python_bootstrap()

@@ -6,7 +6,10 @@
 -- 0009-trace-schema.sql: their grants cannot follow their definition, so they are here
 -- (docs/development.md, "Privileges").
 GRANT USAGE ON SCHEMA _ps_trace TO prom_reader;
-GRANT USAGE ON SCHEMA ps_trace TO prom_reader;
+-- analysts of one tenant read no table of it; the unpack functions the ps_trace views call run as
+-- them and fetch their tenant's dictionaries by name (405-trace-packed-read.sql)
+GRANT USAGE ON SCHEMA _ps_trace TO prom_tenant_reader;
+GRANT USAGE ON SCHEMA ps_trace TO prom_reader, prom_tenant_reader;
 GRANT SELECT ON TABLE _ps_trace.chunk TO prom_reader;
 
 -- Time span of each new trace chunk.
@@ -58,15 +61,15 @@ BEGIN
     RETURNING id INTO chunk_id;
     FOREACH tbl IN ARRAY ARRAY['span', 'event', 'link'] LOOP
         -- span: the primary key serves trace fetch, trees, and deduplication of retried exports
-        -- (ON CONFLICT DO NOTHING); (operation_id, start_time): Jaeger searches, a service's
-        -- operations newest first. event, link: by their span.
+        -- (ON CONFLICT DO NOTHING), per tenant; (operation_id, start_time): Jaeger searches, a
+        -- service's operations newest first (operations are per tenant). event, link: by their span.
         PERFORM _ps_catalog.create_range_partition(
             format('_ps_trace.%I', tbl)::regclass, tbl || '_' || chunk_id,
             CASE tbl WHEN 'span' THEN 'start_time' ELSE 'span_start_time' END,
             chunk_range.range_start, chunk_range.range_end,
             format('LIKE _ps_trace.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS', tbl),
             tbl || '_' || chunk_id || '_time_range', NULL,
-            CASE tbl WHEN 'span' THEN 'trace_id, span_id, start_time' END,
+            CASE tbl WHEN 'span' THEN 'trace_id, tenant, span_id, start_time' END,
             ARRAY[NULL]::name[],
             ARRAY[CASE tbl WHEN 'span' THEN 'operation_id, start_time' ELSE 'trace_id, span_id' END]);
     END LOOP;

@@ -1,5 +1,8 @@
 -- Public trace views and id helpers (ps_trace). Ids: trace_id is a uuid, span ids are the
 -- 8 OTLP bytes as a signed big-endian bigint; the helpers convert from and to hex.
+-- The views show the rows of the tenants this transaction may see (_ps_trace.span_all and its
+-- siblings filter them, sql/idempotent/405-trace-packed-read.sql): analysts of one tenant
+-- (prom_api.grant_tenant, prom_tenant_reader) read them too.
 
 -- OTLP SpanKind number → name ('unspecified', 'internal', 'server', 'client', 'producer', 'consumer').
 CREATE OR REPLACE FUNCTION ps_trace.span_kind_name(kind smallint)
@@ -12,7 +15,7 @@ AS $$
     SELECT (ARRAY['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'])[kind + 1]
 $$;
 COMMENT ON FUNCTION ps_trace.span_kind_name(smallint) IS 'Name of an OTLP span kind number';
-GRANT EXECUTE ON FUNCTION ps_trace.span_kind_name(smallint) TO prom_reader;
+GRANT EXECUTE ON FUNCTION ps_trace.span_kind_name(smallint) TO prom_reader, prom_tenant_reader;
 
 -- OTLP StatusCode number → name ('unset', 'ok', 'error').
 CREATE OR REPLACE FUNCTION ps_trace.status_code_name(code smallint)
@@ -25,7 +28,7 @@ AS $$
     SELECT (ARRAY['unset', 'ok', 'error'])[code + 1]
 $$;
 COMMENT ON FUNCTION ps_trace.status_code_name(smallint) IS 'Name of an OTLP status code number';
-GRANT EXECUTE ON FUNCTION ps_trace.status_code_name(smallint) TO prom_reader;
+GRANT EXECUTE ON FUNCTION ps_trace.status_code_name(smallint) TO prom_reader, prom_tenant_reader;
 
 -- '5b8efff798038103d269b633813fc60c' (or a uuid text) → trace id; 16 hex digits fill the low half, as in Jaeger.
 CREATE OR REPLACE FUNCTION ps_trace.trace_id(hex text)
@@ -39,7 +42,7 @@ AS $$
     SELECT lpad(replace(hex, '-', ''), 32, '0')::uuid
 $$;
 COMMENT ON FUNCTION ps_trace.trace_id(text) IS 'Trace id from its hex text (as in exemplars, Jaeger and OTLP JSON)';
-GRANT EXECUTE ON FUNCTION ps_trace.trace_id(text) TO prom_reader;
+GRANT EXECUTE ON FUNCTION ps_trace.trace_id(text) TO prom_reader, prom_tenant_reader;
 
 -- 'eee19b7ec3c1b174' → span id (the bigint stored in span_id columns).
 CREATE OR REPLACE FUNCTION ps_trace.span_id(hex text)
@@ -53,7 +56,7 @@ AS $$
     SELECT ('x' || lpad(hex, 16, '0'))::bit(64)::bigint
 $$;
 COMMENT ON FUNCTION ps_trace.span_id(text) IS 'Span id (bigint) from its 16 hex digits';
-GRANT EXECUTE ON FUNCTION ps_trace.span_id(text) TO prom_reader;
+GRANT EXECUTE ON FUNCTION ps_trace.span_id(text) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION ps_trace.span_id_hex(span_id bigint)
 RETURNS text
@@ -66,7 +69,7 @@ AS $$
     SELECT lpad(to_hex(span_id), 16, '0')
 $$;
 COMMENT ON FUNCTION ps_trace.span_id_hex(bigint) IS 'The 16 hex digits of a span id';
-GRANT EXECUTE ON FUNCTION ps_trace.span_id_hex(bigint) TO prom_reader;
+GRANT EXECUTE ON FUNCTION ps_trace.span_id_hex(bigint) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION ps_trace.trace_id_hex(trace_id uuid)
 RETURNS text
@@ -79,7 +82,7 @@ AS $$
     SELECT replace(trace_id::text, '-', '')
 $$;
 COMMENT ON FUNCTION ps_trace.trace_id_hex(uuid) IS 'The 32 hex digits of a trace id';
-GRANT EXECUTE ON FUNCTION ps_trace.trace_id_hex(uuid) TO prom_reader;
+GRANT EXECUTE ON FUNCTION ps_trace.trace_id_hex(uuid) TO prom_reader, prom_tenant_reader;
 
 -- Exact OTLP nanoseconds of a stored time (microsecond timestamptz plus the nanosecond rest).
 CREATE OR REPLACE FUNCTION _ps_trace.unix_nano(t timestamptz, ns int)
@@ -92,13 +95,15 @@ AS $$
     SELECT (extract(epoch FROM t) * 1000000)::bigint * 1000 + ns
 $$;
 COMMENT ON FUNCTION _ps_trace.unix_nano(timestamptz, int) IS 'Nanoseconds since 1970 of a stored time';
-GRANT EXECUTE ON FUNCTION _ps_trace.unix_nano(timestamptz, int) TO prom_reader;
+GRANT EXECUTE ON FUNCTION _ps_trace.unix_nano(timestamptz, int) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE VIEW ps_trace.operation AS
-SELECT o.id, o.service_name, o.span_name, ps_trace.span_kind_name(o.span_kind) AS span_kind
-FROM _ps_trace.operation o;
-COMMENT ON VIEW ps_trace.operation IS 'Operations: (service, span name, span kind); operation_calls refers to their ids';
-GRANT SELECT ON TABLE ps_trace.operation TO prom_reader;
+SELECT o.id, o.service_name, o.span_name, ps_trace.span_kind_name(o.span_kind) AS span_kind, o.tenant
+FROM _ps_trace.operation o
+WHERE (SELECT _prom_catalog.visible_tenants()) IS NULL OR o.tenant = ANY ((SELECT _prom_catalog.visible_tenants())::text[]);
+COMMENT ON VIEW ps_trace.operation IS
+    'Operations: (service, span name, span kind) of a tenant; operation_calls refers to their ids';
+GRANT SELECT ON TABLE ps_trace.operation TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE VIEW ps_trace.span AS
 SELECT
@@ -130,13 +135,15 @@ SELECT
     r.attributes AS resource_tags,
     r.dropped_attributes_count AS resource_dropped_tags_count,
     r.schema_url AS resource_schema_url,
-    s.operation_id
+    s.operation_id,
+    s.tenant
 FROM _ps_trace.span_all s
 JOIN _ps_trace.operation o ON o.id = s.operation_id
 JOIN _ps_trace.resource r ON r.id = s.resource_id
 JOIN _ps_trace.scope sc ON sc.id = s.scope_id;
-COMMENT ON VIEW ps_trace.span IS 'Spans with their service, operation, scope and resource attributes';
-GRANT SELECT ON TABLE ps_trace.span TO prom_reader;
+COMMENT ON VIEW ps_trace.span IS
+    'Spans (of the tenants this transaction may see) with their service, operation, scope and resource attributes';
+GRANT SELECT ON TABLE ps_trace.span TO prom_reader, prom_tenant_reader;
 
 -- The rows of ps_trace.span starting in [start, end): a filter on the view's start_time cannot
 -- reach the start range of packed rows (each is unpacked to be tested), this can.
@@ -144,6 +151,7 @@ CREATE OR REPLACE FUNCTION ps_trace.span_between(_start_time timestamptz, _end_t
 RETURNS SETOF ps_trace.span
 LANGUAGE sql
 STABLE
+SECURITY DEFINER  -- prom_tenant_reader reads no trace table; spans_between shows the caller's tenants only
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT
@@ -175,7 +183,8 @@ AS $$
         r.attributes AS resource_tags,
         r.dropped_attributes_count AS resource_dropped_tags_count,
         r.schema_url AS resource_schema_url,
-        s.operation_id
+        s.operation_id,
+        s.tenant
     FROM _ps_trace.spans_between(_start_time, _end_time) s
     JOIN _ps_trace.operation o ON o.id = s.operation_id
     JOIN _ps_trace.resource r ON r.id = s.resource_id
@@ -183,7 +192,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION ps_trace.span_between(timestamptz, timestamptz) IS
     'Spans starting in [start, end), as ps_trace.span shows them, reading only the packed rows of that range';
-GRANT EXECUTE ON FUNCTION ps_trace.span_between(timestamptz, timestamptz) TO prom_reader;
+GRANT EXECUTE ON FUNCTION ps_trace.span_between(timestamptz, timestamptz) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE VIEW ps_trace.event AS
 SELECT
@@ -195,10 +204,11 @@ SELECT
     _ps_trace.unix_nano(e.time, e.time_ns) AS time_unix_nano,
     e.name,
     e.attributes AS tags,
-    e.dropped_attributes_count AS dropped_tags_count
+    e.dropped_attributes_count AS dropped_tags_count,
+    e.tenant
 FROM _ps_trace.event_all e;
-COMMENT ON VIEW ps_trace.event IS 'Span events (join to ps_trace.span on trace_id, span_id)';
-GRANT SELECT ON TABLE ps_trace.event TO prom_reader;
+COMMENT ON VIEW ps_trace.event IS 'Span events (join to ps_trace.span on trace_id, tenant, span_id)';
+GRANT SELECT ON TABLE ps_trace.event TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE VIEW ps_trace.link AS
 SELECT
@@ -211,7 +221,8 @@ SELECT
     l.trace_state,
     l.flags,
     l.attributes AS link_tags,
-    l.dropped_attributes_count AS dropped_tags_count
+    l.dropped_attributes_count AS dropped_tags_count,
+    l.tenant
 FROM _ps_trace.link_all l;
 COMMENT ON VIEW ps_trace.link IS 'Span links: the span (trace_id, span_id) points at (linked_trace_id, linked_span_id)';
-GRANT SELECT ON TABLE ps_trace.link TO prom_reader;
+GRANT SELECT ON TABLE ps_trace.link TO prom_reader, prom_tenant_reader;

@@ -56,6 +56,7 @@ BEGIN
         FOREACH tbl IN ARRAY ARRAY['span', 'event', 'link', 'span_packed'] LOOP
             EXECUTE format('DROP TABLE IF EXISTS _ps_trace.%I', tbl || '_' || chunk.id);
         END LOOP;
+        DELETE FROM _ps_trace.pack_dictionary d WHERE d.chunk_id = chunk.id;
         DELETE FROM _ps_trace.chunk c WHERE c.id = chunk.id;
         dropped := dropped + 1;
     END LOOP;

@@ -93,6 +93,8 @@ BEGIN
                            'span_packed_' || chunk.id);
             EXECUTE format('CREATE INDEX ON _ps_trace.%I (trace_id)', 'span_packed_' || chunk.id);
             EXECUTE format('CREATE INDEX ON _ps_trace.%I (max_start_time)', 'span_packed_' || chunk.id);
+            -- a tenant's Jaeger search walks its own packed rows newest first (440-trace-query.sql)
+            EXECUTE format('CREATE INDEX ON _ps_trace.%I (tenant, max_start_time)', 'span_packed_' || chunk.id);
             EXECUTE format('ALTER TABLE _ps_trace.span_packed ATTACH PARTITION _ps_trace.%I FOR VALUES FROM (%L) TO (%L)',
                            'span_packed_' || chunk.id, chunk.start_time, chunk.end_time);
         END IF;

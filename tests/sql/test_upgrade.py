@@ -143,3 +143,52 @@ def test_views_made_before_multitenancy_get_the_visibility_filter(released, rele
     assert empty_db.execute("SELECT prom_api.refresh_metric_views()").fetchone()[0] == 1
     assert "visible_label_filter" in empty_db.execute(definition).fetchone()[0]
     assert empty_db.execute("SELECT has_table_privilege('prom_tenant_reader', 'prom_series.kept', 'SELECT')").fetchone()[0]
+
+
+@pytest.mark.parametrize("released", KEPT_RELEASES)
+def test_traces_stored_before_multitenancy_belong_to_no_tenant(released, released_installable, empty_db):
+    """Spans, events, operations and packed rows (with their chunk's dictionary) stored before
+    migration 0017 get the tenant '' (none): readers without tenant see them whole, packed or not;
+    a tenant's readers see none of them; a tenant's identical trace is stored beside them."""
+    conn = empty_db
+    conn.execute(f"CREATE EXTENSION promscale VERSION '{released}' CASCADE")
+    conn.execute("SELECT _ps_trace.ensure_chunks('{2024-01-01 00:00+00, 2024-03-01 00:00+00}')")
+    conn.execute("INSERT INTO _ps_trace.operation (service_name, span_name, span_kind) VALUES ('shop', 'op', 2)")
+    conn.execute("INSERT INTO _ps_trace.resource (service_name, attributes, dropped_attributes_count, schema_url, "
+                 "digest) VALUES ('shop', '{\"service.name\": \"shop\"}', 0, '', '\\x01')")
+    conn.execute("INSERT INTO _ps_trace.scope (name, version, attributes, dropped_attributes_count, schema_url, "
+                 "digest) VALUES ('lib', '', '{}', 0, '', '\\x01')")
+    for month in (1, 3):  # the January chunk is packed, the March one is not
+        conn.execute("INSERT INTO _ps_trace.span (trace_id, span_id, start_time, end_time, start_ns, end_ns, "
+                     "operation_id, resource_id, scope_id, attributes) "
+                     f"VALUES ('00000000-0000-0000-0000-00000000000{month}', 1, '2024-0{month}-01 00:00+00', "
+                     f"'2024-0{month}-01 00:01+00', 0, 0, 1, 1, 1, '{{}}')")
+        conn.execute("INSERT INTO _ps_trace.event (trace_id, span_id, span_start_time, event_nbr, time, time_ns, name, "
+                     f"attributes) VALUES ('00000000-0000-0000-0000-00000000000{month}', 1, "
+                     f"'2024-0{month}-01 00:00+00', 0, '2024-0{month}-01 00:00+00', 0, 'e', '{{}}')")
+    assert conn.execute("SELECT ps_trace.pack_trace_partitions('2024-02-01')").fetchone()[0] == 1
+
+    conn.execute("ALTER EXTENSION promscale UPDATE")
+
+    spans = "SELECT trace_id::text, tenant, service_name FROM ps_trace.span ORDER BY 1"
+    assert conn.execute(spans).fetchall() == [("00000000-0000-0000-0000-000000000001", "", "shop"),
+                                             ("00000000-0000-0000-0000-000000000003", "", "shop")]
+    assert conn.execute("SELECT count(*) FROM ps_trace.event WHERE tenant = ''").fetchone()[0] == 2
+    assert conn.execute("SELECT tenant FROM _ps_trace.operation").fetchall() == [("",)]
+    assert conn.execute("SELECT tenant FROM _ps_trace.pack_dictionary").fetchall() == [("",)]
+    both = "'{00000000-0000-0000-0000-000000000001, 00000000-0000-0000-0000-000000000003}'"
+    assert conn.execute(f"SELECT count(*) FROM ps_trace.get_trace_spans({both})").fetchone()[0] == 2
+    with conn.transaction():
+        conn.execute("SELECT prom_api.set_request_tenant('team-a')")
+        assert conn.execute(spans).fetchall() == []
+        assert conn.execute("SELECT count(*) FROM ps_trace.get_services()").fetchone()[0] == 0
+        # the same span (trace, span id, start) of a tenant: a span of its own, not a retry of the old one
+        written = conn.execute(
+            "SELECT ps_trace.put_spans('{shop}', '{\"{}\"}', '{0}', '{\"\"}', '{lib}', '{\"\"}', '{\"{}\"}', '{0}', "
+            "'{\"\"}', '{1}', '{1}', '{00000000-0000-0000-0000-000000000003}', '{1}', '{0}', '{\"\"}', '{0}', "
+            "'{op}', '{2}', '{2024-03-01 00:00+00}', '{0}', '{2024-03-01 00:01+00}', '{0}', '{\"{}\"}', '{0}', '{0}', "
+            "'{0}', '{0}', '{\"\"}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', "
+            "'{}', '{}')").fetchone()[0]
+        assert written == 1
+        assert conn.execute(spans).fetchall() == [("00000000-0000-0000-0000-000000000003", "team-a", "shop")]
+    assert conn.execute("SELECT count(*) FROM _ps_trace.span").fetchone()[0] == 2

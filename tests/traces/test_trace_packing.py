@@ -166,8 +166,11 @@ def test_retention_drops_packed_rows(connector, db):
     export(client, [S(0xB, 1, None, "old", "svc", events=[("e", {})])], base_ns=0)
     export(client, SHOP)
     assert pack(db) == 2
+    dictionaries = "SELECT count(*) FROM _ps_trace.pack_dictionary"
+    assert db.execute(dictionaries).fetchone()[0] == 2
     assert db.execute("SELECT ps_trace.drop_expired_trace_partitions('2000-01-01')").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM ps_trace.span").fetchone()[0] == 5
+    assert db.execute(dictionaries).fetchone()[0] == 1  # the dropped chunk's went with it
     assert db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = '_ps_trace' "
                       "AND tablename LIKE 'span_packed_%'").fetchone()[0] == 1
     export(client, [S(0xB, 1, None, "old", "svc")], base_ns=0)  # a new partition for the dropped range

@@ -29,20 +29,20 @@ def test_round_trip_with_dictionary():
     assert packing.decompress(data, dictionary) == doc
 
     plpy = PlpyStub()
-    plpy.on("pack_dictionary", lambda *a: [{"pack_dictionary": dictionary}])
-    packing._DICTIONARIES.pop(99, None)
-    row = {"trace_id": "00000000-0000-0000-0000-00000000000a", "chunk_id": 99, "data": data}
+    plpy.on("get_pack_dictionary", lambda *a: [{"d": dictionary}])
+    packing._DICTIONARIES.pop((99, "t"), None)
+    row = {"trace_id": "00000000-0000-0000-0000-00000000000a", "chunk_id": 99, "data": data, "tenant": "t"}
     got = list(packing.unpack_spans(plpy, row))
     assert got[0][:7] == (row["trace_id"], -5, None, "2001-09-09T01:46:40+00:00", "2001-09-09T01:46:40.000005+00:00",
                           999, 1)
-    assert got[0][7:] == (3, 4, 5, "k=v", 0x301, 2, 'ü "q" \\', '{"a": 1.0, "b": [1, "x"]}', 1, 2, 3)
+    assert got[0][7:] == (3, 4, 5, "k=v", 0x301, 2, 'ü "q" \\', '{"a": 1.0, "b": [1, "x"]}', 1, 2, 3, "t")
     assert got[1][2] == -5 and got[1][3] == "2001-09-09T01:46:39.999997+00:00"
     assert list(packing.unpack_events(plpy, row)) == [
         (row["trace_id"], -5, "2001-09-09T01:46:40+00:00", 0, "2001-09-09T01:46:40.000002+00:00", 5, "e",
-         '{"k": "v"}', 4)]
+         '{"k": "v"}', 4, "t")]
     assert list(packing.unpack_links(plpy, row)) == [
         (row["trace_id"], 7, "2001-09-09T01:46:39.999997+00:00", 0, "00000000-0000-0000-0000-00000000000a", 1, None,
-         1, "{}", 0)]
+         1, "{}", 0, "t")]
     with_events = list(packing.unpack_spans_with_events(plpy, row, [3]))
     assert with_events[0][1] == '[{"name":"e","attributes":{"k": "v"}}]' and with_events[1][1] is None
     assert list(packing.unpack_spans_with_events(plpy, row, [4])) == []
