@@ -74,7 +74,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, value, false)::prom_api.matcher_positive $$;
 COMMENT ON FUNCTION prom_api.label_eq(text, text) IS 'Matcher for key == value (operator ==)';
-GRANT EXECUTE ON FUNCTION prom_api.label_eq(text, text) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.label_eq(text, text) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.label_re(key text, pattern text)
 RETURNS prom_api.matcher_positive
@@ -82,7 +82,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, pattern, true)::prom_api.matcher_positive $$;
 COMMENT ON FUNCTION prom_api.label_re(text, text) IS 'Matcher for key =~ anchored regex (operator ==~)';
-GRANT EXECUTE ON FUNCTION prom_api.label_re(text, text) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.label_re(text, text) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.label_ne(key text, value text)
 RETURNS prom_api.matcher_negative
@@ -90,7 +90,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, value, false)::prom_api.matcher_negative $$;
 COMMENT ON FUNCTION prom_api.label_ne(text, text) IS 'Matcher for key != value (operator !==)';
-GRANT EXECUTE ON FUNCTION prom_api.label_ne(text, text) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.label_ne(text, text) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.label_nre(key text, pattern text)
 RETURNS prom_api.matcher_negative
@@ -98,7 +98,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ROW(key, pattern, true)::prom_api.matcher_negative $$;
 COMMENT ON FUNCTION prom_api.label_nre(text, text) IS 'Matcher for key !~ anchored regex (operator !=~)';
-GRANT EXECUTE ON FUNCTION prom_api.label_nre(text, text) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.label_nre(text, text) TO prom_reader, prom_tenant_reader;
 
 -- Regexes of label matchers are PromQL's (RE2 syntax and semantics, fully anchored, a
 -- linear-time engine: extension/promscale/catalog/regex_matchers.py), never PostgreSQL's `~`,
@@ -124,13 +124,16 @@ except mod.InvalidRegex as exc:
 $python$;
 COMMENT ON FUNCTION _prom_catalog.regex_label_ids(text, text) IS
     'Whether an anchored RE2 pattern matches "", and the ids of a key''s labels it matches and does not';
+GRANT EXECUTE ON FUNCTION _prom_catalog.regex_label_ids(text, text) TO prom_reader;
 
--- Whether an anchored RE2 pattern matches all of value (PromQL's matcher semantics).
+-- Whether an anchored RE2 pattern matches all of value (PromQL's matcher semantics). As definer:
+-- tenant readers (who match jsonb labels with it) may not read the module table it loads from.
 CREATE OR REPLACE FUNCTION _prom_catalog.regex_full_match(value text, pattern text)
 RETURNS boolean
 LANGUAGE plpython3u
 IMMUTABLE
 STRICT
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $python$
 if "promscale" not in GD:
@@ -143,10 +146,7 @@ except mod.InvalidRegex as exc:
 $python$;
 COMMENT ON FUNCTION _prom_catalog.regex_full_match(text, text) IS
     'Whether an anchored RE2 pattern (PromQL semantics) matches all of value';
-GRANT EXECUTE ON FUNCTION
-    _prom_catalog.regex_label_ids(text, text),
-    _prom_catalog.regex_full_match(text, text)
-TO prom_reader;
+GRANT EXECUTE ON FUNCTION _prom_catalog.regex_full_match(text, text) TO prom_reader, prom_tenant_reader;
 
 -- Ids of the labels a matcher names (key and value or anchored regex).
 CREATE OR REPLACE FUNCTION _prom_catalog.matcher_label_ids(key text, pattern text, is_regex boolean)
@@ -164,38 +164,58 @@ $$;
 COMMENT ON FUNCTION _prom_catalog.matcher_label_ids(text, text, boolean) IS 'Label ids with this key whose value matches';
 GRANT EXECUTE ON FUNCTION _prom_catalog.matcher_label_ids(text, text, boolean) TO prom_reader;
 
--- The four `?` operator bodies below are PARALLEL UNSAFE: a regex matcher runs PL/Python, whose SPI
--- calls PostgreSQL refuses in parallel mode (tests/sql/test_parallel_plans.py), and the planner
--- judges parallel safety on the call before it inlines the body.
--- They are deliberately plain SQL without SET search_path:
--- only then does PostgreSQL inline them, so `label_ids ? (...)` becomes
--- `labels && ...` on _prom_catalog.series and can use its GIN index. Every name in
--- them is schema-qualified, so they do not depend on the caller's search_path.
+-- The ids of the labels a positive matcher names: the index condition that the planner support
+-- function of label_ids_match puts on series labels (src/label_matchers.c).
+CREATE OR REPLACE FUNCTION _prom_catalog.matcher_ids(matcher prom_api.matcher_positive)
+RETURNS int[]
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT _prom_catalog.matcher_label_ids((matcher).key, (matcher).pattern, (matcher).is_regex)
+$$;
+COMMENT ON FUNCTION _prom_catalog.matcher_ids(prom_api.matcher_positive) IS
+    'Label ids a positive matcher names (the index condition of label_ids ? matcher)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.matcher_ids(prom_api.matcher_positive) TO prom_reader;
+
+CREATE OR REPLACE FUNCTION _prom_catalog.label_ids_match_support(internal)
+RETURNS internal
+LANGUAGE c
+STABLE
+STRICT
+AS '$libdir/promscale', 'label_ids_match_support';
+COMMENT ON FUNCTION _prom_catalog.label_ids_match_support(internal) IS
+    'Planner support of label_ids ? matcher: the GIN index condition labels && matcher_ids(matcher)';
+
+-- The four `?` operator bodies below are LEAKPROOF, so that PostgreSQL pushes them into the
+-- per-metric views, which are security barriers (030-metric-views.sql): their answer depends on
+-- their arguments only, and an invalid regex fails the same way whatever the row. For that they are
+-- not inlinable (C, or SQL with SET search_path): an inlined body would be judged by the functions
+-- in it (arrayoverlap, ->>), which PostgreSQL does not mark leakproof. label_ids ? matcher keeps the
+-- GIN index on series labels through its support function (src/label_matchers.c).
+-- PARALLEL UNSAFE: a regex matcher runs PL/Python, whose SPI calls PostgreSQL refuses in parallel
+-- mode (tests/sql/test_parallel_plans.py).
 CREATE OR REPLACE FUNCTION prom_api.label_ids_match(label_ids int[], matcher prom_api.matcher_positive)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL UNSAFE
-AS $$
-    SELECT label_ids OPERATOR(pg_catalog.&&)
-        _prom_catalog.matcher_label_ids((matcher).key, (matcher).pattern, (matcher).is_regex)
-$$;
+LANGUAGE c STABLE STRICT LEAKPROOF PARALLEL UNSAFE
+SUPPORT _prom_catalog.label_ids_match_support
+AS '$libdir/promscale', 'label_ids_match_positive';
 COMMENT ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_positive) IS
     'True when the labels array contains a label the matcher names (operator ?)';
 GRANT EXECUTE ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_positive) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.label_ids_match(label_ids int[], matcher prom_api.matcher_negative)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL UNSAFE
-AS $$
-    SELECT NOT (label_ids OPERATOR(pg_catalog.&&)
-        _prom_catalog.matcher_label_ids((matcher).key, (matcher).pattern, (matcher).is_regex))
-$$;
+LANGUAGE c STABLE STRICT LEAKPROOF PARALLEL UNSAFE
+AS '$libdir/promscale', 'label_ids_match_negative';
 COMMENT ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_negative) IS
     'True when the labels array contains no label the matcher names (operator ?)';
 GRANT EXECUTE ON FUNCTION prom_api.label_ids_match(int[], prom_api.matcher_negative) TO prom_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.labels_match(labels jsonb, matcher prom_api.matcher_positive)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL UNSAFE
+LANGUAGE sql IMMUTABLE LEAKPROOF PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN (matcher).is_regex
         THEN _prom_catalog.regex_full_match(labels OPERATOR(pg_catalog.->>) (matcher).key, (matcher).pattern)
@@ -204,11 +224,12 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_positive) IS
     'True when the jsonb label set has the label the matcher names (operator ?)';
-GRANT EXECUTE ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_positive) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_positive) TO prom_reader, prom_tenant_reader;
 
 CREATE OR REPLACE FUNCTION prom_api.labels_match(labels jsonb, matcher prom_api.matcher_negative)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL UNSAFE
+LANGUAGE sql IMMUTABLE LEAKPROOF PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT NOT (CASE WHEN (matcher).is_regex
         THEN _prom_catalog.regex_full_match(labels OPERATOR(pg_catalog.->>) (matcher).key, (matcher).pattern)
@@ -217,4 +238,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_negative) IS
     'True when the jsonb label set lacks the label the matcher names (operator ?)';
-GRANT EXECUTE ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_negative) TO prom_reader;
+GRANT EXECUTE ON FUNCTION prom_api.labels_match(jsonb, prom_api.matcher_negative) TO prom_reader, prom_tenant_reader;

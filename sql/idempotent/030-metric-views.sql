@@ -128,11 +128,44 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.metric_label_columns(int, text) IS 'Label columns of a metric''s views, as SQL';
 
+-- The jsonb label set of the series aliased series_alias, as SQL (a column of every per-metric view).
+CREATE OR REPLACE FUNCTION _prom_catalog.series_labels_sql(series_alias text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('(SELECT jsonb_object_agg(l.key, l.value) FROM _prom_catalog.label l WHERE l.id = ANY (%1$s.labels))',
+                  series_alias)
+$$;
+COMMENT ON FUNCTION _prom_catalog.series_labels_sql(text) IS 'The jsonb label set of a series, as SQL for the views';
+
+-- The condition that selects the live series of one metric that the querying transaction may see
+-- (multitenancy: the visibility filter is evaluated once per query, as two scalar subqueries, and
+-- tested on each series the other conditions select; sql/idempotent/012-tenancy.sql), as SQL.
+CREATE OR REPLACE FUNCTION _prom_catalog.visible_series_sql(metric_id int, series_alias text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('%1$s.metric_id = %2$s AND %1$s.delete_epoch IS NULL
+          AND _prom_catalog.labels_visible(%1$s.labels,
+                  (SELECT f.must_have FROM _prom_catalog.visible_label_filter() f),
+                  (SELECT f.must_not_have FROM _prom_catalog.visible_label_filter() f))', series_alias, metric_id)
+$$;
+COMMENT ON FUNCTION _prom_catalog.visible_series_sql(int, text) IS
+    'SQL condition selecting the live series of a metric visible to the querying transaction';
+
 -- (Re)create both views of a metric. Columns are only ever appended (new label keys),
--- so CREATE OR REPLACE keeps views that users built on top of them valid. prom_series shows
--- only the series visible to the querying transaction (multitenancy: the visibility filter is
--- evaluated once per query, as two scalar subqueries, and tested on each series the other
--- conditions select; sql/idempotent/012-tenancy.sql); prom_metric and the rollup views join it.
+-- so CREATE OR REPLACE keeps views that users built on top of them valid. Each view selects the
+-- series the querying transaction may see (visible_series_sql) and is a security barrier: a condition
+-- of the caller's that is not leakproof (a function of its own, a cast or a division that can fail)
+-- is evaluated only on rows that passed that filter, so it cannot reveal another tenant's values.
+-- Leakproof conditions (comparisons of time, series_id and label columns with values of their own
+-- type, the `?` label matchers) still reach the scans and indexes. prom_metric and the rollup views
+-- join the catalog's series table themselves: a join with the prom_series view, a barrier, could
+-- not be driven by the series they read.
 CREATE OR REPLACE FUNCTION _prom_catalog.create_metric_views(metric_id int)
 RETURNS void
 LANGUAGE plpgsql
@@ -150,26 +183,21 @@ BEGIN
     END IF;
     columns := _prom_catalog.metric_label_columns(m.id, 's');
     EXECUTE format($view$
-        CREATE OR REPLACE VIEW prom_series.%I AS
-        SELECT s.id AS series_id,
-               (SELECT jsonb_object_agg(l.key, l.value) FROM _prom_catalog.label l WHERE l.id = ANY (s.labels)) AS labels,
-               s.labels AS label_ids
-               %s
+        CREATE OR REPLACE VIEW prom_series.%I WITH (security_barrier) AS
+        SELECT s.id AS series_id, %s AS labels, s.labels AS label_ids %s
         FROM _prom_catalog.series s
-        WHERE s.metric_id = %s AND s.delete_epoch IS NULL
-          AND _prom_catalog.labels_visible(s.labels,
-                  (SELECT f.must_have FROM _prom_catalog.visible_label_filter() f),
-                  (SELECT f.must_not_have FROM _prom_catalog.visible_label_filter() f))
-        $view$, m.view_name, columns, m.id);
+        WHERE %s
+        $view$, m.view_name, _prom_catalog.series_labels_sql('s'), columns, _prom_catalog.visible_series_sql(m.id, 's'));
     EXECUTE format('COMMENT ON VIEW prom_series.%I IS %L', m.view_name,
                    format('Series of metric %s, one column per label key', m.metric_name));
     EXECUTE format($view$
-        CREATE OR REPLACE VIEW prom_metric.%I AS
-        SELECT d.time, d.value, d.series_id, s.labels, s.label_ids %s
+        CREATE OR REPLACE VIEW prom_metric.%I WITH (security_barrier) AS
+        SELECT d.time, d.value, d.series_id, %s AS labels, s.labels AS label_ids %s
         FROM (%s) d
-        JOIN prom_series.%I s ON s.series_id = d.series_id
-        $view$, m.view_name, _prom_catalog.metric_view_passthrough(m.id),
-        _prom_catalog.metric_samples_sql(m.id), m.view_name);
+        JOIN _prom_catalog.series s ON s.id = d.series_id
+        WHERE %s
+        $view$, m.view_name, _prom_catalog.series_labels_sql('s'), columns, _prom_catalog.metric_samples_sql(m.id),
+        _prom_catalog.visible_series_sql(m.id, 's'));
     EXECUTE format('COMMENT ON VIEW prom_metric.%I IS %L', m.view_name,
                    format('Samples of metric %s with their labels, one column per label key', m.metric_name));
     EXECUTE format('GRANT SELECT ON prom_series.%I, prom_metric.%I TO prom_reader, prom_tenant_reader',
@@ -209,18 +237,6 @@ AS $$
 $$;
 COMMENT ON FUNCTION _prom_catalog.metric_samples_sql(int) IS
     'SQL of the deduplicated samples of a metric, used in the body of prom_metric views';
-
--- ", s.<col>, ..." for every label column, to pass them through prom_metric views.
-CREATE OR REPLACE FUNCTION _prom_catalog.metric_view_passthrough(metric_id int)
-RETURNS text
-LANGUAGE sql
-STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce(string_agg(format(', s.%I', k.column_name), '' ORDER BY k.pos), '')
-    FROM _prom_catalog.metric_view_keys(metric_view_passthrough.metric_id) k
-$$;
-COMMENT ON FUNCTION _prom_catalog.metric_view_passthrough(int) IS 'Label columns of prom_series.<metric> as a SELECT list';
 
 -- Extend the views of a metric without waiting behind long readers: if a view is
 -- locked, mark it stale and let maintenance (or refresh_metric_views) finish it.

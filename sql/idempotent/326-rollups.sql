@@ -301,8 +301,8 @@ BEGIN
     FOREACH res IN ARRAY ARRAY[300, 3600] LOOP
         schema_name := CASE res WHEN 300 THEN 'prom_rollup_5m' ELSE 'prom_rollup_1h' END;
         EXECUTE format($view$
-            CREATE OR REPLACE VIEW %1$I.%2$I AS
-            SELECT _prom_catalog.timestamptz_from_us(x.t) AS time, r.series_id, s.labels, s.label_ids,
+            CREATE OR REPLACE VIEW %1$I.%2$I WITH (security_barrier) AS
+            SELECT _prom_catalog.timestamptz_from_us(x.t) AS time, r.series_id, %5$s AS labels, s.labels AS label_ids,
                    _prom_catalog.float8_from_bits(x.n)::bigint AS count,
                    _prom_catalog.float8_from_bits(x.su) AS sum,
                    _prom_catalog.float8_from_bits(x.mi) AS min,
@@ -324,9 +324,10 @@ BEGIN
                 _prom_catalog.decode_value_bits(r.firsts), _prom_catalog.decode_value_bits(r.lasts),
                 CASE WHEN octet_length(r.increases) > 0 THEN _prom_catalog.decode_value_bits(r.increases) END)
                 AS x(t, ft, lt, n, su, mi, ma, fi, la, inc)
-            JOIN prom_series.%2$I s ON s.series_id = r.series_id
-            WHERE r.resolution_s = %4$s
-            $view$, schema_name, m.view_name, _prom_catalog.metric_view_passthrough(m.id), res);
+            JOIN _prom_catalog.series s ON s.id = r.series_id
+            WHERE r.resolution_s = %4$s AND %6$s
+            $view$, schema_name, m.view_name, _prom_catalog.metric_label_columns(m.id, 's'), res,
+            _prom_catalog.series_labels_sql('s'), _prom_catalog.visible_series_sql(m.id, 's'));
         EXECUTE format('COMMENT ON VIEW %I.%I IS %L', schema_name, m.view_name,
                        format('%s rollups of metric %s: one row per series per window ending at time',
                               CASE res WHEN 300 THEN '5-minute' ELSE '1-hour' END, m.metric_name));

@@ -4,7 +4,7 @@ DECLARE
     offender text;
 BEGIN
     -- Every function runs with a fixed search_path, except the operator bodies that must
-    -- be inlined (they qualify every name; see 020-labels.sql and 040-series.sql), and the
+    -- be inlined (they qualify every name; see 040-series.sql), and the
     -- per-row expressions of activity bounds, inlined for speed (045-activity.sql), and the
     -- per-row test of tenant visibility (012-tenancy.sql).
     SELECT string_agg(p.oid::regprocedure::text, ', ') INTO offender
@@ -12,11 +12,12 @@ BEGIN
     JOIN pg_catalog.pg_depend d ON d.objid = p.oid AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
     JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'promscale'
     WHERE NOT coalesce(p.proconfig::text[] && ARRAY['search_path=pg_catalog, pg_temp'], false)
-      AND p.proname NOT IN ('label_ids_match', 'labels_match', 'label_pair_bytes', 'activity_granularity',
+      AND p.proname NOT IN ('label_pair_bytes', 'activity_granularity',
                             'activity_roundable', 'activity_shift', 'activity_grid', 'series_last_seen', 'unix_ms',
                             'labels_visible')
-      -- builtin C functions under another signature resolve no names
-      AND p.prolang <> (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'internal')
+      -- builtin C functions under another signature and the planner library's (src/) resolve no
+      -- names through the search_path
+      AND p.prolang NOT IN (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname IN ('internal', 'c'))
       -- procedures that COMMIT cannot have a SET clause; they must not be SECURITY DEFINER
       AND NOT (p.prokind = 'p' AND NOT p.prosecdef);
     IF offender IS NOT NULL THEN

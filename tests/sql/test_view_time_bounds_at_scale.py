@@ -71,8 +71,13 @@ def assert_index_paths(plan: dict) -> None:
 def test_recent_window_of_a_small_metric(conn):
     plan = explain(conn, f"SELECT count(*) FROM prom_metric.{SMALL_METRIC} WHERE time > now() - interval '10 minutes'")
     assert decoded_rows(plan) <= 10  # the last compressed bucket, only if it ended less than 10 minutes ago
-    assert len(compressed_scans(plan)) <= 1
-    assert_index_paths(plan)
+    scans = compressed_scans(plan)
+    assert len(scans) <= 1
+    # today's partition holds only the small metric's few rows of today (the big metric's are at 08:00 on
+    # earlier days): reading it whole or through its key is the planner's choice by its statistics
+    for scan in scans:
+        rows = conn.execute("SELECT count(*) FROM prom_data.%s" % scan["Relation Name"]).fetchone()[0]
+        assert scan["Node Type"] != "Seq Scan" or rows <= 6 * 10, (scan["Relation Name"], rows)
 
 
 def test_past_window_of_a_small_metric(conn, scale_history):
