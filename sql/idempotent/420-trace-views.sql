@@ -97,7 +97,12 @@ $$;
 COMMENT ON FUNCTION _ps_trace.unix_nano(timestamptz, int) IS 'Nanoseconds since 1970 of a stored time';
 GRANT EXECUTE ON FUNCTION _ps_trace.unix_nano(timestamptz, int) TO prom_reader, prom_tenant_reader;
 
-CREATE OR REPLACE VIEW ps_trace.operation AS
+-- The trace views show the tenants this transaction may see (_ps_trace.span_all and the others filter
+-- by _prom_catalog.visible_tenants()); as security barriers, a condition of the caller's that is not
+-- leakproof (a function of their own, a cast that can fail) runs only on rows that filter let through.
+-- Comparisons of time, ids and names with values of their own type are leakproof and still reach the
+-- scans and indexes.
+CREATE OR REPLACE VIEW ps_trace.operation WITH (security_barrier) AS
 SELECT o.id, o.service_name, o.span_name, ps_trace.span_kind_name(o.span_kind) AS span_kind, o.tenant
 FROM _ps_trace.operation o
 WHERE (SELECT _prom_catalog.visible_tenants()) IS NULL OR o.tenant = ANY ((SELECT _prom_catalog.visible_tenants())::text[]);
@@ -105,7 +110,7 @@ COMMENT ON VIEW ps_trace.operation IS
     'Operations: (service, span name, span kind) of a tenant; operation_calls refers to their ids';
 GRANT SELECT ON TABLE ps_trace.operation TO prom_reader, prom_tenant_reader;
 
-CREATE OR REPLACE VIEW ps_trace.span AS
+CREATE OR REPLACE VIEW ps_trace.span WITH (security_barrier) AS
 SELECT
     s.trace_id,
     s.span_id,
@@ -194,7 +199,7 @@ COMMENT ON FUNCTION ps_trace.span_between(timestamptz, timestamptz) IS
     'Spans starting in [start, end), as ps_trace.span shows them, reading only the packed rows of that range';
 GRANT EXECUTE ON FUNCTION ps_trace.span_between(timestamptz, timestamptz) TO prom_reader, prom_tenant_reader;
 
-CREATE OR REPLACE VIEW ps_trace.event AS
+CREATE OR REPLACE VIEW ps_trace.event WITH (security_barrier) AS
 SELECT
     e.trace_id,
     e.span_id,
@@ -210,7 +215,7 @@ FROM _ps_trace.event_all e;
 COMMENT ON VIEW ps_trace.event IS 'Span events (join to ps_trace.span on trace_id, tenant, span_id)';
 GRANT SELECT ON TABLE ps_trace.event TO prom_reader, prom_tenant_reader;
 
-CREATE OR REPLACE VIEW ps_trace.link AS
+CREATE OR REPLACE VIEW ps_trace.link WITH (security_barrier) AS
 SELECT
     l.trace_id,
     l.span_id,
