@@ -8,6 +8,7 @@ import math
 import time as _time
 
 import numpy as np
+import orjson
 
 from ..httpapi import params
 from ..httpapi.gojson import error as error_json, json_string, json_ts, success as success_envelope
@@ -126,6 +127,53 @@ def json_points(tstrs: list, vals) -> str:
     return ",".join([f'[{t},"{fast_value(v)}"]' for t, v in zip(tstrs, vals)])
 
 
+def value_texts(vals: np.ndarray) -> list[str]:
+    """fast_value of every value, formatted together by orjson (shortest round-trip digits, the
+    same as repr's: tests/promql/test_json_values.py): one C call for the whole array and one
+    split, instead of a repr and a Python call per value (~1 us each: 720,000 points in a
+    month at hourly steps over 1,000 series). orjson writes NaN and Inf as null and some
+    magnitudes with an exponent: those few go through fast_value."""
+    text = orjson.dumps(vals, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    if "e" in text or "n" in text:
+        return [fast_value(v) if "e" in tok or "n" in tok else (tok[:-2] if tok.endswith(".0") else tok)
+                for tok, v in zip(text[1:-1].split(","), vals.tolist())]
+    # a trailing ".0" goes, as Go writes whole numbers (the last token ends in "]")
+    return text[1:].replace(".0,", ",").replace(".0]", "]")[:-1].split(",")
+
+
+def matrix_json(labels: list, vals: np.ndarray, mask: np.ndarray, tstrs: list) -> str:
+    """The "result" of a range query's vector: series in label order, each with its present
+    points. Built from whole lists with C loops (slice assignment, join): per point no Python
+    bytecode runs."""
+    order = sorted(range(len(labels)), key=lambda i: labels[i])
+    rows = [i for i in order if mask[i].any()]
+    if not rows:
+        return "[]"
+    texts = value_texts(np.ascontiguousarray(vals[rows][mask[rows]], dtype=np.float64))
+    # each point's text before its value: the first of a series opens it, the others close the
+    # previous point too
+    opening = [f'[{t},"' for t in tstrs]
+    following = [f'"],[{t},"' for t in tstrs]
+    parts = []
+    at = 0
+    for i in rows:
+        m = mask[i]
+        if m.all():
+            heads = following[:]
+            heads[0] = opening[0]
+        else:
+            idx = np.flatnonzero(m).tolist()
+            heads = [following[j] for j in idx]
+            heads[0] = opening[idx[0]]
+        n = len(heads)
+        pieces = [""] * (2 * n)
+        pieces[0::2] = heads
+        pieces[1::2] = texts[at:at + n]
+        at += n
+        parts.append(f'{{"metric":{json_metric(labels[i])},"values":[{"".join(pieces)}"]]}}')
+    return "[" + ",".join(parts) + "]"
+
+
 def json_metric(labels: tuple) -> str:
     return "{" + ",".join(f"{json_string(k)}:{json_string(v)}" for k, v in labels) + "}"
 
@@ -141,20 +189,7 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
         return "scalar", f"[{format_float_f(int(ts[0]) / 1000)},\"{format_float_f(float(val.vals[0]))}\"]"
     if isinstance(val, Vector):
         if range_query:
-            order = sorted(range(len(val.labels)), key=lambda i: val.labels[i])
-            tstrs = [json_ts(t) for t in ts.tolist()]
-            parts = []
-            for i in order:
-                m = val.mask[i]
-                if not m.any():
-                    continue
-                if m.all():
-                    pts = json_points(tstrs, val.vals[i].tolist())
-                else:
-                    idx = np.nonzero(m)[0].tolist()
-                    pts = json_points([tstrs[j] for j in idx], val.vals[i][m].tolist())
-                parts.append(f'{{"metric":{json_metric(val.labels[i])},"values":[{pts}]}}')
-            return "matrix", "[" + ",".join(parts) + "]"
+            return "matrix", matrix_json(val.labels, val.vals, val.mask, [json_ts(t) for t in ts.tolist()])
         parts = []
         t = json_ts(int(ts[0]))
         for i, l in enumerate(val.labels):
