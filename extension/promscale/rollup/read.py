@@ -168,6 +168,7 @@ def _pseudo(aggregate: str, w: dict, sids: np.ndarray) -> tuple:
     raw_firsts, raw_lasts = firsts, lasts
     # a series' first window: running sums restart there
     starts = np.r_[True, sids[1:] != sids[:-1]]
+    run = _Runs(starts)
     if aggregate == "counter":
         # the counter correction before each window's first sample: the increase from the
         # previous window's last sample (a drop counts the new value) plus the previous
@@ -177,13 +178,12 @@ def _pseudo(aggregate: str, w: dict, sids: np.ndarray) -> tuple:
         gap[1:] = np.where(cur < prev, cur, cur - prev)
         step = gap + np.r_[0.0, w["increases"][:-1]]
         step[starts] = 0.0
-        start = firsts[np.maximum.accumulate(np.where(starts, np.arange(len(firsts)), 0))] + _restarting_cumsum(
-            step, starts)
+        start = run.first(firsts) + run.cumsum(step)
         start[starts] = firsts[starts]
         firsts, lasts = start, start + w["increases"]
     # per point: its raw value, and how many raw samples precede it or are it (rate's
     # extrapolation counts samples: Prometheus's average interval between them)
-    counts = _restarting_cumsum(w["counts"], starts)
+    counts = run.cumsum(w["counts"])
     m = len(firsts)
     t = np.empty(2 * m, dtype=np.int64)
     v = np.empty(2 * m)
@@ -202,15 +202,28 @@ def _pseudo(aggregate: str, w: dict, sids: np.ndarray) -> tuple:
     return t, v, {"raw": raw, "n": n}, point_sids
 
 
-def _restarting_cumsum(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Running sum of x that restarts at each True of ``starts`` (x laid out series by series),
-    bit for bit the running sum of each series alone: each series is a row of a zero-padded
-    matrix summed along its rows (one global running sum would carry the other series'
-    magnitudes into the rounding)."""
-    first = np.flatnonzero(starts)
-    lengths = np.diff(np.r_[first, len(x)])
-    row = np.repeat(np.arange(len(first)), lengths)
-    col = np.arange(len(x)) - np.repeat(first, lengths)
-    grid = np.zeros((len(first), int(lengths.max())), dtype=x.dtype)
-    grid[row, col] = x
-    return np.cumsum(grid, axis=1)[row, col]
+class _Runs:
+    """Per-series operations on values laid out series by series (``starts`` marks each
+    series' first element): as 2-D rows when every series has as many elements (a query's
+    usual case: every series has every window), else through a zero-padded matrix."""
+
+    def __init__(self, starts: np.ndarray) -> None:
+        self.first_at = np.flatnonzero(starts)
+        self.lengths = np.diff(np.r_[self.first_at, len(starts)])
+        self.square = bool((self.lengths == self.lengths[0]).all())
+        if not self.square:
+            self.row = np.repeat(np.arange(len(self.first_at)), self.lengths)
+            self.col = np.arange(len(starts)) - np.repeat(self.first_at, self.lengths)
+
+    def first(self, x: np.ndarray) -> np.ndarray:
+        """Each element's series' first value."""
+        return np.repeat(x[self.first_at], self.lengths)
+
+    def cumsum(self, x: np.ndarray) -> np.ndarray:
+        """Running sum restarting at each series, bit for bit each series' own running sum
+        (one running sum over all series would carry the others' magnitudes into the rounding)."""
+        if self.square:
+            return np.cumsum(x.reshape(len(self.first_at), -1), axis=1).reshape(-1)
+        grid = np.zeros((len(self.first_at), int(self.lengths.max())), dtype=x.dtype)
+        grid[self.row, self.col] = x
+        return np.cumsum(grid, axis=1)[self.row, self.col]
