@@ -19,8 +19,9 @@ per read. The block predicts each column from the others before one compression:
   first``, or left out when equal to those bit for bit (the rule of rows.py). Otherwise every
   value column is XOR-ed with its previous value (Gorilla's idea), bit-exact for any float.
 
-Each stream is stored as two's-complement integers of the narrowest width holding it (0, 1, 2,
-4 or 8 bytes) cut into byte planes (all low bytes, then the next...: small values become runs a
+Each stream is zigzagged (small magnitudes of either sign become small unsigned numbers) and
+stored in the narrowest width holding it (0, 1, 2, 4 or 8 bytes; a few outliers, such as a
+counter reset's window, are kept apart as exceptions) cut into byte planes (all low bytes, then the next...: small values become runs a
 compressor squeezes); the row's scalars sit in a fixed header. All of it is compressed with raw
 deflate, one deflate block per plane (its own Huffman codes), in one stream: one call decodes it,
 ~10x cheaper than lzma, which a dashboard's first query would pay on thousands of rows. ``decode_blocks`` decodes many rows at once: rows of the same
@@ -52,10 +53,12 @@ _EXACT_INT = float(1 << 53)
 # three value streams (decimal: first residuals, last - first less its median, sum residuals;
 # XOR: firsts, lasts, sums) and the stored ones of mins, maxs, increases
 _STREAMS = 10
-# window count, unit, value mode, flags, decimal scale, the streams' widths; first end, smallest
-# end gap, scrape interval, first time less first end, first count, first value (decimal), median
-# of last - first (decimal)
-_HEADER = struct.Struct("<IBBBB10B7q")
+# window count, unit, value mode, flags, decimal scale, the streams' widths and exception counts;
+# first end, smallest end gap, scrape interval, first time less first end, first count, first
+# value (decimal), median of last - first (decimal)
+_HEADER = struct.Struct("<IBBBB10B10H7q")
+# an exception: its position (uint16) and value (int64), after all planes
+_EXCEPTION_BYTES = 10
 
 COLUMNS = ("ends", "first_times", "last_times", "counts", "sums", "mins", "maxs", "firsts", "lasts", "increases")
 TIME_COLUMNS = ("ends", "first_times", "last_times")
@@ -90,21 +93,42 @@ def _decimal(columns: list[np.ndarray]) -> tuple[int, list[np.ndarray]] | None:
     return None
 
 
-def _width(x: np.ndarray) -> int:
-    """Bytes per value of the narrowest two's-complement integer holding x (0: all zero)."""
-    if not len(x):
-        return 0
-    lo, hi = int(x.min()), int(x.max())
-    if lo == hi == 0:
-        return 0
-    for width in (1, 2, 4):
-        if -(1 << (8 * width - 1)) <= lo and hi < 1 << (8 * width - 1):
-            return width
-    return 8
+def _zigzag(x: np.ndarray) -> np.ndarray:
+    """int64 to uint64 with small magnitudes first (0, -1, 1, -2...): the high planes of a
+    stream of small values of both signs are then zero rather than 0x00 or 0xFF at random."""
+    return ((x << 1) ^ (x >> 63)).view(np.uint64)
 
 
-def _planes(x: np.ndarray, width: int) -> list[bytes]:
-    planes = x.astype(f"<i{width}").view(np.uint8).reshape(-1, width).T
+def _unzigzag(z: np.ndarray) -> np.ndarray:
+    return (z >> np.uint64(1)).view(I64) ^ -(z & np.uint64(1)).view(I64)
+
+
+def _width(z: np.ndarray) -> tuple[int, np.ndarray]:
+    """The narrowest width for the zigzagged z (0: all zero) and the positions of the values it
+    cannot hold, stored apart as exceptions: a counter reset or a gap makes one window's
+    residual huge, and would otherwise widen every window's. At most one value in 64 (an
+    exception costs 10 bytes, a byte of width one per window)."""
+    if not len(z):
+        return 0, np.zeros(0, dtype=np.int64)
+    best = None
+    for width in (0, 1, 2, 4, 8):
+        if width == 8:
+            out = np.zeros(0, dtype=np.int64)
+        else:
+            out = np.flatnonzero(z >= np.uint64(1 << (8 * width))) if width else np.flatnonzero(z)
+            # a few outliers only: the planes of a wider stream compress well, exceptions do not
+            if len(out) > len(z) // 64 or (len(z) > 65535 and len(out)):  # positions are uint16
+                continue
+        cost = width * len(z) + _EXCEPTION_BYTES * len(out)
+        if best is None or cost < best[0]:
+            best = (cost, width, out)
+        if not len(out):
+            break
+    return best[1], best[2]
+
+
+def _planes(z: np.ndarray, width: int) -> list[bytes]:
+    planes = z.astype(f"<u{width}").view(np.uint8).reshape(-1, width).T
     return [plane.tobytes() for plane in planes]
 
 
@@ -150,13 +174,23 @@ def encode_block(w: dict) -> bytes:
             bits = col.view(I64).copy()
             bits[1:] ^= col.view(I64)[:-1]
             streams.append(bits)
-    widths = [_width(s) for s in streams] + [0] * (_STREAMS - len(streams))
-    header = _HEADER.pack(n, _UNITS.index(unit), mode, flags, k, *widths,
-                          int(e[0]), res, step, int(f[0] - e[0]), int(c[0]), if0, med)
     planes = []
-    for stream, width in zip(streams, widths):
+    widths = [0] * _STREAMS
+    n_exceptions = [0] * _STREAMS
+    exceptions = []
+    for i, stream in enumerate(streams):
+        z = _zigzag(stream)
+        width, out = _width(z)
+        widths[i], n_exceptions[i] = width, len(out)
+        if len(out):
+            exceptions += [out.astype("<u2").tobytes(), stream[out].astype("<i8").tobytes()]
+            z[out] = 0
         if width:
-            planes += _planes(stream, width)
+            planes += _planes(z, width)
+    header = _HEADER.pack(n, _UNITS.index(unit), mode, flags, k, *widths, *n_exceptions,
+                          int(e[0]), res, step, int(f[0] - e[0]), int(c[0]), if0, med)
+    if exceptions:
+        planes.append(b"".join(exceptions))
     return _pack(header, planes)
 
 
@@ -204,19 +238,30 @@ def decode_blocks(blocks: list, names=COLUMNS) -> list[dict]:
     out: list = [None] * len(blocks)
     for key, rows in groups.items():
         cols = _decode_group(key, np.array([heads[i] for i in rows], dtype=object),
-                             [bodies[i] for i in rows], set(names))
+                             [bodies[i] for i in rows], set(names), _dense_size(key))
         for j, i in enumerate(rows):
             out[i] = {x: cols[x][j] for x in names}
     return out
 
 
-def _decode_group(key: tuple, heads: np.ndarray, bodies: list, want: set) -> dict:
+def _stream_counts(key: tuple) -> list[int]:
+    n, mode, flags = key[:3]
+    stored = [x for x, flag in _EXTRA if flags & flag]
+    return [n - 1, n - 1, n, n - 1] + ([n - 1, n, n] if mode == DECIMAL else [n, n, n]) + [n] * len(stored)
+
+
+def _dense_size(key: tuple) -> int:
+    """Bytes of the header and planes of blocks of layout ``key`` (exceptions follow)."""
+    return _HEADER.size + sum(m * w for m, w in zip(_stream_counts(key), key[3:]))
+
+
+def _decode_group(key: tuple, heads: np.ndarray, bodies: list, want: set, dense: int) -> dict:
     """Columns (2-D: row, window) of blocks sharing a layout ``key``."""
     n, mode, flags, *widths = key
     g = len(bodies)
-    data = np.frombuffer(b"".join(bodies), dtype=np.uint8).reshape(g, -1)
+    data = np.frombuffer(b"".join([b[:dense] for b in bodies]), dtype=np.uint8).reshape(g, dense)
     stored = [x for x, flag in _EXTRA if flags & flag]
-    counts = [n - 1, n - 1, n, n - 1] + ([n - 1, n, n] if mode == DECIMAL else [n, n, n]) + [n] * len(stored)
+    counts = _stream_counts(key)
     streams = []
     at = _HEADER.size
     for m, width in zip(counts, widths):
@@ -224,16 +269,25 @@ def _decode_group(key: tuple, heads: np.ndarray, bodies: list, want: set) -> dic
             streams.append(np.zeros((g, m), dtype=I64))
             continue
         planes = data[:, at:at + m * width].reshape(g, width, m)
-        streams.append(np.ascontiguousarray(planes.transpose(0, 2, 1)).view(f"<i{width}").reshape(g, m)
-                       .astype(I64))
+        streams.append(_unzigzag(np.ascontiguousarray(planes.transpose(0, 2, 1)).view(f"<u{width}").reshape(g, m)
+                                 .astype(np.uint64)))
         at += m * width
+
+    # exceptions: per row, for each stream, positions then values
+    for j in np.flatnonzero(heads[:, 15:25].astype(I64).any(axis=1)).tolist():
+        body, at = bodies[j], dense
+        for i, count in enumerate(heads[j, 15:25].tolist()):
+            if count:
+                where = np.frombuffer(body, dtype="<u2", count=count, offset=at).astype(np.intp)
+                streams[i][j, where] = np.frombuffer(body, dtype="<i8", count=count, offset=at + 2 * count)
+                at += _EXCEPTION_BYTES * count
 
     def col(j: int) -> np.ndarray:  # a header field per row, as a column
         return heads[:, j].astype(I64)[:, None]
 
     unit = np.array([_UNITS[u] for u in heads[:, 1]], dtype=I64)[:, None]
     k = heads[:, 4].astype(I64)
-    e0, res, step, f0, c0, if0, med = (col(j) for j in range(15, 22))
+    e0, res, step, f0, c0, if0, med = (col(j) for j in range(25, 32))
     f0 = f0 + e0
     c = _running(c0, streams[3])
     out = {}
