@@ -261,26 +261,7 @@ def _decode_group(key: tuple, heads: np.ndarray, bodies: list, want: set, dense:
     g = len(bodies)
     data = np.frombuffer(b"".join([b[:dense] for b in bodies]), dtype=np.uint8).reshape(g, dense)
     stored = [x for x, flag in _EXTRA if flags & flag]
-    counts = _stream_counts(key)
-    streams = []
-    at = _HEADER.size
-    for m, width in zip(counts, widths):
-        if width == 0:
-            streams.append(np.zeros((g, m), dtype=I64))
-            continue
-        planes = data[:, at:at + m * width].reshape(g, width, m)
-        streams.append(_unzigzag(np.ascontiguousarray(planes.transpose(0, 2, 1)).view(f"<u{width}").reshape(g, m)
-                                 .astype(np.uint64)))
-        at += m * width
-
-    # exceptions: per row, for each stream, positions then values
-    for j in np.flatnonzero(heads[:, 15:25].astype(I64).any(axis=1)).tolist():
-        body, at = bodies[j], dense
-        for i, count in enumerate(heads[j, 15:25].tolist()):
-            if count:
-                where = np.frombuffer(body, dtype="<u2", count=count, offset=at).astype(np.intp)
-                streams[i][j, where] = np.frombuffer(body, dtype="<i8", count=count, offset=at + 2 * count)
-                at += _EXCEPTION_BYTES * count
+    streams = _Streams(data, heads, bodies, _stream_counts(key), widths, dense)
 
     def col(j: int) -> np.ndarray:  # a header field per row, as a column
         return heads[:, j].astype(I64)[:, None]
@@ -309,16 +290,21 @@ def _decode_group(key: tuple, heads: np.ndarray, bodies: list, want: set, dense:
         d = streams[5] + med
         i_l = _running(if0 + d[:, :1], streams[4] + d[:, 1:])
         i_f = i_l - d
-        ints = {"firsts": i_f, "lasts": i_l}
+        ints = {"firsts": lambda: i_f, "lasts": lambda: i_l}
         if "sums" in values:
-            trapezoid = c * (i_f + i_l)
-            ints["sums"] = ((streams[6] << 1) + (trapezoid & 1) + trapezoid) >> 1
+            def sums():
+                trapezoid = c * (i_f + i_l)
+                return ((streams[6] << 1) + (trapezoid & 1) + trapezoid) >> 1
+            ints["sums"] = sums
         base = {"mins": i_f, "maxs": i_l, "increases": d}
         for j, x in enumerate(stored):
-            ints[x] = streams[7 + j] + base[x]
+            ints[x] = lambda j=j, x=x: streams[7 + j] + base[x]
+        # only the columns asked, and those the implied ones derive from
+        needed = {x for x in values if x in ints} | ({"firsts"} if "mins" in values else set()) | (
+            {"lasts"} if "maxs" in values else set()) | ({"firsts", "lasts"} if "increases" in values else set())
         floats = {}
-        for x, v in ints.items():
-            v = v.astype(np.float64)
+        for x in needed & set(ints):
+            v = ints[x]().astype(np.float64)
             floats[x] = v / factor if scaled else v
     else:
         floats = {x: np.bitwise_xor.accumulate(streams[4 + j], axis=1).view(np.float64)
@@ -329,6 +315,38 @@ def _decode_group(key: tuple, heads: np.ndarray, bodies: list, want: set, dense:
         for x in values:
             out[x] = floats[x] if x in floats else implied[x]()
     return out
+
+
+class _Streams:
+    """The integer streams of a group of blocks (2-D: row, value), each decoded when first asked
+    (a query reading the counter needs neither the sums nor the stored mins and maxs)."""
+
+    def __init__(self, data: np.ndarray, heads: np.ndarray, bodies: list, counts: list, widths: list,
+                 dense: int) -> None:
+        self.data, self.bodies, self.counts, self.widths, self.dense = data, bodies, counts, widths, dense
+        self.exceptions = heads[:, 15:25].astype(I64)
+        self.offsets = np.cumsum([_HEADER.size] + [m * w for m, w in zip(counts, widths)]).tolist()
+        self.done: dict = {}
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        hit = self.done.get(i)
+        if hit is not None:
+            return hit
+        g, m, width, at = len(self.bodies), self.counts[i], self.widths[i], self.offsets[i]
+        if width == 0:
+            out = np.zeros((g, m), dtype=I64)
+        else:
+            planes = self.data[:, at:at + m * width].reshape(g, width, m)
+            out = _unzigzag(np.ascontiguousarray(planes.transpose(0, 2, 1)).view(f"<u{width}").reshape(g, m)
+                            .astype(np.uint64))
+        # exceptions: after the planes, per stream its positions then its values
+        for j in np.flatnonzero(self.exceptions[:, i]).tolist():
+            count = int(self.exceptions[j, i])
+            at = self.dense + _EXCEPTION_BYTES * int(self.exceptions[j, :i].sum())
+            where = np.frombuffer(self.bodies[j], dtype="<u2", count=count, offset=at).astype(np.intp)
+            out[j, where] = np.frombuffer(self.bodies[j], dtype="<i8", count=count, offset=at + 2 * count)
+        self.done[i] = out
+        return out
 
 
 def _running(first: np.ndarray, deltas: np.ndarray) -> np.ndarray:
