@@ -147,19 +147,19 @@ def value_texts(vals: np.ndarray) -> list[str]:
     return texts
 
 
-def matrix_json(labels: list, vals: np.ndarray, mask: np.ndarray, tstrs: list) -> str:
-    return "".join(matrix_pieces(labels, vals, mask, tstrs))
+def matrix_json(labels: list, vals: np.ndarray, mask: np.ndarray, ts_ms: np.ndarray) -> str:
+    return "".join(matrix_pieces(labels, vals, mask, ts_ms))
 
 
-def matrix_pieces(labels: list, vals: np.ndarray, mask: np.ndarray, tstrs: list) -> list[str]:
+def matrix_pieces(labels: list, vals: np.ndarray, mask: np.ndarray, ts_ms: np.ndarray) -> list[str]:
     """The "result" of a range query's vector, as pieces to join: series in label order, each
-    with its present points. Built from whole lists with C loops (slice assignment, join): per
-    point no Python bytecode runs, and the body is joined once (each copy of a 20 MB body
-    costs its page faults)."""
+    with its present points. No Python bytecode runs per point: the body is joined once (each
+    copy of a 20 MB body costs its page faults)."""
     order = sorted(range(len(labels)), key=lambda i: labels[i])
     rows = [i for i in order if mask[i].any()]
     if not rows:
         return ["[]"]
+    tstrs = [json_ts(t) for t in ts_ms.tolist()]
     texts = value_texts(np.ascontiguousarray(vals[rows][mask[rows]], dtype=np.float64))
     # each point's text before its value: the first of a series opens it, the others close the
     # previous point too
@@ -203,7 +203,7 @@ def result_json(expr, val, ts, range_query: bool) -> tuple[str, str]:
         return "scalar", f"[{format_float_f(int(ts[0]) / 1000)},\"{format_float_f(float(val.vals[0]))}\"]"
     if isinstance(val, Vector):
         if range_query:
-            return "matrix", matrix_json(val.labels, val.vals, val.mask, [json_ts(t) for t in ts.tolist()])
+            return "matrix", matrix_json(val.labels, val.vals, val.mask, ts)
         parts = []
         t = json_ts(int(ts[0]))
         for i, l in enumerate(val.labels):
@@ -269,7 +269,7 @@ def range_body(plpy, session, query: str, start_ms: int, end_ms: int, step_ms: i
                         subquery_step=subquery_step_ms(subquery_step),
                         max_source_resolution=max_source_resolution, warnings=warnings)
     if isinstance(val, Vector):  # the common case, and the large one: its body joined once
-        pieces = matrix_pieces(val.labels, val.vals, val.mask, [json_ts(t) for t in ts.tolist()])
+        pieces = matrix_pieces(val.labels, val.vals, val.mask, ts)
         return success_json("matrix", "", warnings, pieces)
     typ, res = result_json(expr, val, ts, True)
     return success_json(typ, res, warnings)
