@@ -137,10 +137,16 @@ def _extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_r
         cnt = np.where(ok, n[hi1] - n[li] + 1, cnt)
     tf, tl = t[li].astype(float), t[hi1].astype(float)
     result = last - first
+    falls = None
     if is_counter and len(v) > 1:
+        falls = v[1:] < v[:-1]
+        firsts = starts[(lengths > 0) & (starts > 0)]
+        falls[firsts - 1] = False  # a series' first sample follows another series
+        if not falls.any():  # no counter reset anywhere (always so on rollups' adjusted counter)
+            falls = None
+    if falls is not None:
         drops = np.zeros(len(v))
-        drops[1:] = np.where(v[1:] < v[:-1], v[:-1], 0.0)
-        drops[starts[lengths > 0]] = 0.0  # a series' first sample follows another series
+        drops[1:] = np.where(falls, v[:-1], 0.0)
         dropped = np.concatenate([[0], np.cumsum(drops != 0)])
         # counter resets are rare: the series that have one get the drops inside each window
         # (pairs (i-1, i) with lo < i < hi) added from a cumulative sum of their own, the sums
