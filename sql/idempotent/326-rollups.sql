@@ -305,7 +305,8 @@ return [w[c].view("<i8").tolist() for c in ("ends", "first_times", "last_times",
                                              "firsts", "lasts", "increases")]
 $python$;
 COMMENT ON FUNCTION _prom_catalog.decode_rollup_block(bytea) IS
-    'Decodes a rollup row''s block: window ends and sample times (microseconds since 2000-01-01), aggregates as float8 bit patterns';
+    'Decodes a rollup row''s block: window ends and sample times (microseconds since 2000-01-01), '
+    'aggregates as float8 bit patterns';
 GRANT EXECUTE ON FUNCTION _prom_catalog.decode_rollup_block(bytea) TO prom_reader, prom_tenant_reader;
 
 -- The rollup views of one metric: prom_rollup_5m.<metric> and prom_rollup_1h.<metric>, one row
@@ -351,11 +352,14 @@ BEGIN
                 coalesce(b.last_times, _prom_catalog.decode_times(r.last_times)),
                 coalesce(b.counts, _prom_catalog.decode_value_bits(r.counts)),
                 coalesce(b.sums, _prom_catalog.decode_value_bits(r.sums)),
-                coalesce(b.mins, _prom_catalog.decode_value_bits(CASE WHEN octet_length(r.mins) = 0 THEN r.firsts ELSE r.mins END)),
-                coalesce(b.maxs, _prom_catalog.decode_value_bits(CASE WHEN octet_length(r.maxs) = 0 THEN r.lasts ELSE r.maxs END)),
+                coalesce(b.mins, _prom_catalog.decode_value_bits(
+                    CASE WHEN octet_length(r.mins) = 0 THEN r.firsts ELSE r.mins END)),
+                coalesce(b.maxs, _prom_catalog.decode_value_bits(
+                    CASE WHEN octet_length(r.maxs) = 0 THEN r.lasts ELSE r.maxs END)),
                 coalesce(b.firsts, _prom_catalog.decode_value_bits(r.firsts)),
                 coalesce(b.lasts, _prom_catalog.decode_value_bits(r.lasts)),
-                coalesce(b.increases, CASE WHEN octet_length(r.increases) > 0 THEN _prom_catalog.decode_value_bits(r.increases) END))
+                coalesce(b.increases,
+                         CASE WHEN octet_length(r.increases) > 0 THEN _prom_catalog.decode_value_bits(r.increases) END))
                 AS x(t, ft, lt, n, su, mi, ma, fi, la, inc)
             JOIN prom_series.%2$I s ON s.series_id = r.series_id
             WHERE r.resolution_s = %4$s

@@ -18,4 +18,5 @@ ALTER TABLE prom_data.rollup ADD CONSTRAINT rollup_block_or_columns CHECK (
      AND counts IS NOT NULL AND sums IS NOT NULL AND mins IS NOT NULL AND maxs IS NOT NULL
      AND firsts IS NOT NULL AND lasts IS NOT NULL AND increases IS NOT NULL));
 COMMENT ON COLUMN prom_data.rollup.block IS
-    'The row''s windows, every aggregate in one compressed block (rollup/block.py); NULL in rows written before this migration, which hold one column per aggregate';
+    'The row''s windows, every aggregate in one compressed block (rollup/block.py); NULL in rows written '
+    'before this migration, which hold one column per aggregate';

@@ -21,14 +21,15 @@ per read. The block predicts each column from the others before one compression:
 
 Each stream is zigzagged (small magnitudes of either sign become small unsigned numbers) and
 stored in the narrowest width holding it (0, 1, 2, 4 or 8 bytes; a few outliers, such as a
-counter reset's window, are kept apart as exceptions) cut into byte planes (all low bytes, then the next...: small values become runs a
-compressor squeezes); the row's scalars sit in a fixed header. All of it is compressed with raw
-deflate, one deflate block per plane (its own Huffman codes), in one stream: one call decodes it,
-~10x cheaper than lzma, which a dashboard's first query would pay on thousands of rows. ``decode_blocks`` decodes many rows at once: rows of the same
-layout (window count, widths, modes) are stacked and decoded with one set of NumPy calls, so a
-query's cost per row is the decompression and a header unpack, not ~100 NumPy calls. Integer
-arithmetic wraps (NumPy arrays wrap silently) and the decoder undoes it the same way, so any
-int64 input round-trips.
+counter reset's window, are kept apart as exceptions) cut into byte planes (all low bytes, then
+the next...: small values become runs a compressor squeezes); the row's scalars sit in a fixed
+header. All of it is compressed with raw deflate, one deflate block per plane (its own Huffman
+codes), in one stream: one call decodes it, ~10x cheaper than lzma, which a dashboard's first
+query would pay on thousands of rows. ``decode_blocks`` decodes many rows at once: rows of the
+same layout (window count, widths, modes) are stacked and decoded with one set of NumPy calls,
+so a query's cost per row is the decompression and a header unpack, not ~100 NumPy calls.
+Integer arithmetic wraps (NumPy arrays wrap silently) and the decoder undoes it the same way, so
+any int64 input round-trips.
 """
 
 from __future__ import annotations

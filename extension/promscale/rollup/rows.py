@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..codec import decode_times, decode_values, encode_times, encode_values
+from ..codec import decode_times, decode_values, encode_values
 from . import PERIOD_S
 from .block import decode_block, encode_block
 from .windows import AGGREGATES, FIELDS, Windows
@@ -39,8 +39,8 @@ _UPSERT_SQL = """
 """.format(updates=", ".join(f"{c} = NULL" for c in TIME_COLUMNS + VALUE_COLUMNS))
 
 
-# Columns left empty when they equal what other columns imply, which is the rule for counters
-# without a reset in the row (a counter only rises: its minimum is the first value, its maximum
+# Rows written before blocks (migration 0017): columns left empty when they equal what other
+# columns imply, which is the rule for counters without a reset in the row (a counter only rises: its minimum is the first value, its maximum
 # the last, its increase their difference). Checked bit for bit when writing; readers (and the
 # views, in SQL) derive the column again.
 IMPLIED = {
@@ -51,6 +51,8 @@ IMPLIED = {
 
 
 def encode_value_column(name: str, columns: dict) -> bytes:
+    """A value column in the form of rows written before blocks: no longer written, kept so the
+    tests can make such rows (tests/lifecycle/test_rollup_queries.py) and read them back."""
     values = columns[name]
     implied = IMPLIED.get(name)
     if implied is not None and len(values):
