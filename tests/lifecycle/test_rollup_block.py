@@ -93,3 +93,18 @@ def test_many_blocks_decode_together_as_each_alone():
         assert sorted(got) == sorted(names)
         for c in names:
             assert np.array_equal(got[c].view(np.int64), np.asarray(w[c]).view(np.int64)), c
+
+
+def test_the_decoded_rows_cache_keeps_the_newest_within_its_bound():
+    from promscale.rollup.read import _DecodedCache
+
+    cache = _DecodedCache(limit=10_000)
+    row = {"ends": np.zeros(100, dtype=np.int64)}  # 800 bytes, and the key's block
+    for i in range(30):
+        cache.put((("ends",), bytes([i]) * 200), row)
+        assert cache.bytes <= 10_000
+    assert cache.get((("ends",), bytes([29]) * 200)) is row
+    assert cache.get((("ends",), bytes([0]) * 200)) is None  # the oldest went first
+    assert len(cache.rows) == 10_000 // 1000
+    cache.put((("ends",), b"x"), {"ends": np.zeros(2000)})  # larger than the bound: not kept
+    assert cache.get((("ends",), b"x")) is None
