@@ -53,6 +53,9 @@ _ROWS_SQL = """
 # Decoded rows kept for the session, keyed by the block's bytes (so a row that maintenance or
 # delete_series rewrote is never served stale) and the columns asked: a dashboard refreshing
 # a long range decodes each closed period once. Bounded by the arrays' bytes, oldest first out.
+# A row's arrays are views of its decoding group's (block.decode_blocks): a group stays until
+# its last row goes, so the memory held can pass the bound by the groups partly evicted. Only
+# blocks the caller's own statement fetched are looked up: no row crosses to another role.
 CACHE_BYTES = 80 << 20
 
 
