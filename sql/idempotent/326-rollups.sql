@@ -343,7 +343,7 @@ BEGIN
                    _prom_catalog.timestamptz_from_us(x.lt) AS last_time,
                    r.chunk_start AS period_start %3$s
             FROM prom_data.rollup r
-            -- a block row (0017) decodes in one call; rows written before hold a column per
+            -- a block row (0019) decodes in one call; rows written before hold a column per
             -- aggregate (NULL block: the function, STRICT, gives NULLs and coalesce reads them)
             LEFT JOIN LATERAL _prom_catalog.decode_rollup_block(r.block) b ON true
             CROSS JOIN LATERAL unnest(

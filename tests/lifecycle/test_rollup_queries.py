@@ -137,7 +137,7 @@ def test_instant_query_and_bad_resolution(rolled):
 
 
 def to_column_rows(db) -> int:
-    """Rewrites every rollup row in the form written before blocks (migration 0017): one encoded
+    """Rewrites every rollup row in the form written before blocks (migration 0019): one encoded
     column per aggregate, with the encoders of that form."""
     from promscale.codec import encode_times
     from promscale.rollup.block import decode_block

@@ -39,7 +39,7 @@ _UPSERT_SQL = """
 """.format(updates=", ".join(f"{c} = NULL" for c in TIME_COLUMNS + VALUE_COLUMNS))
 
 
-# Rows written before blocks (migration 0017): columns left empty when they equal what other
+# Rows written before blocks (migration 0019): columns left empty when they equal what other
 # columns imply, which is the rule for counters without a reset in the row (a counter only rises: its minimum is the first value, its maximum
 # the last, its increase their difference). Checked bit for bit when writing; readers (and the
 # views, in SQL) derive the column again.
