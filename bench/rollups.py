@@ -8,7 +8,7 @@ maintenance makes of remote_write samples) and rolled up by CALL prom_api.execut
 prom_api.query_range_json (the connector's call), read from raw samples, from 1 h rollups
 (max_source_resolution=1h) and from 5 m rollups (auto: the coarsest within a fifth of 1 h).
 Storage: the compacted raw rows against the rollup rows of each resolution (row sizes as
-stored, pg_column_size), and a year of 1 h rollups per series from the measured bytes per window.
+stored, pg_column_size), and a year of 1 h rollups per series from the rows' bytes fitted against their windows.
 
     make bench-rollups [BENCH_ARGS="--series 1000 --days 30 --scrape-s 15 --reps 5"]
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -86,17 +87,46 @@ def load(conn: psycopg.Connection, series: int, start_ms: int, days: int, scrape
                                          start_us=start_us, seed=seed))
 
 
+def backend_cpu_s(pid: int) -> float:
+    """CPU seconds the server process has used (user + system): on a shared machine the wall
+    time of a query counts other processes' work too, its process's CPU time does not."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_RANGE_SQL = "SELECT prom_api.query_range_json(%s, %s, %s, 3600, NULL, NULL, NULL, %s)"
+
+
+def _one(conn: psycopg.Connection, pid: int, query: str, start_s: float, end_s: float,
+         resolution: str | None) -> tuple[float, float, str]:
+    cpu, began = backend_cpu_s(pid), time.perf_counter()
+    body = conn.execute(_RANGE_SQL, (query, start_s, end_s, resolution)).fetchone()[0]
+    return (time.perf_counter() - began) * 1000, (backend_cpu_s(pid) - cpu) * 1000, body
+
+
 def timed_query(conn: psycopg.Connection, query: str, start_s: float, end_s: float, resolution: str | None,
-                reps: int) -> tuple[float, int, list]:
-    sql = "SELECT prom_api.query_range_json(%s, %s, %s, 3600, NULL, NULL, NULL, %s)"
-    body = json.loads(conn.execute(sql, (query, start_s, end_s, resolution)).fetchone()[0])  # warm
+                reps: int) -> tuple[float, float, int, list]:
+    """Median wall and server CPU ms of ``reps`` runs after a first one (warm: the session's
+    caches filled), the series answered and the warnings."""
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    body = json.loads(_one(conn, pid, query, start_s, end_s, resolution)[2])
     assert body["status"] == "success", body
+    runs = [_one(conn, pid, query, start_s, end_s, resolution)[:2] for _ in range(reps)]
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+            len(body["data"]["result"]), body.get("warnings", []))
+
+
+def first_query(conn: psycopg.Connection, query: str, start_s: float, end_s: float, resolution: str | None,
+                reps: int) -> tuple[float, float]:
+    """Median wall and server CPU ms of the query as the first of a new connection (nothing of
+    it decoded or cached yet; the session's Python modules loaded by a trivial query first)."""
     runs = []
     for _ in range(reps):
-        began = time.perf_counter()
-        conn.execute(sql, (query, start_s, end_s, resolution)).fetchone()
-        runs.append(time.perf_counter() - began)
-    return statistics.median(runs) * 1000, len(body["data"]["result"]), body.get("warnings", [])
+        with psycopg.connect(conn.info.dsn, autocommit=True) as fresh:
+            pid = fresh.execute("SELECT pg_backend_pid()").fetchone()[0]
+            fresh.execute(_RANGE_SQL, ("vector(1)", 0, 1, None))
+            runs.append(_one(fresh, pid, query, start_s, end_s, resolution)[:2])
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def main() -> int:
@@ -141,27 +171,42 @@ def main() -> int:
                   f"{share:.2f} % of the raw rows' bytes")
             if res_s == 3600:
                 raw_per_series_year = raw_bytes / args.series / args.days * 365
-                year = per_window * 24 * 365
+                # a year fills whole periods (720 windows a row): from this run's rows, partly
+                # filled periods at both ends of the range, a row's bytes fitted as a fixed part
+                # plus a part per window
+                fixed, per = conn.execute("SELECT regr_intercept(pg_column_size(r.*), count), "
+                                          "regr_slope(pg_column_size(r.*), count) FROM prom_data.rollup r "
+                                          "WHERE resolution_s = 3600").fetchone()
+                if fixed is None:  # every row as full as the others: no fit
+                    fixed, per = 0.0, per_window
+                year = (24 * 365 / 720) * fixed + 24 * 365 * per
                 print(f"a year of 1 h rollups per series: {year / 1024:.1f} KiB against "
-                      f"{raw_per_series_year / 1024:.0f} KiB of raw rows ({year / raw_per_series_year * 100:.2f} %)")
+                      f"{raw_per_series_year / 1024:.0f} KiB of raw rows ({year / raw_per_series_year * 100:.2f} %; "
+                      f"a row {fixed:.0f} bytes + {per:.2f} per window)")
 
         start_s, end_s = start_ms / 1000 + 3600, end_ms / 1000
         print(f"query_range {QUERY!r}, {args.days} days at step 1 h ({args.reps} runs, median):")
+        print("  (wall ms / server CPU ms; warm: median of the runs after a first in one session; first: the first"
+              " query of new connections, median of 3)")
         for label, resolution in (("1 h rollups", "1h"), ("5 m rollups (auto)", "auto")):
-            ms, n, warnings = timed_query(conn, QUERY, start_s, end_s, resolution, args.reps)
-            print(f"  {label:<20}{ms:>10.0f} ms  {n} series" + (f"  [{warnings[0][:40]}...]" if warnings else ""))
+            ms, cpu, n, warnings = timed_query(conn, QUERY, start_s, end_s, resolution, args.reps)
+            first_ms, first_cpu = first_query(conn, QUERY, start_s, end_s, resolution, 3)
+            print(f"  {label:<20} warm {ms:>6.0f} / {cpu:>5.0f} ms   first {first_ms:>6.0f} / {first_cpu:>5.0f} ms"
+                  f"   {n} series" + (f"  [{warnings[0][:40]}...]" if warnings else ""))
         # raw samples: a read of every sample of the range (170 million at 1,000 series and 15 s, more
         # memory than this shared machine has to spare), so on --raw-series instances: its cost is
         # linear in them
         names = "|".join(f"host-{i:04d}" for i in range(args.raw_series))
         subset = QUERY.replace("requests_total", f'requests_total{{instance=~"{names}"}}')
         if args.raw_series:
-            ms, n, _ = timed_query(conn, subset, start_s, end_s, None, 1)
-            print(f"  {'raw samples':<20}{ms:>10.0f} ms  {n} series (x {args.series / n:.0f}: "
+            ms, cpu, n, _ = timed_query(conn, subset, start_s, end_s, None, 1)
+            print(f"  {'raw samples':<20} warm {ms:>6.0f} / {cpu:>5.0f} ms   {n} series (x {args.series / n:.0f}: "
                   f"{ms * args.series / n / 1000:.1f} s for {args.series})")
             for label, resolution in (("1 h rollups", "1h"), ("5 m rollups", "5m")):
-                ms, n, _ = timed_query(conn, subset, start_s, end_s, resolution, args.reps)
-                print(f"  {label:<20}{ms:>10.0f} ms  {n} series")
+                ms, cpu, n, _ = timed_query(conn, subset, start_s, end_s, resolution, args.reps)
+                first_ms, first_cpu = first_query(conn, subset, start_s, end_s, resolution, 3)
+                print(f"  {label:<20} warm {ms:>6.0f} / {cpu:>5.0f} ms   first {first_ms:>6.0f} / {first_cpu:>5.0f} ms"
+                      f"   {n} series")
     return 0
 
 

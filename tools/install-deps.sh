@@ -11,6 +11,9 @@ SERVER_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-plpython3-15 post
 # PromQL regexes run on RE2 (linear time): Debian has no package of its Python bindings, so the
 # server's Python (the one PL/Python embeds, not the virtualenv's) gets them from PyPI
 SERVER_PIP_PACKAGE="google-re2==1.1.20251105"
+# PromQL's JSON formats a range query's values with orjson, in one C call (promql/api.py
+# value_texts; Debian has no package of it)
+SERVER_JSON_PACKAGE="orjson==3.13.0"
 SERVER_PYTHON=/usr/bin/python3
 # The build (tools/build_extension.py, run by HOST_PYTHON) splits the SQL sources into statements
 # with sqlglot's PostgreSQL tokenizer to check the grants (docs/development.md). Debian's
@@ -42,6 +45,11 @@ if ! "$SERVER_PYTHON" -c "import re2" 2>/dev/null; then
     echo "installing $SERVER_PIP_PACKAGE for the server's Python"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO "$SERVER_PYTHON" -m pip install -q --break-system-packages --root-user-action=ignore "$SERVER_PIP_PACKAGE"
+fi
+if ! "$SERVER_PYTHON" -c "import orjson" 2>/dev/null; then
+    echo "installing $SERVER_JSON_PACKAGE for the server's Python"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO "$SERVER_PYTHON" -m pip install -q --break-system-packages --root-user-action=ignore "$SERVER_JSON_PACKAGE"
 fi
 if ! "$PYTHON" -c "import sqlglot" 2>/dev/null; then
     echo "installing $BUILD_PIP_PACKAGE for the build's Python ($PYTHON)"

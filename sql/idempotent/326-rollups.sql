@@ -281,6 +281,34 @@ COMMENT ON FUNCTION _prom_catalog.apply_rollup_retention() IS
     'Deletes rollup rows whose whole period is past their metric''s rollup retention; returns the rows removed';
 GRANT EXECUTE ON FUNCTION _prom_catalog.apply_rollup_retention() TO prom_maintenance, prom_admin;
 
+-- The windows of a rollup block (prom_data.rollup.block, extension/promscale/rollup/block.py):
+-- window ends and first/last sample times in microseconds since 2000-01-01, the aggregates as
+-- float8 bit patterns (see _prom_catalog.float8_from_bits), every implied column filled in.
+CREATE OR REPLACE FUNCTION _prom_catalog.decode_rollup_block(block bytea,
+    OUT times bigint[], OUT first_times bigint[], OUT last_times bigint[], OUT counts bigint[], OUT sums bigint[],
+    OUT mins bigint[], OUT maxs bigint[], OUT firsts bigint[], OUT lasts bigint[], OUT increases bigint[])
+RETURNS record
+LANGUAGE plpython3u
+IMMUTABLE
+STRICT
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $python$
+decode = SD.get("decode")
+if decode is None:
+    sources = {}  # promscale-embed: promscale.rollup
+    loader = {"__name__": "promscale_embedded_loader"}
+    exec(sources["promscale._loader"][1], loader)
+    decode = SD["decode"] = loader["import_embedded"](sources, "promscale.rollup.block").decode_block
+w = decode(block)
+return [w[c].view("<i8").tolist() for c in ("ends", "first_times", "last_times", "counts", "sums", "mins", "maxs",
+                                             "firsts", "lasts", "increases")]
+$python$;
+COMMENT ON FUNCTION _prom_catalog.decode_rollup_block(bytea) IS
+    'Decodes a rollup row''s block: window ends and sample times (microseconds since 2000-01-01), '
+    'aggregates as float8 bit patterns';
+GRANT EXECUTE ON FUNCTION _prom_catalog.decode_rollup_block(bytea) TO prom_reader, prom_tenant_reader;
+
 -- The rollup views of one metric: prom_rollup_5m.<metric> and prom_rollup_1h.<metric>, one row
 -- per series per window, label columns last (new label keys append columns). Filter on
 -- period_start (the stored row's period: a day for 5m, 30 days for 1h) as well as on time to
@@ -315,14 +343,23 @@ BEGIN
                    _prom_catalog.timestamptz_from_us(x.lt) AS last_time,
                    r.chunk_start AS period_start %3$s
             FROM prom_data.rollup r
+            -- a block row (0019) decodes in one call; rows written before hold a column per
+            -- aggregate (NULL block: the function, STRICT, gives NULLs and coalesce reads them)
+            LEFT JOIN LATERAL _prom_catalog.decode_rollup_block(r.block) b ON true
             CROSS JOIN LATERAL unnest(
-                _prom_catalog.decode_times(r.times), _prom_catalog.decode_times(r.first_times),
-                _prom_catalog.decode_times(r.last_times), _prom_catalog.decode_value_bits(r.counts),
-                _prom_catalog.decode_value_bits(r.sums),
-                _prom_catalog.decode_value_bits(CASE WHEN octet_length(r.mins) = 0 THEN r.firsts ELSE r.mins END),
-                _prom_catalog.decode_value_bits(CASE WHEN octet_length(r.maxs) = 0 THEN r.lasts ELSE r.maxs END),
-                _prom_catalog.decode_value_bits(r.firsts), _prom_catalog.decode_value_bits(r.lasts),
-                CASE WHEN octet_length(r.increases) > 0 THEN _prom_catalog.decode_value_bits(r.increases) END)
+                coalesce(b.times, _prom_catalog.decode_times(r.times)),
+                coalesce(b.first_times, _prom_catalog.decode_times(r.first_times)),
+                coalesce(b.last_times, _prom_catalog.decode_times(r.last_times)),
+                coalesce(b.counts, _prom_catalog.decode_value_bits(r.counts)),
+                coalesce(b.sums, _prom_catalog.decode_value_bits(r.sums)),
+                coalesce(b.mins, _prom_catalog.decode_value_bits(
+                    CASE WHEN octet_length(r.mins) = 0 THEN r.firsts ELSE r.mins END)),
+                coalesce(b.maxs, _prom_catalog.decode_value_bits(
+                    CASE WHEN octet_length(r.maxs) = 0 THEN r.lasts ELSE r.maxs END)),
+                coalesce(b.firsts, _prom_catalog.decode_value_bits(r.firsts)),
+                coalesce(b.lasts, _prom_catalog.decode_value_bits(r.lasts)),
+                coalesce(b.increases,
+                         CASE WHEN octet_length(r.increases) > 0 THEN _prom_catalog.decode_value_bits(r.increases) END))
                 AS x(t, ft, lt, n, su, mi, ma, fi, la, inc)
             JOIN _prom_catalog.series s ON s.id = r.series_id
             WHERE r.resolution_s = %4$s AND %6$s

@@ -134,3 +134,42 @@ def test_instant_query_and_bad_resolution(rolled):
     bad = json.loads(db.execute(
         "SELECT prom_api.query_json('q', %s, NULL, NULL, NULL, '10m')", (t,)).fetchone()[0])
     assert bad["status"] == "error" and bad["errorType"] == "bad_data" and "max_source_resolution" in bad["error"]
+
+
+def to_column_rows(db) -> int:
+    """Rewrites every rollup row in the form written before blocks (migration 0019): one encoded
+    column per aggregate, with the encoders of that form."""
+    from promscale.codec import encode_times
+    from promscale.rollup.block import decode_block
+    from promscale.rollup.rows import TIME_COLUMNS, VALUE_COLUMNS, encode_value_column
+
+    fields = {"times": "ends", "first_times": "first_times", "last_times": "last_times"}
+    rows = db.execute("SELECT resolution_s, series_id, chunk_start, block FROM prom_data.rollup").fetchall()
+    for res, sid, chunk_start, block in rows:
+        w = decode_block(bytes(block))
+        cols = [encode_times(w[fields[c]]) for c in TIME_COLUMNS]
+        cols += [encode_value_column(c, w) for c in VALUE_COLUMNS]
+        db.execute(f"UPDATE prom_data.rollup SET block = NULL, "
+                   f"{', '.join(f'{c} = %s' for c in TIME_COLUMNS + VALUE_COLUMNS)} "
+                   "WHERE resolution_s = %s AND series_id = %s AND chunk_start = %s",
+                   (*cols, res, sid, chunk_start))
+    return len(rows)
+
+
+def test_rows_written_before_blocks_read_the_same(rolled):
+    db, hour = rolled
+    start, end = hour - timedelta(hours=7), hour - timedelta(hours=1)
+    queries = [("sum by (kind) (rate(q[1h]))", "1h", 3600), ("max_over_time(q[30m])", "5m", 300),
+               ("avg_over_time(q[1h])", "5m", 300), ("q", "1h", 3600)]
+    view_sql = "SELECT * FROM prom_rollup_{}.q ORDER BY series_id, time"
+    before = [query_range(db, q, start, end, step, res) for q, res, step in queries]
+    views = [db.execute(view_sql.format(r)).fetchall() for r in ("5m", "1h")]
+    assert to_column_rows(db) > 0
+    assert db.execute("SELECT count(block) FROM prom_data.rollup").fetchone()[0] == 0
+    assert [query_range(db, q, start, end, step, res) for q, res, step in queries] == before
+    assert [db.execute(view_sql.format(r)).fetchall() for r in ("5m", "1h")] == views
+    # maintenance merging new windows into such a row writes it back as a block
+    db.execute("SELECT prom_api.recompute_rollups(%s)", (hour - timedelta(hours=2),))
+    maintain(db)
+    assert db.execute("SELECT count(block) FROM prom_data.rollup").fetchone()[0] > 0
+    assert [query_range(db, q, start, end, step, res) for q, res, step in queries] == before

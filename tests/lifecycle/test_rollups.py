@@ -155,6 +155,25 @@ def test_backfill_behind_the_rollups_is_recomputed_on_request(hourly):
         db.execute("SELECT prom_api.recompute_rollups('infinity')")
 
 
+def test_delete_series_removes_the_deleted_samples_from_the_rollups(hourly):
+    db, ids, hour = hourly
+    write(db, ids, hour - timedelta(hours=5, minutes=-1), 4 * 240, seed=7)
+    maintain(db)
+    done = done_until_us(db)
+    assert assert_matches_reference(db, ids, "rolled", done) > 0
+    # off the window grid in one series (the windows at both ends keep some of their samples),
+    # all of another
+    db.execute("SELECT prom_api.delete_series('rolled{instance=\"h3\"}', %s, %s)",
+               (hour - timedelta(hours=4, minutes=7, seconds=20), hour - timedelta(hours=2, minutes=2, seconds=50)))
+    db.execute("SELECT prom_api.delete_series('rolled{instance=\"h6\"}')")
+    assert assert_matches_reference(db, ids, "rolled", done) > 0
+    assert db.execute("SELECT count(*) FROM prom_data.rollup WHERE series_id = %s", (ids[6],)).fetchone()[0] == 0
+    # a deletion outside every stored window changes nothing, and the next runs add nothing back
+    db.execute("SELECT prom_api.delete_series('rolled', %s, %s)", (hour + timedelta(days=1), hour + timedelta(days=2)))
+    maintain(db)
+    assert assert_matches_reference(db, ids, "rolled", done) > 0
+
+
 def test_maintenance_with_nothing_final_computes_nothing(hourly):
     db, ids, hour = hourly
     db.execute("SELECT prom_api.set_compression_delay('1 day')")

@@ -12,7 +12,8 @@ before, and its level-1 rows are deleted here too, or reads it after, without th
 The head loses rows with a plain DELETE (the series_id index). A compressed row wholly
 inside the range is deleted; one that straddles an end is decoded, cut and written back with
 its level's codecs (RAW for level 1, the full codecs for level 2). Readers with an older
-snapshot keep seeing the old rows, as for any DELETE.
+snapshot keep seeing the old rows, as for any DELETE. Then the rollups of the range are
+corrected (rollup/delete.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from ..codec import (decode_times, decode_values, encode_times, encode_times_raw, encode_values,
                      encode_values_raw)
 from ..httpapi.selectors import SelectorError, parse_match_params, select_series
+from ..rollup.delete import remove_deleted
 
 SERIES_PER_BATCH = 1000  # compressed rows are read for this many series at a time: bounds memory
 _TS = "_prom_catalog.timestamptz_from_us({})"
@@ -87,6 +89,11 @@ def delete_series(plpy: Any, session: dict, selector: str, start_us: int, end_us
     for lo in range(0, len(series_ids), SERIES_PER_BATCH):
         deleted += _delete_compressed(plpy, series_ids[lo:lo + SERIES_PER_BATCH], start_us, end_us,
                                       bucket_interval_us)
+    # the rollups lose the deleted samples' contribution (rollup/delete.py), after the raw
+    # samples are gone: the windows at the range's ends are computed again from what remains
+    rollup_plans: dict = {}
+    for lo in range(0, len(series_ids), SERIES_PER_BATCH):
+        remove_deleted(plpy, rollup_plans, series_ids[lo:lo + SERIES_PER_BATCH], start_us, end_us)
     plpy.execute(plpy.prepare(_DELETE_EXEMPLARS, ["int8[]", "int8", "int8"]), [series_ids, start_us, end_us])
     # series left without samples are garbage-collected like those retention emptied
     plpy.execute(plpy.prepare("SELECT _prom_catalog.mark_unused_series($1)", ["int8[]"]), [series_ids])

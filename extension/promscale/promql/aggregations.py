@@ -35,6 +35,8 @@ def aggregate(ev, node: A.AggregateExpr, ts):
         groups.setdefault(keyf(l), []).append(i)
     if op in ("topk", "bottomk"):
         return topk(vec, groups, param.vals, op == "topk", n)
+    if op == "sum" and len(groups) == len(vec.labels):  # every group one series: no sums to form
+        return _sum_of_singletons(vec, groups, n)
     out_labels, out_vals, out_mask = [], [], []
     for key, rows in groups.items():
         V = vec.vals[rows]
@@ -66,6 +68,20 @@ def aggregate(ev, node: A.AggregateExpr, ts):
     if not out_labels:
         return Vector.empty(n)
     return Vector(out_labels, np.array(out_vals), np.array(out_mask))
+
+
+def _sum_of_singletons(vec: Vector, groups: dict, n: int) -> Vector:
+    """sum by (...) where each group holds one series (a sum by a label that tells the series
+    apart: by (instance) over one series per instance): _sum of each row at once. _sum of one
+    value is the value, and -0.0 where it is missing."""
+    rows = [r[0] for r in groups.values()]
+    M = vec.mask[rows]
+    present = M.any(axis=1)
+    if not present.any():
+        return Vector.empty(n)
+    keep = np.flatnonzero(present)
+    labels = list(groups)
+    return Vector([labels[i] for i in keep.tolist()], np.where(M, vec.vals[rows], -0.0)[keep], M[keep])
 
 
 def _sum(V, M):

@@ -204,10 +204,9 @@ class RollupStorage(SqlStorage):
 
             plans = self.session.setdefault("promql_rollup_plans", {})
             found = read_rollups(self.plpy, plans, self.resolution_s, aggregate, [sid for _, sid in series],
-                                 mint, maxt)
+                                 mint, maxt, self.session)
             for labels, sid in series:
-                if sid in found:
+                if sid in found:  # points in [mint, maxt] only
                     rows.append((labels, *found[sid]))
-            rows = _slice(rows, mint, maxt)
         self.sample_cache.setdefault(key, []).append((mint, maxt, rows))
         return rows

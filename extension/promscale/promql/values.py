@@ -111,6 +111,7 @@ class RollupRangeSeries(RangeSeries):
 class Matrix:
     """A range vector argument: series, and for each step its window [ref - range, ref]."""
 
+    # no __slots__: flat() keeps its arrays in the instance's dict
     def __init__(self, series: list, ref: np.ndarray, rng: int):
         self.series = series
         self.ref = ref  # window end per step (ms)
@@ -124,6 +125,39 @@ class Matrix:
         lo = np.searchsorted(s.t, start, "left")
         hi = np.searchsorted(s.t, self.ref, "right")
         return np.minimum(lo, hi), hi
+
+    def flat(self, name: str) -> np.ndarray:
+        """One attribute (t, v, raw, n) of every series laid end to end, made once."""
+        key = "_flat_" + name
+        hit = self.__dict__.get(key)
+        if hit is None:
+            hit = self.__dict__[key] = np.concatenate([getattr(s, name) for s in self.series])
+        return hit
+
+    def all_windows(self) -> list:
+        """``windows`` of every series, from two searches for all of them: the series' times laid
+        end to end, each series shifted past the previous one's (keys sorted as a whole), and
+        each series' window bounds searched shifted alike. The same indices as ``windows``."""
+        series = self.series
+        if len(series) < 16:
+            return [self.windows(s) for s in series]
+        start = self.ref - self.range
+        if self.start_shift is not None:
+            start = start + self.start_shift
+        lengths = np.fromiter((len(s.t) for s in series), dtype=np.int64, count=len(series))
+        t = self.flat("t")
+        if not len(t) or t.dtype.kind != "i":
+            return [self.windows(s) for s in series]
+        low = min(int(t.min()), int(start.min()))
+        span = max(int(t.max()), int(self.ref.max())) - low + 1
+        if span * len(series) >= 1 << 62:  # the shifted keys would leave int64
+            return [self.windows(s) for s in series]
+        shift = np.arange(len(series), dtype=np.int64) * span
+        keys = (t - low) + np.repeat(shift, lengths)
+        offsets = (np.cumsum(lengths) - lengths)[:, None]
+        lo = np.searchsorted(keys, (start - low)[None, :] + shift[:, None], "left") - offsets
+        hi = np.searchsorted(keys, (self.ref - low)[None, :] + shift[:, None], "right") - offsets
+        return list(zip(np.minimum(lo, hi), hi))
 
 
 def merge_rows(labels: list, vals: np.ndarray, mask: np.ndarray, check: bool = True) -> Vector:

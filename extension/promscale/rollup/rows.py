@@ -1,5 +1,7 @@
-"""Rows of ``prom_data.rollup``: one per series, resolution and period, each column the
-windows' values of one aggregate encoded with the compressed rows' codecs.
+"""Rows of ``prom_data.rollup``: one per series, resolution and period, the windows of all
+aggregates in one compressed block (block.py). Rows written before blocks hold a column per
+aggregate, encoded with the compressed rows' codecs: still read, and rewritten as a block when
+new windows are merged into them.
 
 New windows are merged into the stored row of their period (a period fills up over many
 maintenance runs); a window computed again replaces the stored one.
@@ -11,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ..codec import decode_times, decode_values, encode_times, encode_values
+from ..codec import decode_times, decode_values, encode_values
 from . import PERIOD_S
-from .windows import AGGREGATES, Windows
+from .block import decode_block, encode_block
+from .windows import AGGREGATES, FIELDS, Windows
 
 TIME_COLUMNS = ("times", "first_times", "last_times")
 VALUE_COLUMNS = AGGREGATES
@@ -21,26 +24,23 @@ VALUE_COLUMNS = AGGREGATES
 _TIME_FIELDS = {"times": "ends", "first_times": "first_times", "last_times": "last_times"}
 
 _STORED_SQL = """
-    SELECT r.series_id, _prom_catalog.timestamptz_to_us(r.chunk_start) AS key, {columns}
+    SELECT r.series_id, _prom_catalog.timestamptz_to_us(r.chunk_start) AS key, r.block, {columns}
     FROM prom_data.rollup r
     JOIN unnest($2::int8[], $3::int8[]) AS k(s, b)
       ON r.resolution_s = $1 AND r.series_id = k.s AND r.chunk_start = _prom_catalog.timestamptz_from_us(k.b)
 """.format(columns=", ".join(f"r.{c}" for c in TIME_COLUMNS + VALUE_COLUMNS))
 
 _UPSERT_SQL = """
-    INSERT INTO prom_data.rollup (resolution_s, series_id, chunk_start, count, {columns})
-    SELECT $1, u.s, _prom_catalog.timestamptz_from_us(u.b), u.n, {u_columns}
-    FROM unnest($2::int8[], $3::int8[], $4::int4[], {params}) AS u(s, b, n, {columns})
+    INSERT INTO prom_data.rollup (resolution_s, series_id, chunk_start, count, block)
+    SELECT $1, u.s, _prom_catalog.timestamptz_from_us(u.b), u.n, u.block
+    FROM unnest($2::int8[], $3::int8[], $4::int4[], $5::bytea[]) AS u(s, b, n, block)
     ON CONFLICT (resolution_s, series_id, chunk_start) DO UPDATE SET
-        count = excluded.count, {updates}
-""".format(columns=", ".join(TIME_COLUMNS + VALUE_COLUMNS),
-           u_columns=", ".join(f"u.{c}" for c in TIME_COLUMNS + VALUE_COLUMNS),
-           params=", ".join(f"${i + 5}::bytea[]" for i in range(len(TIME_COLUMNS + VALUE_COLUMNS))),
-           updates=", ".join(f"{c} = excluded.{c}" for c in TIME_COLUMNS + VALUE_COLUMNS))
+        count = excluded.count, block = excluded.block, {updates}
+""".format(updates=", ".join(f"{c} = NULL" for c in TIME_COLUMNS + VALUE_COLUMNS))
 
 
-# Columns left empty when they equal what other columns imply, which is the rule for counters
-# without a reset in the row (a counter only rises: its minimum is the first value, its maximum
+# Rows written before blocks (migration 0019): columns left empty when they equal what other
+# columns imply, which is the rule for counters without a reset in the row (a counter only rises: its minimum is the first value, its maximum
 # the last, its increase their difference). Checked bit for bit when writing; readers (and the
 # views, in SQL) derive the column again.
 IMPLIED = {
@@ -51,6 +51,8 @@ IMPLIED = {
 
 
 def encode_value_column(name: str, columns: dict) -> bytes:
+    """A value column in the form of rows written before blocks: no longer written, kept so the
+    tests can make such rows (tests/lifecycle/test_rollup_queries.py) and read them back."""
     values = columns[name]
     implied = IMPLIED.get(name)
     if implied is not None and len(values):
@@ -87,12 +89,20 @@ def period_starts(ends_us: np.ndarray, resolution_s: int) -> np.ndarray:
 
 
 def decode_row(row: dict, series_id: int) -> Windows:
-    """The windows of a stored row (a dict with the table's columns)."""
+    """The windows of a stored row (a dict with the table's columns), either form."""
+    if row.get("block") is not None:
+        w = decode_block(row["block"])
+        return Windows(series_ids=np.full(len(w["ends"]), series_id, dtype=np.int64),
+                       **{f: w[f] for f in FIELDS[1:]})
     ends = decode_times(row["times"])
     values = decode_value_columns(row, VALUE_COLUMNS)
     return Windows(series_ids=np.full(len(ends), series_id, dtype=np.int64), ends=ends,
                    first_times=decode_times(row["first_times"]), last_times=decode_times(row["last_times"]),
                    **values)
+
+
+def encode_row(part: Windows) -> bytes:
+    return encode_block({f: getattr(part, f) for f in FIELDS[1:]})
 
 
 def merge(stored: Windows, fresh: Windows) -> Windows:
@@ -114,22 +124,16 @@ def write_windows(plpy: Any, plans: dict, resolution_s: int, fresh: Windows) -> 
     sids, bkeys = fresh.series_ids[cuts].tolist(), keys[cuts].tolist()
     if "rollup_stored" not in plans:
         plans["rollup_stored"] = plpy.prepare(_STORED_SQL, ["int4", "int8[]", "int8[]"])
-        plans["rollup_upsert"] = plpy.prepare(
-            _UPSERT_SQL, ["int4", "int8[]", "int8[]", "int4[]"] + ["bytea[]"] * len(TIME_COLUMNS + VALUE_COLUMNS))
+        plans["rollup_upsert"] = plpy.prepare(_UPSERT_SQL, ["int4", "int8[]", "int8[]", "int4[]", "bytea[]"])
     stored = {(r["series_id"], r["key"]): r for r in plpy.execute(plans["rollup_stored"], [resolution_s, sids, bkeys])}
     counts: list[int] = []
-    columns: dict[str, list[bytes]] = {c: [] for c in TIME_COLUMNS + VALUE_COLUMNS}
+    blocks: list[bytes] = []
     for i, (sid, key) in enumerate(zip(sids, bkeys)):
         part = fresh.take(slice(int(bounds[i]), int(bounds[i + 1])))
         old = stored.get((sid, key))
         if old is not None:
             part = merge(decode_row(old, sid), part)
         counts.append(len(part))
-        for c in TIME_COLUMNS:
-            columns[c].append(encode_times(getattr(part, _TIME_FIELDS[c])))
-        values = {c: getattr(part, c) for c in VALUE_COLUMNS}
-        for c in VALUE_COLUMNS:
-            columns[c].append(encode_value_column(c, values))
-    plpy.execute(plans["rollup_upsert"], [resolution_s, sids, bkeys, counts]
-                 + [columns[c] for c in TIME_COLUMNS + VALUE_COLUMNS])
+        blocks.append(encode_row(part))
+    plpy.execute(plans["rollup_upsert"], [resolution_s, sids, bkeys, counts, blocks])
     return len(sids)

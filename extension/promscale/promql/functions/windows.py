@@ -39,7 +39,7 @@ class RangeCall:
         """(lo, hi) per series, each an array over the steps. Computed on first use, so that
         a function may still move the windows (Matrix.start_shift) before."""
         if self._windows is None:
-            self._windows = [self.matrix.windows(s) for s in self.matrix.series]
+            self._windows = self.matrix.all_windows()
         return self._windows
 
     def any_window_has_samples(self) -> bool:
@@ -111,14 +111,14 @@ def extrapolated_rate(mat: Matrix, windows: list, is_counter: bool, is_rate: boo
         shape = (len(mat.series), len(mat.ref))
         return np.zeros(shape), np.zeros(shape, dtype=bool)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    t = np.concatenate([s.t for s in mat.series])
-    v = np.concatenate([s.v for s in mat.series]).astype(float, copy=False)
+    t = mat.flat("t")
+    v = mat.flat("v").astype(float, copy=False)
     lo = np.stack([w[0] for w in windows]) + starts[:, None]
     hi = np.stack([w[1] for w in windows]) + starts[:, None]
     raw = n = None
     if all(isinstance(s, RollupRangeSeries) for s in mat.series):  # read from rollups
-        raw = np.concatenate([s.raw for s in mat.series])
-        n = np.concatenate([s.n for s in mat.series])
+        raw = mat.flat("raw")
+        n = mat.flat("n")
     return _extrapolated_rate(t, v, starts, lengths, lo, hi, mat.ref, mat.range, is_counter, is_rate, raw, n)
 
 
@@ -137,10 +137,16 @@ def _extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_r
         cnt = np.where(ok, n[hi1] - n[li] + 1, cnt)
     tf, tl = t[li].astype(float), t[hi1].astype(float)
     result = last - first
+    falls = None
     if is_counter and len(v) > 1:
+        falls = v[1:] < v[:-1]
+        firsts = starts[(lengths > 0) & (starts > 0)]
+        falls[firsts - 1] = False  # a series' first sample follows another series
+        if not falls.any():  # no counter reset anywhere (always so on rollups' adjusted counter)
+            falls = None
+    if falls is not None:
         drops = np.zeros(len(v))
-        drops[1:] = np.where(v[1:] < v[:-1], v[:-1], 0.0)
-        drops[starts[lengths > 0]] = 0.0  # a series' first sample follows another series
+        drops[1:] = np.where(falls, v[:-1], 0.0)
         dropped = np.concatenate([[0], np.cumsum(drops != 0)])
         # counter resets are rare: the series that have one get the drops inside each window
         # (pairs (i-1, i) with lo < i < hi) added from a cumulative sum of their own, the sums
