@@ -9,6 +9,8 @@ import json
 import psycopg
 import pytest
 
+from support.leaks import values_seen
+
 T = "2024-01-01 00:00:00+00"
 TS = 1704067200.0
 VALUE = {"team-a": 1.0, "team-b": 100.0, "": 1000.0}
@@ -133,16 +135,6 @@ def test_revoke_takes_the_views_and_functions_back(pg_cluster, db_name, db, stor
     db.execute("SELECT prom_api.grant_tenant('tenancy_analyst', 'team-a')")  # for the fixture's revoke
 
 
-# A function of the analyst's own (in pg_temp: every role may create temporary objects unless an
-# administrator revoked TEMP) that reports each value it is given and costs nothing, so that the
-# planner would like to evaluate it before the views' own visibility filter.
-LEAKING_FUNCTION = """
-CREATE FUNCTION pg_temp.leak(anyelement) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $$
-BEGIN
-    RAISE NOTICE 'seen: %', $1;
-    RETURN true;
-END $$"""
-
 LEAKING_READS = [
     "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(value)",
     "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(labels::text)",
@@ -165,12 +157,7 @@ def test_an_analysts_own_function_sees_only_its_tenants_rows(analyst, db, sql):
                                         "WHERE key = '__tenant__' AND value = 'team-a')").fetchall()]
     other_ids = [r[0] for r in db.execute("SELECT id FROM _prom_catalog.series WHERE NOT (id = ANY(%s))",
                                           (own_ids,)).fetchall()]
-    seen: list[str] = []
-    analyst.add_notice_handler(lambda diag: seen.append(diag.message_primary or ""))
-    with analyst.transaction():
-        analyst.execute(LEAKING_FUNCTION)
-        analyst.execute(sql)
-        analyst.execute("DROP FUNCTION pg_temp.leak(anyelement)")
+    seen = values_seen(analyst, sql)
     text = "\n".join(seen)
     assert seen or "rollup" in sql, "the function ran on no row at all: the test would prove nothing"
     assert "b-secret" not in text and "team-b" not in text and "nobody" not in text

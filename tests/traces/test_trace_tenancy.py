@@ -29,6 +29,7 @@ from werkzeug.serving import make_server
 
 from pyconnector import Config, create_app
 from pyconnector.otlp.grpc_server import create_server
+from support.leaks import values_seen
 from test_otlp_grpc import one_span
 
 A_TOKEN = "trace-tenant-a-token-0123456789"
@@ -373,16 +374,7 @@ def test_grpc_without_authentication_trusts_the_metadata(trace_config, sent, adm
         server.stop(grace=None).wait()
 
 
-# An analyst's own function that reports what it is given and costs nothing, so that the planner would
-# run it before the views' tenant filter; and conditions whose error would tell what a row holds.
-LEAKING_FUNCTION = """
-CREATE FUNCTION pg_temp.leak(anyelement) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $$
-BEGIN
-    RAISE NOTICE 'seen: %', $1;
-    RETURN true;
-END $$"""
-
-
+# An analyst's own function (support/leaks.py), and conditions whose error would tell what a row holds.
 @pytest.mark.parametrize("sql", [
     "SELECT count(*) FROM ps_trace.span WHERE pg_temp.leak(span_tags)",
     "SELECT count(*) FROM ps_trace.span WHERE pg_temp.leak(resource_tags) AND start_time > '2000-01-01'",
@@ -394,12 +386,7 @@ END $$"""
 def test_an_analysts_own_function_sees_only_its_tenants_spans(stored, analyst, sql):
     """The trace views are security barriers: a condition of the caller's that is not leakproof runs only
     on rows the tenant filter let through."""
-    seen: list[str] = []
-    analyst.add_notice_handler(lambda diag: seen.append(diag.message_primary or ""))
-    with analyst.transaction():
-        analyst.execute(LEAKING_FUNCTION)
-        analyst.execute(sql)
-        analyst.execute("DROP FUNCTION pg_temp.leak(anyelement)")
+    seen = values_seen(analyst, sql)
     text = "\n".join(seen)
     assert seen, "the function ran on no row: the test would prove nothing"
     assert not any(other in text for other in OTHERS), text
