@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import PERIOD_S, RESOLUTIONS_S
-from .rows import decode_row, encode_row
+from .rows import decode_row, encode_row, merge
 from .windows import Windows, compute_windows
 
 _LOCK = "SELECT pg_catalog.pg_advisory_xact_lock(1886547840, 0)"  # the maintenance step's (326-rollups.sql)
@@ -80,9 +80,8 @@ def _cut_rows(rows, fresh: dict, start_us: int, end_us: int, gone: list, changed
         kept = stored.take(~touched)
         redo = fresh.get(sid)
         if edge.any() and redo is not None:
-            redo = redo.take(np.isin(redo.ends, stored.ends[edge]))
-            both = Windows(*(np.concatenate([getattr(kept, f), getattr(redo, f)]) for f in kept.__dataclass_fields__))
-            kept = both.take(np.argsort(both.ends, kind="stable"))
+            # the recomputed windows end where touched ones did: none has the end of a kept one
+            kept = merge(kept, redo.take(np.isin(redo.ends, stored.ends[edge])))
         key = (row["resolution_s"], sid, row["key"])
         if len(kept):
             changed.append((*key, len(kept), encode_row(kept)))
@@ -109,6 +108,4 @@ def _boundary_windows(plpy: Any, plans: dict, series_ids: list[int], start_us: i
         cuts = np.flatnonzero(np.r_[True, w.series_ids[1:] != w.series_ids[:-1], True])
         for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
             out.setdefault(int(w.series_ids[a]), []).append(w.take(slice(a, b)))
-    return {sid: ws[0] if len(ws) == 1 else Windows(*(np.concatenate([getattr(x, f) for x in ws])
-                                                      for f in ws[0].__dataclass_fields__))
-            for sid, ws in out.items()}
+    return {sid: ws[0] if len(ws) == 1 else Windows.concat(ws) for sid, ws in out.items()}

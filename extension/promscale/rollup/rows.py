@@ -107,7 +107,7 @@ def encode_row(part: Windows) -> bytes:
 
 def merge(stored: Windows, fresh: Windows) -> Windows:
     """Windows of one series from both, ordered by end; fresh ones win an equal end."""
-    both = Windows(*(np.concatenate([getattr(stored, f), getattr(fresh, f)]) for f in stored.__dataclass_fields__))
+    both = Windows.concat([stored, fresh])
     order = np.argsort(both.ends, kind="stable")
     both = both.take(order)
     keep = np.r_[both.ends[1:] != both.ends[:-1], True]  # the later of equal ends: the fresh one

@@ -37,6 +37,11 @@ class Windows:
     def take(self, index) -> "Windows":
         return Windows(*(getattr(self, f)[index] for f in FIELDS))
 
+    @staticmethod
+    def concat(parts: list["Windows"]) -> "Windows":
+        """The windows of all parts, one after the other (no reordering)."""
+        return Windows(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
+
 
 FIELDS = ("series_ids", "ends", "first_times", "last_times") + AGGREGATES
 
