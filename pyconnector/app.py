@@ -186,8 +186,7 @@ class Connector:
                     response.headers.add("WWW-Authenticate", challenge)
             return response
         if isinstance(exc, tenancy.TenantRefused):
-            self.telemetry.error("unauthorized" if exc.status == 401 else "forbidden" if exc.status == 403
-                                 else "bad_request")
+            self.telemetry.error(exc.error_kind)
             log.info("%s %s from %s: %d %s", request.method, request.path, request.remote_addr, exc.status, exc)
             return text_response(exc.status, str(exc))
         if isinstance(exc, HTTPException):

@@ -81,6 +81,11 @@ class TenantRefused(Exception):
         super().__init__(message)
         self.status = status
 
+    @property
+    def error_kind(self) -> str:
+        """The /metrics error kind of the refusal (telemetry.py), on every listener alike."""
+        return {401: "unauthorized", 403: "forbidden"}.get(self.status, "bad_request")
+
 
 @dataclass(frozen=True)
 class Tenancy:

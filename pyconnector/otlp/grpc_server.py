@@ -111,8 +111,7 @@ class TenantInterceptor(grpc.ServerInterceptor):
             try:
                 tenant = self.tenancy.resolve(auth.current_identity(), header, self.authenticated)
             except TenantRefused as exc:
-                self.telemetry.error("unauthorized" if exc.status == 401 else "forbidden" if exc.status == 403
-                                     else "bad_request")
+                self.telemetry.error(exc.error_kind)
                 context.abort(STATUS_OF_REFUSAL[exc.status], str(exc))
             token = tenancy.set_current_tenant(tenant)
             try:
