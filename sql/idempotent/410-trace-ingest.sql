@@ -206,6 +206,7 @@ DECLARE
     span_resource_ids bigint[];
     span_scope_ids bigint[];
     span_tenants text[];
+    span_services text[];
     requested text := _prom_catalog.request_tenant();
     visible text[] := _prom_catalog.visible_tenants();
     resource_tenants text[];
@@ -252,12 +253,10 @@ BEGIN
     scope_ids := _ps_trace.get_or_create_scope_ids(
         scope_names, scope_versions, scope_attributes, scope_dropped, scope_schema_urls);
     SELECT array_agg(resource_ids[r] ORDER BY o), array_agg(scope_ids[c] ORDER BY o),
-           array_agg(resource_tenants[r] ORDER BY o)
-    INTO span_resource_ids, span_scope_ids, span_tenants
+           array_agg(resource_tenants[r] ORDER BY o), array_agg(resource_service_names[r] ORDER BY o)
+    INTO span_resource_ids, span_scope_ids, span_tenants, span_services
     FROM unnest(span_resource, span_scope) WITH ORDINALITY AS x(r, c, o);
-    operation_ids := _ps_trace.get_or_create_operation_ids(span_tenants,
-        ARRAY(SELECT resource_service_names[r] FROM unnest(span_resource) WITH ORDINALITY AS x(r, o) ORDER BY o),
-        names, kinds);
+    operation_ids := _ps_trace.get_or_create_operation_ids(span_tenants, span_services, names, kinds);
     -- closed chunks may be packed concurrently: wait for a packer at work on them, keep the
     -- next one out until we commit (455-trace-packing.sql)
     PERFORM 1 FROM _ps_trace.chunk c
