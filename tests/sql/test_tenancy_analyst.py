@@ -141,7 +141,6 @@ LEAKING_READS = [
     "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(owner)",
     "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(series_id) AND time > '2000-01-01'",
     "SELECT count(*) FROM prom_metric.m WHERE pg_temp.leak(value) AND labels ? ('job' == 'api')",
-    "SELECT count(*) FROM prom_rollup_5m.m WHERE pg_temp.leak(sum) OR pg_temp.leak(labels::text)",
     "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(labels::text)",
     "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(owner)",
     "SELECT count(*) FROM prom_series.m WHERE pg_temp.leak(label_ids)",
@@ -159,7 +158,7 @@ def test_an_analysts_own_function_sees_only_its_tenants_rows(analyst, db, sql):
                                           (own_ids,)).fetchall()]
     seen = values_seen(analyst, sql)
     text = "\n".join(seen)
-    assert seen or "rollup" in sql, "the function ran on no row at all: the test would prove nothing"
+    assert seen, "the function ran on no row at all: the test would prove nothing"
     assert "b-secret" not in text and "team-b" not in text and "nobody" not in text
     assert "seen: 100" not in text and "seen: 1000" not in text
     if "series_id" in sql:
@@ -203,6 +202,8 @@ def test_an_analyst_matches_labels_with_the_jsonb_operators(analyst):
 
 
 def test_every_metric_view_is_a_security_barrier(db, stored):
+    """The rollup views hold no row in this fixture (nothing rolled up), so the leak tests above
+    cannot try them: they must be barriers as the others are."""
     views = db.execute("SELECT n.nspname, c.relname, coalesce(c.reloptions, '{}') FROM pg_class c "
                        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND n.nspname = "
                        "ANY('{prom_series,prom_metric,prom_rollup_5m,prom_rollup_1h}')").fetchall()
