@@ -31,9 +31,12 @@ EXTENSION_SOURCES := sql/bootstrap.sql $(wildcard sql/migrations/*.sql sql/idemp
 
 # The planner library (src/): time filters on the prom_metric views bound the compressed rows
 # they read, and the `label_ids ? matcher` operators keep the GIN index behind the views' security
-# barrier (docs/architecture.md). No LLVM bitcode: JIT inlining of a planner hook gains nothing.
+# barrier (docs/architecture.md); the query kernels (src/query_kernels.c) are the loops of a range
+# query over many windows and points. No LLVM bitcode: JIT inlining of a planner hook gains nothing.
+# No floating-point contraction: the kernels give the bits of the NumPy code they stand for.
 MODULE_big = promscale
-OBJS = src/compressed_time_bounds.o src/label_matchers.o
+OBJS = src/compressed_time_bounds.o src/label_matchers.o src/query_kernels.o
+PG_CFLAGS = -ffp-contract=off
 override with_llvm = no
 
 # PGXS exists only once postgresql-server-dev is installed (make deps does that)

@@ -25,3 +25,26 @@ BEGIN
 END
 $$;
 LOAD 'promscale';
+
+-- The query kernels (src/query_kernels.c) in the same library: PL/Python opens its file with
+-- ctypes (extension/promscale/promql/kernels.py). The answer is "<ABI version> <file>".
+CREATE OR REPLACE FUNCTION _prom_catalog.query_kernels_library()
+RETURNS text
+LANGUAGE c
+STABLE PARALLEL SAFE
+AS '$libdir/promscale', 'query_kernels_library';
+COMMENT ON FUNCTION _prom_catalog.query_kernels_library() IS
+    'The ABI version of the query kernels and the file of the library that holds them (src/query_kernels.c)';
+GRANT EXECUTE ON FUNCTION _prom_catalog.query_kernels_library() TO prom_reader, prom_tenant_reader;
+
+-- A response body written in PL/Python, as text: the PL/Python functions that write large bodies
+-- return them as UTF-8 bytea, and their SQL wrappers (100-promql.sql, 210-http-api.sql) make
+-- text of it here, checked as UTF-8, without PL/Python's copies of a returned str. Called by
+-- those SECURITY DEFINER wrappers only: no role is granted it.
+CREATE OR REPLACE FUNCTION _prom_catalog.utf8_text(body bytea)
+RETURNS text
+LANGUAGE c
+IMMUTABLE STRICT PARALLEL SAFE
+AS '$libdir/promscale', 'utf8_text';
+COMMENT ON FUNCTION _prom_catalog.utf8_text(bytea) IS
+    'UTF-8 bytes as text (checked, converted to the database encoding when it is another)';

@@ -261,13 +261,15 @@ COMMENT ON FUNCTION prom_api.query_json(text, float8, text, float8, float8, text
     'PromQL instant query, reading raw samples or rollups (max_source_resolution raw, 5m, 1h or auto); the /api/v1/query response body';
 GRANT EXECUTE ON FUNCTION prom_api.query_json(text, float8, text, float8, float8, text) TO prom_reader, prom_tenant_reader;
 
-CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
-                                                     timeout text, lookback_delta float8, subquery_step float8,
-                                                     max_source_resolution text)
-RETURNS text
+-- A range query's body can be tens of megabytes (a month of hourly steps over 1,000 series: 24
+-- MB): it leaves PL/Python as UTF-8 bytes and becomes text in C (utf8_text, 035-planner-library.sql),
+-- not through PL/Python's copies of a returned str (~40 ms for 24 MB).
+CREATE OR REPLACE FUNCTION _prom_catalog.promql_range_body(query text, start float8, "end" float8, step float8,
+                                                           timeout text, lookback_delta float8, subquery_step float8,
+                                                           max_source_resolution text)
+RETURNS bytea
 LANGUAGE plpython3u
 STABLE
-SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $python$
@@ -277,6 +279,24 @@ api = GD["promscale"].module(plpy, "promscale.promql.api")
 return api.query_range_json(plpy, GD, query, start, end, step, timeout, lookback_delta, subquery_step,
                             max_source_resolution)
 $python$;
+COMMENT ON FUNCTION _prom_catalog.promql_range_body(text, float8, float8, float8, text, float8, float8, text) IS
+    'prom_api.query_range_json''s body as UTF-8 bytes';
+
+CREATE OR REPLACE FUNCTION prom_api.query_range_json(query text, start float8, "end" float8, step float8,
+                                                     timeout text, lookback_delta float8, subquery_step float8,
+                                                     max_source_resolution text)
+RETURNS text
+LANGUAGE plpgsql  -- not sql: a SQL function's result passes through a tuplestore, which spills 24 MB to disk
+STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+BEGIN
+    RETURN _prom_catalog.utf8_text(_prom_catalog.promql_range_body(query, start, "end", step, timeout,
+                                                                   lookback_delta, subquery_step, max_source_resolution));
+END
+$$;
 COMMENT ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text) IS
     'PromQL range query, reading raw samples or rollups (max_source_resolution raw, 5m, 1h or auto); the /api/v1/query_range response body';
 GRANT EXECUTE ON FUNCTION prom_api.query_range_json(text, float8, float8, float8, text, float8, float8, text)

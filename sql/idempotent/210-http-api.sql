@@ -107,20 +107,40 @@ GRANT EXECUTE ON FUNCTION prom_api.query_exemplars_json(text, double precision, 
 -- query needs ({"subquery_step": seconds}). Every check, conversion and message is
 -- Prometheus 2.42's (promscale.httpapi.params); the answer is the HTTP status and the complete
 -- body (NULL: no content), errors included. See docs/http-api.md.
-CREATE OR REPLACE FUNCTION prom_api.http_api(endpoint text, form jsonb, settings jsonb DEFAULT '{}',
-                                             OUT status int, OUT body text)
+-- The body leaves PL/Python as UTF-8 bytes and becomes text in C (_prom_catalog.utf8_text): a
+-- range query's body can be tens of megabytes, which PL/Python's conversion of a str copies four times.
+CREATE OR REPLACE FUNCTION _prom_catalog.http_api_utf8(endpoint text, form jsonb, settings jsonb,
+                                                       OUT status int, OUT body bytea)
 LANGUAGE plpython3u
 STABLE
-SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
 SET search_path = pg_catalog, pg_temp
-SET jit = off  -- JIT would compile each catalog or sample scan for ~200 ms (see docs/performance.md)
+SET jit = off
 AS $python$
 import json
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 mod = GD["promscale"].module(plpy, "promscale.httpapi.endpoints")
-return mod.http_api(plpy, GD, endpoint, json.loads(form), json.loads(settings or "{}"))
+status, body = mod.http_api(plpy, GD, endpoint, json.loads(form), json.loads(settings or "{}"))
+return status, body.encode() if isinstance(body, str) else body
 $python$;
+COMMENT ON FUNCTION _prom_catalog.http_api_utf8(text, jsonb, jsonb) IS
+    'prom_api.http_api''s answer, the body as UTF-8 bytes';
+
+CREATE OR REPLACE FUNCTION prom_api.http_api(endpoint text, form jsonb, settings jsonb DEFAULT '{}',
+                                             OUT status int, OUT body text)
+LANGUAGE plpgsql  -- not sql: a SQL function's result passes through a tuplestore, which spills a large body to disk
+STABLE
+SECURITY DEFINER  -- prom_tenant_reader may not read the catalog: 012-tenancy.sql
+SET search_path = pg_catalog, pg_temp
+SET jit = off  -- JIT would compile each catalog or sample scan for ~200 ms (see docs/performance.md)
+AS $$
+DECLARE
+    utf8 bytea;
+BEGIN
+    SELECT a.status, a.body INTO status, utf8 FROM _prom_catalog.http_api_utf8(endpoint, form, settings) a;
+    body := _prom_catalog.utf8_text(utf8);
+END
+$$;
 COMMENT ON FUNCTION prom_api.http_api(text, jsonb, jsonb) IS
     'One Prometheus HTTP API v1 request (endpoint: the path after /api/v1/; form: its parameters as received): the HTTP status and response body';
 GRANT EXECUTE ON FUNCTION prom_api.http_api(text, jsonb, jsonb) TO prom_reader, prom_tenant_reader;
@@ -135,7 +155,8 @@ import json
 if "promscale" not in GD:
     plpy.execute("SELECT _ps_catalog.python_bootstrap()")
 mod = GD["promscale"].module(plpy, "promscale.httpapi.endpoints")
-return mod.http_api(plpy, GD, endpoint, json.loads(form), {}, admin=True)
+status, body = mod.http_api(plpy, GD, endpoint, json.loads(form), {}, admin=True)
+return status, body.decode() if isinstance(body, bytes) else body
 $python$;
 COMMENT ON FUNCTION prom_api.http_admin_api(text, jsonb) IS
     'One request of the Prometheus admin API (admin/tsdb/delete_series): the HTTP status and response body (NULL: none)';

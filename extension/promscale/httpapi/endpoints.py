@@ -21,7 +21,9 @@ from ..rules import api as rules_api
 from . import catalog_api, exemplars_api, gojson, params
 from .params import BadData, first, invalid
 
-Answer = tuple[int, "str | None"]  # (HTTP status, body; None: no body)
+# (HTTP status, body; None: no body). A range query's body is UTF-8 bytes (promql/api.py's
+# range_body writes it so: it can be tens of megabytes); the others are str.
+Answer = tuple[int, "str | bytes | None"]
 _LABEL_VALUES = re.compile(r"label/(.*)/values", re.DOTALL)
 
 # 2.42 divides by the millisecond step and fails so (a step under 1 ms passes the checks)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 STALE_NAN_BITS = 0x7FF0000000000002
 
 
@@ -135,29 +137,48 @@ class Matrix:
         return hit
 
     def all_windows(self) -> list:
-        """``windows`` of every series, from two searches for all of them: the series' times laid
-        end to end, each series shifted past the previous one's (keys sorted as a whole), and
-        each series' window bounds searched shifted alike. The same indices as ``windows``."""
+        """``windows`` of every series: (lo, hi) per series, rows of window_bounds's arrays when
+        those exist."""
+        bounds = self.window_bounds()
+        if bounds is None:
+            return [self.windows(s) for s in self.series]
+        return list(zip(*bounds))
+
+    def window_bounds(self):
+        """``windows`` of every series as two arrays (series x steps), made once; None when they
+        are cheaper per series (few series) or cannot be made at once (float times; keys that
+        would leave int64). With the kernels (kernels.py), one forward walk per series; else two
+        searches for all series: the series' times laid end to end, each series shifted past the
+        previous one's (keys sorted as a whole), and each series' window bounds searched shifted
+        alike. The same indices as ``windows``."""
+        if "_bounds" in self.__dict__:
+            return self._bounds
+        self._bounds = self._window_bounds()
+        return self._bounds
+
+    def _window_bounds(self):
         series = self.series
         if len(series) < 16:
-            return [self.windows(s) for s in series]
+            return None
         start = self.ref - self.range
         if self.start_shift is not None:
             start = start + self.start_shift
         lengths = np.fromiter((len(s.t) for s in series), dtype=np.int64, count=len(series))
         t = self.flat("t")
         if not len(t) or t.dtype.kind != "i":
-            return [self.windows(s) for s in series]
+            return None
+        offsets = np.cumsum(lengths) - lengths
+        if kernels.loaded() and (np.diff(start) >= 0).all() and (np.diff(self.ref) >= 0).all():
+            return kernels.window_bounds(t, offsets, lengths, start, self.ref)
         low = min(int(t.min()), int(start.min()))
         span = max(int(t.max()), int(self.ref.max())) - low + 1
         if span * len(series) >= 1 << 62:  # the shifted keys would leave int64
-            return [self.windows(s) for s in series]
+            return None
         shift = np.arange(len(series), dtype=np.int64) * span
         keys = (t - low) + np.repeat(shift, lengths)
-        offsets = (np.cumsum(lengths) - lengths)[:, None]
-        lo = np.searchsorted(keys, (start - low)[None, :] + shift[:, None], "left") - offsets
-        hi = np.searchsorted(keys, (self.ref - low)[None, :] + shift[:, None], "right") - offsets
-        return list(zip(np.minimum(lo, hi), hi))
+        lo = np.searchsorted(keys, (start - low)[None, :] + shift[:, None], "left") - offsets[:, None]
+        hi = np.searchsorted(keys, (self.ref - low)[None, :] + shift[:, None], "right") - offsets[:, None]
+        return np.minimum(lo, hi), hi
 
 
 def merge_rows(labels: list, vals: np.ndarray, mask: np.ndarray, check: bool = True) -> Vector:

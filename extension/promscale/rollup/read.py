@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..codec import decode_times
+from ..promql import kernels
 from . import PERIOD_S
 from .block import decode_blocks
 from .rows import decode_value_columns
@@ -130,12 +131,19 @@ def read_rollups(plpy: Any, plans: dict, resolution_s: int, aggregate: str, seri
         sids = sids[keep]
     if not len(sids):
         return {}
-    t, v, extra, point_sids = _pseudo(aggregate, w, sids)
     # the points inside [mint, maxt] (a window overlapping the range can hold points outside it)
-    inside = (t >= mint_ms) & (t <= maxt_ms)
-    if not inside.all():
-        t, v, point_sids = t[inside], v[inside], point_sids[inside]
-        extra = {k: a[inside] for k, a in extra.items()}
+    if aggregate in ("counter", "edges") and kernels.loaded():
+        t, v, extra, point_sids = kernels.rollup_points(aggregate == "counter", sids, w["first_times"],
+                                                        w["last_times"], w["firsts"], w["lasts"], w.get("increases"),
+                                                        w["counts"], mint_ms, maxt_ms)
+    else:
+        t, v, extra, point_sids = _pseudo(aggregate, w, sids)
+        inside = (t >= mint_ms) & (t <= maxt_ms)
+        if not inside.all():
+            t, v, point_sids = t[inside], v[inside], point_sids[inside]
+            extra = {k: a[inside] for k, a in extra.items()}
+    if not len(t):
+        return {}
     cuts = np.flatnonzero(np.r_[True, point_sids[1:] != point_sids[:-1], True])
     out = {}
     for a, b, sid in zip(cuts[:-1].tolist(), cuts[1:].tolist(), point_sids[cuts[:-1]].tolist()):

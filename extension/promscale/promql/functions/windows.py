@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..ast import MATRIX, unwrap_parens
 from ..values import Matrix, RangeSeries, RollupRangeSeries, Vector, drop_name, merge_rows
 
@@ -52,8 +53,18 @@ class RangeCall:
         return self._collect(lambda k, s, lo, hi: kernel(s, lo, hi))
 
     def rows(self, values: np.ndarray, ok: np.ndarray) -> Vector:
-        """One row per series from results computed for all series at once (row k: series k)."""
-        return self._collect(lambda k, s, lo, hi: (values[k], ok[k]))
+        """One row per series from results computed for all series at once (row k: series k):
+        those with a result at some step (a result needs a sample in its window)."""
+        self.ev.ctx.check_deadline()
+        keep = np.flatnonzero(ok.any(axis=1)) if len(ok) else np.zeros(0, dtype=np.int64)
+        if not len(keep):
+            return Vector.empty(len(self.ts))
+        series = self.matrix.series
+        if self.keeps_metric_name:
+            labels = [series[k].labels for k in keep.tolist()]
+        else:
+            labels = [drop_name(series[k].labels) for k in keep.tolist()]
+        return merge_rows(labels, np.asarray(values, dtype=float)[keep], np.asarray(ok, dtype=bool)[keep])
 
     def _collect(self, kernel) -> Vector:
         labels, vals, mask = [], [], []
@@ -113,13 +124,17 @@ def extrapolated_rate(mat: Matrix, windows: list, is_counter: bool, is_rate: boo
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     t = mat.flat("t")
     v = mat.flat("v").astype(float, copy=False)
-    lo = np.stack([w[0] for w in windows]) + starts[:, None]
-    hi = np.stack([w[1] for w in windows]) + starts[:, None]
+    bounds = mat.window_bounds()
+    lo, hi = bounds if bounds is not None else (np.stack([w[0] for w in windows]), np.stack([w[1] for w in windows]))
     raw = n = None
     if all(isinstance(s, RollupRangeSeries) for s in mat.series):  # read from rollups
         raw = mat.flat("raw")
         n = mat.flat("n")
-    return _extrapolated_rate(t, v, starts, lengths, lo, hi, mat.ref, mat.range, is_counter, is_rate, raw, n)
+    if kernels.loaded() and t.dtype.kind == "i":
+        return kernels.extrapolated_rate(t, v, starts, lengths, lo, hi, mat.ref, mat.range, is_counter, is_rate,
+                                         raw, n)
+    return _extrapolated_rate(t, v, starts, lengths, lo + starts[:, None], hi + starts[:, None], mat.ref, mat.range,
+                              is_counter, is_rate, raw, n)
 
 
 def _extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng, is_counter, is_rate, raw=None, n=None):
