@@ -156,12 +156,11 @@ def matrix_pieces(labels: list, vals: np.ndarray, mask: np.ndarray, ts_ms: np.nd
     """The "result" of a range query's vector, as pieces to join: series in label order, each
     with its present points. No Python bytecode runs per point: the body is joined once (each
     copy of a 20 MB body costs its page faults)."""
-    order = sorted(range(len(labels)), key=lambda i: labels[i])
-    rows = [i for i in order if mask[i].any()]
+    rows, present = _present_points(labels, vals, mask)
     if not rows:
         return ["[]"]
     tstrs = [json_ts(t) for t in ts_ms.tolist()]
-    texts = value_texts(np.ascontiguousarray(vals[rows][mask[rows]], dtype=np.float64))
+    texts = value_texts(present)
     # each point's text before its value: the first of a series opens it, the others close the
     # previous point too
     opening = [f'[{t},"' for t in tstrs]
@@ -194,19 +193,24 @@ def _kernel_matrix_body(labels: list, vals: np.ndarray, mask: np.ndarray, ts_ms:
     """head + matrix_json(...) + tail, written by the C kernel (kernels.matrix_json) into one
     buffer: orjson writes the values as for value_texts, the kernel the points around them. None
     when a value needs fast_value (an exponent, NaN, an infinity) or no series has a point."""
-    rows = [i for i in sorted(range(len(labels)), key=lambda i: labels[i]) if mask[i].any()]
+    rows, present = _present_points(labels, vals, mask)
     if not rows:
         return None
-    if len(rows) == len(labels) and rows == list(range(len(rows))):  # in order already (aggregations' output)
-        vals_rows, mask_rows = vals, mask
-    else:
-        vals_rows, mask_rows = vals[rows], mask[rows]
-    text = orjson.dumps(np.ascontiguousarray(vals_rows[mask_rows], dtype=np.float64), option=orjson.OPT_SERIALIZE_NUMPY)
+    text = orjson.dumps(present, option=orjson.OPT_SERIALIZE_NUMPY)
     if b"e" in text or b"n" in text:
         return None
     heads = [f'{"," if k else ""}{{"metric":{json_metric(labels[i])},"values":[' for k, i in enumerate(rows)]
-    return kernels.matrix_json(text, mask_rows, [json_ts(t) for t in ts_ms.tolist()], heads,
+    return kernels.matrix_json(text, mask[rows], [json_ts(t) for t in ts_ms.tolist()], heads,
                                head.encode(), tail.encode())
+
+
+def _present_points(labels: list, vals: np.ndarray, mask: np.ndarray) -> tuple[list, np.ndarray]:
+    """The rows of a matrix's body (series in label order, those with a present point) and
+    their present values in that order, contiguous."""
+    rows = [i for i in sorted(range(len(labels)), key=lambda i: labels[i]) if mask[i].any()]
+    if len(rows) == len(labels) and rows == list(range(len(rows))):  # in order already: no gather
+        return rows, np.ascontiguousarray(vals[mask], dtype=np.float64)
+    return rows, np.ascontiguousarray(vals[rows][mask[rows]], dtype=np.float64)
 
 
 def json_metric(labels: tuple) -> str:

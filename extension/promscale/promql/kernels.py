@@ -95,7 +95,7 @@ def extrapolated_rate(t, v, starts, lengths, lo, hi, ref, rng: int, is_counter: 
     n_p = None if n is None else _ptr(n, _i64p)
     out = np.empty(lo.shape)
     ok = np.empty(lo.shape, dtype=np.uint8)
-    drop_sums = np.empty(len(v) + 1)
+    drop_sums = np.empty(len(v) + 1 if is_counter else 0)  # the kernel's scratch for counter resets
     _library.promscale_extrapolated_rate(_ptr(t, _i64p), _ptr(v, _f64p), raw_p, n_p, _ptr(starts, _i64p),
                                          _ptr(lengths, _i64p), len(starts), _ptr(lo, _i64p), _ptr(hi, _i64p),
                                          _ptr(ref, _i64p), len(ref), int(rng), int(is_counter), int(is_rate),
